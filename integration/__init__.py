@@ -1,0 +1,1 @@
+"""DropTrack: order forwarding and tracking for Shopify and WooCommerce dropshipping stores."""

@@ -1,0 +1,315 @@
+"""The `droptrack` command line."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+import tomlkit
+
+from integration import outbox, stores
+from integration.config import (
+    DEFAULT_CONFIG_FILE,
+    ENV_PREFIX,
+    ConfigError,
+    Settings,
+    load_settings,
+    resolve_config_path,
+)
+from integration.crypto import SecretDecryptionError, generate_key
+from integration.keys import reencrypt_all
+from integration.runtime import Runtime, build_runtime
+from integration.storage import migrate
+
+log = logging.getLogger("droptrack")
+
+
+class Context:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._runtime: Runtime | None = None
+
+    def settings(self, **overrides: dict[str, Any]) -> Settings:
+        try:
+            return load_settings(self.config_path, overrides=overrides or None)
+        except ConfigError as exc:
+            raise click.ClickException(f"invalid configuration: {exc}") from None
+
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = build_runtime(self.settings())
+        return self._runtime
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="config file (default: $DROPTRACK_CONFIG, then ./config.toml)")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """DropTrack: forward dropshipping orders to suppliers and bring tracking back."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(config_path)
+
+
+# -- init, serve ---------------------------------------------------------------------------
+
+def render_initial_config() -> str:
+    document = tomlkit.document()
+    document.add(tomlkit.comment("DropTrack configuration written by `droptrack init`."))
+    document.add(tomlkit.comment("Every key is explained in config.example.toml. Keep this file"))
+    document.add(tomlkit.comment("private: it holds the keys that decrypt your store credentials."))
+    app = tomlkit.table()
+    app.add("mode", "production")
+    app.add("public_url", "http://127.0.0.1:8080")
+    document.add("app", app)
+    database = tomlkit.table()
+    database.add("url", "sqlite:///droptrack.db")
+    document.add("database", database)
+    security = tomlkit.table()
+    security.add("secret_key", secrets.token_urlsafe(48))
+    security.add("encryption_keys", [generate_key()])
+    document.add("security", security)
+    return tomlkit.dumps(document)
+
+
+def write_private_file(path: Path, text: str) -> None:
+    """Write atomically with owner-only permissions."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+@main.command()
+def init() -> None:
+    """Write ./config.toml with freshly generated secrets (never overwrites one)."""
+    path = Path(DEFAULT_CONFIG_FILE)
+    if path.exists():
+        raise click.ClickException(f"{path} already exists: not overwriting it")
+    write_private_file(path, render_initial_config())
+    click.echo(f"wrote {path.resolve()} (mode 600) with a new secret key and encryption key")
+
+
+@main.command()
+@click.option("--host", help="address to listen on (default: server.host)")
+@click.option("--port", type=int, help="port to listen on (default: server.port)")
+@pass_context
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Run the web app, the outbox dispatcher and the scheduler in one process."""
+    from waitress import serve as waitress_serve
+
+    from integration.app import create_app
+    from integration.dispatcher import Dispatcher
+    from integration.scheduler import build_scheduler
+
+    runtime = ctx.runtime()
+    settings = runtime.settings
+    migrate.upgrade(runtime.db)
+    app = create_app(runtime=runtime)
+    dispatcher = Dispatcher(runtime) if settings.dispatcher.enabled else None
+    scheduler = build_scheduler(runtime) if settings.scheduler.enabled else None
+
+    def _terminate(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    if dispatcher is not None:
+        dispatcher.start()
+    if scheduler is not None:
+        scheduler.start()
+    listen_host = host or settings.server.host
+    listen_port = port or settings.server.port
+    click.echo(f"DropTrack listening on http://{listen_host}:{listen_port}")
+    try:
+        waitress_serve(app, host=listen_host, port=listen_port,
+                       threads=settings.server.threads, ident="droptrack")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        click.echo("stopping DropTrack")
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        if dispatcher is not None:
+            dispatcher.stop()
+        runtime.close()
+
+
+# -- db, keys ------------------------------------------------------------------------------
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@pass_context
+def db_upgrade(ctx: Context) -> None:
+    """Apply pending migrations."""
+    runtime = ctx.runtime()
+    migrate.upgrade(runtime.db)
+    click.echo(f"database at revision {migrate.current_revision(runtime.db)}")
+
+
+@main.group()
+def keys() -> None:
+    """Encryption keys for secrets at rest."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a new encryption key."""
+    click.echo(generate_key())
+
+
+@keys.command("rotate")
+@click.option("--retire-old", is_flag=True,
+              help="after re-encrypting, remove the old keys from the config file")
+@pass_context
+def keys_rotate(ctx: Context, retire_old: bool) -> None:
+    """Put a new key first in the config file and re-encrypt every stored secret under it.
+
+    When the keys come from DROPTRACK_SECURITY_ENCRYPTION_KEYS instead, put a key from
+    `droptrack keys generate` in front of that list yourself and run `keys rotate` to
+    re-encrypt: the file is then left alone.
+    """
+    from_env = bool(os.environ.get(ENV_PREFIX + "SECURITY_ENCRYPTION_KEYS"))
+    path = resolve_config_path(ctx.config_path)
+    settings = ctx.settings()
+    if from_env:
+        keys_now = settings.security.encryption_keys
+    else:
+        if path is None or not path.exists():
+            raise click.ClickException("no config file holds the encryption keys")
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+        security = document.setdefault("security", tomlkit.table())
+        keys_now = [generate_key(), *settings.security.encryption_keys]
+        security["encryption_keys"] = keys_now
+        write_private_file(path, tomlkit.dumps(document))
+    runtime = build_runtime(ctx.settings(security={
+        "secret_key": settings.security.secret_key, "encryption_keys": keys_now,
+    }))
+    try:
+        count = reencrypt_all(runtime)
+    except SecretDecryptionError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"re-encrypted {count} secrets under the new primary key")
+    if retire_old and not from_env and path is not None:
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+        document["security"]["encryption_keys"] = keys_now[:1]  # type: ignore[index]
+        write_private_file(path, tomlkit.dumps(document))
+        click.echo("old keys removed from the config file")
+
+
+# -- stores --------------------------------------------------------------------------------
+
+@main.group("stores")
+def stores_group() -> None:
+    """Connected stores."""
+
+
+def _added(store_id: int, description: str) -> None:
+    click.echo(f"connected {description}")
+    click.echo(str(store_id))
+
+
+@stores_group.command("add-shopify")
+@click.option("--shop", required=True, help="NAME.myshopify.com")
+@click.option("--token", required=True, help="Admin API access token")
+@click.option("--webhook-secret", required=True, help="the app's client secret (signs webhooks)")
+@pass_context
+def stores_add_shopify(ctx: Context, shop: str, token: str, webhook_secret: str) -> None:
+    """Connect a Shopify store with a custom app's token; prints the store id last."""
+    try:
+        store_id = stores.add_shopify_store(ctx.runtime(), shop, token, webhook_secret)
+    except stores.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    _added(store_id, f"Shopify store {shop.strip().lower()}")
+
+
+@stores_group.command("add-woocommerce")
+@click.option("--url", required=True, help="the store's site URL, e.g. https://shop.example")
+@click.option("--key", required=True, help="REST API consumer key (ck_...)")
+@click.option("--secret", required=True, help="REST API consumer secret (cs_...)")
+@click.option("--webhook-secret", required=True, help="secret to sign webhook deliveries")
+@pass_context
+def stores_add_woocommerce(ctx: Context, url: str, key: str, secret: str,
+                           webhook_secret: str) -> None:
+    """Connect a WooCommerce store with REST API keys; prints the store id last."""
+    try:
+        store_id = stores.add_woocommerce_store(ctx.runtime(), url, key, secret, webhook_secret)
+    except stores.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    runtime = ctx.runtime()
+    click.echo("point its webhooks at "
+               f"{runtime.settings.app.public_url}/webhooks/woocommerce/{store_id}")
+    _added(store_id, f"WooCommerce store {stores.normalize_store_url(url)}")
+
+
+@stores_group.command("list")
+@pass_context
+def stores_list(ctx: Context) -> None:
+    """List connected stores."""
+    rows = stores.list_stores(ctx.runtime())
+    if not rows:
+        click.echo("no stores connected")
+    for row in rows:
+        click.echo(f"{row.id}\t{row.platform}\t{row.domain}\t{row.state}")
+
+
+# -- jobs ----------------------------------------------------------------------------------
+
+@main.group()
+def jobs() -> None:
+    """Outbox jobs."""
+
+
+@jobs.command("list")
+@click.option("--state", "states", multiple=True,
+              type=click.Choice([outbox.PENDING, outbox.RUNNING, outbox.DONE, outbox.DEAD]))
+@click.option("--limit", default=50, show_default=True)
+@pass_context
+def jobs_list(ctx: Context, states: tuple[str, ...], limit: int) -> None:
+    """Show recent jobs, newest first."""
+    runtime = ctx.runtime()
+    with runtime.db.read() as session:
+        rows = outbox.list_jobs(session, states, limit)
+        if not rows:
+            click.echo("no jobs")
+        for row in rows:
+            error = f"\t{row.last_error}" if row.last_error else ""
+            click.echo(f"{row.id}\t{row.state}\t{row.kind}\tattempts={row.attempts}"
+                       f"\tnext={row.next_run_at.isoformat()}{error}")
+
+
+@jobs.command("replay")
+@click.argument("job_id", type=int)
+@pass_context
+def jobs_replay(ctx: Context, job_id: int) -> None:
+    """Queue a dead or finished job again with a fresh attempt budget."""
+    runtime = ctx.runtime()
+    with runtime.db.write() as session:
+        replayed = outbox.replay(session, job_id, runtime.clock.now())
+    if not replayed:
+        raise click.ClickException(f"job {job_id} does not exist or is running right now")
+    click.echo(f"job {job_id} queued again")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Configuration: `config.toml` plus `DROPTRACK_*` environment overrides, validated at start.
+
+Every key is documented in `config.example.toml`. Environment variables name a section and a
+key joined by underscores, e.g. `DROPTRACK_DATABASE_URL` or `DROPTRACK_DISPATCHER_THREADS`.
+Lists (encryption keys) are comma-separated in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "DROPTRACK_"
+DEFAULT_CONFIG_FILE = "config.toml"
+DEFAULT_DATABASE_URL = "sqlite:///droptrack.db"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AppSettings(_Section):
+    mode: Literal["production", "demo"] = "production"
+    public_url: str = "http://127.0.0.1:8080"
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    threads: int = Field(default=8, ge=1, le=256)
+
+
+class DatabaseSettings(_Section):
+    url: str = DEFAULT_DATABASE_URL
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+    pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_backend(cls, value: str) -> str:
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if not value.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class SecuritySettings(_Section):
+    secret_key: str = ""
+    encryption_keys: list[str] = Field(default_factory=list)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        if value and len(value) < 32:
+            raise ValueError("must be at least 32 characters (run `droptrack init` for one)")
+        return value
+
+
+class WebhookSettings(_Section):
+    max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+
+
+class DispatcherSettings(_Section):
+    enabled: bool = True
+    threads: int = Field(default=4, ge=1, le=64)
+    poll_interval_seconds: float = Field(default=0.5, gt=0)
+    lease_seconds: float = Field(default=120.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=3600.0, gt=0)
+
+
+class SchedulerSettings(_Section):
+    enabled: bool = True
+    retention_interval_minutes: int = Field(default=60, ge=1)
+    retention_days: int = Field(default=30, ge=1)
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(_Section):
+    app: AppSettings = Field(default_factory=AppSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @property
+    def demo(self) -> bool:
+        return self.app.mode == "demo"
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    name: field.annotation  # type: ignore[misc]
+    for name, field in Settings.model_fields.items()
+}
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Map `DROPTRACK_<SECTION>_<KEY>` variables onto the nested settings structure."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        rest = name.removeprefix(ENV_PREFIX).lower()
+        for section, model in SECTIONS.items():
+            key = rest.removeprefix(section + "_")
+            if rest.startswith(section + "_") and key in model.model_fields:
+                annotation = str(model.model_fields[key].annotation)
+                parsed: Any = value
+                if annotation.startswith("list"):
+                    parsed = [part.strip() for part in value.split(",") if part.strip()]
+                overrides.setdefault(section, {})[key] = parsed
+                break
+        else:
+            raise ConfigError(f"{name}: unknown setting (see config.example.toml)")
+    return overrides
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    merged = {section: dict(values) for section, values in base.items()}
+    for section, values in overrides.items():
+        existing = merged.get(section, {})
+        if not isinstance(existing, dict):
+            raise ConfigError(f"{section}: must be a table")
+        merged[section] = {**existing, **values}
+    return merged
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        reason = item["msg"]
+        if item["type"] == "extra_forbidden":
+            reason = "unknown setting (see config.example.toml)"
+        lines.append(f"{key}: {reason}")
+    return "; ".join(lines)
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None = None,
+                        environ: Mapping[str, str] | None = None) -> Path | None:
+    """The file to read: --config, then DROPTRACK_CONFIG, then ./config.toml when present."""
+    environ = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if environ.get(ENV_PREFIX + "CONFIG"):
+        return Path(environ[ENV_PREFIX + "CONFIG"])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Settings:
+    """Read, merge and validate the configuration; raise ConfigError naming the bad key."""
+    environ = os.environ if environ is None else environ
+    config_path = resolve_config_path(path, environ)
+    data: dict[str, Any] = {}
+    if config_path is not None:
+        try:
+            with config_path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {config_path}: not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_path}: invalid TOML ({exc})") from None
+    data = _merge(data, _env_overrides(environ))
+    if overrides:
+        data = _merge(data, {section: dict(values) for section, values in overrides.items()})
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    _require_secrets(settings)
+    return settings
+
+
+def _require_secrets(settings: Settings) -> None:
+    if settings.demo:
+        return
+    if not settings.security.secret_key:
+        raise ConfigError("security.secret_key: required outside demo mode "
+                          "(run `droptrack init` to write a config.toml with fresh secrets)")
+    if not settings.security.encryption_keys:
+        raise ConfigError("security.encryption_keys: required outside demo mode "
+                          "(run `droptrack init` to write a config.toml with fresh secrets)")

@@ -1,0 +1,117 @@
+"""Embedded-mode outbox dispatcher: one polling thread feeding a small thread pool."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy.exc import OperationalError
+
+from integration import outbox
+from integration.heartbeat import beat
+from integration.jobs import handler_for
+from integration.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_NAME = "dispatcher"
+HEARTBEAT_EVERY_SECONDS = 5.0
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings.dispatcher
+        self.owner = worker_identity()
+        self._stop = threading.Event()
+        self._slots = threading.Semaphore(self.settings.threads)
+        self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="outbox")
+        self._thread: threading.Thread | None = None
+        self._last_beat = 0.0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="outbox-dispatcher", daemon=True)
+        self._thread.start()
+        log.info("outbox dispatcher started with %d threads", self.settings.threads)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._heartbeat()
+                claimed = self.run_once()
+            except OperationalError as exc:
+                log.warning("outbox poll failed, will retry: %s", exc.orig)
+                claimed = 0
+            except Exception:
+                log.exception("outbox poll failed")
+                claimed = 0
+            if claimed == 0:
+                self._stop.wait(self.settings.poll_interval_seconds)
+
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY_SECONDS:
+            beat(self.runtime, HEARTBEAT_NAME)
+            self._last_beat = time.monotonic()
+
+    def run_once(self) -> int:
+        """Claim as many due jobs as there are free threads and start them."""
+        free = 0
+        while self._slots.acquire(blocking=False):
+            free += 1
+        if free == 0:
+            self._stop.wait(self.settings.poll_interval_seconds / 5)
+            return 0
+        try:
+            with self.runtime.db.write() as session:
+                jobs = outbox.claim_due(
+                    session, self.owner, self.runtime.clock.now(),
+                    timedelta(seconds=self.settings.lease_seconds), free,
+                )
+        except BaseException:
+            for _ in range(free):
+                self._slots.release()
+            raise
+        for _ in range(free - len(jobs)):
+            self._slots.release()
+        for job in jobs:
+            future: Future[None] = self._pool.submit(run_job, self.runtime, job)
+            future.add_done_callback(lambda _f: self._slots.release())
+        return len(jobs)
+
+
+def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> None:
+    """Run one claimed job and record its outcome; never raises."""
+    settings = runtime.settings.dispatcher
+    try:
+        handler_for(job.kind)(runtime, job)
+    except Exception as exc:
+        with runtime.db.write() as session:
+            state = outbox.fail(session, job, exc, runtime.clock.now(),
+                                settings.backoff_base_seconds, settings.backoff_max_seconds)
+        level = logging.ERROR if state == outbox.DEAD else logging.WARNING
+        log.log(level, "job %s (%s) attempt %d failed -> %s: %s",
+                job.id, job.kind, job.attempt, state, exc)
+        return
+    with runtime.db.write() as session:
+        if not outbox.complete(session, job, runtime.clock.now()):
+            log.warning("job %s finished after its lease was taken over", job.id)

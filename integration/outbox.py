@@ -1,0 +1,181 @@
+"""The outbox: jobs written in the same transaction as the state change that wants them.
+
+A job is claimed with a lease; a worker that dies leaves the lease to expire and the job is
+claimed again. Retryable failures back off exponentially with jitter; permanent failures and
+exhausted retries are dead-lettered for the owner to inspect and replay.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from integration.storage.models import OutboxJob
+
+PENDING = "pending"
+RUNNING = "running"
+DONE = "done"
+DEAD = "dead"
+
+MAX_ERROR_CHARS = 2000
+
+
+class RetryableError(Exception):
+    """A temporary failure (network, 5xx, 429): try again later."""
+
+    def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PermanentError(Exception):
+    """Invalid data or a 4xx answer: retrying cannot help, dead-letter at once."""
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    store_id: int | None
+    attempt: int
+    lease_owner: str
+
+
+def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str, Any],
+            now: datetime, store_id: int | None = None, max_attempts: int = 8,
+            run_at: datetime | None = None) -> bool:
+    """Add a job unless one with the same idempotency key exists. True when added.
+
+    Runs inside the caller's transaction, in a savepoint, so a duplicate leaves the rest of
+    the caller's work intact.
+    """
+    exists = session.scalar(
+        select(OutboxJob.id).where(OutboxJob.idempotency_key == idempotency_key)
+    )
+    if exists is not None:
+        return False
+    job = OutboxJob(
+        kind=kind, idempotency_key=idempotency_key, payload=payload, store_id=store_id,
+        state=PENDING, attempts=0, max_attempts=max_attempts, next_run_at=run_at or now,
+        created_at=now, updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:
+        return False
+    return True
+
+
+def claim_due(session: Session, owner: str, now: datetime, lease: timedelta,
+              limit: int) -> list[ClaimedJob]:
+    """Lease up to `limit` jobs that are due, or whose previous lease expired."""
+    due = or_(
+        (OutboxJob.state == PENDING) & (OutboxJob.next_run_at <= now),
+        (OutboxJob.state == RUNNING) & (OutboxJob.lease_expires_at <= now),
+    )
+    query = select(OutboxJob).where(due).order_by(OutboxJob.next_run_at, OutboxJob.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = []
+    for job in session.scalars(query):
+        job.state = RUNNING
+        job.attempts += 1
+        job.lease_owner = owner
+        job.lease_expires_at = now + lease
+        job.updated_at = now
+        claimed.append(ClaimedJob(job.id, job.kind, job.idempotency_key, dict(job.payload),
+                                  job.store_id, job.attempts, owner))
+    return claimed
+
+
+def _owned(session: Session, job: ClaimedJob) -> OutboxJob | None:
+    """The job row if this worker still holds its lease (a stale worker must not finish it)."""
+    row = session.get(OutboxJob, job.id)
+    if row is None or row.state != RUNNING or row.lease_owner != job.lease_owner:
+        return None
+    if row.attempts != job.attempt:
+        return None
+    return row
+
+
+def complete(session: Session, job: ClaimedJob, now: datetime) -> bool:
+    row = _owned(session, job)
+    if row is None:
+        return False
+    row.state = DONE
+    row.finished_at = now
+    row.updated_at = now
+    row.lease_owner = None
+    row.lease_expires_at = None
+    row.last_error = None
+    return True
+
+
+def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+    """Exponential backoff with full jitter: uniform in [base/2, min(cap, base * 2**(attempt-1))]."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return (rng or random).uniform(min(base / 2, ceiling), ceiling)
+
+
+def fail(session: Session, job: ClaimedJob, error: BaseException, now: datetime,
+         backoff_base: float, backoff_max: float) -> str:
+    """Record a failure: schedule a retry or dead-letter. Returns the job's new state."""
+    row = _owned(session, job)
+    if row is None:
+        return "lost-lease"
+    row.last_error = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
+    row.updated_at = now
+    row.lease_owner = None
+    row.lease_expires_at = None
+    permanent = isinstance(error, PermanentError) or row.attempts >= row.max_attempts
+    if permanent:
+        row.state = DEAD
+        row.finished_at = now
+        return DEAD
+    delay = backoff_seconds(row.attempts, backoff_base, backoff_max)
+    if isinstance(error, RetryableError) and error.retry_after_seconds is not None:
+        delay = max(delay, error.retry_after_seconds)
+    row.state = PENDING
+    row.next_run_at = now + timedelta(seconds=delay)
+    return PENDING
+
+
+def replay(session: Session, job_id: int, now: datetime) -> bool:
+    """Put a dead (or finished) job back in the queue with a fresh attempt budget."""
+    row = session.get(OutboxJob, job_id)
+    if row is None or row.state == RUNNING:
+        return False
+    row.state = PENDING
+    row.attempts = 0
+    row.next_run_at = now
+    row.finished_at = None
+    row.updated_at = now
+    return True
+
+
+def list_jobs(session: Session, states: Sequence[str] | None = None,
+              limit: int = 50) -> list[OutboxJob]:
+    query = select(OutboxJob).order_by(OutboxJob.id.desc()).limit(limit)
+    if states:
+        query = query.where(OutboxJob.state.in_(states))
+    return list(session.scalars(query))
+
+
+def prune_done(session: Session, older_than: datetime) -> int:
+    """Finished jobs are deleted after the retention period; dead ones stay for the owner."""
+    result = session.execute(
+        delete(OutboxJob)
+        .where(OutboxJob.state == DONE, OutboxJob.finished_at < older_than)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

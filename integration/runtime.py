@@ -1,0 +1,34 @@
+"""The objects every part of DropTrack shares: settings, database, clock, secret box."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from integration.clock import Clock, SystemClock
+from integration.config import Settings
+from integration.crypto import SecretBox, generate_key
+from integration.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    clock: Clock
+    secrets: SecretBox
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    keys = settings.security.encryption_keys
+    if not keys:
+        # Only reachable in demo mode (config validation refuses it otherwise).
+        log.warning("demo mode without security.encryption_keys: using a throwaway key")
+        keys = [generate_key()]
+    return Runtime(settings=settings, db=Database(settings.database),
+                   clock=clock or SystemClock(), secrets=SecretBox(keys))

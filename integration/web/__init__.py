@@ -1,0 +1,1 @@
+"""DropTrack's own HTTP pages and endpoints (webhook intake lives in `webhooks/`)."""

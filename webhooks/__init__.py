@@ -1,0 +1,1 @@
+"""Webhook intake: verify on raw bytes, persist to the inbox, then acknowledge."""

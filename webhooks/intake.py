@@ -1,0 +1,95 @@
+"""What every intake endpoint shares: body limits, rejections, persist-then-acknowledge."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from flask import Request, current_app, jsonify
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from integration import inbox
+from integration.runtime import Runtime
+
+log = logging.getLogger("droptrack.webhooks")
+
+# The same body for an unknown store and a bad signature: a caller learns nothing from it.
+UNAUTHORIZED_BODY = {"error": "unauthorized"}
+
+
+class Rejected(Exception):
+    """A delivery refused before anything was stored."""
+
+    def __init__(self, status: int, public: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.public = public
+        self.reason = reason
+
+
+def runtime() -> Runtime:
+    value: Runtime = current_app.extensions["droptrack"]
+    return value
+
+
+def read_body(request: Request) -> bytes:
+    """The raw body, refusing anything over the configured limit before reading it all."""
+    limit = runtime().settings.webhooks.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise Rejected(413, "payload too large", f"body of {request.content_length} bytes")
+    try:
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise Rejected(413, "payload too large", "streamed body over the limit") from None
+    if len(body) > limit:
+        raise Rejected(413, "payload too large", f"body of {len(body)} bytes")
+    return body
+
+
+def require_headers(request: Request, names: Iterable[str]) -> dict[str, str]:
+    missing = [name for name in names if not request.headers.get(name)]
+    if missing:
+        raise Rejected(400, f"missing header: {', '.join(missing)}", f"missing {missing}")
+    return {name: request.headers[name] for name in names}
+
+
+def unauthorized(reason: str) -> Rejected:
+    return Rejected(401, UNAUTHORIZED_BODY["error"], reason)
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Rejected(400, "malformed JSON body", "body is not JSON") from None
+    if not isinstance(value, dict):
+        raise Rejected(400, "malformed JSON body", "body is not a JSON object")
+    return value
+
+
+def kept_headers(request: Request, prefix: str, secret_headers: Iterable[str]) -> dict[str, str]:
+    """The platform's headers worth keeping for the record, without signatures."""
+    drop = {name.lower() for name in secret_headers}
+    return {
+        name: value for name, value in request.headers.items()
+        if name.lower().startswith(prefix) and name.lower() not in drop
+    }
+
+
+def persist(delivery: inbox.Delivery) -> ResponseReturnValue:
+    """Store the delivery (or notice it is a duplicate), commit, then answer 200."""
+    rt = runtime()
+    with rt.db.write() as session:
+        inbox_id = inbox.record(session, delivery, rt.clock.now())
+    if inbox_id is None:
+        log.info("duplicate %s delivery %s ignored", delivery.source, delivery.dedupe_key)
+        return jsonify(status="duplicate"), 200
+    return jsonify(status="stored", id=inbox_id), 200
+
+
+def rejection_response(source: str, rejected: Rejected) -> ResponseReturnValue:
+    log.warning("%s webhook rejected (%d): %s", source, rejected.status, rejected.reason)
+    return jsonify(error=rejected.public), rejected.status

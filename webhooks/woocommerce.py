@@ -1,0 +1,87 @@
+"""POST /webhooks/woocommerce/<store_id>: deliveries (and pings) from one WooCommerce store."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from integration import inbox, stores
+from webhooks.intake import (
+    Rejected,
+    kept_headers,
+    parse_json_object,
+    persist,
+    read_body,
+    rejection_response,
+    require_headers,
+    runtime,
+    unauthorized,
+)
+from webhooks.signatures import verify_base64_hmac
+
+log = logging.getLogger("droptrack.webhooks")
+blueprint = Blueprint("woocommerce_webhooks", __name__)
+
+SIGNATURE_HEADER = "X-WC-Webhook-Signature"
+TOPIC_HEADER = "X-WC-Webhook-Topic"
+_PING_BODY = re.compile(rb"webhook_id=\d+")
+
+
+@blueprint.post("/webhooks/woocommerce/<int:store_id>")
+def receive(store_id: int) -> ResponseReturnValue:
+    try:
+        return _receive(store_id)
+    except Rejected as rejected:
+        return rejection_response("woocommerce", rejected)
+
+
+def _receive(store_id: int) -> ResponseReturnValue:
+    body = read_body(request)
+    rt = runtime()
+    with rt.db.read() as session:
+        store = stores.find_store(session, stores.WOOCOMMERCE, store_id)
+        secrets = stores.webhook_secrets(rt, store) if store is not None else []
+    if _is_ping(body):
+        # WooCommerce sends an unsigned ping when a webhook is created: nothing to store.
+        if store is None:
+            raise unauthorized(f"ping for unknown store {store_id}")
+        log.info("woocommerce webhook ping for store %d answered", store_id)
+        return jsonify(status="pong"), 200
+    headers = require_headers(request, (SIGNATURE_HEADER, TOPIC_HEADER))
+    if store is None:
+        raise unauthorized(f"unknown store {store_id}")
+    if not verify_base64_hmac(body, headers[SIGNATURE_HEADER], secrets):
+        raise unauthorized(f"bad signature for store {store_id}")
+    payload = parse_json_object(body)
+    topic = headers[TOPIC_HEADER]
+    return persist(inbox.Delivery(
+        source=stores.WOOCOMMERCE, store_id=store_id, topic=topic,
+        dedupe_key=f"{store_id}:{dedupe_suffix(topic, payload, body)}",
+        headers=kept_headers(request, "x-wc-webhook-", [SIGNATURE_HEADER]), body=body,
+    ))
+
+
+def _is_ping(body: bytes) -> bool:
+    return SIGNATURE_HEADER not in request.headers and bool(_PING_BODY.fullmatch(body.strip()))
+
+
+def dedupe_suffix(topic: str, payload: dict[str, Any], body: bytes) -> str:
+    """WooCommerce's delivery id is not unique: an order's state is (id, date_modified)."""
+    resource, _, event = topic.partition(".")
+    object_id = payload.get("id")
+    if resource == "order":
+        if not isinstance(object_id, int | str) or object_id == "":
+            raise Rejected(400, "order body without an id", "order body without id")
+        if event == "deleted":
+            return f"order:{object_id}:deleted"
+        modified = payload.get("date_modified_gmt") or payload.get("date_modified")
+        if not isinstance(modified, str) or not modified:
+            raise Rejected(400, "order body without date_modified",
+                           "order body without date_modified")
+        return f"order:{object_id}:{modified}"
+    return f"{topic}:{hashlib.sha256(body).hexdigest()}"
