@@ -212,7 +212,7 @@ def keys_rotate(ctx: Context, retire_old: bool) -> None:
     click.echo(f"re-encrypted {count} secrets under the new primary key")
     if retire_old and not from_env and path is not None:
         document = tomlkit.parse(path.read_text(encoding="utf-8"))
-        document["security"]["encryption_keys"] = keys_now[:1]  # type: ignore[index]
+        document["security"]["encryption_keys"] = keys_now[:1]
         write_private_file(path, tomlkit.dumps(document))
         click.echo("old keys removed from the config file")
 

@@ -121,8 +121,9 @@ def complete(session: Session, job: ClaimedJob, now: datetime) -> bool:
     return True
 
 
-def backoff_seconds(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter: uniform in [base/2, min(cap, base * 2**(attempt-1))]."""
+def backoff_seconds(attempt: int, base: float, cap: float,
+                    rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: uniform in [base/2, min(cap, base * 2**(attempt-1))]."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
     return (rng or random).uniform(min(base / 2, ceiling), ceiling)
 

@@ -247,7 +247,7 @@ def test_full_ties_are_broken_deterministically() -> None:
     # Same epoch, rank and time: status, then reason, then key decide, whatever the order.
     pairs = [
         (ev(Status.IN_TRANSIT, key="a"), ev(Status.IN_TRANSIT, key="b")),
-        (ev(Status.IN_TRANSIT, key="z"), ev(Status.EXCEPTION, key="a")),
+        (ev(Status.EXCEPTION, key="z"), ev(Status.IN_TRANSIT, key="a")),
         (ev(Status.EXCEPTION, key="z"), ev(Status.EXCEPTION, Reason.DELAYED, key="a")),
     ]
     for low, high in pairs:

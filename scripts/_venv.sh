@@ -1,0 +1,31 @@
+# Sourced by scripts/run and scripts/test: make ./.venv with DropTrack and its extras installed.
+# Re-installs only when pyproject.toml changed since the last install.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PYTHON="${PYTHON:-python3}"
+
+ensure_venv() {
+    local extras="$1"
+    if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        echo "DropTrack needs Python 3.11 or newer as '$PYTHON' (set PYTHON=...)" >&2
+        exit 1
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+            echo "python venv module missing: installing python3-venv" >&2
+            apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null
+            "$PYTHON" -m venv "$VENV"
+        fi
+    fi
+    local stamp="$VENV/.droptrack-installed"
+    local want
+    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $extras"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "installing DropTrack and its dependencies into $VENV" >&2
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$extras]"
+        echo "$want" > "$stamp"
+    fi
+}
