@@ -43,9 +43,13 @@ class Context:
         except ConfigError as exc:
             raise click.ClickException(f"invalid configuration: {exc}") from None
 
-    def runtime(self) -> Runtime:
+    def runtime(self, require_schema: bool = True) -> Runtime:
         if self._runtime is None:
             self._runtime = build_runtime(self.settings())
+        if require_schema and not migrate.is_current(self._runtime.db):
+            raise click.ClickException(
+                "the database schema is not current: run `droptrack db upgrade` first"
+            )
         return self._runtime
 
 
@@ -119,7 +123,7 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     from integration.dispatcher import Dispatcher
     from integration.scheduler import build_scheduler
 
-    runtime = ctx.runtime()
+    runtime = ctx.runtime(require_schema=False)
     settings = runtime.settings
     migrate.upgrade(runtime.db)
     app = create_app(runtime=runtime)
@@ -162,7 +166,7 @@ def db() -> None:
 @pass_context
 def db_upgrade(ctx: Context) -> None:
     """Apply pending migrations."""
-    runtime = ctx.runtime()
+    runtime = ctx.runtime(require_schema=False)
     migrate.upgrade(runtime.db)
     click.echo(f"database at revision {migrate.current_revision(runtime.db)}")
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.fernet import Fernet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "DROPTRACK_"
@@ -72,6 +73,18 @@ class SecuritySettings(_Section):
     def _long_enough(cls, value: str) -> str:
         if value and len(value) < 32:
             raise ValueError("must be at least 32 characters (run `droptrack init` for one)")
+        return value
+
+    @field_validator("encryption_keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[str]) -> list[str]:
+        for position, key in enumerate(value, start=1):
+            try:
+                Fernet(key.encode("ascii"))
+            except (ValueError, UnicodeEncodeError):
+                raise ValueError(
+                    f"key {position} is not a Fernet key (make one with `droptrack keys generate`)"
+                ) from None
         return value
 
 

@@ -71,6 +71,15 @@ def make_settings(database_url: str, **sections: dict[str, Any]) -> Settings:
     return load_settings(None, environ={}, overrides=overrides)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes a config.toml or droptrack.db of the developer's checkout."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("DROPTRACK_") and not name.startswith("DROPTRACK_TEST_"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database for one test."""
