@@ -52,6 +52,11 @@ class Context:
             )
         return self._runtime
 
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
 
 pass_context = click.make_pass_decorator(Context)
 
@@ -65,6 +70,7 @@ def main(ctx: click.Context, config_path: str | None) -> None:
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.obj = Context(config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 # -- init, serve ---------------------------------------------------------------------------
@@ -152,7 +158,6 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
             scheduler.shutdown(wait=False)
         if dispatcher is not None:
             dispatcher.stop()
-        runtime.close()
 
 
 # -- db, keys ------------------------------------------------------------------------------
@@ -213,6 +218,8 @@ def keys_rotate(ctx: Context, retire_old: bool) -> None:
         count = reencrypt_all(runtime)
     except SecretDecryptionError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        runtime.close()
     click.echo(f"re-encrypted {count} secrets under the new primary key")
     if retire_old and not from_env and path is not None:
         document = tomlkit.parse(path.read_text(encoding="utf-8"))

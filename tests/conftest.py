@@ -1,7 +1,7 @@
 """Shared fixtures: a real database per test (SQLite file, or PostgreSQL when configured).
 
-Set DROPTRACK_TEST_POSTGRES_URL (an admin URL of a throwaway server; scripts/test starts one)
-and DROPTRACK_TEST_BACKEND=postgresql to run the suite on PostgreSQL.
+Set TEST_POSTGRES_URL (an admin URL of a throwaway server; scripts/test starts one)
+and TEST_DATABASE_BACKEND=postgresql to run the suite on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from integration.storage import migrate
 
 pytest_plugins = ["tests.helpers.webhook_fixtures"]
 
-BACKEND = os.environ.get("DROPTRACK_TEST_BACKEND", "sqlite")
-POSTGRES_ADMIN_URL = os.environ.get("DROPTRACK_TEST_POSTGRES_URL", "")
+BACKEND = os.environ.get("TEST_DATABASE_BACKEND", "sqlite")
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "")
 CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "shared" / "contracts"
 TEMPLATE_DB = "droptrack_test_template"
 _template_lock = threading.Lock()
@@ -76,7 +76,7 @@ def _isolated_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     """No test reads or writes a config.toml or droptrack.db of the developer's checkout."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
-        if name.startswith("DROPTRACK_") and not name.startswith("DROPTRACK_TEST_"):
+        if name.startswith("DROPTRACK_"):
             monkeypatch.delenv(name)
 
 
@@ -87,7 +87,7 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'droptrack.db'}"
         return
     if not POSTGRES_ADMIN_URL:
-        pytest.fail("DROPTRACK_TEST_BACKEND=postgresql needs DROPTRACK_TEST_POSTGRES_URL")
+        pytest.fail("TEST_DATABASE_BACKEND=postgresql needs TEST_POSTGRES_URL")
     _ensure_postgres_template()
     name = f"droptrack_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
