@@ -6,6 +6,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ from integration.config import (
 from integration.crypto import SecretDecryptionError, generate_key
 from integration.keys import reencrypt_all
 from integration.runtime import Runtime, build_runtime
+from integration.sandbox.registry import SANDBOXES
 from integration.storage import migrate
 
 log = logging.getLogger("droptrack")
@@ -226,6 +228,38 @@ def keys_rotate(ctx: Context, retire_old: bool) -> None:
         document["security"]["encryption_keys"] = keys_now[:1]
         write_private_file(path, tomlkit.dumps(document))
         click.echo("old keys removed from the config file")
+
+
+# -- sandbox -------------------------------------------------------------------------------
+
+@main.command("sandbox")
+@click.argument("name", type=click.Choice(sorted(SANDBOXES)))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=0, help="0 picks a free port")
+@click.option("--https", "use_https", is_flag=True,
+              help="serve HTTPS with a throwaway CA, whose certificate goes to --ca-file")
+@click.option("--ca-file", type=click.Path(dir_okay=False), default="sandbox-ca.pem",
+              show_default=True)
+def sandbox(name: str, host: str, port: int, use_https: bool, ca_file: str) -> None:
+    """Run one sandbox (a local stand-in for Shopify, WooCommerce or a supplier)."""
+    from integration.clock import SystemClock
+    from integration.sandbox import registry
+    from integration.sandbox.server import serve_forever
+    from integration.sandbox.tls import make_tls
+
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    tls = make_tls(host) if use_https else None
+    scheme = "https" if tls else "http"
+    public_url = f"{scheme}://{host}:{port}"
+    app = registry.build(name, SystemClock(), public_url=public_url)
+    if tls is not None:
+        Path(ca_file).write_bytes(tls.ca_pem)
+        click.echo(f"CA certificate for clients: {Path(ca_file).resolve()}")
+    click.echo(f"{name} sandbox on {public_url}")
+    serve_forever(app, host, port, tls.server_context if tls else None)
 
 
 # -- stores --------------------------------------------------------------------------------

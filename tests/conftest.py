@@ -26,7 +26,13 @@ from integration.crypto import generate_key
 from integration.runtime import Runtime, build_runtime
 from integration.storage import migrate
 
-pytest_plugins = ["tests.helpers.webhook_fixtures"]
+pytest_plugins = [
+    "tests.helpers.webhook_fixtures",
+    "tests.helpers.browser",
+    "tests.helpers.sandbox_shopify",
+    "tests.helpers.sandbox_woocommerce",
+    "tests.helpers.sandbox_supplier",
+]
 
 BACKEND = os.environ.get("TEST_DATABASE_BACKEND", "sqlite")
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "")

@@ -1,0 +1,1 @@
+"""Pytest fixtures for the supplier sandbox (filled in by the sandbox work)."""
