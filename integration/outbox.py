@@ -17,6 +17,9 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+# Re-exported: job handlers raise these to say how the outbox should treat a failure.
+from integration.errors import PermanentError as PermanentError
+from integration.errors import RetryableError as RetryableError
 from integration.storage.models import OutboxJob
 
 PENDING = "pending"
@@ -25,18 +28,6 @@ DONE = "done"
 DEAD = "dead"
 
 MAX_ERROR_CHARS = 2000
-
-
-class RetryableError(Exception):
-    """A temporary failure (network, 5xx, 429): try again later."""
-
-    def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after_seconds = retry_after_seconds
-
-
-class PermanentError(Exception):
-    """Invalid data or a 4xx answer: retrying cannot help, dead-letter at once."""
 
 
 @dataclass(frozen=True)

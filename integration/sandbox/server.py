@@ -1,4 +1,8 @@
-"""Serve a sandbox app on a loopback port: in a background thread (tests) or in the foreground."""
+"""Serve a sandbox app on a loopback port: in a background thread (tests) or in the foreground.
+
+cheroot, not werkzeug's development server: real platforms speak HTTP/1.1 with keep-alive
+(which werkzeug always closes) and HTTPS, and connection reuse is something we measure.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,30 @@ import ssl
 import threading
 from types import TracebackType
 
+from cheroot.ssl.builtin import BuiltinSSLAdapter
+from cheroot.wsgi import Server
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
+
+THREADS = 16
+
+
+class _ContextSSLAdapter(BuiltinSSLAdapter):
+    """cheroot's adapter reads certificate files; use an in-memory ssl.SSLContext instead."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.context = context
+        self.certificate = self.private_key = self.certificate_chain = None
+        self.private_key_password = self.ciphers = None
+        self._server_env: dict[str, str] = {}
+
+
+def _make_server(app: Flask, host: str, port: int,
+                 ssl_context: ssl.SSLContext | None) -> Server:
+    server = Server((host, port), app, numthreads=THREADS, server_name="sandbox")
+    if ssl_context is not None:
+        server.ssl_adapter = _ContextSSLAdapter(ssl_context)
+    server.prepare()
+    return server
 
 
 class BackgroundServer:
@@ -16,20 +42,18 @@ class BackgroundServer:
     def __init__(self, app: Flask, host: str = "127.0.0.1", port: int = 0,
                  ssl_context: ssl.SSLContext | None = None) -> None:
         self.app = app
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, ssl_context=ssl_context
-        )
+        self._server = _make_server(app, host, port, ssl_context)
         self.scheme = "https" if ssl_context is not None else "http"
-        self._thread = threading.Thread(target=self._server.serve_forever,
+        self._thread = threading.Thread(target=self._server.serve,
                                         name=f"sandbox-{app.name}", daemon=True)
 
     @property
     def host(self) -> str:
-        return str(self._server.host)
+        return str(self._server.bind_addr[0])
 
     @property
     def port(self) -> int:
-        return int(self._server.port)
+        return int(self._server.bind_addr[1])
 
     @property
     def url(self) -> str:
@@ -40,8 +64,7 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         self._thread.join(5)
 
     def __enter__(self) -> BackgroundServer:
@@ -54,10 +77,10 @@ class BackgroundServer:
 
 def serve_forever(app: Flask, host: str, port: int,
                   ssl_context: ssl.SSLContext | None = None) -> None:
-    server = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
+    server = _make_server(app, host, port, ssl_context)
     try:
-        server.serve_forever()
+        server.serve()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.stop()

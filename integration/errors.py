@@ -1,0 +1,15 @@
+"""Errors that say how to retry: shared by connectors, the engine and the outbox."""
+
+from __future__ import annotations
+
+
+class RetryableError(Exception):
+    """A temporary failure (network, timeout, 5xx, 429): try again later."""
+
+    def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PermanentError(Exception):
+    """Invalid data or a 4xx answer: retrying cannot help."""
