@@ -262,6 +262,24 @@ def sandbox(name: str, host: str, port: int, use_https: bool, ca_file: str) -> N
     serve_forever(app, host, port, tls.server_context if tls else None)
 
 
+# -- carriers ------------------------------------------------------------------------------
+
+@main.group()
+def carriers() -> None:
+    """Carriers and tracking numbers."""
+
+
+@carriers.command("detect")
+@click.argument("numbers", nargs=-1, required=True)
+def carriers_detect(numbers: tuple[str, ...]) -> None:
+    """Print number, carrier id, Shopify company name and tracking URL, tab-separated."""
+    from connectors.carriers.detect import detect
+
+    for raw in numbers:
+        found = detect(raw)
+        click.echo("\t".join((raw, found.carrier_id, found.shopify_company, found.tracking_url)))
+
+
 # -- stores --------------------------------------------------------------------------------
 
 @main.group("stores")
