@@ -88,6 +88,8 @@ class Reason(StrEnum):
     # pending
     PAYMENT_ISSUE = "payment_issue"
     OUT_OF_STOCK = "out_of_stock"
+    ADDRESS_NEEDS_CONFIRMATION = "address_needs_confirmation"
+    UNMAPPED_SKU = "unmapped_sku"
     # undelivered
     INVALID_ADDRESS = "invalid_address"
     INCOMPLETE_ADDRESS = "incomplete_address"
@@ -107,7 +109,10 @@ class Reason(StrEnum):
 
 REASONS_BY_STATUS: Mapping[Status, frozenset[Reason]] = MappingProxyType(
     {
-        Status.PENDING: frozenset({Reason.PAYMENT_ISSUE, Reason.OUT_OF_STOCK}),
+        Status.PENDING: frozenset({
+            Reason.PAYMENT_ISSUE, Reason.OUT_OF_STOCK, Reason.ADDRESS_NEEDS_CONFIRMATION,
+            Reason.UNMAPPED_SKU,
+        }),
         Status.PROCESSING: frozenset(),
         Status.INFO_RECEIVED: frozenset(),
         Status.IN_TRANSIT: frozenset(),
@@ -183,6 +188,14 @@ REASON_HINTS: Mapping[Reason, str] = MappingProxyType(
         ),
         Reason.OUT_OF_STOCK: (
             "Supplier is out of stock: offer the customer a variant or a refund."
+        ),
+        Reason.ADDRESS_NEEDS_CONFIRMATION: (
+            "The shipping address looks incomplete or invalid for its country: the customer "
+            "was asked to confirm it; correct it and forward the order again."
+        ),
+        Reason.UNMAPPED_SKU: (
+            "No supplier is mapped for an item in this order: add a SKU mapping, then "
+            "forward the order again."
         ),
         Reason.INVALID_ADDRESS: (
             "Carrier could not deliver: ask the customer to confirm the address."
@@ -536,7 +549,8 @@ def woocommerce_order_status(
     if complete_on not in ("shipped", "delivered"):
         raise ValueError(f"complete_on must be 'shipped' or 'delivered', got {complete_on!r}")
     if status is Status.PENDING:
-        return "on-hold" if reason is Reason.OUT_OF_STOCK else None
+        on_hold = reason in (Reason.OUT_OF_STOCK, Reason.ADDRESS_NEEDS_CONFIRMATION)
+        return "on-hold" if on_hold else None
     if status is Status.PROCESSING:
         return "processing"
     if status in _SHIPPED_NOT_DELIVERED:
@@ -578,6 +592,11 @@ def customer_note(
                 return (
                     "An item in your order is temporarily out of stock. "
                     "We will contact you shortly with options."
+                )
+            if reason is Reason.ADDRESS_NEEDS_CONFIRMATION:
+                return (
+                    "We need you to confirm your delivery address before we can ship your "
+                    "order. Please check your e-mail."
                 )
             return None
         case Status.PROCESSING:

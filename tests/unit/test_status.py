@@ -378,7 +378,10 @@ def test_fold_empty() -> None:
 
 
 def test_reasons_table_matches_design() -> None:
-    assert REASONS_BY_STATUS[Status.PENDING] == {Reason.PAYMENT_ISSUE, Reason.OUT_OF_STOCK}
+    assert REASONS_BY_STATUS[Status.PENDING] == {
+        Reason.PAYMENT_ISSUE, Reason.OUT_OF_STOCK, Reason.ADDRESS_NEEDS_CONFIRMATION,
+        Reason.UNMAPPED_SKU,
+    }
     assert REASONS_BY_STATUS[Status.UNDELIVERED] == {
         Reason.INVALID_ADDRESS,
         Reason.INCOMPLETE_ADDRESS,
@@ -561,6 +564,8 @@ def test_woocommerce_common_statuses(complete_on: str) -> None:
     assert woo(Status.PENDING) is None
     assert woo(Status.PENDING, Reason.PAYMENT_ISSUE) is None
     assert woo(Status.PENDING, Reason.OUT_OF_STOCK) == "on-hold"
+    assert woo(Status.PENDING, Reason.ADDRESS_NEEDS_CONFIRMATION) == "on-hold"
+    assert woo(Status.PENDING, Reason.UNMAPPED_SKU) is None
     assert woo(Status.PROCESSING) == "processing"
     assert woo(Status.DELIVERED) == "completed"
     assert woo(Status.CANCELLED) == "cancelled"
@@ -627,6 +632,7 @@ def test_customer_note_for_every_other_pair() -> None:
     silent = {
         (Status.PENDING, None),
         (Status.PENDING, Reason.PAYMENT_ISSUE),
+        (Status.PENDING, Reason.UNMAPPED_SKU),
         (Status.PROCESSING, None),
     }
     notes: dict[tuple[Status, Reason | None], str] = {}
