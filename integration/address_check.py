@@ -17,10 +17,11 @@ from integration.domain import Address
 
 # Countries whose street addresses carry a house number (where a missing one means the
 # carrier will not find the door). Not, e.g., Japan or the UAE, where blocks or PO boxes rule.
-HOUSE_NUMBER_COUNTRIES = frozenset(
-    "US CA MX BR AR CL CO GB IE FR DE AT CH NL BE LU IT ES PT DK SE NO FI PL CZ SK HU "
-    "RO GR AU NZ ZA".split()
-)
+HOUSE_NUMBER_COUNTRIES = frozenset({
+    "US", "CA", "MX", "BR", "AR", "CL", "CO", "GB", "IE", "FR", "DE", "AT", "CH", "NL", "BE",
+    "LU", "IT", "ES", "PT", "DK", "SE", "NO", "FI", "PL", "CZ", "SK", "HU", "RO", "GR", "AU",
+    "NZ", "ZA",
+})
 _UNIT_WITHOUT_NUMBER = re.compile(
     r"\b(apt|apartment|unit|suite|ste|flat|#)\.?\s*(?:$|,)", re.IGNORECASE
 )

@@ -39,17 +39,18 @@ class Routing:
         return not self.unmapped and bool(self.by_supplier)
 
 
+def _matches(line: OrderLine, mapping: Mapping) -> bool:
+    """By SKU; else by variant id; else by product id when no variant tells them apart."""
+    if line.sku and mapping.sku == line.sku:
+        return True
+    if line.variant_id and mapping.variant_id == line.variant_id:
+        return True
+    same_product = bool(line.product_id) and mapping.product_id == line.product_id
+    return same_product and not (mapping.variant_id and line.variant_id)
+
+
 def _candidates(line: OrderLine, mappings: Iterable[Mapping]) -> list[Mapping]:
-    found = []
-    for mapping in mappings:
-        if line.sku and mapping.sku == line.sku:
-            found.append(mapping)
-        elif line.variant_id and mapping.variant_id == line.variant_id:
-            found.append(mapping)
-        elif line.product_id and mapping.product_id == line.product_id and not (
-                mapping.variant_id and line.variant_id):
-            found.append(mapping)
-    return found
+    return [mapping for mapping in mappings if _matches(line, mapping)]
 
 
 def choose(line: OrderLine, mappings: Iterable[Mapping], country: str) -> Mapping | None:
