@@ -1,0 +1,37 @@
+"""External id <-> internal row, per owner (a store or a supplier) and kind."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integration.storage.models import Binding
+
+STORE = "store"
+SUPPLIER = "supplier"
+
+
+def find(session: Session, owner_type: str, owner_id: int, kind: str,
+         external_id: str) -> Binding | None:
+    return session.scalar(select(Binding).where(
+        Binding.owner_type == owner_type, Binding.owner_id == owner_id,
+        Binding.kind == kind, Binding.external_id == external_id))
+
+
+def bind(session: Session, owner_type: str, owner_id: int, kind: str, external_id: str,
+         internal_id: int, now: datetime, external_updated_at: datetime | None = None) -> Binding:
+    binding = Binding(owner_type=owner_type, owner_id=owner_id, kind=kind,
+                      external_id=external_id, internal_id=internal_id,
+                      external_updated_at=external_updated_at, synced_at=now)
+    session.add(binding)
+    session.flush()
+    return binding
+
+
+def external_id_of(session: Session, owner_type: str, owner_id: int, kind: str,
+                   internal_id: int) -> str | None:
+    return session.scalar(select(Binding.external_id).where(
+        Binding.owner_type == owner_type, Binding.owner_id == owner_id,
+        Binding.kind == kind, Binding.internal_id == internal_id))

@@ -1,0 +1,1 @@
+"""The sync engine: decisions about orders, suppliers and shipments. No Flask, no HTTP."""
