@@ -4,19 +4,39 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
-from integration import inbox
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connectors.parsing import Problems
+from connectors.shopify import mapper as shopify_mapper
+from connectors.woocommerce import mapper as woocommerce_mapper
+from integration import inbox, stores
+from integration.domain import StoreOrder
+from integration.engine.orders import import_order
 from integration.jobs import job
-from integration.outbox import ClaimedJob, PermanentError
+from integration.outbox import ClaimedJob, PermanentError, RetryableError
 from integration.runtime import Runtime
-from integration.storage.models import InboxDelivery
+from integration.storage.models import InboxDelivery, Store
 
 log = logging.getLogger(__name__)
 
-ORDER_TOPICS = frozenset({
-    "orders/create", "orders/paid", "orders/updated", "orders/cancelled",
-    "order.created", "order.updated", "order.deleted", "order.restored",
-})
+OrderParser = Callable[[dict[str, Any]], tuple[StoreOrder | None, Problems]]
+
+ORDER_TOPICS: dict[str, tuple[frozenset[str], OrderParser]] = {
+    stores.SHOPIFY: (
+        frozenset({"orders/create", "orders/paid", "orders/updated", "orders/cancelled"}),
+        shopify_mapper.parse_order,
+    ),
+    stores.WOOCOMMERCE: (
+        frozenset({"order.created", "order.updated", "order.restored"}),
+        woocommerce_mapper.parse_order,
+    ),
+}
+UNINSTALL_TOPICS = frozenset({"app/uninstalled"})
 
 
 @job(inbox.PROCESS_JOB)
@@ -25,17 +45,45 @@ def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
     if not isinstance(inbox_id, int):
         raise PermanentError("payload has no inbox_id")
     now = runtime.clock.now()
-    with runtime.db.write() as session:
-        delivery = session.get(InboxDelivery, inbox_id)
-        if delivery is None:
-            raise PermanentError(f"inbox delivery {inbox_id} no longer exists")
-        if delivery.state != "received":
-            return  # already handled by an earlier run of this job
-        try:
-            json.loads(delivery.body)
-        except ValueError as exc:
-            inbox.mark(session, inbox_id, "failed", now, f"body is not JSON: {exc}")
-            raise PermanentError(f"inbox delivery {inbox_id} is not JSON") from exc
-        state = "processed" if delivery.topic in ORDER_TOPICS else "ignored"
-        inbox.mark(session, inbox_id, state, now)
-    log.info("inbox delivery %d (%s) %s", inbox_id, delivery.topic, state)
+    try:
+        with runtime.db.write() as session:
+            delivery = session.get(InboxDelivery, inbox_id)
+            if delivery is None:
+                raise PermanentError(f"inbox delivery {inbox_id} no longer exists")
+            if delivery.state != "received":
+                return  # already handled by an earlier run of this job
+            outcome = _handle(session, delivery, now)
+            inbox.mark(session, inbox_id, outcome, now)
+    except IntegrityError as exc:
+        # Two deliveries of one new order raced to create it: the next attempt finds it.
+        raise RetryableError(f"concurrent update of the same order: {exc.orig}") from exc
+    except PermanentError as exc:
+        with runtime.db.write() as session:
+            inbox.mark(session, inbox_id, "failed", now, str(exc))
+        raise
+    log.info("inbox delivery %d %s", inbox_id, outcome)
+
+
+def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
+    store = session.get(Store, delivery.store_id) if delivery.store_id else None
+    if store is None:
+        return "ignored"
+    if delivery.topic in UNINSTALL_TOPICS:
+        store.state = "uninstalled"
+        store.updated_at = now
+        return "processed"
+    topics, parse = ORDER_TOPICS.get(store.platform, (frozenset(), None))
+    if parse is None or delivery.topic not in topics:
+        return "ignored"
+    if store.state != "active":
+        return "ignored"
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError as exc:
+        raise PermanentError(f"inbox delivery {delivery.id} is not JSON") from exc
+    order, problems = parse(payload)
+    if order is None:
+        raise PermanentError("order payload rejected: " + "; ".join(problems))
+    result = import_order(session, store.id, order, now)
+    log.info("order %s of store %d: %s", order.number, store.id, result.outcome.value)
+    return "processed"

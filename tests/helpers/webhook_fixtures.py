@@ -25,13 +25,13 @@ class ConnectedStore:
 
 
 @pytest.fixture
-def shopify_store(runtime: Runtime) -> ConnectedStore:
+def connected_shopify(runtime: Runtime) -> ConnectedStore:
     store_id = stores.add_shopify_store(runtime, SHOP, "shpat_test_token", SHOPIFY_SECRET)
     return ConnectedStore(store_id, SHOPIFY_SECRET)
 
 
 @pytest.fixture
-def woo_store(runtime: Runtime) -> ConnectedStore:
+def connected_woo(runtime: Runtime) -> ConnectedStore:
     store_id = stores.add_woocommerce_store(runtime, WOO_URL, "ck_test", "cs_test", WOO_SECRET)
     return ConnectedStore(store_id, WOO_SECRET)
 

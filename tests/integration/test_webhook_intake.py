@@ -35,7 +35,7 @@ def counts(runtime: Runtime) -> tuple[int, int]:
 # -- Shopify ---------------------------------------------------------------------------------
 
 def test_valid_shopify_delivery_is_stored_once_with_a_job(
-        client: FlaskClient, runtime: Runtime, shopify_store: ConnectedStore) -> None:
+        client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore) -> None:
     body = shopify_order_body()
     response = client.post("/webhooks/shopify", data=body, headers=shopify_headers(body))
     assert response.status_code == 200
@@ -44,7 +44,7 @@ def test_valid_shopify_delivery_is_stored_once_with_a_job(
         delivery = session.scalars(select(InboxDelivery)).one()
         job = session.scalars(select(OutboxJob)).one()
     assert delivery.body == body
-    assert delivery.store_id == shopify_store.id
+    assert delivery.store_id == connected_shopify.id
     assert delivery.topic == "orders/create"
     assert "X-Shopify-Hmac-Sha256" not in delivery.headers
     assert delivery.headers["X-Shopify-Webhook-Id"] == "wh-1"
@@ -52,7 +52,7 @@ def test_valid_shopify_delivery_is_stored_once_with_a_job(
 
 
 def test_duplicate_shopify_delivery_answers_200_and_stores_nothing_new(
-        client: FlaskClient, runtime: Runtime, shopify_store: ConnectedStore) -> None:
+        client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore) -> None:
     body = shopify_order_body()
     first = client.post("/webhooks/shopify", data=body, headers=shopify_headers(body))
     again = client.post("/webhooks/shopify", data=body, headers=shopify_headers(body))
@@ -66,24 +66,24 @@ def test_duplicate_shopify_delivery_answers_200_and_stores_nothing_new(
 
 
 def test_previous_secret_is_accepted_during_rotation(
-        client: FlaskClient, runtime: Runtime, shopify_store: ConnectedStore) -> None:
-    stores.rotate_webhook_secret(runtime, shopify_store.id, "brand new secret")
+        client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore) -> None:
+    stores.rotate_webhook_secret(runtime, connected_shopify.id, "brand new secret")
     body = shopify_order_body()
     old = client.post("/webhooks/shopify", data=body,
-                      headers=shopify_headers(body, secret=shopify_store.secret))
+                      headers=shopify_headers(body, secret=connected_shopify.secret))
     new = client.post("/webhooks/shopify", data=body,
                       headers=shopify_headers(body, secret="brand new secret", webhook_id="2"))
     assert (old.status_code, new.status_code) == (200, 200)
-    stores.rotate_webhook_secret(runtime, shopify_store.id, "third secret")
+    stores.rotate_webhook_secret(runtime, connected_shopify.id, "third secret")
     retired = client.post("/webhooks/shopify", data=body,
-                          headers=shopify_headers(body, secret=shopify_store.secret,
+                          headers=shopify_headers(body, secret=connected_shopify.secret,
                                                   webhook_id="3"))
     assert retired.status_code == 401
     assert counts(runtime) == (2, 2)
 
 
 def test_bad_signature_and_unknown_shop_get_the_same_401(
-        client: FlaskClient, runtime: Runtime, shopify_store: ConnectedStore) -> None:
+        client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore) -> None:
     body = shopify_order_body()
     forged = client.post("/webhooks/shopify", data=body,
                          headers=shopify_headers(body, secret="not the secret"))
@@ -104,7 +104,7 @@ def test_bad_signature_and_unknown_shop_get_the_same_401(
 @pytest.mark.parametrize("header", ["X-Shopify-Hmac-Sha256", "X-Shopify-Topic",
                                     "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id"])
 def test_missing_shopify_header_is_400(client: FlaskClient, runtime: Runtime,
-                                       shopify_store: ConnectedStore, header: str) -> None:
+                                       connected_shopify: ConnectedStore, header: str) -> None:
     body = shopify_order_body()
     headers = {k: v for k, v in shopify_headers(body).items() if k != header}
     response = client.post("/webhooks/shopify", data=body, headers=headers)
@@ -115,7 +115,7 @@ def test_missing_shopify_header_is_400(client: FlaskClient, runtime: Runtime,
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"\xff\xfe", b""])
 def test_malformed_json_behind_a_valid_signature_is_400(
-        client: FlaskClient, runtime: Runtime, shopify_store: ConnectedStore,
+        client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore,
         body: bytes) -> None:
     response = client.post("/webhooks/shopify", data=body, headers=shopify_headers(body))
     assert response.status_code == 400
@@ -123,7 +123,7 @@ def test_malformed_json_behind_a_valid_signature_is_400(
 
 
 def test_body_over_two_mebibytes_is_413(client: FlaskClient, runtime: Runtime,
-                                        shopify_store: ConnectedStore) -> None:
+                                        connected_shopify: ConnectedStore) -> None:
     body = json.dumps({"id": 1, "padding": "x" * (2 * 1024 * 1024)}).encode()
     response = client.post("/webhooks/shopify", data=body, headers=shopify_headers(body))
     assert response.status_code == 413
@@ -131,7 +131,7 @@ def test_body_over_two_mebibytes_is_413(client: FlaskClient, runtime: Runtime,
 
 
 def test_body_of_exactly_the_limit_is_accepted(client: FlaskClient, runtime: Runtime,
-                                               shopify_store: ConnectedStore) -> None:
+                                               connected_shopify: ConnectedStore) -> None:
     prefix, suffix = b'{"id": 1, "padding": "', b'"}'
     body = prefix + b"x" * (2 * 1024 * 1024 - len(prefix) - len(suffix)) + suffix
     response = client.post("/webhooks/shopify", data=body, headers=shopify_headers(body))
@@ -141,15 +141,15 @@ def test_body_of_exactly_the_limit_is_accepted(client: FlaskClient, runtime: Run
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 def test_wrong_method_is_405(client: FlaskClient, runtime: Runtime,
-                             shopify_store: ConnectedStore, woo_store: ConnectedStore,
+                             connected_shopify: ConnectedStore, connected_woo: ConnectedStore,
                              method: str) -> None:
-    for path in ("/webhooks/shopify", f"/webhooks/woocommerce/{woo_store.id}"):
+    for path in ("/webhooks/shopify", f"/webhooks/woocommerce/{connected_woo.id}"):
         assert client.open(path, method=method).status_code == 405
     assert counts(runtime) == (0, 0)
 
 
 def test_rejections_log_the_reason_without_secrets(
-        client: FlaskClient, shopify_store: ConnectedStore,
+        client: FlaskClient, connected_shopify: ConnectedStore,
         caplog: pytest.LogCaptureFixture) -> None:
     body = shopify_order_body()
     headers = shopify_headers(body, secret="wrong")
@@ -157,12 +157,12 @@ def test_rejections_log_the_reason_without_secrets(
         client.post("/webhooks/shopify", data=body, headers=headers)
     assert "bad signature" in caplog.text
     assert headers["X-Shopify-Hmac-Sha256"] not in caplog.text
-    assert shopify_store.secret not in caplog.text
+    assert connected_shopify.secret not in caplog.text
     assert "jon@example.com" not in caplog.text
 
 
 def test_real_shopify_payloads_from_the_contracts_are_accepted(
-        client: FlaskClient, runtime: Runtime, shopify_store: ConnectedStore,
+        client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore,
         contracts_dir: Path) -> None:
     samples = sorted((contracts_dir / "shopify" / "webhooks" / "docs_samples_2026-07")
                      .glob("*.json"))
@@ -181,9 +181,9 @@ def test_real_shopify_payloads_from_the_contracts_are_accepted(
 # -- WooCommerce -----------------------------------------------------------------------------
 
 def test_valid_woocommerce_delivery_is_stored_once(
-        client: FlaskClient, runtime: Runtime, woo_store: ConnectedStore) -> None:
+        client: FlaskClient, runtime: Runtime, connected_woo: ConnectedStore) -> None:
     body = woo_order_body()
-    url = f"/webhooks/woocommerce/{woo_store.id}"
+    url = f"/webhooks/woocommerce/{connected_woo.id}"
     first = client.post(url, data=body, headers=woo_headers(body))
     # WooCommerce's delivery id is not a dedupe key: same state with another id is a duplicate.
     again = client.post(url, data=body, headers=woo_headers(body, delivery_id="2"))
@@ -195,13 +195,13 @@ def test_valid_woocommerce_delivery_is_stored_once(
     assert third.json is not None and third.json["status"] == "stored"
     with runtime.db.read() as session:
         keys = sorted(session.scalars(select(InboxDelivery.dedupe_key)))
-    assert keys == [f"{woo_store.id}:order:727:2026-11-26T10:00:00",
-                    f"{woo_store.id}:order:727:2026-11-26T10:05:00"]
+    assert keys == [f"{connected_woo.id}:order:727:2026-11-26T10:00:00",
+                    f"{connected_woo.id}:order:727:2026-11-26T10:05:00"]
 
 
 def test_woocommerce_ping_is_answered_200_and_not_stored(
-        client: FlaskClient, runtime: Runtime, woo_store: ConnectedStore) -> None:
-    response = client.post(f"/webhooks/woocommerce/{woo_store.id}", data=b"webhook_id=15",
+        client: FlaskClient, runtime: Runtime, connected_woo: ConnectedStore) -> None:
+    response = client.post(f"/webhooks/woocommerce/{connected_woo.id}", data=b"webhook_id=15",
                            content_type="application/x-www-form-urlencoded")
     assert response.status_code == 200
     unknown = client.post("/webhooks/woocommerce/999", data=b"webhook_id=15",
@@ -211,14 +211,14 @@ def test_woocommerce_ping_is_answered_200_and_not_stored(
 
 
 def test_woocommerce_rejections(client: FlaskClient, runtime: Runtime,
-                                woo_store: ConnectedStore,
-                                shopify_store: ConnectedStore) -> None:
-    url = f"/webhooks/woocommerce/{woo_store.id}"
+                                connected_woo: ConnectedStore,
+                                connected_shopify: ConnectedStore) -> None:
+    url = f"/webhooks/woocommerce/{connected_woo.id}"
     body = woo_order_body()
     bad_sig = client.post(url, data=body, headers=woo_headers(body, secret="nope"))
     unknown = client.post("/webhooks/woocommerce/999", data=body, headers=woo_headers(body))
     # A Shopify store's id is not a WooCommerce store.
-    wrong_platform = client.post(f"/webhooks/woocommerce/{shopify_store.id}", data=body,
+    wrong_platform = client.post(f"/webhooks/woocommerce/{connected_shopify.id}", data=body,
                                  headers=woo_headers(body))
     assert bad_sig.status_code == unknown.status_code == wrong_platform.status_code == 401
     assert bad_sig.get_data() == unknown.get_data() == wrong_platform.get_data()
@@ -239,12 +239,12 @@ def test_woocommerce_rejections(client: FlaskClient, runtime: Runtime,
 
 
 def test_woocommerce_contract_example_order_is_accepted(
-        client: FlaskClient, runtime: Runtime, woo_store: ConnectedStore,
+        client: FlaskClient, runtime: Runtime, connected_woo: ConnectedStore,
         contracts_dir: Path) -> None:
     # A webhook body is the same JSON as GET /orders/<id>.
     body = (contracts_dir / "woocommerce" / "rest_v3_docs_examples"
             / "orders__retrieve-an-order.json").read_bytes()
-    response = client.post(f"/webhooks/woocommerce/{woo_store.id}", data=body,
+    response = client.post(f"/webhooks/woocommerce/{connected_woo.id}", data=body,
                            headers=woo_headers(body, topic="order.created"))
     assert response.status_code == 200
     assert counts(runtime) == (1, 1)
@@ -253,8 +253,8 @@ def test_woocommerce_contract_example_order_is_accepted(
 # -- concurrency over real HTTP --------------------------------------------------------------
 
 def test_twenty_concurrent_copies_store_one_row(
-        live_url: str, runtime: Runtime, shopify_store: ConnectedStore,
-        woo_store: ConnectedStore) -> None:
+        live_url: str, runtime: Runtime, connected_shopify: ConnectedStore,
+        connected_woo: ConnectedStore) -> None:
     shopify_body = shopify_order_body()
     woo_body = woo_order_body()
 
@@ -263,7 +263,7 @@ def test_twenty_concurrent_copies_store_one_row(
                              headers=shopify_headers(shopify_body), timeout=30)
 
     def send_woo(number: int) -> requests.Response:
-        return requests.post(f"{live_url}/webhooks/woocommerce/{woo_store.id}", data=woo_body,
+        return requests.post(f"{live_url}/webhooks/woocommerce/{connected_woo.id}", data=woo_body,
                              headers=woo_headers(woo_body, delivery_id=str(number)), timeout=30)
 
     with ThreadPoolExecutor(max_workers=20) as pool:
@@ -277,7 +277,7 @@ def test_twenty_concurrent_copies_store_one_row(
 
 
 def test_shop_domain_header_is_case_insensitive(
-        client: FlaskClient, runtime: Runtime, shopify_store: ConnectedStore) -> None:
+        client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore) -> None:
     body = shopify_order_body()
     headers = {k.lower(): v for k, v in shopify_headers(body, shop=SHOP.upper()).items()}
     assert client.post("/webhooks/shopify", data=body, headers=headers).status_code == 200

@@ -1,0 +1,89 @@
+"""Shopify order JSON (webhook bodies: the REST Order representation) to a StoreOrder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.parsing import Problems, decimal, optional_id, positive_int, text, timestamp
+from integration.domain import Address, OrderLine, Payment, StoreOrder
+
+PAYMENT_BY_FINANCIAL_STATUS = {
+    "paid": Payment.PAID,
+    "authorized": Payment.PAID,
+    "partially_refunded": Payment.PAID,
+    "pending": Payment.AWAITING,
+    "partially_paid": Payment.AWAITING,
+    "expired": Payment.FAILED,
+    "voided": Payment.FAILED,
+    "refunded": Payment.REFUNDED,
+}
+
+
+def parse_address(data: Any) -> Address:
+    if not isinstance(data, dict):
+        return Address()
+    name = text(data.get("name")) or " ".join(
+        part for part in (text(data.get("first_name")), text(data.get("last_name"))) if part)
+    return Address(
+        name=name, company=text(data.get("company")), address1=text(data.get("address1")),
+        address2=text(data.get("address2")), city=text(data.get("city")),
+        province=text(data.get("province_code")) or text(data.get("province")),
+        postcode=text(data.get("zip")), country=text(data.get("country_code")).upper(),
+        phone=text(data.get("phone")),
+    )
+
+
+def parse_line(data: Any, problems: Problems) -> OrderLine | None:
+    if not isinstance(data, dict):
+        problems.append("line_items: each item must be an object")
+        return None
+    line_id = problems.require_str(data, "id", "line_items[].")
+    quantity = positive_int(data.get("quantity"))
+    if quantity is None:
+        problems.append(f"line_items[{line_id}].quantity: must be a positive integer")
+        return None
+    return OrderLine(
+        external_id=line_id, quantity=quantity, sku=text(data.get("sku")) or None,
+        product_id=optional_id(data.get("product_id")),
+        variant_id=optional_id(data.get("variant_id")),
+        name=text(data.get("name")) or text(data.get("title")), price=decimal(data.get("price")),
+    )
+
+
+def parse_order(data: dict[str, Any]) -> tuple[StoreOrder | None, Problems]:
+    problems = Problems()
+    order_id = problems.require_str(data, "id")
+    updated_at = timestamp(data.get("updated_at"), naive_is_utc=False)
+    if updated_at is None:
+        problems.append("updated_at: missing or not an ISO 8601 timestamp with offset")
+    financial = text(data.get("financial_status")).lower()
+    payment = PAYMENT_BY_FINANCIAL_STATUS.get(financial)
+    if payment is None:
+        problems.append(f"financial_status: unknown value {financial!r}")
+    raw_lines = data.get("line_items")
+    if not isinstance(raw_lines, list):
+        problems.append("line_items: missing")
+        raw_lines = []
+    lines = [line for item in raw_lines if (line := parse_line(item, problems)) is not None]
+    # Lines that need no shipping (gift cards, services) never go to a supplier.
+    shippable = tuple(
+        line for line, item in zip(lines, raw_lines, strict=False)
+        if not (isinstance(item, dict) and item.get("requires_shipping") is False)
+    )
+    if problems or updated_at is None or payment is None:
+        return None, problems
+    shipping = parse_address(data.get("shipping_address"))
+    raw_customer = data.get("customer")
+    customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
+    customer_name = " ".join(part for part in (
+        text(customer.get("first_name")), text(customer.get("last_name"))) if part)
+    return StoreOrder(
+        external_id=order_id,
+        number=text(data.get("name")) or f"#{text(data.get('order_number'))}",
+        email=text(data.get("email")) or text(data.get("contact_email")),
+        payment=payment, updated_at=updated_at, lines=shippable,
+        shipping_address=shipping, customer_name=customer_name or shipping.name,
+        cancelled=bool(data.get("cancelled_at")), currency=text(data.get("currency")),
+        total=decimal(data.get("total_price")),
+        placed_at=timestamp(data.get("created_at"), naive_is_utc=False),
+    ), problems
