@@ -108,6 +108,12 @@ class SchedulerSettings(_Section):
     retention_days: int = Field(default=30, ge=1)
 
 
+class AlertSettings(_Section):
+    no_tracking_days: int = Field(default=5, ge=1)
+    stuck_in_transit_days: int = Field(default=7, ge=1)
+    sweep_interval_minutes: int = Field(default=30, ge=1)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -120,6 +126,7 @@ class Settings(_Section):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @property

@@ -8,6 +8,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from integration import inbox, outbox
+from integration.engine import sweeps
 from integration.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,19 @@ def prune_old_records(runtime: Runtime) -> None:
         log.info("retention: pruned %d deliveries and %d finished jobs", deliveries, jobs)
 
 
+def flag_attention_needed(runtime: Runtime) -> None:
+    """Alerts for forwarded orders without tracking and parcels stuck in transit."""
+    settings = runtime.settings.alerts
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        no_tracking = sweeps.flag_no_tracking(
+            session, now, timedelta(days=settings.no_tracking_days))
+        stuck = sweeps.flag_stuck_in_transit(
+            session, now, timedelta(days=settings.stuck_in_transit_days))
+    if no_tracking or stuck:
+        log.info("alerts: %d without tracking, %d stuck in transit", no_tracking, stuck)
+
+
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     settings = runtime.settings.scheduler
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
@@ -30,4 +44,7 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     })
     scheduler.add_job(prune_old_records, "interval", args=[runtime], id="retention",
                       minutes=settings.retention_interval_minutes, replace_existing=True)
+    scheduler.add_job(flag_attention_needed, "interval", args=[runtime], id="alerts",
+                      minutes=runtime.settings.alerts.sweep_interval_minutes,
+                      replace_existing=True)
     return scheduler

@@ -179,6 +179,7 @@ class OrderLine(Base):
 
 class SupplierOrder(Base):
     __tablename__ = "supplier_orders"
+    __table_args__ = (Index("ix_supplier_orders_awaiting", "status", "forwarded_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -196,6 +197,7 @@ class Shipment(Base):
     __table_args__ = (
         Index("ix_shipments_due", "next_check_at"),
         Index("ix_shipments_tracking_number", "tracking_number"),
+        Index("ix_shipments_live", "status", "last_event_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,66 @@
+"""Timed sweeps that flag what needs a human: no tracking yet, stuck in transit.
+
+Each sweep is idempotent: an alert's dedupe key makes a second run (or a second scheduler)
+raise nothing new. Queries touch only live parcels (indexed by status), never history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from integration import alerts
+from integration.status import Status
+from integration.storage.models import Order, Shipment, SupplierOrder
+
+MOVING = (Status.INFO_RECEIVED, Status.IN_TRANSIT, Status.EXCEPTION)
+AWAITING_PARCEL = ("forwarded", "accepted")
+BATCH = 500
+
+
+def flag_no_tracking(session: Session, now: datetime, after: timedelta) -> int:
+    """Supplier orders forwarded `after` ago that still have no parcel."""
+    cutoff = now - after
+    rows = session.execute(
+        select(SupplierOrder, Order)
+        .join(Order, Order.id == SupplierOrder.order_id)
+        .where(SupplierOrder.status.in_(AWAITING_PARCEL), SupplierOrder.forwarded_at < cutoff)
+        .where(~select(Shipment.id).where(
+            Shipment.supplier_order_id == SupplierOrder.id).exists())
+        .limit(BATCH)
+    ).all()
+    raised = 0
+    for supplier_order, order in rows:
+        days = (now - supplier_order.forwarded_at).days if supplier_order.forwarded_at else 0
+        raised += alerts.raise_alert(
+            session, alerts.NO_TRACKING, f"supplier_order:{supplier_order.id}",
+            f"Order {order.number}: no tracking number {days} days after it was forwarded to "
+            "the supplier. Ask the supplier for the tracking number.",
+            now, store_id=order.store_id, order_id=order.id)
+    return raised
+
+
+def flag_stuck_in_transit(session: Session, now: datetime, after: timedelta) -> int:
+    """Parcels with no carrier event for `after` (one alert per parcel and last event)."""
+    cutoff = now - after
+    last_seen = func.coalesce(Shipment.last_event_at, Shipment.created_at)
+    rows = session.execute(
+        select(Shipment, Order)
+        .join(Order, Order.id == Shipment.order_id)
+        .where(Shipment.status.in_(MOVING))
+        .where(or_(Shipment.last_event_at < cutoff,
+                   Shipment.last_event_at.is_(None) & (Shipment.created_at < cutoff)))
+        .order_by(last_seen)
+        .limit(BATCH)
+    ).all()
+    raised = 0
+    for shipment, order in rows:
+        since = shipment.last_event_at or shipment.created_at
+        raised += alerts.raise_alert(
+            session, alerts.STUCK_IN_TRANSIT, f"shipment:{shipment.id}:{since.isoformat()}",
+            f"Order {order.number}: parcel {shipment.tracking_number} has had no carrier "
+            f"update for {(now - since).days} days. Check with the carrier or the supplier.",
+            now, store_id=order.store_id, order_id=order.id, shipment_id=shipment.id)
+    return raised
