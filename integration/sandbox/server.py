@@ -30,6 +30,8 @@ class _ContextSSLAdapter(BuiltinSSLAdapter):
 def _make_server(app: Flask, host: str, port: int,
                  ssl_context: ssl.SSLContext | None) -> Server:
     server = Server((host, port), app, numthreads=THREADS, server_name="sandbox")
+    # The serve loop notices stop() at this interval: short, so test teardown is quick.
+    server.expiration_interval = 0.05
     if ssl_context is not None:
         server.ssl_adapter = _ContextSSLAdapter(ssl_context)
     server.prepare()
