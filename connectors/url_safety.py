@@ -48,6 +48,8 @@ def check_outbound_url(url: str, *, allow_loopback_http: bool = False,
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise UnsafeURLError(f"{url!r}: the port is not a number between 1 and 65535") from None
+    if parts.scheme != "https" and not allow_loopback_http:
+        raise UnsafeURLError(f"{url!r}: only https:// URLs are allowed")
     addresses = [ipaddress.ip_address(a.split("%")[0])
                  for a in resolver(parts.hostname, port)]
     if not addresses:

@@ -67,6 +67,7 @@ class DatabaseSettings(_Section):
 class SecuritySettings(_Section):
     secret_key: str = ""
     encryption_keys: list[str] = Field(default_factory=list)
+    allow_loopback_http: bool = False
 
     @field_validator("secret_key")
     @classmethod
@@ -132,6 +133,11 @@ class Settings(_Section):
     @property
     def demo(self) -> bool:
         return self.app.mode == "demo"
+
+    @property
+    def loopback_http_allowed(self) -> bool:
+        """Plain http to 127.0.0.1 (the sandboxes): demo mode or an explicit opt-in only."""
+        return self.demo or self.security.allow_loopback_http
 
 
 SECTIONS: dict[str, type[_Section]] = {

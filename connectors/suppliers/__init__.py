@@ -1,0 +1,1 @@
+"""Supplier connectors: one package per kind of supplier, all with the same shape."""

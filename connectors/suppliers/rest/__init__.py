@@ -1,0 +1,1 @@
+"""DropTrack's reference supplier protocol (docs/supplier-protocol.md) over HTTPS."""

@@ -1,0 +1,187 @@
+"""Outbox handlers that talk to suppliers: forward an order, withdraw it, poll its parcels.
+
+Exactly once: every create carries the supplier order's idempotency key, so a retry after a
+timeout, a crash between the call and our commit, or a second worker gets the same supplier
+order back instead of a new one. Network calls happen outside any database transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.suppliers.base import (
+    CreateResult,
+    Rejection,
+    SupplierLine,
+    SupplierOrderRequest,
+)
+from integration import alerts, bindings, outbox
+from integration.domain import Address
+from integration.engine.orders import CANCEL_JOB, CONFIRM_ADDRESS_JOB, FORWARD_JOB
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
+from integration.jobs import job
+from integration.outbox import ClaimedJob, PermanentError
+from integration.runtime import Runtime
+from integration.status import Reason, Status
+from integration.storage.models import Order, Store, Supplier, SupplierOrder
+from integration.suppliers import connector_for
+
+log = logging.getLogger(__name__)
+
+SUPPLIER_ORDER = "supplier_order"
+POLL_JOB = "supplier.poll"
+
+
+@dataclass(frozen=True)
+class _Forwarding:
+    supplier: Supplier
+    request: SupplierOrderRequest
+    key: str
+    supplier_order_id: int
+    done: bool
+
+
+def _load(runtime: Runtime, claimed: ClaimedJob) -> _Forwarding:
+    with runtime.db.read() as session:
+        supplier_order = session.scalar(select(SupplierOrder).where(
+            SupplierOrder.idempotency_key == claimed.idempotency_key))
+        if supplier_order is None:
+            raise PermanentError(f"no supplier order for job key {claimed.idempotency_key}")
+        order = session.get_one(Order, supplier_order.order_id)
+        store = session.get_one(Store, order.store_id)
+        supplier = session.get_one(Supplier, supplier_order.supplier_id)
+        session.expunge(supplier)
+        lines = [SupplierLine(str(line["supplier_sku"]), int(line["quantity"]))
+                 for line in claimed.payload.get("lines", [])]
+        request = SupplierOrderRequest(
+            store=store.domain, order_number=order.number, email=order.email, lines=lines,
+            recipient=Address(
+                name=order.ship_name, company=order.ship_company,
+                address1=order.ship_address1, address2=order.ship_address2,
+                city=order.ship_city, province=order.ship_province, postcode=order.ship_zip,
+                country=order.ship_country, phone=order.ship_phone),
+        )
+        done = supplier_order.status != "queued" or order.status in (
+            Status.CANCELLED, Status.REFUNDED)
+        return _Forwarding(supplier, request, supplier_order.idempotency_key,
+                           supplier_order.id, done)
+
+
+@job(FORWARD_JOB)
+def forward_order(runtime: Runtime, claimed: ClaimedJob) -> None:
+    forwarding = _load(runtime, claimed)
+    if forwarding.done:
+        return  # forwarded by an earlier run, or the order was withdrawn meanwhile
+    connector = connector_for(runtime, forwarding.supplier)
+    try:
+        result = connector.create_order(forwarding.request, forwarding.key)
+    finally:
+        connector.close()
+    with runtime.db.write() as session:
+        _record(session, forwarding, result, runtime)
+
+
+def _record(session: Session, forwarding: _Forwarding, result: CreateResult,
+            runtime: Runtime) -> None:
+    now = runtime.clock.now()
+    supplier_order = session.get_one(SupplierOrder, forwarding.supplier_order_id)
+    order = session.get_one(Order, supplier_order.order_id)
+    if result.rejection is not None:
+        _rejected(session, supplier_order, order, result.rejection, runtime)
+        return
+    assert result.external_id is not None
+    if bindings.find(session, bindings.SUPPLIER, supplier_order.supplier_id, SUPPLIER_ORDER,
+                     result.external_id) is None:
+        bindings.bind(session, bindings.SUPPLIER, supplier_order.supplier_id, SUPPLIER_ORDER,
+                      result.external_id, supplier_order.id, now)
+    supplier_order.status = "forwarded"
+    supplier_order.reason = None
+    supplier_order.last_error = None
+    supplier_order.forwarded_at = now
+    alerts.resolve_alerts(session, order.id, (alerts.OUT_OF_STOCK, alerts.SUPPLIER_REJECTED),
+                          now)
+    log.info("order %s forwarded to %s as %s%s", order.number, forwarding.supplier.name,
+             result.external_id, " (replayed)" if result.replayed else "")
+
+
+def _rejected(session: Session, supplier_order: SupplierOrder, order: Order,
+              rejection: Rejection, runtime: Runtime) -> None:
+    now = runtime.clock.now()
+    supplier_order.status = "rejected"
+    supplier_order.reason = rejection.kind
+    supplier_order.last_error = "; ".join([rejection.message, *rejection.details])
+    details = "; ".join(rejection.details) or rejection.message
+    if rejection.kind == "out_of_stock":
+        reason = Reason.OUT_OF_STOCK
+        message = (f"Order {order.number}: the supplier is out of stock ({details}). Offer the "
+                   "customer a variant or a refund, or switch to the backup supplier.")
+    else:
+        reason = Reason.ADDRESS_NEEDS_CONFIRMATION
+        message = (f"Order {order.number}: the supplier cannot ship to this address ({details})."
+                   " The customer was asked to confirm it.")
+        outbox.enqueue(session, CONFIRM_ADDRESS_JOB, f"confirm-address:{order.id}",
+                       {"order_id": order.id, "problems": list(rejection.details)}, now,
+                       store_id=order.store_id)
+    order.status, order.reason, order.updated_at = Status.PENDING, reason, now
+    alerts.raise_alert(session, reason.value, f"order:{order.id}", message, now,
+                       store_id=order.store_id, order_id=order.id)
+
+
+@job(CANCEL_JOB)
+def withdraw_order(runtime: Runtime, claimed: ClaimedJob) -> None:
+    supplier_order_id = int(claimed.payload["supplier_order_id"])
+    with runtime.db.read() as session:
+        supplier_order = session.get_one(SupplierOrder, supplier_order_id)
+        supplier = session.get_one(Supplier, supplier_order.supplier_id)
+        session.expunge(supplier)
+        external_id = bindings.external_id_of(session, bindings.SUPPLIER, supplier.id,
+                                              SUPPLIER_ORDER, supplier_order.id)
+        status = supplier_order.status
+    if external_id is None or status in ("cancelled", "rejected"):
+        with runtime.db.write() as session:
+            session.get_one(SupplierOrder, supplier_order_id).status = "cancelled"
+        return
+    connector = connector_for(runtime, supplier)
+    try:
+        cancelled = connector.cancel_order(external_id)
+    finally:
+        connector.close()
+    with runtime.db.write() as session:
+        row = session.get_one(SupplierOrder, supplier_order_id)
+        if cancelled:
+            row.status = "cancelled"
+        else:
+            order = session.get_one(Order, row.order_id)
+            alerts.raise_alert(
+                session, alerts.SUPPLIER_REJECTED, f"cancel:{row.id}",
+                f"Order {order.number} was cancelled in the store, but the supplier had "
+                "already shipped it. Arrange a return or a refusal with the supplier.",
+                runtime.clock.now(), store_id=order.store_id, order_id=order.id)
+
+
+@job(POLL_JOB)
+def poll_supplier_order(runtime: Runtime, claimed: ClaimedJob) -> None:
+    supplier_order_id = int(claimed.payload["supplier_order_id"])
+    with runtime.db.read() as session:
+        supplier_order = session.get_one(SupplierOrder, supplier_order_id)
+        supplier = session.get_one(Supplier, supplier_order.supplier_id)
+        session.expunge(supplier)
+        external_id = bindings.external_id_of(session, bindings.SUPPLIER, supplier.id,
+                                              SUPPLIER_ORDER, supplier_order_id)
+    if external_id is None:
+        return
+    connector = connector_for(runtime, supplier)
+    try:
+        view = connector.get_order(external_id)
+    finally:
+        connector.close()
+    with runtime.db.write() as session:
+        for parcel in view.parcels:
+            apply_parcel_update(session, ParcelUpdate(
+                supplier_order_id, parcel.ref, parcel.tracking_number, parcel.carrier,
+                parcel.tracking_url, parcel.events, parcel.estimated_delivery_at),
+                runtime.clock.now())
