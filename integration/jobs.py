@@ -27,7 +27,8 @@ def job(kind: str) -> Callable[[JobHandler], JobHandler]:
 def _load_builtin_handlers() -> None:
     # Imported here, not at the top: these modules register themselves with `job` above.
     import integration.engine.forwarding
-    import integration.processing  # noqa: F401
+    import integration.processing
+    import integration.writeback  # noqa: F401
 
 
 def handler_for(kind: str) -> JobHandler:

@@ -43,7 +43,7 @@ class ClaimedJob:
 
 def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str, Any],
             now: datetime, store_id: int | None = None, max_attempts: int = 8,
-            run_at: datetime | None = None) -> bool:
+            run_at: datetime | None = None, serial_key: str | None = None) -> bool:
     """Add a job unless one with the same idempotency key exists. True when added.
 
     Runs inside the caller's transaction, in a savepoint, so a duplicate leaves the rest of
@@ -56,8 +56,8 @@ def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str
         return False
     job = OutboxJob(
         kind=kind, idempotency_key=idempotency_key, payload=payload, store_id=store_id,
-        state=PENDING, attempts=0, max_attempts=max_attempts, next_run_at=run_at or now,
-        created_at=now, updated_at=now,
+        serial_key=serial_key, state=PENDING, attempts=0, max_attempts=max_attempts,
+        next_run_at=run_at or now, created_at=now, updated_at=now,
     )
     try:
         with session.begin_nested():
@@ -69,16 +69,29 @@ def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str
 
 def claim_due(session: Session, owner: str, now: datetime, lease: timedelta,
               limit: int) -> list[ClaimedJob]:
-    """Lease up to `limit` jobs that are due, or whose previous lease expired."""
+    """Lease up to `limit` jobs that are due, or whose previous lease expired.
+
+    A job whose serial key belongs to a job running under a live lease waits its turn.
+    """
     due = or_(
         (OutboxJob.state == PENDING) & (OutboxJob.next_run_at <= now),
         (OutboxJob.state == RUNNING) & (OutboxJob.lease_expires_at <= now),
     )
-    query = select(OutboxJob).where(due).order_by(OutboxJob.next_run_at, OutboxJob.id).limit(limit)
+    busy = select(OutboxJob.serial_key).where(
+        OutboxJob.state == RUNNING, OutboxJob.lease_expires_at > now,
+        OutboxJob.serial_key.is_not(None))
+    query = (select(OutboxJob)
+             .where(due, or_(OutboxJob.serial_key.is_(None), OutboxJob.serial_key.not_in(busy)))
+             .order_by(OutboxJob.next_run_at, OutboxJob.id).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     claimed = []
+    taken: set[str] = set()
     for job in session.scalars(query):
+        if job.serial_key is not None:
+            if job.serial_key in taken:
+                continue
+            taken.add(job.serial_key)
         job.state = RUNNING
         job.attempts += 1
         job.lease_owner = owner

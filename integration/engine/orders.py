@@ -140,8 +140,11 @@ def decide(session: Session, order: Order, incoming: StoreOrder,
         exists = session.scalar(select(SupplierOrder.id).where(
             SupplierOrder.idempotency_key == key))
         if exists is None:
-            session.add(SupplierOrder(order_id=order.id, supplier_id=supplier_id,
-                                      idempotency_key=key, status="queued", created_at=now))
+            session.add(SupplierOrder(
+                order_id=order.id, supplier_id=supplier_id, idempotency_key=key,
+                status="queued", created_at=now,
+                lines=[{"line_id": r.line.external_id, "quantity": r.line.quantity}
+                       for r in lines]))
         outbox.enqueue(session, FORWARD_JOB, key, {
             "order_id": order.id, "supplier_id": supplier_id,
             "lines": [{"line_id": r.line.external_id, "supplier_sku": r.supplier_sku,

@@ -152,7 +152,7 @@ def _queue_writeback(session: Session, shipment: Shipment, now: datetime, what: 
            f"{shipment.reason or ''}:{shipment.tracking_number}")
     order = session.get_one(Order, shipment.order_id)
     outbox.enqueue(session, WRITEBACK_JOB, key, {"shipment_id": shipment.id, "change": what},
-                   now, store_id=order.store_id)
+                   now, store_id=order.store_id, serial_key=f"shipment:{shipment.id}")
 
 
 def _after_status_change(session: Session, shipment: Shipment, now: datetime) -> None:

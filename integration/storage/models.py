@@ -185,6 +185,8 @@ class SupplierOrder(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    # The store's line items this supplier order covers: [{"line_id": "...", "quantity": n}].
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(30), default="queued")
     reason: Mapped[str | None] = mapped_column(String(40))
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -216,6 +218,9 @@ class Shipment(Base):
     estimated_delivery_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
+    # What the store shows now (written by the last successful write-back).
+    written_status: Mapped[str | None] = mapped_column(String(30))
+    written_tracking_number: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -264,13 +269,18 @@ class OutboxJob(Base):
     """Intent to do something outside the transaction: run by the dispatcher or workers."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "state", "next_run_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_run_at"),
+        Index("ix_outbox_serial", "serial_key", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(100))
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    # Jobs sharing a serial key never run at the same time (e.g. writes to one fulfillment).
+    serial_key: Mapped[str | None] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)

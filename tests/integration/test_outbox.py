@@ -240,3 +240,21 @@ def test_job_killed_mid_run_runs_again_after_restart_with_one_side_effect(
     assert supplier.requests["supplier-order:42"] == 2
     assert list(supplier.orders) == ["supplier-order:42"]
     assert supplier.orders["supplier-order:42"] == {"order": "#1042"}
+
+
+def test_jobs_with_one_serial_key_run_one_at_a_time(runtime: Runtime) -> None:
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        for key in ("w1", "w2"):
+            outbox.enqueue(session, "test.count", key, {}, now, serial_key="shipment:7")
+        outbox.enqueue(session, "test.count", "other", {}, now, serial_key="shipment:8")
+    lease = timedelta(seconds=30)
+    with runtime.db.write() as session:
+        first = outbox.claim_due(session, "a", now, lease, 10)
+    assert sorted(job.idempotency_key for job in first) == ["other", "w1"]
+    with runtime.db.write() as session:
+        assert outbox.claim_due(session, "b", now, lease, 10) == []
+        outbox.complete(session, next(j for j in first if j.idempotency_key == "w1"), now)
+    with runtime.db.write() as session:
+        assert [j.idempotency_key for j in outbox.claim_due(session, "b", now, lease, 10)] == [
+            "w2"]

@@ -1,0 +1,118 @@
+"""Write a parcel's tracking into its store, so the customer sees it on the store's order page.
+
+The job builds a `ShipmentSnapshot` from DropTrack's tables and hands it to the store's
+connector; the connector's answer (e.g. Shopify's fulfillment id) is bound to the shipment so
+the next write updates instead of creating. A write that would change nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from connectors.carriers.detect import detect
+from connectors.store_base import ShipmentSnapshot, ShippedLine, StoreAccess, StoreConnector
+from integration import bindings
+from integration.engine.orders import ORDER
+from integration.engine.tracking import WRITEBACK_JOB
+from integration.jobs import job
+from integration.outbox import ClaimedJob, PermanentError
+from integration.runtime import Runtime
+from integration.status import Reason, Status, customer_note
+from integration.storage.models import Order, Shipment, Store, SupplierOrder
+
+log = logging.getLogger(__name__)
+
+FULFILLMENT = "fulfillment"
+# platform -> module with `build(access: StoreAccess) -> StoreConnector`
+STORE_CONNECTORS = {
+    "shopify": "connectors.shopify.connector",
+    "woocommerce": "connectors.woocommerce.connector",
+}
+
+
+def store_access(runtime: Runtime, store: Store) -> StoreAccess:
+    store_id = store.id
+
+    def save_credentials(credentials: dict[str, str]) -> None:
+        with runtime.db.write() as session:
+            row = session.get_one(Store, store_id)
+            row.credentials_encrypted = runtime.secrets.encrypt_json(credentials)
+            row.updated_at = runtime.clock.now()
+
+    credentials = runtime.secrets.decrypt_json(store.credentials_encrypted or "")
+    return StoreAccess(
+        store_id=store.id, platform=store.platform, domain=store.domain,
+        credentials={key: str(value) for key, value in credentials.items()},
+        settings=dict(store.settings), save_credentials=save_credentials,
+        allow_loopback_http=runtime.settings.loopback_http_allowed,
+    )
+
+
+def store_connector(runtime: Runtime, store: Store) -> StoreConnector:
+    module_name = STORE_CONNECTORS.get(store.platform)
+    if module_name is None:
+        raise PermanentError(f"store {store.id}: no connector for platform {store.platform!r}")
+    module = importlib.import_module(module_name)
+    connector: StoreConnector = module.build(store_access(runtime, store))
+    return connector
+
+
+def snapshot(session: Session, shipment: Shipment) -> ShipmentSnapshot:
+    order = session.get_one(Order, shipment.order_id)
+    supplier_order = (session.get(SupplierOrder, shipment.supplier_order_id)
+                      if shipment.supplier_order_id else None)
+    lines: list[dict[str, Any]] = list(supplier_order.lines) if supplier_order else []
+    status = Status(shipment.status)
+    reason = Reason(shipment.reason) if shipment.reason else None
+    detection = detect(shipment.tracking_number, stated_carrier=shipment.carrier or None)
+    return ShipmentSnapshot(
+        shipment_id=shipment.id,
+        order_external_id=bindings.external_id_of(
+            session, bindings.STORE, order.store_id, ORDER, order.id) or "",
+        order_number=order.number,
+        lines=[ShippedLine(str(line["line_id"]), int(line["quantity"])) for line in lines],
+        carrier=shipment.carrier, shopify_company=detection.carrier.shopify_company
+        if detection.carrier else None,
+        tracking_number=shipment.tracking_number, tracking_url=shipment.tracking_url,
+        status=status, reason=reason, status_happened_at=shipment.status_happened_at,
+        estimated_delivery_at=shipment.estimated_delivery_at,
+        customer_note=customer_note(status, reason, shipment.carrier or None,
+                                    shipment.tracking_number or None),
+        fulfillment_external_id=bindings.external_id_of(
+            session, bindings.STORE, order.store_id, FULFILLMENT, shipment.id),
+        written_status=Status(shipment.written_status) if shipment.written_status else None,
+        written_tracking_number=shipment.written_tracking_number,
+    )
+
+
+@job(WRITEBACK_JOB)
+def write_back(runtime: Runtime, claimed: ClaimedJob) -> None:
+    shipment_id = int(claimed.payload["shipment_id"])
+    with runtime.db.read() as session:
+        shipment = session.get_one(Shipment, shipment_id)
+        order = session.get_one(Order, shipment.order_id)
+        store = session.get_one(Store, order.store_id)
+        session.expunge(store)
+        current = snapshot(session, shipment)
+    if store.state != "active":
+        return
+    if (current.written_status, current.written_tracking_number) == (
+            current.status, current.tracking_number):
+        return  # the store already shows exactly this
+    connector = store_connector(runtime, store)
+    try:
+        result = connector.write_shipment(current)
+    finally:
+        connector.close()
+    with runtime.db.write() as session:
+        row = session.get_one(Shipment, shipment_id)
+        row.written_status, row.written_tracking_number = current.status, current.tracking_number
+        if result.fulfillment_external_id and current.fulfillment_external_id is None:
+            bindings.bind(session, bindings.STORE, store.id, FULFILLMENT,
+                          result.fulfillment_external_id, shipment_id, runtime.clock.now())
+    log.info("order %s: store now shows %s (%s)", current.order_number, current.status.value,
+             current.tracking_number)
