@@ -44,12 +44,12 @@ def configure_logging(runtime: Runtime) -> None:
 
 
 def configure_blueprints(app: Flask) -> None:
-    from integration.web import health
+    from integration.web import admin, api, health, shopify_app, tracking, woocommerce_connect
     from webhooks import shopify, woocommerce
 
-    app.register_blueprint(health.blueprint)
-    app.register_blueprint(shopify.blueprint)
-    app.register_blueprint(woocommerce.blueprint)
+    for module in (health, shopify, woocommerce, shopify_app, woocommerce_connect, admin,
+                   tracking, api):
+        app.register_blueprint(module.blueprint)
 
 
 def configure_errors(app: Flask) -> None:

@@ -374,5 +374,14 @@ def jobs_replay(ctx: Context, job_id: int) -> None:
     click.echo(f"job {job_id} queued again")
 
 
+def _register_contributed_groups() -> None:
+    from integration.commands import admin, shopify, woocommerce
+
+    for module in (shopify, woocommerce, admin):
+        main.add_command(module.group)
+
+
+_register_contributed_groups()
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

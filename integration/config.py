@@ -115,6 +115,22 @@ class AlertSettings(_Section):
     sweep_interval_minutes: int = Field(default=30, ge=1)
 
 
+class ShopifySettings(_Section):
+    """The Shopify app DropTrack runs as (Partner dashboard > Apps > client credentials)."""
+
+    client_id: str = ""
+    client_secret: str = ""
+    api_version: str = "2026-07"
+
+
+class WooCommerceSettings(_Section):
+    app_name: str = "DropTrack"
+
+
+class AdminSettings(_Section):
+    session_hours: int = Field(default=12, ge=1)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -128,6 +144,9 @@ class Settings(_Section):
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    shopify: ShopifySettings = Field(default_factory=ShopifySettings)
+    woocommerce: WooCommerceSettings = Field(default_factory=WooCommerceSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @property

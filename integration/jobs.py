@@ -28,6 +28,8 @@ def _load_builtin_handlers() -> None:
     # Imported here, not at the top: these modules register themselves with `job` above.
     import integration.engine.forwarding
     import integration.processing
+    import integration.shopify_sync
+    import integration.woocommerce_sync
     import integration.writeback  # noqa: F401
 
 

@@ -10,6 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from integration import inbox, outbox
 from integration.engine import sweeps
 from integration.runtime import Runtime
+from integration.scheduled import contributed
 
 log = logging.getLogger(__name__)
 
@@ -47,4 +48,7 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     scheduler.add_job(flag_attention_needed, "interval", args=[runtime], id="alerts",
                       minutes=runtime.settings.alerts.sweep_interval_minutes,
                       replace_existing=True)
+    for extra in contributed():
+        scheduler.add_job(extra.function, "interval", args=[runtime], id=extra.id,
+                          minutes=extra.minutes, replace_existing=True)
     return scheduler
