@@ -45,9 +45,9 @@ def configure_logging(runtime: Runtime) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     from integration.web import admin, api, health, shopify_app, tracking, woocommerce_connect
-    from webhooks import shopify, woocommerce
+    from webhooks import shopify, suppliers, woocommerce
 
-    for module in (health, shopify, woocommerce, shopify_app, woocommerce_connect, admin,
+    for module in (health, shopify, woocommerce, suppliers, shopify_app, woocommerce_connect, admin,
                    tracking, api):
         app.register_blueprint(module.blueprint)
 

@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session
 
 from connectors.parsing import Problems
 from connectors.shopify import mapper as shopify_mapper
+from connectors.suppliers.rest import mapper as rest_mapper
 from connectors.woocommerce import mapper as woocommerce_mapper
-from integration import inbox, stores
+from integration import bindings, inbox, outbox, stores
 from integration.domain import StoreOrder
+from integration.engine.forwarding import POLL_JOB, SUPPLIER_ORDER
 from integration.engine.orders import import_order
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs import job
 from integration.outbox import ClaimedJob, PermanentError, RetryableError
 from integration.runtime import Runtime
@@ -65,6 +68,8 @@ def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
 
 
 def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
+    if delivery.supplier_id is not None:
+        return _handle_supplier_push(session, delivery, now)
     store = session.get(Store, delivery.store_id) if delivery.store_id else None
     if store is None:
         return "ignored"
@@ -86,4 +91,31 @@ def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
         raise PermanentError("order payload rejected: " + "; ".join(problems))
     result = import_order(session, store.id, order, now)
     log.info("order %s of store %d: %s", order.number, store.id, result.outcome.value)
+    return "processed"
+
+
+def _handle_supplier_push(session: Session, delivery: InboxDelivery, now: datetime) -> str:
+    """A supplier's push is a hint: apply a tracking event at once, poll on order changes."""
+    assert delivery.supplier_id is not None
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError as exc:
+        raise PermanentError(f"inbox delivery {delivery.id} is not JSON") from exc
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    binding = bindings.find(session, bindings.SUPPLIER, delivery.supplier_id, SUPPLIER_ORDER,
+                            str(data.get("order_id", "")))
+    if binding is None:
+        return "ignored"  # not an order DropTrack placed (or placed by another install)
+    raw_event = data.get("event")
+    if delivery.topic == "tracking.updated" and isinstance(raw_event, dict):
+        event = rest_mapper.parse_event(raw_event)
+        number = str(raw_event.get("tracking_number") or "")
+        if event is None or not number or not data.get("parcel_id"):
+            return "ignored"
+        apply_parcel_update(session, ParcelUpdate(
+            binding.internal_id, str(data["parcel_id"]), number,
+            carrier=str(raw_event.get("carrier") or "") or None, events=[event]), now)
+        return "processed"
+    outbox.enqueue(session, POLL_JOB, f"poll:{binding.internal_id}:{delivery.dedupe_key}",
+                   {"supplier_order_id": binding.internal_id}, now)
     return "processed"

@@ -28,3 +28,21 @@ def verify_base64_hmac(body: bytes, signature: str, secrets: Iterable[bytes]) ->
         digest = hmac.new(secret, body, hashlib.sha256).digest()
         matched |= hmac.compare_digest(digest, expected)
     return matched
+
+
+def verify_prefixed_hex_hmac(body: bytes, signature: str, secrets: Iterable[bytes],
+                             prefix: str = "sha256=") -> bool:
+    """True when `signature` is `sha256=<hex HMAC-SHA256(body, secret)>` for any secret
+    (DropTrack's supplier protocol). Constant-time, every secret tried."""
+    value = signature.strip()
+    if not value.startswith(prefix):
+        return False
+    try:
+        expected = bytes.fromhex(value.removeprefix(prefix))
+    except ValueError:
+        return False
+    matched = False
+    for secret in secrets:
+        digest = hmac.new(secret, body, hashlib.sha256).digest()
+        matched |= hmac.compare_digest(digest, expected)
+    return matched
