@@ -105,6 +105,8 @@ class DispatcherSettings(_Section):
 
 class SchedulerSettings(_Section):
     enabled: bool = True
+    tracking_sweep_minutes: float = Field(default=5.0, gt=0)
+    unshipped_check_hours: float = Field(default=6.0, gt=0)
     retention_interval_minutes: int = Field(default=60, ge=1)
     retention_days: int = Field(default=30, ge=1)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from integration import inbox, outbox
-from integration.engine import sweeps
+from integration.engine import polling, sweeps
 from integration.runtime import Runtime
 from integration.scheduled import contributed
 
@@ -38,6 +38,15 @@ def flag_attention_needed(runtime: Runtime) -> None:
         log.info("alerts: %d without tracking, %d stuck in transit", no_tracking, stuck)
 
 
+def queue_tracking_polls(runtime: Runtime) -> None:
+    """Queue supplier polls for parcels that are due and orders still without a parcel."""
+    every = timedelta(hours=runtime.settings.scheduler.unshipped_check_hours)
+    with runtime.db.write() as session:
+        queued = polling.queue_due_polls(session, runtime.clock.now(), every)
+    if queued:
+        log.info("tracking: %d supplier polls queued", queued)
+
+
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     settings = runtime.settings.scheduler
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
@@ -48,6 +57,8 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     scheduler.add_job(flag_attention_needed, "interval", args=[runtime], id="alerts",
                       minutes=runtime.settings.alerts.sweep_interval_minutes,
                       replace_existing=True)
+    scheduler.add_job(queue_tracking_polls, "interval", args=[runtime], id="tracking_polls",
+                      minutes=settings.tracking_sweep_minutes, replace_existing=True)
     for extra in contributed():
         scheduler.add_job(extra.function, "interval", args=[runtime], id=extra.id,
                           minutes=extra.minutes, replace_existing=True)

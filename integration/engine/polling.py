@@ -1,0 +1,46 @@
+"""Which supplier orders to ask about now: parcels whose next check is due, and forwarded
+orders still waiting for a parcel. Queues one poll job per supplier order and due time, so
+running the sweep twice (or on two schedulers) queues nothing twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integration import outbox
+from integration.engine.forwarding import POLL_JOB
+from integration.storage.models import Order, Shipment, SupplierOrder
+
+BATCH = 1000
+
+
+def queue_due_polls(session: Session, now: datetime, unshipped_every: timedelta) -> int:
+    queued = 0
+    due_parcels = session.execute(
+        select(Shipment.supplier_order_id, Shipment.next_check_at, Order.store_id)
+        .join(Order, Order.id == Shipment.order_id)
+        .where(Shipment.next_check_at <= now, Shipment.supplier_order_id.is_not(None))
+        .order_by(Shipment.next_check_at).limit(BATCH)
+    ).all()
+    for supplier_order_id, next_check_at, store_id in due_parcels:
+        queued += outbox.enqueue(
+            session, POLL_JOB, f"poll:{supplier_order_id}:{next_check_at.isoformat()}",
+            {"supplier_order_id": supplier_order_id}, now, store_id=store_id,
+            serial_key=f"supplier_order:{supplier_order_id}")
+    bucket = int(now.timestamp() // unshipped_every.total_seconds())
+    forwarded_before = now - unshipped_every
+    waiting = session.execute(
+        select(SupplierOrder.id, Order.store_id)
+        .join(Order, Order.id == SupplierOrder.order_id)
+        .where(SupplierOrder.status == "forwarded", SupplierOrder.forwarded_at < forwarded_before)
+        .order_by(SupplierOrder.id).limit(BATCH)
+    ).all()
+    for supplier_order_id, store_id in waiting:
+        queued += outbox.enqueue(
+            session, POLL_JOB, f"poll:{supplier_order_id}:unshipped:{bucket}",
+            {"supplier_order_id": supplier_order_id}, now, store_id=store_id,
+            serial_key=f"supplier_order:{supplier_order_id}")
+    return queued
