@@ -26,8 +26,9 @@ def queue_due_polls(session: Session, now: datetime, unshipped_every: timedelta)
         .order_by(Shipment.next_check_at).limit(BATCH)
     ).all()
     for supplier_order_id, next_check_at, store_id in due_parcels:
+        due = next_check_at.isoformat() if next_check_at else "now"
         queued += outbox.enqueue(
-            session, POLL_JOB, f"poll:{supplier_order_id}:{next_check_at.isoformat()}",
+            session, POLL_JOB, f"poll:{supplier_order_id}:{due}",
             {"supplier_order_id": supplier_order_id}, now, store_id=store_id,
             serial_key=f"supplier_order:{supplier_order_id}")
     bucket = int(now.timestamp() // unshipped_every.total_seconds())
