@@ -8,7 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from integration import outbox
 from integration.storage.models import Alert
+
+OWNER_ALERT_JOB = "notify.owner_alert"
 
 PAYMENT_ISSUE = "payment_issue"
 OUT_OF_STOCK = "out_of_stock"
@@ -27,12 +30,16 @@ def raise_alert(session: Session, kind: str, dedupe_key: str, message: str, now:
     key = f"{kind}:{dedupe_key}"
     if session.scalar(select(Alert.id).where(Alert.dedupe_key == key)) is not None:
         return False
+    alert = Alert(kind=kind, dedupe_key=key, message=message, created_at=now,
+                  store_id=store_id, order_id=order_id, shipment_id=shipment_id)
     try:
         with session.begin_nested():
-            session.add(Alert(kind=kind, dedupe_key=key, message=message, created_at=now,
-                              store_id=store_id, order_id=order_id, shipment_id=shipment_id))
+            session.add(alert)
     except IntegrityError:
         return False
+    # Tell the owner by e-mail too (the job does nothing when no owner address is set).
+    outbox.enqueue(session, OWNER_ALERT_JOB, f"owner-alert:{key}", {"alert_id": alert.id}, now,
+                   store_id=store_id)
     return True
 
 

@@ -117,6 +117,19 @@ class AlertSettings(_Section):
     sweep_interval_minutes: int = Field(default=30, ge=1)
 
 
+class EmailSettings(_Section):
+    """Outgoing e-mail (SMTP). Disabled until a host is set: messages then wait as jobs."""
+
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    from_address: str = "DropTrack <droptrack@localhost>"
+    owner_address: str = ""
+    timeout_seconds: float = Field(default=20.0, gt=0)
+
+
 class ShopifySettings(_Section):
     """The Shopify app DropTrack runs as (Partner dashboard > Apps > client credentials)."""
 
@@ -130,7 +143,19 @@ class WooCommerceSettings(_Section):
 
 
 class AdminSettings(_Section):
+    """The dashboard, the JSON API and the customer's tracking page."""
+
     session_hours: int = Field(default=12, ge=1)
+    cookie_samesite: Literal["Lax", "Strict", "None"] = "Lax"
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    tracking_lookups_per_window: int = Field(default=20, ge=1)
+    tracking_window_minutes: int = Field(default=10, ge=1)
+    eta_min_days: int = Field(default=7, ge=0)
+    eta_max_days: int = Field(default=15, ge=1)
+    frame_ancestors: list[str] = Field(
+        default_factory=lambda: ["https://admin.shopify.com", "https://*.myshopify.com"])
+    page_size: int = Field(default=50, ge=5, le=500)
 
 
 class LoggingSettings(_Section):
@@ -146,6 +171,7 @@ class Settings(_Section):
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    email: EmailSettings = Field(default_factory=EmailSettings)
     shopify: ShopifySettings = Field(default_factory=ShopifySettings)
     woocommerce: WooCommerceSettings = Field(default_factory=WooCommerceSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)

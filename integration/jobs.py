@@ -27,6 +27,7 @@ def job(kind: str) -> Callable[[JobHandler], JobHandler]:
 def _load_builtin_handlers() -> None:
     # Imported here, not at the top: these modules register themselves with `job` above.
     import integration.engine.forwarding
+    import integration.notifications
     import integration.processing
     import integration.shopify_sync
     import integration.woocommerce_sync
