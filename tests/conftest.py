@@ -32,6 +32,7 @@ pytest_plugins = [
     "tests.helpers.sandbox_shopify",
     "tests.helpers.sandbox_woocommerce",
     "tests.helpers.sandbox_supplier",
+    "tests.helpers.smtp",
 ]
 
 BACKEND = os.environ.get("TEST_DATABASE_BACKEND", "sqlite")

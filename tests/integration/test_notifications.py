@@ -23,7 +23,7 @@ from integration.storage.models import (
 )
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
-from tests.helpers.smtp import Inbox, smtp_server  # noqa: F401
+from tests.helpers.smtp import Inbox
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 GOOD = Address(name="Ann Lee", address1="Dam 1", city="Amsterdam", postcode="1012 JS",
