@@ -262,6 +262,105 @@ def sandbox(name: str, host: str, port: int, use_https: bool, ca_file: str) -> N
     serve_forever(app, host, port, tls.server_context if tls else None)
 
 
+# -- suppliers and mappings ----------------------------------------------------------------
+
+@main.group("suppliers")
+def suppliers_group() -> None:
+    """Suppliers orders are forwarded to."""
+
+
+@suppliers_group.command("add-rest")
+@click.option("--name", required=True)
+@click.option("--url", required=True, help="the supplier API's base URL (https)")
+@click.option("--api-key", required=True)
+@click.option("--push/--no-push", default=True, show_default=True,
+              help="register DropTrack's webhook at the supplier for push updates")
+@pass_context
+def suppliers_add_rest(ctx: Context, name: str, url: str, api_key: str, push: bool) -> None:
+    """Add a supplier speaking DropTrack's supplier protocol; prints its id last."""
+    from connectors.http import HttpError, TransientHttpError
+    from connectors.suppliers.rest.client import RestSupplier
+    from integration import suppliers
+    from integration.storage.models import Supplier
+
+    runtime = ctx.runtime()
+    secret = secrets.token_urlsafe(32) if push else None
+    try:
+        supplier_id = suppliers.add_rest_supplier(runtime, name, url, api_key, secret)
+    except suppliers.SupplierError as exc:
+        raise click.ClickException(str(exc)) from None
+    if secret is not None:
+        callback = f"{runtime.settings.app.public_url}/webhooks/suppliers/{supplier_id}"
+        with runtime.db.read() as session:
+            row = session.get_one(Supplier, supplier_id)
+        connector = suppliers.connector_for(runtime, row)
+        try:
+            if isinstance(connector, RestSupplier):
+                connector.register_webhook(callback, secret)
+                click.echo(f"push updates will arrive at {callback}")
+        except (HttpError, TransientHttpError) as exc:
+            click.echo(f"warning: could not register push updates ({exc}); DropTrack will poll")
+        finally:
+            connector.close()
+    click.echo(f"added supplier {name}")
+    click.echo(str(supplier_id))
+
+
+@suppliers_group.command("list")
+@pass_context
+def suppliers_list(ctx: Context) -> None:
+    """List suppliers."""
+    from sqlalchemy import select
+
+    from integration.storage.models import Supplier
+
+    with ctx.runtime().db.read() as session:
+        rows = list(session.scalars(select(Supplier).order_by(Supplier.id)))
+        if not rows:
+            click.echo("no suppliers")
+        for row in rows:
+            state = "active" if row.active else "inactive"
+            click.echo(f"{row.id}\t{row.kind}\t{row.name}\t{state}")
+
+
+@main.group("mappings")
+def mappings_group() -> None:
+    """SKU to supplier mappings (CSV)."""
+
+
+@mappings_group.command("import")
+@click.option("--store", "store_id", type=int, required=True)
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@pass_context
+def mappings_import(ctx: Context, store_id: int, csv_file: Any) -> None:
+    """Import mappings: sku,supplier[,supplier_sku,destination_country,backup_supplier,...]."""
+    from integration.mappings import import_csv
+    from integration.storage.models import Store
+
+    runtime = ctx.runtime()
+    with runtime.db.write() as session:
+        if session.get(Store, store_id) is None:
+            raise click.ClickException(f"there is no store {store_id}")
+        report = import_csv(session, store_id, csv_file.read(), runtime.clock.now())
+    for error in report.errors:
+        click.echo(error, err=True)
+    click.echo(f"{report.created} created, {report.updated} updated, "
+               f"{len(report.errors)} rejected")
+    if report.errors:
+        sys.exit(1)
+
+
+@mappings_group.command("export")
+@click.option("--store", "store_id", type=int, required=True)
+@pass_context
+def mappings_export(ctx: Context, store_id: int) -> None:
+    """Print the store's mappings as CSV."""
+    from integration.mappings import export_csv
+
+    with ctx.runtime().db.read() as session:
+        click.echo(export_csv(session, store_id), nl=False)
+
+
 # -- carriers ------------------------------------------------------------------------------
 
 @main.group()

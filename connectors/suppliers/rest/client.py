@@ -44,6 +44,12 @@ class RestSupplier:
             raise
         return True
 
+    def register_webhook(self, url: str, secret: str) -> str:
+        """Ask the supplier to push updates to `url`, signed with `secret`. Returns its id."""
+        body = self.http.post_json("/webhooks", {"url": url, "secret": secret},
+                                   headers={"Idempotency-Key": f"webhook:{url}"})
+        return str(body["id"])
+
     def close(self) -> None:
         self.http.close()
 
