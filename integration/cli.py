@@ -306,6 +306,42 @@ def suppliers_add_rest(ctx: Context, name: str, url: str, api_key: str, push: bo
     click.echo(str(supplier_id))
 
 
+@suppliers_group.command("add-csv")
+@click.option("--name", required=True)
+@click.option("--outbox", "outbox_dir", required=True, help="folder order batches are written to")
+@click.option("--inbox", "inbox_dir", required=True, help="folder tracking CSVs are read from")
+@pass_context
+def suppliers_add_csv(ctx: Context, name: str, outbox_dir: str, inbox_dir: str) -> None:
+    """Add a supplier who works by spreadsheet; prints its id last."""
+    from integration.csv_suppliers import CsvSupplierError, add_csv_supplier
+
+    try:
+        supplier_id = add_csv_supplier(ctx.runtime(), name, outbox_dir, inbox_dir)
+    except CsvSupplierError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"added spreadsheet supplier {name}")
+    click.echo(str(supplier_id))
+
+
+@suppliers_group.command("import-tracking")
+@click.argument("supplier_id", type=int)
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+@pass_context
+def suppliers_import_tracking(ctx: Context, supplier_id: int, csv_file: Any) -> None:
+    """Apply a spreadsheet supplier's tracking CSV (bad rows reported by line)."""
+    from integration.csv_suppliers import CsvSupplierError, import_tracking
+
+    try:
+        result = import_tracking(ctx.runtime(), supplier_id, csv_file.read())
+    except CsvSupplierError as exc:
+        raise click.ClickException(str(exc)) from None
+    for error in result.errors:
+        click.echo(error, err=True)
+    click.echo(f"{result.applied} tracking numbers applied, {len(result.errors)} rejected")
+    if result.errors:
+        sys.exit(1)
+
+
 @suppliers_group.command("list")
 @pass_context
 def suppliers_list(ctx: Context) -> None:

@@ -107,6 +107,7 @@ class SchedulerSettings(_Section):
     enabled: bool = True
     tracking_sweep_minutes: float = Field(default=5.0, gt=0)
     unshipped_check_hours: float = Field(default=6.0, gt=0)
+    csv_interval_minutes: float = Field(default=15.0, gt=0)
     retention_interval_minutes: int = Field(default=60, ge=1)
     retention_days: int = Field(default=30, ge=1)
 
@@ -140,6 +141,11 @@ class ShopifySettings(_Section):
 
 class WooCommerceSettings(_Section):
     app_name: str = "DropTrack"
+    reconcile_interval_minutes: float = Field(default=15.0, gt=0)
+    webhook_health_interval_minutes: float = Field(default=30.0, gt=0)
+    status_flush_interval_minutes: float = Field(default=5.0, gt=0)
+    status_lookback_hours: int = Field(default=72, ge=1)
+    connect_request_minutes: int = Field(default=60, ge=1)
 
 
 class AdminSettings(_Section):

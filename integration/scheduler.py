@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from integration import inbox, outbox
+from integration import csv_suppliers, inbox, outbox
 from integration.engine import polling, sweeps
 from integration.runtime import Runtime
 from integration.scheduled import contributed
@@ -47,6 +47,15 @@ def queue_tracking_polls(runtime: Runtime) -> None:
         log.info("tracking: %d supplier polls queued", queued)
 
 
+def exchange_csv_files(runtime: Runtime) -> None:
+    """Spreadsheet suppliers: write waiting orders out, read tracking files in."""
+    written = csv_suppliers.export_batches(runtime)
+    applied = csv_suppliers.import_inbox(runtime)
+    if written or applied:
+        log.info("csv suppliers: %d batch files written, %d tracking rows applied",
+                 len(written), applied)
+
+
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     settings = runtime.settings.scheduler
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
@@ -59,6 +68,8 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
                       replace_existing=True)
     scheduler.add_job(queue_tracking_polls, "interval", args=[runtime], id="tracking_polls",
                       minutes=settings.tracking_sweep_minutes, replace_existing=True)
+    scheduler.add_job(exchange_csv_files, "interval", args=[runtime], id="csv_suppliers",
+                      minutes=settings.csv_interval_minutes, replace_existing=True)
     for extra in contributed():
         scheduler.add_job(extra.function, "interval", args=[runtime], id=extra.id,
                           minutes=extra.minutes, replace_existing=True)

@@ -76,6 +76,12 @@ def forward_order(runtime: Runtime, claimed: ClaimedJob) -> None:
     forwarding = _load(runtime, claimed)
     if forwarding.done:
         return  # forwarded by an earlier run, or the order was withdrawn meanwhile
+    if forwarding.supplier.kind == "csv":
+        # Spreadsheet suppliers get orders in batches (integration/csv_suppliers.py).
+        with runtime.db.write() as session:
+            session.get_one(SupplierOrder, forwarding.supplier_order_id).status = \
+                "awaiting_batch"
+        return
     connector = connector_for(runtime, forwarding.supplier)
     try:
         result = connector.create_order(forwarding.request, forwarding.key)

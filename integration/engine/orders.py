@@ -143,8 +143,8 @@ def decide(session: Session, order: Order, incoming: StoreOrder,
             session.add(SupplierOrder(
                 order_id=order.id, supplier_id=supplier_id, idempotency_key=key,
                 status="queued", created_at=now,
-                lines=[{"line_id": r.line.external_id, "quantity": r.line.quantity}
-                       for r in lines]))
+                lines=[{"line_id": r.line.external_id, "quantity": r.line.quantity,
+                        "supplier_sku": r.supplier_sku} for r in lines]))
         outbox.enqueue(session, FORWARD_JOB, key, {
             "order_id": order.id, "supplier_id": supplier_id,
             "lines": [{"line_id": r.line.external_id, "supplier_sku": r.supplier_sku,
