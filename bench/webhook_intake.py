@@ -61,6 +61,14 @@ TARGET_P99_MS = 50.0
 TARGET_THROUGHPUT_RATIO = 0.5
 TRIGGERED_AT = "2026-07-10T16:15:47.000000Z"
 
+# Why `--workers 2 --worker-class sync` by default on a 2-core machine: the intake is CPU-bound
+# Python (~2 ms per delivery) plus one SQLite write transaction, and SQLite admits one writer at a
+# time; a blocked writer polls with growing sleeps (1, 2, 5, 10 ... 100 ms) instead of queueing.
+# One process per core keeps both cores busy; more processes (or gthread threads, which also share
+# one GIL per process) only add lock-holder preemption and busy-handler back-off, which shows up
+# as 100 ms-1 s latency tails without more throughput. Measured in docs/benchmarks.md.
+GUNICORN_CHOICE = "sync workers, one per core"
+
 # ---------------------------------------------------------------------------------------------
 # Request bodies and signatures
 # ---------------------------------------------------------------------------------------------
@@ -363,6 +371,7 @@ class PhaseResult:
     responses: int = 0
     stored: int = 0
     duplicates: int = 0
+    other_cpu_pct: float = math.nan  # CPU used by processes outside this benchmark
     notes: list[str] = field(default_factory=list)
 
 
@@ -600,6 +609,87 @@ def run_wrk(target: str, port: int, script: Path, data_prefix: Path, acked_path:
 
 
 # ---------------------------------------------------------------------------------------------
+# Other load on the machine (the numbers mean little when something else shares the cores)
+# ---------------------------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat_fields(pid: int | str) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rpartition(")")[2].split()  # fields from the 3rd (state) on; comm may have spaces
+
+
+def _machine_busy_ticks() -> int:
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
+    return user + nice + system + irq + softirq + steal
+
+
+def _own_tree_ticks() -> int:
+    """CPU ticks of this process, its reaped children and every live descendant."""
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _proc_stat_fields(entry.name)
+        if fields is None or len(fields) < 15:
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        ticks[pid] = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    total, todo = 0, [os.getpid()]
+    seen: set[int] = set()
+    while todo and len(seen) < 10_000:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        total += ticks.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+@dataclass
+class CpuMeter:
+    """CPU used on the machine by anything that is not this benchmark, between two points."""
+
+    started: float = 0.0
+    busy: int = 0
+    own: int = 0
+
+    def start(self) -> None:
+        self.started, self.busy, self.own = (time.monotonic(), _machine_busy_ticks(),
+                                             _own_tree_ticks())
+
+    def other_pct(self) -> float:
+        """Percent of one CPU used by other processes since start()."""
+        elapsed = time.monotonic() - self.started
+        if elapsed <= 0:
+            return math.nan
+        other = (_machine_busy_ticks() - self.busy) - (_own_tree_ticks() - self.own)
+        return max(0.0, 100.0 * other / CLOCK_TICKS / elapsed)
+
+
+def wait_for_quiet(limit_pct: float, max_wait: float, window: float = 3.0) -> float:
+    """Wait (bounded) until other processes use under limit_pct of one CPU; return that use."""
+    deadline = time.monotonic() + max_wait
+    meter = CpuMeter()
+    while True:
+        meter.start()
+        time.sleep(window)
+        other = meter.other_pct()
+        if other < limit_pct or time.monotonic() + window > deadline:
+            return other
+        print(f"  machine busy with other work ({other:.0f}% of a CPU), waiting ...",
+              file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
 
@@ -645,7 +735,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rate", type=float, default=200.0, help="fixed rate, requests/s")
     parser.add_argument("--duration", type=int, default=20, help="fixed-rate run, seconds")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="gunicorn workers (default 2: one per core, see GUNICORN_CHOICE)")
     parser.add_argument("--threads", type=int, default=1,
                         help="gunicorn threads per worker (1: sync workers, >1: gthread)")
     parser.add_argument("--client-threads", type=int, default=64,
@@ -657,6 +748,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--wrk-pool", type=int, default=20000,
                         help="distinct signed requests for DropTrack's wrk run (no reuse)")
     parser.add_argument("--warmup", type=int, default=200, help="warm-up requests per target")
+    parser.add_argument("--quiet-limit", type=float, default=10.0,
+                        help="before each phase wait until other processes use less than this "
+                             "percent of one CPU (0 disables the wait)")
+    parser.add_argument("--quiet-wait", type=float, default=120.0,
+                        help="longest wait for a quiet machine before each phase, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (DB, logs)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
@@ -664,7 +760,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             and 1 <= args.max_duration <= 600 and 1 <= args.workers <= 64
             and 1 <= args.threads <= 64 and 1 <= args.client_threads <= 512
             and 1 <= args.wrk_threads <= args.wrk_connections <= 1024
-            and 0 <= args.warmup <= 10_000 and 1_000 <= args.wrk_pool <= 200_000):
+            and 0 <= args.warmup <= 10_000 and 1_000 <= args.wrk_pool <= 200_000
+            and 0 <= args.quiet_limit <= 200 and 0 <= args.quiet_wait <= 3600):
         parser.error("an option is out of its sensible range")
     return args
 
@@ -704,6 +801,7 @@ def temp_dir(keep: bool) -> Iterator[Path]:
 def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) -> int:
     webhook_secret = secrets.token_hex(24)
     settings = gunicorn_args(args.workers, args.threads)
+    print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", file=sys.stderr)
     print(f"machine: {machine_summary()}", file=sys.stderr)
     print(f"gunicorn: {' '.join(settings)}", file=sys.stderr)
 
@@ -751,22 +849,38 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
             acked_ids += [o.inbox_id for o in warm if o.inbox_id is not None]
             stored_total += sum(1 for o in warm if o.inbox_id is not None)
 
+    meter = CpuMeter()
+
+    def before_phase(what: str) -> None:
+        print(f"{what} ...", file=sys.stderr)
+        if args.quiet_limit > 0:
+            wait_for_quiet(args.quiet_limit, args.quiet_wait)
+        meter.start()
+
+    def after_phase(phase: PhaseResult) -> None:
+        phase.other_cpu_pct = meter.other_pct()
+        if phase.other_cpu_pct >= max(args.quiet_limit, 10.0):
+            phase.notes.append(f"NOISY: other processes used {phase.other_cpu_pct:.0f}% of a CPU "
+                               "during this phase")
+
     mode = f"fixed {args.rate:g} req/s, {args.duration}s (open loop)"
     for label, server, key in targets:
-        print(f"{label}: {mode} ...", file=sys.stderr)
+        before_phase(f"{label}: {mode}")
         outcomes, seconds = open_loop(server.port, generated[key]["fixed"], args.rate,
                                       args.client_threads, timeout=10.0)
         phase = summarize(label, mode, outcomes, seconds)
+        after_phase(phase)
         results.append(phase)
         if label == "DropTrack":
             acked_ids += [o.inbox_id for o in outcomes if o.inbox_id is not None]
             stored_total += phase.stored
 
     for label, server, key in targets:
-        print(f"{label}: wrk max throughput ...", file=sys.stderr)
+        before_phase(f"{label}: wrk max throughput")
         phase, acked = run_wrk(label, server.port, wrk_script, generated[key]["wrk_prefix"],
                                workdir / f"acked-{key}.txt", args.wrk_threads,
                                args.wrk_connections, args.max_duration)
+        after_phase(phase)
         results.append(phase)
         if label == "DropTrack":
             acked_ids += acked
@@ -797,6 +911,9 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     print(f"- throughput >= {TARGET_THROUGHPUT_RATIO:.0%} of bare: "
           f"{'MET' if ratio_met else 'MISSED'} ({ratio:.0%})")
     print(f"- no delivery lost: {'OK' if ok else 'FAILED'} ({check_text})")
+    print("- CPU used by other processes on the machine during each phase (% of one CPU): "
+          + ", ".join(f"{r.target} {r.mode.split(' ')[0]} {fmt(r.other_cpu_pct, 0)}%"
+                      for r in results))
     for r in results:
         for note in r.notes:
             print(f"- {r.target}, {r.mode}: {note}")

@@ -76,3 +76,5 @@ class StoreAccess:
     allow_loopback_http: bool
     # Persist credentials that changed (a refreshed Shopify token); encrypted by the caller.
     save_credentials: Callable[[dict[str, str]], None]
+    # Persist store settings a connector learned (e.g. which tracking plugin a store has).
+    save_settings: Callable[[dict[str, object]], None] | None = None

@@ -162,6 +162,45 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
             dispatcher.stop()
 
 
+@main.command()
+@pass_context
+def scheduler(ctx: Context) -> None:
+    """Run the scaled-out scheduler: timed sweeps, and due jobs onto the queue (one active)."""
+    import threading
+
+    from integration import scheduler_process
+
+    runtime = ctx.runtime()
+    stop = threading.Event()
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo("scheduler started (waits as a standby while another one is active)")
+    scheduler_process.run(runtime, stop)
+    click.echo("scheduler stopped")
+
+
+@main.command()
+@click.option("--processes", default=1, show_default=True)
+@click.option("--threads", type=int, help="threads per process (default: workers.threads)")
+@pass_context
+def worker(ctx: Context, processes: int, threads: int | None) -> None:
+    """Run a Dramatiq worker for outbox jobs (scaled-out mode)."""
+    from integration.workers import QUEUE
+
+    settings = ctx.settings()
+    env = {**os.environ, "DROPTRACK_WORKER_PROCESS": "1"}
+    config = resolve_config_path(ctx.config_path)
+    if config is not None:
+        env["DROPTRACK_CONFIG"] = str(config.resolve())
+    args = [sys.executable, "-m", "dramatiq", "integration.workers", "--queues", QUEUE,
+            "--processes", str(processes), "--threads", str(threads or settings.workers.threads)]
+    os.execve(sys.executable, args, env)  # noqa: S606 - replaces this process by design
+
+
 # -- db, keys ------------------------------------------------------------------------------
 
 @main.group()

@@ -112,6 +112,16 @@ class SchedulerSettings(_Section):
     retention_days: int = Field(default=30, ge=1)
 
 
+class WorkerSettings(_Section):
+    """Scaled-out mode: `droptrack scheduler` queues outbox jobs on Redis for `droptrack worker`."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    queue_grace_seconds: float = Field(default=60.0, gt=0)
+    sweep_interval_seconds: float = Field(default=1.0, gt=0)
+    threads: int = Field(default=4, ge=1, le=64)
+    standby_poll_seconds: float = Field(default=2.0, gt=0)
+
+
 class AlertSettings(_Section):
     no_tracking_days: int = Field(default=5, ge=1)
     stuck_in_transit_days: int = Field(default=7, ge=1)
@@ -137,6 +147,10 @@ class ShopifySettings(_Section):
     client_id: str = ""
     client_secret: str = ""
     api_version: str = "2026-07"
+    scopes: str = "read_orders,write_merchant_managed_fulfillment_orders,write_fulfillments"
+    # Tests and the demo only (needs loopback HTTP allowed): the sandbox serving every shop
+    # under <admin_base_url>/shops/<shop>. Empty in production: always https://<shop>.
+    admin_base_url: str = ""
 
 
 class WooCommerceSettings(_Section):
@@ -177,6 +191,7 @@ class Settings(_Section):
     dispatcher: DispatcherSettings = Field(default_factory=DispatcherSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
     email: EmailSettings = Field(default_factory=EmailSettings)
     shopify: ShopifySettings = Field(default_factory=ShopifySettings)
     woocommerce: WooCommerceSettings = Field(default_factory=WooCommerceSettings)

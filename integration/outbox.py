@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,16 +67,27 @@ def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str
     return True
 
 
+def _due(now: datetime, lease: timedelta, horizon: timedelta) -> ColumnElement[bool]:
+    """Runnable now. Times further ahead than any lease or retry delay we ever set can only
+    come from a clock that jumped back; they count as due instead of stalling for hours."""
+    return or_(
+        (OutboxJob.state == PENDING)
+        & ((OutboxJob.next_run_at <= now) | (OutboxJob.next_run_at > now + horizon)),
+        (OutboxJob.state == RUNNING)
+        & ((OutboxJob.lease_expires_at <= now) | (OutboxJob.lease_expires_at > now + lease)),
+    )
+
+
+DEFAULT_HORIZON = timedelta(days=1)
+
+
 def claim_due(session: Session, owner: str, now: datetime, lease: timedelta,
-              limit: int) -> list[ClaimedJob]:
+              limit: int, horizon: timedelta = DEFAULT_HORIZON) -> list[ClaimedJob]:
     """Lease up to `limit` jobs that are due, or whose previous lease expired.
 
     A job whose serial key belongs to a job running under a live lease waits its turn.
     """
-    due = or_(
-        (OutboxJob.state == PENDING) & (OutboxJob.next_run_at <= now),
-        (OutboxJob.state == RUNNING) & (OutboxJob.lease_expires_at <= now),
-    )
+    due = _due(now, lease, horizon)
     busy = select(OutboxJob.serial_key).where(
         OutboxJob.state == RUNNING, OutboxJob.lease_expires_at > now,
         OutboxJob.serial_key.is_not(None))
@@ -100,6 +111,59 @@ def claim_due(session: Session, owner: str, now: datetime, lease: timedelta,
         claimed.append(ClaimedJob(job.id, job.kind, job.idempotency_key, dict(job.payload),
                                   job.store_id, job.attempts, owner))
     return claimed
+
+
+def claim_one(session: Session, job_id: int, owner: str, now: datetime,
+              lease: timedelta) -> ClaimedJob | None:
+    """Lease one named job if it is runnable now (a worker got its id from the queue).
+
+    None when another worker has it, it is finished, not due yet, or its serial key is busy:
+    a duplicate or stale queue message is harmless.
+    """
+    query = select(OutboxJob).where(OutboxJob.id == job_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    job = session.scalar(query)
+    if job is None:
+        return None
+    if session.scalar(select(OutboxJob.id).where(
+            OutboxJob.id == job_id, _due(now, lease, DEFAULT_HORIZON))) is None:
+        return None
+    if job.serial_key is not None and session.scalar(select(OutboxJob.id).where(
+            OutboxJob.serial_key == job.serial_key, OutboxJob.id != job.id,
+            OutboxJob.state == RUNNING, OutboxJob.lease_expires_at > now)) is not None:
+        return None
+    job.state = RUNNING
+    job.attempts += 1
+    job.lease_owner = owner
+    job.lease_expires_at = now + lease
+    job.updated_at = now
+    return ClaimedJob(job.id, job.kind, job.idempotency_key, dict(job.payload), job.store_id,
+                      job.attempts, owner)
+
+
+def mark_for_queue(session: Session, now: datetime, grace: timedelta, limit: int,
+                   lease: timedelta, horizon: timedelta = DEFAULT_HORIZON) -> list[int]:
+    """Ids of jobs to put on the message queue now, marked so they are not sent again
+    before `grace` has passed (after which a lost message is simply sent again).
+
+    A pending job carries no lease, so its lease column records when it was last queued.
+    """
+    not_queued_recently = (OutboxJob.lease_expires_at.is_(None)
+                           | (OutboxJob.lease_expires_at <= now)
+                           | (OutboxJob.lease_expires_at > now + grace))
+    due = _due(now, lease, horizon) & ((OutboxJob.state == RUNNING) | not_queued_recently)
+    query = select(OutboxJob).where(due).order_by(OutboxJob.next_run_at, OutboxJob.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = []
+    for job in session.scalars(query.limit(limit)):
+        if job.state == RUNNING:  # its worker died: back in line
+            job.state, job.lease_owner = PENDING, None
+        job.lease_expires_at = now + grace
+        job.updated_at = now
+        ids.append(job.id)
+    return ids
 
 
 def _owned(session: Session, job: ClaimedJob) -> OutboxJob | None:

@@ -15,7 +15,7 @@ from connectors.parsing import Problems
 from connectors.shopify import mapper as shopify_mapper
 from connectors.suppliers.rest import mapper as rest_mapper
 from connectors.woocommerce import mapper as woocommerce_mapper
-from integration import bindings, inbox, outbox, stores
+from integration import bindings, inbox, outbox, shopify_sync, stores
 from integration.domain import StoreOrder
 from integration.engine.forwarding import POLL_JOB, SUPPLIER_ORDER
 from integration.engine.orders import import_order
@@ -77,6 +77,8 @@ def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
         store.state = "uninstalled"
         store.updated_at = now
         return "processed"
+    if store.platform == stores.SHOPIFY and delivery.topic in shopify_sync.COMPLIANCE_TOPICS:
+        return shopify_sync.handle_compliance(session, store, delivery.topic, delivery.body, now)
     topics, parse = ORDER_TOPICS.get(store.platform, (frozenset(), None))
     if parse is None or delivery.topic not in topics:
         return "ignored"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 
 from integration import csv_suppliers, inbox, outbox
 from integration.engine import polling, sweeps
@@ -54,6 +56,30 @@ def exchange_csv_files(runtime: Runtime) -> None:
     if written or applied:
         log.info("csv suppliers: %d batch files written, %d tracking rows applied",
                  len(written), applied)
+
+
+class ClockJumpGuard:
+    """Notices the wall clock jumping (NTP step, VM resume) and pulls the sweeps forward.
+
+    APScheduler sleeps until each job's next wall-clock time: after a jump back of hours it
+    would sleep for hours. Running every sweep once right away is safe (they are idempotent
+    and coalesced) and keeps the schedule honest from then on.
+    """
+
+    def __init__(self, scheduler: BaseScheduler, threshold_seconds: float = 60.0) -> None:
+        self.scheduler = scheduler
+        self.threshold = threshold_seconds
+        self._offset = time.time() - time.monotonic()
+
+    def check(self) -> bool:
+        offset = time.time() - time.monotonic()
+        jumped = abs(offset - self._offset) > self.threshold
+        self._offset = offset
+        if jumped:
+            log.warning("wall clock jumped by %.0f s: running every sweep now", offset)
+            for job in self.scheduler.get_jobs():
+                job.modify(next_run_time=datetime.now(UTC))
+        return jumped
 
 
 def build_scheduler(runtime: Runtime) -> BackgroundScheduler:

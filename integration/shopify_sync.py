@@ -1,8 +1,367 @@
-"""Shopify work for the outbox and the scheduler: job handlers and timed sweeps."""
+"""Shopify work for the outbox and the scheduler: job handlers and timed sweeps.
+
+* connecting a store (install callback, custom-app client credentials) and keeping its webhook
+  subscriptions healthy;
+* renewing expiring tokens before they expire, and forgetting them after `app/uninstalled`;
+* reconciliation: orders updated since a watermark (minus an overlap) through the same mapper
+  and engine path as webhooks;
+* the mandatory compliance topics (customers/data_request, customers/redact, shop/redact).
+"""
 
 from __future__ import annotations
 
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from connectors.shopify.client import ShopifyAuthError, http_client, renew
+from connectors.shopify.connector import ShopifyConnector, client_for
+from connectors.shopify.settings import WEBHOOK_PATH, StoreSettings, missing_scopes
+from connectors.shopify.subscriptions import ensure_subscriptions
+from connectors.shopify.tokens import CLIENT_CREDENTIALS, Credentials
+from integration import alerts, bindings, outbox, stores
+from integration.audit import record_audit
+from integration.engine.orders import ORDER, import_order
+from integration.errors import PermanentError, RetryableError
+from integration.jobs import job
+from integration.outbox import ClaimedJob
+from integration.runtime import Runtime
 from integration.scheduled import ScheduledJob
+from integration.storage.models import (
+    Binding,
+    InboxDelivery,
+    Order,
+    OrderLine,
+    Shipment,
+    Store,
+    TrackingEvent,
+)
+from integration.writeback import store_access
+
+log = logging.getLogger(__name__)
+
+ENSURE_WEBHOOKS_JOB = "shopify.webhooks.ensure"
+RECONCILE_JOB = "shopify.reconcile"
+RECONCILE_OVERLAP = timedelta(minutes=10)
+FIRST_RECONCILE_WINDOW = timedelta(days=1)
+WATERMARK = "reconciled_until"
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+DATA_REQUEST_ALERT = "customer_data_request"
+
+
+# ---------------------------------------------------------------------------- connecting
+def connect_store(runtime: Runtime, shop: str, credentials: Credentials, *, actor: str,
+                  webhook_secret: str, settings: dict[str, Any] | None = None) -> int:
+    """Create or re-activate the store row with encrypted credentials, then queue the webhook
+    subscriptions. Returns the store id."""
+    domain = stores.normalize_shop_domain(shop)
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        store = stores.find_shopify_store(session, domain)
+        action = "store.reinstalled" if store is not None else "store.installed"
+        if store is None:
+            store = Store(platform=stores.SHOPIFY, domain=domain, name=domain, settings={},
+                          created_at=now)
+            session.add(store)
+        store.state = "active"
+        store.credentials_encrypted = runtime.secrets.encrypt_json(credentials.as_dict())
+        new_secret = runtime.secrets.encrypt(webhook_secret)
+        if store.webhook_secret_encrypted and \
+                runtime.secrets.decrypt(store.webhook_secret_encrypted) != webhook_secret:
+            store.previous_webhook_secret_encrypted = store.webhook_secret_encrypted
+        store.webhook_secret_encrypted = new_secret
+        store.settings = {**(store.settings or {}), **(settings or {})}
+        store.updated_at = now
+        session.flush()
+        record_audit(session, now, actor, action, store_id=store.id, subject=domain,
+                     details={"kind": credentials.kind, "scope": credentials.scope})
+        queue_webhook_check(session, store.id, now)
+        return store.id
+
+
+def connect_custom_app(runtime: Runtime, shop: str, client_id: str, client_secret: str) -> int:
+    """A merchant's own custom app: exchange its client credentials for a token (renewed the
+    same way whenever it expires), check the scopes, connect the store."""
+    domain = stores.normalize_shop_domain(shop)
+    if not client_id.strip() or not client_secret.strip():
+        raise stores.StoreError("the custom app's client id and secret must not be empty")
+    base = runtime.settings.shopify.admin_base_url.rstrip("/") \
+        if runtime.settings.loopback_http_allowed else ""
+    pending = Credentials(access_token="", kind=CLIENT_CREDENTIALS, client_id=client_id.strip(),
+                          client_secret=client_secret.strip())
+    try:
+        with http_client(base) as http:
+            credentials = renew(http, domain, pending, runtime.clock.now())
+    except (ShopifyAuthError, RetryableError) as exc:
+        raise stores.StoreError(f"Shopify refused the custom app's credentials: {exc}") from None
+    missing = missing_scopes(credentials.scope)
+    if missing:
+        raise stores.StoreError("the custom app lacks these access scopes: "
+                                + ", ".join(missing))
+    return connect_store(runtime, domain, credentials, actor="cli",
+                         webhook_secret=credentials.client_secret,
+                         settings={"admin_base_url": base} if base else {})
+
+
+def queue_webhook_check(session: Session, store_id: int, now: datetime) -> None:
+    outbox.enqueue(session, ENSURE_WEBHOOKS_JOB,
+                   f"shopify-webhooks:{store_id}:{now.strftime('%Y%m%d%H%M')}",
+                   {"store_id": store_id}, now, store_id=store_id,
+                   serial_key=f"shopify-webhooks:{store_id}")
+
+
+def _active_store(runtime: Runtime, store_id: int) -> Store | None:
+    with runtime.db.read() as session:
+        store = stores.find_store(session, stores.SHOPIFY, store_id)
+        if store is None or store.state != "active":
+            return None
+        session.expunge(store)
+        return store
+
+
+@job(ENSURE_WEBHOOKS_JOB)
+def ensure_webhooks(runtime: Runtime, claimed: ClaimedJob) -> None:
+    store = _active_store(runtime, int(claimed.payload["store_id"]))
+    if store is None:
+        return
+    client = client_for(store_access(runtime, store))
+    try:
+        report = ensure_subscriptions(client, runtime.settings.app.public_url + WEBHOOK_PATH)
+    finally:
+        client.close()
+    if report.repaired:
+        with runtime.db.write() as session:
+            record_audit(session, runtime.clock.now(), "scheduler", "store.webhooks_repaired",
+                         store_id=store.id, subject=store.domain,
+                         details={"created": report.created, "deleted": report.deleted})
+    log.info("store %d: webhooks kept %s, created %s, deleted %s", store.id, report.kept,
+             report.created, report.deleted)
+
+
+def check_webhooks(runtime: Runtime) -> None:
+    """Health sweep: queue a subscription check for every active Shopify store."""
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        for store_id in session.scalars(select(Store.id).where(
+                Store.platform == stores.SHOPIFY, Store.state == "active")):
+            queue_webhook_check(session, store_id, now)
+
+
+# ---------------------------------------------------------------------------- tokens
+def renew_expiring_tokens(runtime: Runtime) -> None:
+    """Renew every token that expires within the refresh margin (before a job hits a 401)."""
+    now = runtime.clock.now()
+    with runtime.db.read() as session:
+        rows = list(session.scalars(select(Store).where(
+            Store.platform == stores.SHOPIFY, Store.state == "active")))
+        session.expunge_all()
+    for store in rows:
+        access = store_access(runtime, store)
+        credentials = Credentials.from_dict(access.credentials)
+        if not credentials.needs_refresh(now):
+            continue
+        settings = StoreSettings.parse(access.settings, allow_override=access.allow_loopback_http)
+        try:
+            with http_client(settings.admin_base_url) as http:
+                access.save_credentials(renew(http, store.domain, credentials, now).as_dict())
+        except ShopifyAuthError as exc:
+            log.warning("store %d: %s", store.id, exc)
+            with runtime.db.write() as session:
+                alerts.raise_alert(session, "shopify_token", f"{store.id}:{credentials.expires_at}",
+                                   f"{store.domain}: DropTrack can no longer renew its access "
+                                   "token; open the app in Shopify to reinstall it.", now,
+                                   store_id=store.id)
+        except Exception:  # one store's failure must not stop the others; retried next sweep
+            log.exception("store %d: token renewal failed", store.id)
+
+
+def forget_uninstalled_tokens(runtime: Runtime) -> None:
+    """After app/uninstalled (the store is marked uninstalled): stop work and drop the tokens.
+    The webhook secret stays, so the compliance webhooks Shopify sends later still verify."""
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        for store in session.scalars(select(Store).where(
+                Store.platform == stores.SHOPIFY, Store.state == "uninstalled",
+                Store.credentials_encrypted.is_not(None))):
+            store.credentials_encrypted = None
+            store.updated_at = now
+            record_audit(session, now, "scheduler", "store.tokens_revoked", store_id=store.id,
+                         subject=store.domain)
+
+
+# ---------------------------------------------------------------------------- reconciliation
+@job(RECONCILE_JOB)
+def reconcile(runtime: Runtime, claimed: ClaimedJob) -> None:
+    store = _active_store(runtime, int(claimed.payload["store_id"]))
+    if store is None:
+        return
+    started = runtime.clock.now()
+    watermark = (store.settings or {}).get(WATERMARK)
+    since = (datetime.fromisoformat(watermark) if isinstance(watermark, str)
+             else started - FIRST_RECONCILE_WINDOW) - RECONCILE_OVERLAP
+    connector = ShopifyConnector(client_for(store_access(runtime, store)),
+                                 StoreSettings.parse(store.settings, allow_override=False))
+    imported = 0
+    problems: list[str] = []
+    try:
+        cursor: str | None = None
+        while True:
+            page = connector.orders_modified_since(since, cursor)
+            problems.extend(page.problems)
+            with runtime.db.write() as session:
+                for order in page.orders:
+                    import_order(session, store.id, order, runtime.clock.now())
+                    imported += 1
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    finally:
+        connector.close()
+    with runtime.db.write() as session:
+        row = session.get_one(Store, store.id)
+        row.settings = {**(row.settings or {}), WATERMARK: started.isoformat()}
+    log.info("store %d: reconciled %d orders since %s (%d unreadable: %s)", store.id,
+             imported, since.isoformat(), len(problems), "; ".join(problems[:5]))
+
+
+def queue_reconciliation(runtime: Runtime) -> None:
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        for store_id in session.scalars(select(Store.id).where(
+                Store.platform == stores.SHOPIFY, Store.state == "active")):
+            outbox.enqueue(session, RECONCILE_JOB,
+                           f"shopify-reconcile:{store_id}:{now.strftime('%Y%m%d%H%M')}",
+                           {"store_id": store_id}, now, store_id=store_id,
+                           serial_key=f"shopify-reconcile:{store_id}")
+
+
+# ---------------------------------------------------------------------------- compliance
+def handle_compliance(session: Session, store: Store, topic: str, body: bytes,
+                      now: datetime) -> str:
+    """customers/data_request, customers/redact or shop/redact for `store`; audited.
+    Called by the inbox job (integration/processing.py) for a stored delivery."""
+    payload = _compliance_payload(body)
+    if topic == "customers/data_request":
+        return _data_request(session, store, payload, now)
+    if topic == "customers/redact":
+        return _redact_customer(session, store, payload, now)
+    if topic == "shop/redact":
+        return _redact_shop(session, store, now)
+    raise PermanentError(f"not a compliance topic: {topic}")
+
+
+def _customer_orders(session: Session, store: Store, payload: dict[str, Any],
+                     order_ids_key: str) -> list[Order]:
+    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    email = str((customer or {}).get("email") or "").strip().lower()
+    external_ids = [str(i) for i in payload.get(order_ids_key) or []]
+    internal = set(session.scalars(select(Binding.internal_id).where(
+        Binding.owner_type == bindings.STORE, Binding.owner_id == store.id,
+        Binding.kind == ORDER, Binding.external_id.in_(external_ids)))) if external_ids else set()
+    query = select(Order).where(Order.store_id == store.id)
+    orders = [order for order in session.scalars(query)
+              if order.id in internal or (email and order.email.strip().lower() == email)]
+    return sorted(orders, key=lambda order: order.id)
+
+
+def _export(session: Session, order: Order) -> dict[str, Any]:
+    shipments = session.scalars(select(Shipment).where(Shipment.order_id == order.id))
+    return {
+        "order": order.number, "email": order.email, "name": order.customer_name,
+        "shipping_address": {
+            "name": order.ship_name, "company": order.ship_company,
+            "address1": order.ship_address1, "address2": order.ship_address2,
+            "city": order.ship_city, "province": order.ship_province, "zip": order.ship_zip,
+            "country": order.ship_country, "phone": order.ship_phone},
+        "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity}
+                  for line in order.lines],
+        "shipments": [{"carrier": s.carrier, "tracking_number": s.tracking_number,
+                       "status": s.status} for s in shipments],
+    }
+
+
+def _data_request(session: Session, store: Store, payload: dict[str, Any],
+                  now: datetime) -> str:
+    orders = _customer_orders(session, store, payload, "orders_requested")
+    request = payload.get("data_request") if isinstance(payload.get("data_request"), dict) \
+        else {}
+    request_id = str((request or {}).get("id") or now.isoformat())
+    export = {"shop": store.domain, "requested_at": now.isoformat(),
+              "orders": [_export(session, order) for order in orders]}
+    record_audit(session, now, "shopify", "compliance.customer_data_request",
+                 store_id=store.id, subject=f"data_request:{request_id}",
+                 details={"export": export})
+    alerts.raise_alert(session, DATA_REQUEST_ALERT, f"{store.id}:{request_id}", (
+        f"A customer asked Shopify for the data DropTrack holds about them (request "
+        f"{request_id}): {len(orders)} order(s). The export is in the audit log entry "
+        f"compliance.customer_data_request; send it to the customer within 30 days."),
+        now, store_id=store.id)
+    return "processed"
+
+
+def _redact_customer(session: Session, store: Store, payload: dict[str, Any],
+                     now: datetime) -> str:
+    orders = _customer_orders(session, store, payload, "orders_to_redact")
+    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    email = str((customer or {}).get("email") or "").strip()
+    for order in orders:
+        order.email = order.customer_name = ""
+        order.ship_name = order.ship_company = order.ship_address1 = order.ship_address2 = ""
+        order.ship_city = order.ship_province = order.ship_zip = order.ship_phone = ""
+        order.updated_at = now  # country, lines, amounts and shipment statuses stay
+        for shipment_id in session.scalars(select(Shipment.id).where(
+                Shipment.order_id == order.id)):
+            session.execute(update(TrackingEvent).where(
+                TrackingEvent.shipment_id == shipment_id).values(location=""))
+    # Raw webhook bodies carry the same personal data: empty the ones about these orders.
+    ids = {bindings.external_id_of(session, bindings.STORE, store.id, ORDER, o.id)
+           for o in orders}
+    needles = [n.encode() for n in (*{i for i in ids if i}, email) if n]
+    redacted_deliveries = 0
+    for delivery in session.scalars(select(InboxDelivery).where(
+            InboxDelivery.store_id == store.id)):
+        if delivery.topic not in COMPLIANCE_TOPICS and any(n in delivery.body for n in needles):
+            delivery.body, delivery.headers = b"{}", {}
+            redacted_deliveries += 1
+    record_audit(session, now, "shopify", "compliance.customer_redacted", store_id=store.id,
+                 subject=f"customer:{(customer or {}).get('id', '')}",
+                 details={"orders": [o.number for o in orders],
+                          "deliveries_emptied": redacted_deliveries})
+    return "processed"
+
+
+def _redact_shop(session: Session, store: Store, now: datetime) -> str:
+    store_id, domain = store.id, store.domain
+    order_count = len(list(session.scalars(select(Order.id).where(Order.store_id == store_id))))
+    session.execute(delete(OrderLine).where(OrderLine.order_id.in_(
+        select(Order.id).where(Order.store_id == store_id))))
+    session.execute(delete(Binding).where(Binding.owner_type == bindings.STORE,
+                                          Binding.owner_id == store_id))
+    session.delete(store)  # orders, shipments, inbox, outbox, mappings, alerts cascade
+    session.flush()
+    record_audit(session, now, "shopify", "compliance.shop_redacted", store_id=None,
+                 subject=domain, details={"orders_deleted": order_count})
+    return "processed"
+
+
+def _compliance_payload(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise PermanentError("compliance payload is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise PermanentError("compliance payload is not an object")
+    return payload
+
 
 # Timed sweeps this module contributes to the scheduler (see integration/scheduled.py).
-SCHEDULED: list[ScheduledJob] = []
+SCHEDULED: list[ScheduledJob] = [
+    ScheduledJob("shopify.tokens.renew", renew_expiring_tokens, minutes=5),
+    ScheduledJob("shopify.tokens.forget_uninstalled", forget_uninstalled_tokens, minutes=1),
+    ScheduledJob("shopify.webhooks.health", check_webhooks, minutes=60),
+    ScheduledJob("shopify.reconcile", queue_reconciliation, minutes=30),
+]

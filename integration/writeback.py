@@ -43,11 +43,18 @@ def store_access(runtime: Runtime, store: Store) -> StoreAccess:
             row.credentials_encrypted = runtime.secrets.encrypt_json(credentials)
             row.updated_at = runtime.clock.now()
 
+    def save_settings(settings: dict[str, object]) -> None:
+        with runtime.db.write() as session:
+            row = session.get_one(Store, store_id)
+            row.settings = {**row.settings, **settings}
+            row.updated_at = runtime.clock.now()
+
     credentials = runtime.secrets.decrypt_json(store.credentials_encrypted or "")
     return StoreAccess(
         store_id=store.id, platform=store.platform, domain=store.domain,
         credentials={key: str(value) for key, value in credentials.items()},
         settings=dict(store.settings), save_credentials=save_credentials,
+        save_settings=save_settings,
         allow_loopback_http=runtime.settings.loopback_http_allowed,
     )
 

@@ -18,12 +18,12 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
-from waitress.server import create_server
 
 from integration.app import create_app
 from integration.config import Settings, load_settings
 from integration.crypto import generate_key
 from integration.runtime import Runtime, build_runtime
+from integration.sandbox.server import BackgroundServer
 from integration.storage import migrate
 
 pytest_plugins = [
@@ -33,6 +33,9 @@ pytest_plugins = [
     "tests.helpers.sandbox_woocommerce",
     "tests.helpers.sandbox_supplier",
     "tests.helpers.smtp",
+    "tests.helpers.redis_server",
+    "tests.helpers.woocommerce_connector",
+    "tests.helpers.shopify_connector",
 ]
 
 BACKEND = os.environ.get("TEST_DATABASE_BACKEND", "sqlite")
@@ -135,15 +138,10 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def live_url(app: Flask) -> Iterator[str]:
-    """The app served over real HTTP by waitress on an ephemeral loopback port."""
-    server = create_server(app, host="127.0.0.1", port=0, threads=16)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(5)
+    """The app served over real HTTP on an ephemeral loopback port (stopped cleanly: requests
+    still in flight finish before the server closes)."""
+    with BackgroundServer(app) as server:
+        yield server.url
 
 
 @pytest.fixture

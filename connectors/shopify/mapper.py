@@ -87,3 +87,50 @@ def parse_order(data: dict[str, Any]) -> tuple[StoreOrder | None, Problems]:
         total=decimal(data.get("total_price")),
         placed_at=timestamp(data.get("created_at"), naive_is_utc=False),
     ), problems
+
+
+# --- GraphQL Admin API (reconciliation reads) ----------------------------------------------
+
+def _money(data: Any) -> Any:
+    shop_money = data.get("shopMoney") if isinstance(data, dict) else None
+    return shop_money.get("amount") if isinstance(shop_money, dict) else None
+
+
+def _graphql_address(data: Any) -> dict[str, Any]:
+    """A GraphQL MailingAddress in the REST field names `parse_address` reads."""
+    if not isinstance(data, dict):
+        return {}
+    return {"name": data.get("name"), "first_name": data.get("firstName"),
+            "last_name": data.get("lastName"), "company": data.get("company"),
+            "address1": data.get("address1"), "address2": data.get("address2"),
+            "city": data.get("city"), "province": data.get("province"),
+            "province_code": data.get("provinceCode"), "zip": data.get("zip"),
+            "country_code": data.get("countryCodeV2"), "phone": data.get("phone")}
+
+
+def _legacy(value: Any) -> Any:
+    return value.rsplit("/", 1)[-1] if isinstance(value, str) and value.startswith("gid://") \
+        else value
+
+
+def parse_graphql_order(node: dict[str, Any]) -> tuple[StoreOrder | None, Problems]:
+    """An `Order` node of the GraphQL Admin API to the same StoreOrder as its webhook would give
+    (same external ids: the numeric ids webhooks carry)."""
+    raw_lines = ((node.get("lineItems") or {}).get("nodes")
+                 if isinstance(node.get("lineItems"), dict) else None)
+    status = node.get("displayFinancialStatus")
+    rest: dict[str, Any] = {
+        "id": node.get("legacyResourceId") or _legacy(node.get("id")),
+        "name": node.get("name"), "email": node.get("email"),
+        "created_at": node.get("createdAt"), "updated_at": node.get("updatedAt"),
+        "cancelled_at": node.get("cancelledAt"), "currency": node.get("currencyCode"),
+        "financial_status": status.lower() if isinstance(status, str) else status,
+        "total_price": _money(node.get("totalPriceSet")),
+        "shipping_address": _graphql_address(node.get("shippingAddress")),
+        "line_items": None if not isinstance(raw_lines, list) else [
+            {"id": _legacy(item.get("id")), "sku": item.get("sku"), "name": item.get("name"),
+             "quantity": item.get("quantity"), "requires_shipping": item.get("requiresShipping"),
+             "price": _money(item.get("originalUnitPriceSet"))}
+            if isinstance(item, dict) else item for item in raw_lines],
+    }
+    return parse_order(rest)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from connectors.parsing import Problems, decimal, optional_id, positive_int, text, timestamp
@@ -81,3 +84,101 @@ def parse_order(data: dict[str, Any]) -> tuple[StoreOrder | None, Problems]:
         total=decimal(data.get("total")),
         placed_at=timestamp(data.get("date_created_gmt")),
     ), problems
+
+
+# --- write-back: tracking items, notes, batch answers ---------------------------------------
+
+
+def parse_provider_names(data: Any) -> list[str]:
+    """Provider names from the extension's providers list ({region: {name: url format}})."""
+    names: list[str] = []
+    if isinstance(data, dict):
+        for value in data.values():
+            if isinstance(value, dict):
+                names.extend(str(name) for name in value)
+    return names
+
+
+def known_provider(names: Iterable[str], *candidates: str | None) -> str | None:
+    """The plugin's own spelling of the first candidate carrier name it knows."""
+    by_lower = {name.strip().lower(): name for name in names}
+    for candidate in candidates:
+        if candidate and candidate.strip().lower() in by_lower:
+            return by_lower[candidate.strip().lower()]
+    return None
+
+
+@dataclass(frozen=True)
+class TrackingItem:
+    tracking_id: str
+    tracking_number: str
+
+
+def parse_tracking_items(data: Any) -> tuple[list[TrackingItem], Problems]:
+    problems = Problems()
+    if not isinstance(data, list):
+        problems.append("shipment-trackings: expected a list")
+        return [], problems
+    items = []
+    for entry in data:
+        if not isinstance(entry, dict) or not entry.get("tracking_id"):
+            problems.append("shipment-trackings: an item without tracking_id")
+            continue
+        items.append(TrackingItem(str(entry["tracking_id"]), text(entry.get("tracking_number"))))
+    return items, problems
+
+
+def build_tracking_item(number: str, carrier: str, tracking_url: str, provider: str | None,
+                        shipped_on: date | None) -> dict[str, str]:
+    """A create request for the shipment-tracking routes: the plugin's provider, or custom."""
+    body = {"tracking_number": number}
+    if provider:
+        body["tracking_provider"] = provider
+    else:
+        body["custom_tracking_provider"] = carrier or "Carrier"
+        body["custom_tracking_link"] = tracking_url
+    if shipped_on is not None:
+        body["date_shipped"] = shipped_on.isoformat()
+    return body
+
+
+def parse_customer_notes(data: Any) -> set[str]:
+    """The texts of the customer notes an order already shows."""
+    if not isinstance(data, list):
+        return set()
+    return {text(note.get("note")) for note in data
+            if isinstance(note, dict) and note.get("customer_note")}
+
+
+def parse_statuses(data: Any) -> dict[str, str]:
+    """order id -> status, from a list read with `_fields=id,status`."""
+    if not isinstance(data, list):
+        return {}
+    return {str(order["id"]): text(order.get("status")) for order in data
+            if isinstance(order, dict) and order.get("id") is not None}
+
+
+def build_status_batch(statuses: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    return {"update": [{"id": int(order_id), "status": status}
+                       for order_id, status in statuses.items()]}
+
+
+def parse_batch_update(data: Any) -> tuple[list[str], Problems]:
+    """The ids updated by an orders/batch call; a failed item is a problem, not an exception."""
+    problems = Problems()
+    raw = data.get("update") if isinstance(data, dict) else None
+    if not isinstance(raw, list):
+        problems.append("orders/batch: the answer has no update list")
+        return [], problems
+    done = []
+    for item in raw:
+        if not isinstance(item, dict):
+            problems.append("orders/batch: an item is not an object")
+            continue
+        error = item.get("error")
+        if isinstance(error, dict):
+            problems.append(f"order {item.get('id')}: {text(error.get('message'))} "
+                            f"({text(error.get('code'))})")
+            continue
+        done.append(str(item.get("id")))
+    return done, problems

@@ -338,3 +338,8 @@ class Heartbeat(Base):
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     last_seen: Mapped[datetime]
+
+
+# Account tables live in their own module; importing it here registers them on Base.metadata
+# for everything that loads the models (migrations, autogenerate, tests).
+import integration.storage.accounts  # noqa: E402, F401

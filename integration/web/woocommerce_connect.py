@@ -1,7 +1,145 @@
-"""WooCommerce connect routes: the /wc-auth/v1 key request and its callback."""
+"""WooCommerce connect routes: the /wc-auth/v1 key request and its callback.
+
+`/woocommerce/connect?store_url=...` sends the owner to their store's consent page. The
+request is bound to the callback by `user_id`: a token signed with DropTrack's secret key,
+carrying the store URL and a random nonce, valid for `[woocommerce] connect_request_minutes`
+and usable once (the nonce becomes the idempotency key of the store's setup job). The callback
+stores the keys encrypted and answers exactly 200; anything else makes WooCommerce delete
+the keys. No call to the store happens in the request: the setup job creates the webhooks.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, current_app, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
+
+from connectors.url_safety import UnsafeURLError, check_outbound_url
+from integration import outbox, stores
+from integration.audit import record_audit
+from integration.runtime import Runtime
+from integration.storage.models import Store
+from integration.woocommerce_sync import WEBHOOK_HEALTH_JOB
 
 blueprint = Blueprint("woocommerce_connect", __name__)
+
+SIGNING_CONTEXT = "droptrack.woocommerce.connect"
+SCOPE = "read_write"
+# Demo mode may run without security.secret_key: requests then last as long as the process.
+_PROCESS_KEY = secrets.token_urlsafe(32)
+
+
+class ConnectRefused(Exception):
+    """The callback is not one DropTrack asked for; WooCommerce will delete the keys."""
+
+
+def _runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions["droptrack"]
+    return runtime
+
+
+def _serializer(runtime: Runtime) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(runtime.settings.security.secret_key or _PROCESS_KEY,
+                                  SIGNING_CONTEXT)
+
+
+def _read_token(runtime: Runtime, token: str) -> dict[str, str]:
+    max_age = runtime.settings.woocommerce.connect_request_minutes * 60
+    try:
+        data: Any = _serializer(runtime).loads(token, max_age=max_age)
+    except BadSignature:
+        raise ConnectRefused("unknown or expired connect request") from None
+    if not isinstance(data, dict) or not {"url", "nonce"} <= set(data):
+        raise ConnectRefused("malformed connect request")
+    return {"url": str(data["url"]), "nonce": str(data["nonce"])}
+
+
+@blueprint.get("/woocommerce/connect")
+def connect() -> ResponseReturnValue:
+    runtime = _runtime()
+    raw_url = request.args.get("store_url", "").strip()
+    if not raw_url:
+        return render_template("woocommerce/connect.html", error=None, store_url="")
+    try:
+        url = stores.normalize_store_url(raw_url)
+        check_outbound_url(url, allow_loopback_http=runtime.settings.loopback_http_allowed)
+    except (stores.StoreError, UnsafeURLError) as bad:
+        return render_template("woocommerce/connect.html", error=str(bad),
+                               store_url=raw_url), 400
+    token = _serializer(runtime).dumps({"url": url, "nonce": secrets.token_urlsafe(24)})
+    public = runtime.settings.app.public_url
+    query = urlencode({
+        "app_name": runtime.settings.woocommerce.app_name, "scope": SCOPE, "user_id": token,
+        "return_url": f"{public}/woocommerce/connect/return",
+        "callback_url": f"{public}/woocommerce/connect/callback",
+    })
+    return redirect(f"{url}/wc-auth/v1/authorize?{query}")
+
+
+@blueprint.post("/woocommerce/connect/callback")
+def callback() -> ResponseReturnValue:
+    runtime = _runtime()
+    body = request.get_json(silent=True)
+    try:
+        if not isinstance(body, dict):
+            raise ConnectRefused("the callback body is not a JSON object")
+        request_data = _read_token(runtime, str(body.get("user_id") or ""))
+        key, secret = str(body.get("consumer_key") or ""), str(body.get("consumer_secret") or "")
+        if not key or not secret:
+            raise ConnectRefused("the callback carries no keys")
+        if body.get("key_permissions") != SCOPE:
+            raise ConnectRefused(f"keys with {body.get('key_permissions')!r} permissions, "
+                                 f"not {SCOPE}")
+        store_id = _save_keys(runtime, request_data, key, secret)
+    except ConnectRefused as refused:
+        current_app.logger.warning("woocommerce connect callback refused: %s", refused)
+        return "refused", 400
+    current_app.logger.info("woocommerce store %d connected", store_id)
+    return "ok", 200
+
+
+def _save_keys(runtime: Runtime, request_data: dict[str, str], key: str, secret: str) -> int:
+    now = runtime.clock.now()
+    credentials = runtime.secrets.encrypt_json({"consumer_key": key, "consumer_secret": secret})
+    with runtime.db.write() as session:
+        store = session.scalar(select(Store).where(Store.platform == stores.WOOCOMMERCE,
+                                                   Store.domain == request_data["url"]))
+        if store is None:
+            store = Store(platform=stores.WOOCOMMERCE, domain=request_data["url"],
+                          name=request_data["url"], state="active", settings={},
+                          webhook_secret_encrypted=runtime.secrets.encrypt(
+                              secrets.token_urlsafe(32)),
+                          created_at=now, updated_at=now)
+            session.add(store)
+        store.credentials_encrypted, store.state, store.updated_at = credentials, "active", now
+        session.flush()
+        # The nonce's setup job exists once: a replayed callback is refused and rolled back.
+        if not outbox.enqueue(session, WEBHOOK_HEALTH_JOB,
+                              f"woocommerce.connect:{request_data['nonce']}",
+                              {"store_id": store.id}, now, store_id=store.id,
+                              serial_key=f"{WEBHOOK_HEALTH_JOB}:{store.id}"):
+            raise ConnectRefused("this connect request was already used")
+        record_audit(session, now, "wc-auth", "store.connected", store_id=store.id,
+                     subject=f"{stores.WOOCOMMERCE}:{store.domain}")
+        return store.id
+
+
+@blueprint.get("/woocommerce/connect/return")
+def connect_return() -> ResponseReturnValue:
+    runtime = _runtime()
+    store_id = None
+    if request.args.get("success") == "1":
+        try:
+            url = _read_token(runtime, request.args.get("user_id", ""))["url"]
+        except ConnectRefused:
+            url = ""
+        with runtime.db.read() as session:
+            store_id = session.scalar(select(Store.id).where(
+                Store.platform == stores.WOOCOMMERCE, Store.domain == url,
+                Store.credentials_encrypted.is_not(None)))
+    return render_template("woocommerce/connected.html", store_id=store_id)

@@ -24,6 +24,16 @@ class Inbox:
         return [m for m in self.messages if m["To"] == address]
 
 
+def body(message: Message, subtype: str = "plain") -> str:
+    """The decoded text/<subtype> part of a received message."""
+    for part in message.walk():
+        if part.get_content_type() == f"text/{subtype}":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                return payload.decode(part.get_content_charset() or "utf-8")
+    raise AssertionError(f"no text/{subtype} part")
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()

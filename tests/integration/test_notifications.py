@@ -23,7 +23,7 @@ from integration.storage.models import (
 )
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
-from tests.helpers.smtp import Inbox
+from tests.helpers.smtp import Inbox, body
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 GOOD = Address(name="Ann Lee", address1="Dam 1", city="Amsterdam", postcode="1012 JS",
@@ -57,8 +57,7 @@ def test_confirm_address_email_is_sent_once(runtime: Runtime,
     [message] = inbox.to("ann@example.com")
     assert message["Subject"] == "Please confirm your address for order 5"
     assert message["From"] == "Shop <shop@example.com>"
-    text = message.get_payload()[0].get_payload(decode=True).decode()
-    html = message.get_payload()[1].get_payload(decode=True).decode()
+    text, html = body(message), body(message, "html")
     assert "postcode: not valid for this country" in text
     assert "<li>street address: no house number</li>" in html
     with runtime.db.write() as session:
@@ -86,8 +85,7 @@ def test_undelivered_parcel_asks_the_customer_once(runtime: Runtime,
     run_jobs(runtime, "notify.undelivered", ahead=timedelta(days=30))
     [message] = smtp_server[0].to("ann@example.com")
     assert message["Subject"] == "We could not deliver order 5"
-    assert "the address could not be found" in message.get_payload()[0].get_payload(
-        decode=True).decode()
+    assert "the address could not be found" in body(message)
     with runtime.db.read() as session:
         assert len(session.scalars(select(SentNotification)).all()) == 1
 

@@ -108,6 +108,17 @@ def install_rest_gate(app: Flask, store: WooCommerceStore) -> None:
     authenticator = Authenticator(store)
 
     @app.before_request
+    def injected_fault() -> Response | None:
+        fault = store.take_fault(request.method, request.path)
+        if fault is None:
+            return None
+        response = Response(fault.body or f"<html><body>HTTP {fault.status}</body></html>",
+                            status=fault.status, content_type="text/html; charset=UTF-8")
+        if fault.retry_after is not None:
+            response.headers["Retry-After"] = fault.retry_after
+        return response
+
+    @app.before_request
     def authenticate_wc_routes() -> Response | None:
         g.wc_query = php_query_params(request.query_string.decode("latin-1"))
         if not _is_wc_namespace(request.path):

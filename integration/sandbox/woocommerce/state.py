@@ -68,6 +68,18 @@ class ApiKey:
 
 
 @dataclass
+class Fault:
+    """A host- or WAF-level answer that pre-empts WordPress (429 throttling, 503, a 403 block)."""
+
+    status: int
+    path_prefix: str = "/wp-json/"
+    retry_after: str | None = None
+    body: str = ""
+    times: int = 1
+    method: str | None = None  # only this method (e.g. "POST"); None: any
+
+
+@dataclass
 class Product:
     id: int
     name: str
@@ -217,6 +229,7 @@ class WooCommerceStore:
             self.api_calls: Counter[str] = Counter()
             self.tracking_mode: TrackingMode = self.initial_tracking_mode
             self.duplicate_order_updated = False
+            self.faults: list[Fault] = []
             self.auth_salt = secrets.token_hex(16)
 
     def set_site_url(self, url: str) -> None:
@@ -247,6 +260,30 @@ class WooCommerceStore:
     def _meta_id(self) -> int:
         self._next_meta_id += 1
         return self._next_meta_id
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def inject_fault(self, status: int, *, path_prefix: str = "/wp-json/",
+                     retry_after: str | None = None, body: str = "", times: int = 1,
+                     method: str | None = None) -> Fault:
+        """Answer the next `times` requests under `path_prefix` with `status` instead."""
+        fault = Fault(status=status, path_prefix=path_prefix, retry_after=retry_after,
+                      body=body, times=times, method=method)
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.method not in (None, method):
+                    continue
+                if path.startswith(fault.path_prefix) and fault.times > 0:
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self.faults.remove(fault)
+                    return fault
+            return None
 
     # -- API keys ----------------------------------------------------------------------------
 

@@ -45,6 +45,22 @@ PROVIDERS: dict[str, tuple[str, str]] = {
 }
 
 
+REGION_BY_PROVIDER = {
+    "usps": "United States", "ups": "United States", "fedex": "United States",
+    "dhl-us": "United States", "royal-mail": "United Kingdom",
+    "australia-post": "Australia", "canada-post": "Canada", "china-post": "China",
+}
+
+
+def providers_by_region() -> dict[str, dict[str, str]]:
+    """The extension's public providers list: region -> provider name -> URL format."""
+    regions: dict[str, dict[str, str]] = {}
+    for slug, (name, template) in PROVIDERS.items():
+        region = REGION_BY_PROVIDER.get(slug, "Global")
+        regions.setdefault(region, {})[name] = template.replace("{number}", "%1$s")
+    return regions
+
+
 def provider_slug(name_or_slug: str) -> str:
     wanted = name_or_slug.strip().lower()
     for slug, (name, _) in PROVIDERS.items():
@@ -183,6 +199,12 @@ def build_tracking_blueprint(store: WooCommerceStore) -> Blueprint:
                          if i["tracking_id"] != tracking_id]
             store.save_tracking_items(order_id, remaining)
             return json_response(item_json(ns, order_id, item))
+
+    @api.get("/wp-json/<namespace>/<version>/shipment-trackings/providers")
+    def public_providers(namespace: str, version: str) -> Response:
+        """The extension's documented providers route: public, grouped by region."""
+        serving(f"{namespace}/{version}")
+        return json_response(providers_by_region())
 
     @api.get(base + "/providers")
     def list_providers(namespace: str, version: str, order_id: int) -> Response:

@@ -105,6 +105,7 @@ class WebhookDispatcher:
                 webhook.failure_count = 0
             elif webhook.failure_count > MAX_DELIVERY_FAILURES:
                 webhook.status = "disabled"
+                webhook.date_modified = self.store.now()  # WC_Webhook::save() bumps it
             else:
                 webhook.failure_count += 1
         return self._record(webhook, "delivery", webhook.topic, headers, body, status, error)

@@ -1,0 +1,149 @@
+"""The Shopify store connector: fulfillments and fulfillment events for DropTrack's parcels,
+and orders modified since a watermark for reconciliation.
+
+Every write is checked against what the store already shows, so a retried job (or a second
+worker) never creates a second fulfillment or a second event for the same status:
+* the fulfillment is found by the bound id, else by an existing fulfillment with the same
+  tracking number, and only then created;
+* the tracking number is replaced only when the store shows another one;
+* an event is created only when the store has no event with that status at that moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from connectors.shopify import graphql as ops
+from connectors.shopify.client import ShopifyClient, http_client, user_errors
+from connectors.shopify.fulfillment import (
+    ShownFulfillment,
+    already_shown,
+    event_input,
+    line_groups,
+    live_fulfillments,
+    parse_fulfillment,
+    tracking_input,
+)
+from connectors.shopify.mapper import parse_graphql_order
+from connectors.shopify.ratelimit import CostLimiter, InProcessLimiter
+from connectors.shopify.settings import StoreSettings
+from connectors.shopify.tokens import Credentials
+from connectors.store_base import OrderPage, ShipmentSnapshot, StoreAccess, WriteResult
+from integration.clock import Clock, SystemClock
+from integration.errors import PermanentError
+from integration.status import shopify_event_status
+
+
+@dataclass
+class Environment:
+    """Process-wide: one clock and one cost limiter shared by every Shopify connector."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    limiter: CostLimiter = field(default_factory=InProcessLimiter)
+
+
+ENVIRONMENT = Environment()
+
+
+class ShopifyConnector:
+    def __init__(self, client: ShopifyClient, settings: StoreSettings) -> None:
+        self.client = client
+        self.settings = settings
+
+    def close(self) -> None:
+        self.client.close()
+
+    # ------------------------------------------------------------------ write-back
+    def write_shipment(self, snapshot: ShipmentSnapshot) -> WriteResult:
+        shown = self._find_or_create(snapshot)
+        if snapshot.tracking_number and snapshot.tracking_number not in shown.tracking_numbers:
+            self._replace_tracking(shown.id, snapshot)
+        event_status = shopify_event_status(snapshot.status, snapshot.reason)
+        if event_status and not already_shown(shown, event_status, snapshot.status_happened_at):
+            data = self.client.execute(ops.EVENT_CREATE, {
+                "fulfillmentEvent": event_input(shown.id, event_status, snapshot)})
+            self._raise_user_errors(data.get("fulfillmentEventCreate"), snapshot,
+                                    "fulfillment event")
+        return WriteResult(fulfillment_external_id=shown.id)
+
+    def _find_or_create(self, snapshot: ShipmentSnapshot) -> ShownFulfillment:
+        if snapshot.fulfillment_external_id:
+            return self._fulfillment(snapshot.fulfillment_external_id, snapshot)
+        order_id = ops.gid("Order", snapshot.order_external_id)
+        order = self.client.execute(ops.ORDER_FULFILLMENTS, {"id": order_id}).get("order")
+        if not isinstance(order, dict):
+            raise PermanentError(f"order {snapshot.order_number}: not found in Shopify")
+        existing = live_fulfillments(order)
+        same_number = next((f for f in existing
+                            if snapshot.tracking_number in f.tracking_numbers), None)
+        if same_number is not None:  # written before, but the job did not get to bind it
+            return self._fulfillment(same_number.id, snapshot)
+        groups, problems = line_groups(order, snapshot.lines)
+        if problems or not groups:
+            raise PermanentError(f"order {snapshot.order_number}: cannot fulfil: "
+                                 + ("; ".join(problems) or "nothing open for fulfillment"))
+        data = self.client.execute(ops.FULFILLMENT_CREATE, {"fulfillment": {
+            "lineItemsByFulfillmentOrder": groups, "trackingInfo": tracking_input(snapshot),
+            # Shopify's shipping confirmation, on the first shipment of the order only.
+            "notifyCustomer": self.settings.notify_customer and not existing}})
+        payload = data.get("fulfillmentCreate")
+        self._raise_user_errors(payload, snapshot, "fulfillment")
+        created = parse_fulfillment((payload or {}).get("fulfillment"))
+        if created is None:
+            raise PermanentError(f"order {snapshot.order_number}: Shopify returned no fulfillment")
+        return ShownFulfillment(created.id, created.status, (snapshot.tracking_number,))
+
+    def _fulfillment(self, fulfillment_id: str, snapshot: ShipmentSnapshot) -> ShownFulfillment:
+        data = self.client.execute(ops.FULFILLMENT_STATE, {"id": fulfillment_id})
+        shown = parse_fulfillment(data.get("fulfillment"))
+        if shown is None:
+            raise PermanentError(f"order {snapshot.order_number}: fulfillment {fulfillment_id} "
+                                 "no longer exists in Shopify")
+        return shown
+
+    def _replace_tracking(self, fulfillment_id: str, snapshot: ShipmentSnapshot) -> None:
+        data = self.client.execute(ops.TRACKING_UPDATE, {
+            "fulfillmentId": fulfillment_id, "trackingInfoInput": tracking_input(snapshot),
+            "notifyCustomer": False})
+        self._raise_user_errors(data.get("fulfillmentTrackingInfoUpdate"), snapshot,
+                                "tracking number")
+
+    @staticmethod
+    def _raise_user_errors(payload: object, snapshot: ShipmentSnapshot, what: str) -> None:
+        errors = user_errors(payload)
+        if errors:
+            raise PermanentError(f"order {snapshot.order_number}: Shopify refused the {what}: "
+                                 + "; ".join(errors))
+
+    # ------------------------------------------------------------------ reconciliation
+    def orders_modified_since(self, since: datetime, cursor: str | None = None) -> OrderPage:
+        moment = since.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        data = self.client.execute(ops.ORDERS_MODIFIED, {
+            "query": f"updated_at:>='{moment}'", "after": cursor})
+        connection = data.get("orders") or {}
+        orders, problems = [], []
+        for node in connection.get("nodes") or []:
+            order, issues = parse_graphql_order(node)
+            if order is None:
+                problems.append(f"order {node.get('name') or node.get('id')}: "
+                                + "; ".join(issues))
+            else:
+                orders.append(order)
+        page_info = connection.get("pageInfo") or {}
+        return OrderPage(orders, problems,
+                         page_info.get("endCursor") if page_info.get("hasNextPage") else None)
+
+
+def client_for(access: StoreAccess, environment: Environment | None = None) -> ShopifyClient:
+    env = environment or ENVIRONMENT
+    settings = StoreSettings.parse(access.settings, allow_override=access.allow_loopback_http)
+    return ShopifyClient(
+        access.domain, Credentials.from_dict(access.credentials),
+        api_version=settings.api_version, http=http_client(settings.admin_base_url),
+        limiter=env.limiter, clock=env.clock, save_credentials=access.save_credentials)
+
+
+def build(access: StoreAccess) -> ShopifyConnector:
+    settings = StoreSettings.parse(access.settings, allow_override=access.allow_loopback_http)
+    return ShopifyConnector(client_for(access), settings)

@@ -1,0 +1,145 @@
+"""Every GraphQL Admin API operation DropTrack sends, with the cost it budgets for each.
+
+Costs are Shopify's documented upper bounds for the selection (objects 1, connections
+2 + first x node, mutations 10); the client learns the real requested cost from each answer.
+tests/unit/test_shopify_graphql.py validates every operation against Shopify's real schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    text: str
+    estimated_cost: int
+
+
+ORDER_FULFILLMENTS = Operation("DropTrackOrderFulfillments", """
+query DropTrackOrderFulfillments($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 5) {
+      nodes {
+        id
+        status
+        lineItems(first: 20) { nodes { id remainingQuantity lineItem { id } } }
+      }
+    }
+    fulfillments(first: 20) { id status trackingInfo(first: 5) { company number url } }
+  }
+}
+""", 220)
+
+FULFILLMENT_STATE = Operation("DropTrackFulfillmentState", """
+query DropTrackFulfillmentState($id: ID!) {
+  fulfillment(id: $id) {
+    id
+    status
+    trackingInfo(first: 5) { company number url }
+    events(first: 10, reverse: true, sortKey: HAPPENED_AT) { nodes { status happenedAt } }
+  }
+}
+""", 14)
+
+FULFILLMENT_CREATE = Operation("DropTrackFulfillmentCreate", """
+mutation DropTrackFulfillmentCreate($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) {
+    fulfillment { id status }
+    userErrors { field message }
+  }
+}
+""", 10)
+
+TRACKING_UPDATE = Operation("DropTrackTrackingUpdate", """
+mutation DropTrackTrackingUpdate($fulfillmentId: ID!, $trackingInfoInput: FulfillmentTrackingInput!,
+                                 $notifyCustomer: Boolean) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $fulfillmentId,
+                                trackingInfoInput: $trackingInfoInput,
+                                notifyCustomer: $notifyCustomer) {
+    fulfillment { id }
+    userErrors { field message }
+  }
+}
+""", 10)
+
+EVENT_CREATE = Operation("DropTrackFulfillmentEvent", """
+mutation DropTrackFulfillmentEvent($fulfillmentEvent: FulfillmentEventInput!) {
+  fulfillmentEventCreate(fulfillmentEvent: $fulfillmentEvent) {
+    fulfillmentEvent { id status }
+    userErrors { field message }
+  }
+}
+""", 10)
+
+ORDERS_MODIFIED = Operation("DropTrackOrdersModified", """
+query DropTrackOrdersModified($query: String!, $after: String) {
+  orders(first: 10, after: $after, sortKey: UPDATED_AT, query: $query) {
+    nodes {
+      id
+      legacyResourceId
+      name
+      email
+      createdAt
+      updatedAt
+      cancelledAt
+      displayFinancialStatus
+      currencyCode
+      totalPriceSet { shopMoney { amount } }
+      shippingAddress {
+        name firstName lastName company address1 address2 city province provinceCode zip
+        countryCodeV2 phone
+      }
+      lineItems(first: 20) {
+        nodes {
+          id sku name quantity requiresShipping
+          originalUnitPriceSet { shopMoney { amount } }
+        }
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""", 662)
+
+WEBHOOK_SUBSCRIPTIONS = Operation("DropTrackWebhookSubscriptions", """
+query DropTrackWebhookSubscriptions($after: String) {
+  webhookSubscriptions(first: 50, after: $after) {
+    nodes { id topic uri }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""", 52)
+
+WEBHOOK_CREATE = Operation("DropTrackWebhookCreate", """
+mutation DropTrackWebhookCreate($topic: WebhookSubscriptionTopic!,
+                                $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id topic uri }
+    userErrors { field message }
+  }
+}
+""", 10)
+
+WEBHOOK_DELETE = Operation("DropTrackWebhookDelete", """
+mutation DropTrackWebhookDelete($id: ID!) {
+  webhookSubscriptionDelete(id: $id) {
+    deletedWebhookSubscriptionId
+    userErrors { field message }
+  }
+}
+""", 10)
+
+ALL = (ORDER_FULFILLMENTS, FULFILLMENT_STATE, FULFILLMENT_CREATE, TRACKING_UPDATE, EVENT_CREATE,
+       ORDERS_MODIFIED, WEBHOOK_SUBSCRIPTIONS, WEBHOOK_CREATE, WEBHOOK_DELETE)
+
+
+def gid(kind: str, legacy_id: str) -> str:
+    return legacy_id if legacy_id.startswith("gid://") else f"gid://shopify/{kind}/{legacy_id}"
+
+
+def legacy_id(value: str) -> str:
+    """`gid://shopify/LineItem/123` -> `123` (the id webhooks carry)."""
+    return value.rsplit("/", 1)[-1].split("?", 1)[0]

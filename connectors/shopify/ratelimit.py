@@ -1,0 +1,121 @@
+"""The GraphQL cost budget: one leaky bucket per store, mirrored from Shopify's throttleStatus.
+
+Shopify refills each app+store bucket at `restoreRate` points per second up to
+`maximumAvailable`, and every answer says how full it is. The limiter keeps that picture per
+store, reserves the points a call may cost before sending it, and makes the caller wait (sleep,
+never spin) until the bucket holds them. `CostLimiter` is the interface; this in-process
+version is shared by every thread of one process, a Redis-backed one can share it between
+processes later with the same three methods.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from integration.clock import Clock, SystemClock
+from integration.errors import RetryableError
+
+POINT_TOLERANCE = 1e-6  # float refill arithmetic must not turn "just enough" into a spin
+MIN_WAIT_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class ThrottleStatus:
+    maximum_available: float
+    currently_available: float
+    restore_rate: float
+
+    @classmethod
+    def parse(cls, cost: Any) -> ThrottleStatus | None:
+        """From `extensions.cost` of an answer; None when absent or malformed."""
+        status = cost.get("throttleStatus") if isinstance(cost, dict) else None
+        if not isinstance(status, dict):
+            return None
+        try:
+            return cls(float(status["maximumAvailable"]), float(status["currentlyAvailable"]),
+                       float(status["restoreRate"]))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    points: int = 0  # actualQueryCost summed
+    throttled: int = 0
+    waited_seconds: float = 0.0
+
+
+class CostLimiter(Protocol):
+    def acquire(self, key: str, points: float) -> None:
+        """Block until `points` are available for `key`, then reserve them."""
+
+    def observe(self, key: str, status: ThrottleStatus, *, actual: int | None,
+                throttled: bool) -> None:
+        """Record what Shopify said after a call (the truth replaces the estimate)."""
+
+    def usage(self, key: str) -> Usage: ...
+
+
+@dataclass
+class _Bucket:
+    maximum: float
+    available: float
+    restore_rate: float
+    as_of: float  # seconds on the limiter's clock
+
+
+@dataclass
+class InProcessLimiter:
+    """Per-store buckets in this process. `clock`/`sleep` are injectable for tests."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    sleep: Callable[[float], None] = time.sleep
+    max_wait_seconds: float = 60.0
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+    _usage: dict[str, Usage] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _now(self) -> float:
+        return self.clock.now().timestamp()
+
+    def _refilled(self, bucket: _Bucket, now: float) -> None:
+        elapsed = max(now - bucket.as_of, 0.0)
+        bucket.available = min(bucket.maximum, bucket.available + elapsed * bucket.restore_rate)
+        bucket.as_of = now
+
+    def acquire(self, key: str, points: float) -> None:
+        while True:
+            with self._lock:
+                bucket = self._buckets.get(key)
+                if bucket is None:
+                    return  # nothing known yet: the first answer tells us
+                self._refilled(bucket, self._now())
+                wanted = min(points, bucket.maximum)
+                if bucket.available + POINT_TOLERANCE >= wanted:
+                    bucket.available = max(bucket.available - wanted, 0.0)
+                    return
+                wait = max((wanted - bucket.available) / bucket.restore_rate, MIN_WAIT_SECONDS)
+                self._usage.setdefault(key, Usage()).waited_seconds += wait
+            if wait > self.max_wait_seconds:
+                raise RetryableError(f"Shopify budget of {key} needs {wait:.0f}s to refill",
+                                     retry_after_seconds=wait)
+            self.sleep(wait)
+
+    def observe(self, key: str, status: ThrottleStatus, *, actual: int | None,
+                throttled: bool) -> None:
+        with self._lock:
+            self._buckets[key] = _Bucket(status.maximum_available, status.currently_available,
+                                         status.restore_rate, self._now())
+            usage = self._usage.setdefault(key, Usage())
+            usage.calls += 1
+            usage.points += actual or 0
+            usage.throttled += int(throttled)
+
+    def usage(self, key: str) -> Usage:
+        with self._lock:
+            return self._usage.setdefault(key, Usage())

@@ -1,0 +1,59 @@
+"""The connection test a store owner runs after entering keys: what is wrong, in plain words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from connectors.http import TransientHttpError
+from connectors.store_base import StoreAccess
+from connectors.url_safety import UnsafeURLError, check_outbound_url
+from connectors.woocommerce.capabilities import Capabilities, RestApiMissing
+from connectors.woocommerce.connector import build
+from integration.errors import PermanentError
+
+HTTPS_REQUIRED = (
+    "The store address starts with http://. DropTrack sends API keys only over HTTPS: use "
+    "your store's https:// address (the site needs a valid SSL certificate).")
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    problems: list[str] = field(default_factory=list)
+    capabilities: Capabilities | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        if self.problems:
+            return "\n".join(self.problems)
+        mode = self.capabilities.mode if self.capabilities else "unknown"
+        return f"Connected: orders can be read and tracking written ({mode})."
+
+
+def check_connection(access: StoreAccess) -> ConnectionReport:
+    try:
+        check_outbound_url(access.domain, allow_loopback_http=access.allow_loopback_http)
+    except UnsafeURLError as unsafe:
+        http = urlsplit(access.domain).scheme == "http"
+        return ConnectionReport([HTTPS_REQUIRED if http else str(unsafe)])
+    try:
+        connector = build(access)
+    except PermanentError as failure:
+        return ConnectionReport([str(failure)])
+    try:
+        found = connector.capabilities(fresh=True)
+        connector.client.get("orders", params={"per_page": 1, "_fields": "id"},
+                             what="reading orders")
+    except RestApiMissing as missing:
+        return ConnectionReport([str(missing)])
+    except TransientHttpError as unreachable:
+        return ConnectionReport([f"{access.domain} could not be reached right now "
+                                 f"({unreachable}); try again in a few minutes."])
+    except PermanentError as failure:
+        return ConnectionReport([str(failure)])
+    finally:
+        connector.close()
+    return ConnectionReport(capabilities=found)

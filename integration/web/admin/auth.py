@@ -1,0 +1,175 @@
+"""Signing in and out: password (argon2), optional TOTP, rate-limited, session cookie.
+
+The session holds the user id, the user's session version (bumped on password change, so old
+cookies stop working) and when it was issued; Flask signs it with security.secret_key.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
+
+from integration import accounts
+from integration.storage.accounts import User
+from integration.web import ratelimit
+from integration.web.admin import blueprint
+from integration.web.security import client_address, runtime
+
+PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.login_post", "admin.totp",
+                              "admin.totp_post", "admin.static"})
+WRONG_LOGIN = "That e-mail and password do not match an account. Check both and try again."
+LOCKED = ("Too many failed sign-ins. For your safety sign-in is paused for {minutes} minutes; "
+          "try again later.")
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    email: str
+
+    @property
+    def actor(self) -> str:
+        return f"user:{self.email}"
+
+
+def _issued_at() -> float:
+    return runtime().clock.now().timestamp()
+
+
+def _start_session(user: User) -> None:
+    session.clear()  # a fresh session (and CSRF token) on sign-in: no session fixation
+    session.permanent = True
+    session["uid"], session["ver"], session["iat"] = user.id, user.session_version, _issued_at()
+
+
+def load_user() -> CurrentUser | None:
+    uid, version, issued = session.get("uid"), session.get("ver"), session.get("iat")
+    if not isinstance(uid, int) or not isinstance(version, int) or not isinstance(
+            issued, int | float):
+        return None
+    rt = runtime()
+    if _issued_at() - issued > rt.settings.admin.session_hours * 3600:
+        return None
+    with rt.db.read() as db:
+        user = db.get(User, uid)
+        if user is None or user.disabled or user.session_version != version:
+            return None
+        return CurrentUser(user.id, user.email)
+
+
+@blueprint.before_request
+def _require_login() -> ResponseReturnValue | None:
+    g.user = None
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    user = load_user()
+    if user is None:
+        session.pop("uid", None)
+        target = request.full_path if request.method == "GET" else url_for("admin.overview")
+        return redirect(url_for("admin.login", next=target.rstrip("?")))
+    g.user = user
+    return None
+
+
+def _safe_next(target: str | None) -> str:
+    # Only our own paths: an open redirect would help phishing.
+    if target and target.startswith("/admin") and not target.startswith("//"):
+        return target
+    return url_for("admin.overview")
+
+
+@blueprint.get("/login")
+def login() -> ResponseReturnValue:
+    return render_template("admin/login.html", email="", error=None,
+                           next=request.args.get("next", ""))
+
+
+@blueprint.post("/login")
+def login_post() -> ResponseReturnValue:
+    rt = runtime()
+    admin = rt.settings.admin
+    email = accounts.normalize_email(request.form.get("email", ""))[:320]
+    password = request.form.get("password", "")[:1024]
+    next_url = request.form.get("next", "")
+    key = f"login:{client_address()}:{email}"
+    now = rt.clock.now()
+
+    def fail(message: str, code: int) -> ResponseReturnValue:
+        return render_template("admin/login.html", email=email, error=message,
+                               next=next_url), code
+
+    with rt.db.write() as db:
+        if ratelimit.blocked_until(db, key, now) is not None:
+            return fail(LOCKED.format(minutes=admin.login_lockout_minutes), 429)
+        user = accounts.verify_password(db, email, password)
+        if user is None:
+            ratelimit.block_if_exhausted(db, key, now, admin.login_max_failures,
+                                         timedelta(minutes=admin.login_lockout_minutes),
+                                         timedelta(minutes=admin.login_lockout_minutes))
+            failed = True
+        else:
+            ratelimit.clear(db, key)
+            failed = False
+            if user.totp_secret_encrypted is None:
+                user.last_login_at = now
+            snapshot = (user.id, user.session_version, user.totp_secret_encrypted is not None)
+    if failed:
+        return fail(WRONG_LOGIN, 401)
+    user_id, version, needs_totp = snapshot
+    if needs_totp:
+        session.clear()
+        session["pending_uid"], session["pending_at"] = user_id, time.time()
+        return redirect(url_for("admin.totp", next=next_url))
+    session.clear()
+    session.permanent = True
+    session["uid"], session["ver"], session["iat"] = user_id, version, _issued_at()
+    return redirect(_safe_next(next_url))
+
+
+@blueprint.get("/login/code")
+def totp() -> ResponseReturnValue:
+    if not isinstance(session.get("pending_uid"), int):
+        return redirect(url_for("admin.login"))
+    return render_template("admin/totp.html", error=None, next=request.args.get("next", ""))
+
+
+@blueprint.post("/login/code")
+def totp_post() -> ResponseReturnValue:
+    rt = runtime()
+    uid, started = session.get("pending_uid"), session.get("pending_at")
+    if not isinstance(uid, int) or not isinstance(started, float) or time.time() - started > 300:
+        session.clear()
+        return redirect(url_for("admin.login"))
+    key = f"totp:{client_address()}:{uid}"
+    now = rt.clock.now()
+    admin = rt.settings.admin
+    with rt.db.write() as db:
+        if ratelimit.blocked_until(db, key, now) is not None:
+            session.clear()
+            return render_template("admin/login.html", email="", next="",
+                                   error=LOCKED.format(minutes=admin.login_lockout_minutes)), 429
+        ok = accounts.verify_totp(db, rt.secrets, uid, request.form.get("code", "")[:12], now)
+        if not ok:
+            ratelimit.block_if_exhausted(db, key, now, admin.login_max_failures,
+                                         timedelta(minutes=admin.login_lockout_minutes),
+                                         timedelta(minutes=admin.login_lockout_minutes))
+        user = db.get_one(User, uid)
+        if ok:
+            user.last_login_at = now
+    if not ok:
+        return render_template("admin/totp.html", next=request.form.get("next", ""),
+                               error="That code is not right or was already used. Enter the "
+                               "current code from your authenticator app."), 401
+    _start_session(user)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+@blueprint.post("/logout")
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("admin.login"))

@@ -1,0 +1,131 @@
+"""Sessions, CSRF and security headers for DropTrack's HTML pages (dashboard, tracking page).
+
+`protect(blueprint)` wires all three onto a blueprint, so app.py needs no change;
+`configure_security(app)` is the app-wide step it runs once (idempotent).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from flask import Blueprint, Flask, abort, current_app, g, request, session
+from flask.blueprints import BlueprintSetupState
+from flask.sansio.app import App
+from werkzeug.wrappers import Response
+
+from integration.runtime import Runtime
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+_SESSION_CSRF = "_csrf"
+F = TypeVar("F", bound=Callable[..., Any])
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_LOOPBACK_HTTP = ("http://127.0.0.1", "http://localhost", "http://[::1]")
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["droptrack"]
+    return rt
+
+
+def configure_security(app: Flask | App) -> None:
+    """Session cookie flags: HttpOnly, SameSite, and Secure unless served on loopback http."""
+    settings: Runtime = app.extensions["droptrack"]
+    admin = settings.settings.admin
+    public_url = settings.settings.app.public_url
+    app.config.update(
+        SESSION_COOKIE_NAME="droptrack_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=not public_url.startswith(_LOOPBACK_HTTP),
+        SESSION_COOKIE_SAMESITE=admin.cookie_samesite,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=admin.session_hours),
+    )
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (made on first use); every form posts it back."""
+    token = session.get(_SESSION_CSRF)
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session[_SESSION_CSRF] = token
+    return token
+
+
+def csrf_valid() -> bool:
+    expected = session.get(_SESSION_CSRF)
+    given = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    return isinstance(expected, str) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def _check_csrf() -> None:
+    if request.method in _SAFE_METHODS:
+        return
+    if getattr(current_app.view_functions.get(request.endpoint or ""), "csrf_exempt", False):
+        return
+    if not csrf_valid():
+        abort(400, description="csrf")
+
+
+def csp_nonce() -> str:
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(16)
+    return str(nonce)
+
+
+def content_security_policy(frame_ancestors: list[str], nonce: str) -> str:
+    ancestors = " ".join(["'self'", *frame_ancestors])
+    return "; ".join([
+        "default-src 'none'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        f"frame-ancestors {ancestors}",
+    ])
+
+
+def _add_headers(response: Response) -> Response:
+    admin = runtime().settings.admin
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy",
+                       content_security_policy(admin.frame_ancestors, csp_nonce()))
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.endpoint and not request.endpoint.endswith(".static"):
+        # Pages show personal data: never keep them in a shared or back-button cache.
+        headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def csrf_exempt(view: F) -> F:
+    """For endpoints that take no cookies (token or anonymous JSON APIs)."""
+    view.csrf_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+def protect(blueprint: Blueprint) -> None:
+    """Cookie flags (once per app), CSRF on every unsafe request, headers on every answer."""
+
+    def _setup(state: BlueprintSetupState) -> None:
+        configure_security(state.app)
+
+    blueprint.record_once(_setup)
+    blueprint.before_request(_check_csrf)
+    blueprint.after_request(_add_headers)
+    blueprint.context_processor(lambda: {"csrf_token": csrf_token, "csp_nonce": csp_nonce,
+                                         "csrf_field": CSRF_FIELD})
+
+
+def client_address() -> str:
+    """The caller's address. Behind a reverse proxy, wrap the app in werkzeug's ProxyFix so
+    that this is the client's, not the proxy's."""
+    return request.remote_addr or "unknown"

@@ -1,0 +1,217 @@
+"""A Shopify store's life around the orders: custom-app connection, token renewal before
+expiry, uninstall (work stops, tokens are dropped) and the three compliance topics."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from connectors.shopify.tokens import CLIENT_CREDENTIALS
+from integration import stores
+from integration.engine.tracking import CarrierEvent
+from integration.runtime import Runtime
+from integration.sandbox.shopify.state import Order as SandboxOrder
+from integration.shopify_sync import (
+    check_webhooks,
+    connect_custom_app,
+    forget_uninstalled_tokens,
+    handle_compliance,
+    renew_expiring_tokens,
+)
+from integration.status import Status
+from integration.storage.models import (
+    Alert,
+    AuditLog,
+    Binding,
+    InboxDelivery,
+    Order,
+    Shipment,
+    Store,
+)
+from tests.helpers.jobs import run_jobs
+from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)
+    ShopifyLink,
+    let_live_server_settle,
+    loopback_settings,
+    shopify_limiter_fixture,
+    shopify_link_fixture,
+)
+
+DAY = timedelta(days=1)
+
+
+def use_public_url(runtime: Runtime, url: str) -> None:
+    runtime.settings = runtime.settings.model_copy(update={
+        "app": runtime.settings.app.model_copy(update={"public_url": url})})
+
+
+def use_admin_base(runtime: Runtime, url: str) -> None:
+    runtime.settings = runtime.settings.model_copy(update={
+        "shopify": runtime.settings.shopify.model_copy(update={"admin_base_url": url})})
+
+
+def test_a_custom_app_connects_with_client_credentials(shopify_link: ShopifyLink) -> None:
+    runtime, sandbox = shopify_link.runtime, shopify_link.seeded.sandbox
+    use_admin_base(runtime, sandbox.public_url)
+    custom = sandbox.state.create_app(name="Merchant's own", custom=True)
+    shop = sandbox.state.create_shop("own-app-shop")
+    store_id = connect_custom_app(runtime, shop.domain, custom.client_id, custom.client_secret)
+    with runtime.db.read() as session:
+        store = session.get_one(Store, store_id)
+        credentials = runtime.secrets.decrypt_json(store.credentials_encrypted or "")
+    assert credentials["kind"] == CLIENT_CREDENTIALS
+    assert sandbox.state.authenticate(shop.domain, credentials["access_token"]) is not None
+    # When it expires, the sweep exchanges the client credentials again.
+    shopify_link.clock.advance(timedelta(minutes=55))
+    renew_expiring_tokens(runtime)
+    with runtime.db.read() as session:
+        renewed = runtime.secrets.decrypt_json(
+            session.get_one(Store, store_id).credentials_encrypted or "")
+    assert renewed["access_token"] != credentials["access_token"]
+    assert sandbox.state.authenticate(shop.domain, renewed["access_token"]) is not None
+
+
+def test_a_public_apps_credentials_cannot_connect_as_custom(shopify_link: ShopifyLink) -> None:
+    runtime, sandbox = shopify_link.runtime, shopify_link.seeded.sandbox
+    use_admin_base(runtime, sandbox.public_url)
+    with pytest.raises(stores.StoreError, match="custom"):
+        connect_custom_app(runtime, shopify_link.seeded.domain,
+                           shopify_link.seeded.app.client_id,
+                           shopify_link.seeded.app.client_secret)
+    with pytest.raises(stores.StoreError, match="myshopify"):
+        connect_custom_app(runtime, "shop.example.com", "id", "secret")
+
+
+def test_tokens_are_renewed_before_they_expire(shopify_link: ShopifyLink) -> None:
+    old = shopify_link.credentials()
+    renew_expiring_tokens(shopify_link.runtime)
+    assert shopify_link.credentials().access_token == old.access_token  # 60 minutes left
+    shopify_link.clock.advance(timedelta(minutes=52))
+    renew_expiring_tokens(shopify_link.runtime)
+    new = shopify_link.credentials()
+    assert new.access_token != old.access_token
+    assert new.expires is not None
+    lifetime = new.expires - shopify_link.clock.now()
+    assert timedelta(minutes=59) < lifetime <= timedelta(hours=1)
+    state = shopify_link.seeded.sandbox.state
+    assert state.authenticate(shopify_link.seeded.domain, new.access_token) is not None
+    shopify_link.clock.advance(timedelta(minutes=30))  # the old one would have expired now
+    assert state.authenticate(shopify_link.seeded.domain, old.access_token) is None
+
+
+def test_uninstall_stops_work_and_drops_the_tokens(shopify_link: ShopifyLink,
+                                                   live_url: str) -> None:
+    runtime, seeded = shopify_link.runtime, shopify_link.seeded
+    use_public_url(runtime, live_url)
+    check_webhooks(runtime)
+    run_jobs(runtime, "shopify.webhooks.ensure")
+    order = seeded.sandbox.state.place_order(seeded.domain)
+    shopify_link.import_sandbox_order(order)
+    seeded.sandbox.webhooks.deliveries.clear()
+    seeded.sandbox.state.uninstall(seeded.domain, seeded.app.client_id)
+    [delivery] = seeded.sandbox.webhooks.deliver_due()
+    assert delivery.topic == "app/uninstalled" and delivery.state == "delivered"
+    let_live_server_settle()
+    run_jobs(runtime, "inbox.process")
+    forget_uninstalled_tokens(runtime)
+    store = shopify_link.store()
+    assert store.state == "uninstalled" and store.credentials_encrypted is None
+    assert store.webhook_secret_encrypted  # compliance webhooks still verify
+    calls = shopify_link.sandbox_usage.calls
+    shopify_link.ship(CarrierEvent("e1", Status.IN_TRANSIT, shopify_link.clock.now() + DAY))
+    run_jobs(runtime, "store.writeback")
+    assert shopify_link.sandbox_usage.calls == calls  # nothing sent to Shopify any more
+    with runtime.db.read() as session:
+        assert "store.tokens_revoked" in session.scalars(select(AuditLog.action)).all()
+
+
+def customer_order(link: ShopifyLink, email: str) -> SandboxOrder:
+    order = link.seeded.sandbox.state.place_order(link.seeded.domain, email=email)
+    link.import_sandbox_order(order)
+    return order
+
+
+def compliance(link: ShopifyLink, topic: str, payload: dict[str, object]) -> None:
+    with link.runtime.db.write() as session:
+        store = session.get_one(Store, link.store_id)
+        assert handle_compliance(session, store, topic, json.dumps(payload).encode(),
+                                 link.clock.now()) == "processed"
+
+
+def test_a_customer_data_request_gives_the_owner_an_export(shopify_link: ShopifyLink) -> None:
+    mine = customer_order(shopify_link, "ada@example.com")
+    customer_order(shopify_link, "other@example.com")
+    compliance(shopify_link, "customers/data_request", {
+        "shop_id": 1, "shop_domain": shopify_link.seeded.domain,
+        "customer": {"id": 7, "email": "ada@example.com", "phone": None},
+        "orders_requested": [mine.id], "data_request": {"id": 9999}})
+    with shopify_link.runtime.db.read() as session:
+        entry = session.scalars(select(AuditLog).where(
+            AuditLog.action == "compliance.customer_data_request")).one()
+        alert = session.scalars(select(Alert)).one()
+    exported = entry.details["export"]["orders"]
+    assert [o["email"] for o in exported] == ["ada@example.com"]
+    assert exported[0]["shipping_address"]["name"] == "Ada Lovelace"
+    assert "9999" in alert.message and "1 order" in alert.message
+
+
+def test_customers_redact_erases_personal_data_and_keeps_the_facts(
+        shopify_link: ShopifyLink) -> None:
+    mine = customer_order(shopify_link, "ada@example.com")
+    customer_order(shopify_link, "other@example.com")
+    shopify_link.ship(CarrierEvent("e1", Status.IN_TRANSIT, shopify_link.clock.now() + DAY))
+    with shopify_link.runtime.db.write() as session:
+        session.add(InboxDelivery(source="shopify", store_id=shopify_link.store_id,
+                                  topic="orders/create", dedupe_key="x",
+                                  body=b'{"email": "ada@example.com"}',
+                                  received_at=shopify_link.clock.now()))
+    compliance(shopify_link, "customers/redact", {
+        "shop_id": 1, "shop_domain": shopify_link.seeded.domain,
+        "customer": {"id": 7, "email": "ada@example.com"}, "orders_to_redact": [mine.id]})
+    with shopify_link.runtime.db.read() as session:
+        orders = {o.number: o for o in session.scalars(select(Order))}
+        redacted = orders[mine.name]
+        assert (redacted.email, redacted.customer_name, redacted.ship_name,
+                redacted.ship_address1, redacted.ship_city, redacted.ship_zip) == (
+            "", "", "", "", "", "")
+        assert redacted.ship_country == "GB" and redacted.total is not None
+        assert [line.quantity for line in redacted.lines] == [1]
+        assert session.scalars(select(Shipment)).one().tracking_number == "LX123456785CN"
+        others = [o for o in orders.values() if o.id != redacted.id]
+        assert [o.email for o in others] == ["other@example.com"]
+        assert session.scalars(select(InboxDelivery)).one().body == b"{}"
+        entry = session.scalars(select(AuditLog).where(
+            AuditLog.action == "compliance.customer_redacted")).one()
+        assert "ada@example.com" not in json.dumps(entry.details)
+
+
+def test_shop_redact_deletes_the_shops_data(shopify_link: ShopifyLink) -> None:
+    customer_order(shopify_link, "ada@example.com")
+    shopify_link.ship(CarrierEvent("e1", Status.IN_TRANSIT, shopify_link.clock.now() + DAY))
+    compliance(shopify_link, "shop/redact", {"shop_id": 1,
+                                             "shop_domain": shopify_link.seeded.domain})
+    with shopify_link.runtime.db.read() as session:
+        assert session.scalars(select(Store)).all() == []
+        assert session.scalars(select(Order)).all() == []
+        assert session.scalars(select(Shipment)).all() == []
+        assert session.scalars(select(Binding).where(Binding.owner_type == "store")).all() == []
+        entry = session.scalars(select(AuditLog).where(
+            AuditLog.action == "compliance.shop_redacted")).one()
+    assert entry.subject == shopify_link.seeded.domain
+
+
+def test_compliance_deliveries_are_accepted_by_the_webhook_endpoint(
+        shopify_link: ShopifyLink, live_url: str) -> None:
+    seeded = shopify_link.seeded
+    seeded.app.compliance_url = live_url + "/webhooks/shopify"
+    for topic in ("customers/data_request", "customers/redact", "shop/redact"):
+        seeded.sandbox.webhooks.trigger_compliance(seeded.domain, seeded.app.client_id, topic)
+    delivered = seeded.sandbox.webhooks.deliver_due()
+    assert [d.state for d in delivered] == ["delivered"] * 3
+    with shopify_link.runtime.db.read() as session:
+        topics = sorted(session.scalars(select(InboxDelivery.topic)))
+    assert topics == ["customers/data_request", "customers/redact", "shop/redact"]
+    let_live_server_settle()

@@ -1,0 +1,82 @@
+"""The wc-auth callback: keys stored encrypted, exactly 200, single-use, bound to DropTrack's
+own request; anything else is refused (and WooCommerce then deletes the keys)."""
+
+from __future__ import annotations
+
+from functools import partial
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from connectors.url_safety import check_outbound_url
+from integration.runtime import Runtime
+from integration.storage.models import Store
+from integration.web import woocommerce_connect
+
+
+@pytest.fixture(autouse=True)
+def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """shop.example.com resolves to a public address (no DNS in the test)."""
+    monkeypatch.setattr(woocommerce_connect, "check_outbound_url",
+                        partial(check_outbound_url, resolver=lambda host, port: ["93.184.215.14"]))
+
+
+def start(client: FlaskClient, store_url: str = "https://shop.example.com") -> dict[str, str]:
+    answer = client.get(f"/woocommerce/connect?store_url={store_url}")
+    assert answer.status_code == 302
+    location = urlsplit(answer.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == (
+        "https://shop.example.com/wc-auth/v1/authorize")
+    return {name: values[0] for name, values in parse_qs(location.query).items()}
+
+
+def keys(user_id: str, permissions: str = "read_write") -> dict[str, object]:
+    return {"key_id": 7, "user_id": user_id, "consumer_key": "ck_abc",
+            "consumer_secret": "cs_def", "key_permissions": permissions}
+
+
+def test_the_key_request_and_its_callback(client: FlaskClient, runtime: Runtime) -> None:
+    params = start(client)
+    assert params["scope"] == "read_write" and params["app_name"] == "DropTrack"
+    assert params["callback_url"].endswith("/woocommerce/connect/callback")
+    answer = client.post("/woocommerce/connect/callback", json=keys(params["user_id"]))
+    assert (answer.status_code, answer.data) == (200, b"ok")
+    with runtime.db.read() as session:
+        store = session.scalars(select(Store)).one()
+        assert store.domain == "https://shop.example.com"
+        assert "cs_def" not in (store.credentials_encrypted or "")
+        assert runtime.secrets.decrypt_json(store.credentials_encrypted or "") == {
+            "consumer_key": "ck_abc", "consumer_secret": "cs_def"}
+    page = client.get(f"/woocommerce/connect/return?success=1&user_id={params['user_id']}")
+    assert b"Your store is connected" in page.data
+
+
+def test_a_replayed_callback_is_refused(client: FlaskClient) -> None:
+    user_id = start(client)["user_id"]
+    assert client.post("/woocommerce/connect/callback", json=keys(user_id)).status_code == 200
+    assert client.post("/woocommerce/connect/callback", json=keys(user_id)).status_code == 400
+
+
+def test_unknown_or_forged_requests_are_refused(client: FlaskClient, runtime: Runtime) -> None:
+    user_id = start(client)["user_id"]
+    for body in (keys("1"), keys(user_id[:-2] + "xx"), keys(user_id, "read"), {"user_id": user_id},
+                 "not json"):
+        answer = client.post("/woocommerce/connect/callback", json=body)
+        assert answer.status_code == 400, body
+    with runtime.db.read() as session:
+        assert session.scalars(select(Store)).all() == []
+
+
+def test_a_declined_request_says_so(client: FlaskClient) -> None:
+    user_id = start(client)["user_id"]
+    page = client.get(f"/woocommerce/connect/return?success=0&user_id={user_id}")
+    assert b"not connected" in page.data
+
+
+def test_an_unsafe_store_address_is_refused_in_plain_words(client: FlaskClient) -> None:
+    answer = client.get("/woocommerce/connect?store_url=http://shop.example.com")
+    assert answer.status_code == 400
+    assert b"only https:// URLs are allowed" in answer.data
+    assert client.get("/woocommerce/connect").status_code == 200

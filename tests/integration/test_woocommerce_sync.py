@@ -1,0 +1,205 @@
+"""Store-level WooCommerce sync against the sandbox: batched statuses, reconciliation,
+webhooks that stay alive, and the connection test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.woocommerce.connection import check_connection
+from integration import stores, woocommerce_sync
+from integration.config import Settings
+from integration.runtime import Runtime
+from integration.storage.models import Alert, Order, Store
+from tests.conftest import make_settings
+from tests.helpers.jobs import run_jobs
+from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
+from tests.helpers.woocommerce_connector import (  # noqa: F401
+    access_for,
+    connector_for,
+    store_settings,
+    wc_site,
+)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url, security={"allow_loopback_http": True})
+
+
+def connect(runtime: Runtime, sandbox: WooCommerceSandbox, **woocommerce: str) -> int:
+    runtime.clock = sandbox.clock
+    key = sandbox.store.create_key()
+    store_id = stores.add_woocommerce_store(runtime, sandbox.url, key.consumer_key,
+                                            key.consumer_secret, "hook-secret")
+    with runtime.db.write() as session:
+        session.get_one(Store, store_id).settings = store_settings(sandbox, **woocommerce)
+    return store_id
+
+
+def order_count(runtime: Runtime) -> int:
+    with runtime.db.read() as session:
+        return session.scalar(select(func.count(Order.id))) or 0
+
+
+# -- batched statuses --------------------------------------------------------------------------
+
+def test_1000_status_updates_cost_20_calls_with_batching(wc_sandbox: WooCommerceSandbox) -> None:
+    """The written note for issue 5: one call per order would be 1,000 PUTs (2,000 with the
+    read that avoids needless writes); batched, it is 10 reads + 10 orders/batch calls."""
+    product = wc_sandbox.store.add_product("Lamp", sku="LAMP")
+    ids = [str(wc_sandbox.store.place_order([(product.id, 1)]).id) for _ in range(1000)]
+    connector = connector_for(wc_sandbox)
+    current = connector.current_statuses(ids)
+    assert set(current.values()) == {"processing"} and len(current) == 1000
+    done, problems = connector.update_statuses(dict.fromkeys(ids, "completed"))
+    assert (len(done), problems) == (1000, [])
+    assert connector.client.calls == 20
+    assert {o.status for o in wc_sandbox.store.orders.values()} == {"completed"}
+
+
+def test_a_failed_batch_item_is_reported_and_the_rest_applied(
+        wc_site: WooCommerceSandbox) -> None:  # noqa: F811
+    order = wc_site.store.place_order()
+    connector = connector_for(wc_site)
+    done, problems = connector.update_statuses({str(order.id): "completed", "99999": "completed"})
+    assert done == [str(order.id)]
+    [problem] = problems
+    assert problem.startswith("order 99999: Invalid ID.")
+    assert wc_site.store.order(order.id).status == "completed"
+
+
+# -- reconciliation ----------------------------------------------------------------------------
+
+def test_reconciliation_pages_through_changed_orders_once(
+        runtime: Runtime, wc_site: WooCommerceSandbox) -> None:  # noqa: F811
+    store_id = connect(runtime, wc_site)
+    for _ in range(150):
+        wc_site.store.place_order()
+    assert woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.RECONCILE_JOB, 15)
+    assert run_jobs(runtime, woocommerce_sync.RECONCILE_JOB) == 1
+    assert order_count(runtime) == 150
+    with runtime.db.read() as session:
+        watermark = woocommerce_sync.watermark(session.get_one(Store, store_id))
+    assert watermark == wc_site.clock.now()
+    # A second poll re-reads the overlap; duplicates change nothing.
+    wc_site.clock.advance(timedelta(minutes=1))
+    late = wc_site.store.place_order()
+    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.RECONCILE_JOB, 0.001)
+    run_jobs(runtime, woocommerce_sync.RECONCILE_JOB)
+    assert order_count(runtime) == 151
+    with runtime.db.read() as session:
+        numbers = session.scalars(select(Order.number).where(Order.number == str(late.id)))
+        assert list(numbers) == [str(late.id)]
+
+
+def test_an_order_the_mapper_rejects_does_not_stop_the_rest(
+        runtime: Runtime, wc_sandbox: WooCommerceSandbox) -> None:
+    connect(runtime, wc_sandbox)
+    broken = wc_sandbox.store.place_order()
+    broken.line_items[0].quantity = 0
+    wc_sandbox.store.place_order()
+    page = connector_for(wc_sandbox).orders_modified_since(wc_sandbox.clock.now())
+    assert len(page.orders) == 1
+    assert page.problems == [f"order {broken.id}: line_items[1].quantity: "
+                             "must be a positive integer"]
+
+
+# -- webhooks ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def public(runtime: Runtime, live_url: str) -> Iterator[str]:
+    """DropTrack's public URL is the live test server, so the sandbox can deliver to it."""
+    app_settings = runtime.settings.app.model_copy(update={"public_url": live_url})
+    runtime.settings = runtime.settings.model_copy(update={"app": app_settings})
+    yield live_url
+
+
+def test_disabled_webhook_is_re_enabled_and_the_gap_reconciled(
+        runtime: Runtime, public: str, wc_sandbox: WooCommerceSandbox) -> None:
+    store_id = connect(runtime, wc_sandbox)
+    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.WEBHOOK_HEALTH_JOB, 30)
+    assert run_jobs(runtime, woocommerce_sync.WEBHOOK_HEALTH_JOB) == 1
+    hooks = sorted(wc_sandbox.store.webhooks.values(), key=lambda w: w.topic)
+    assert [(w.topic, w.status) for w in hooks] == [("order.created", "active"),
+                                                    ("order.updated", "active")]
+    assert hooks[0].delivery_url == f"{public}/webhooks/woocommerce/{store_id}"
+    assert all(not w.pending_delivery for w in hooks)  # DropTrack answered the pings
+
+    wc_sandbox.store.place_order()
+    wc_sandbox.deliver_pending()
+    run_jobs(runtime, "inbox.process")
+    assert order_count(runtime) == 1
+
+    # DropTrack is unreachable for a while (deliveries rejected): WooCommerce disables it.
+    for hook in hooks:
+        hook.delivery_url = hook.delivery_url.replace("/webhooks/", "/missing/")
+    wc_sandbox.clock.advance(timedelta(minutes=10))
+    missed = [wc_sandbox.store.place_order() for _ in range(7)]
+    wc_sandbox.deliver_pending()
+    assert hooks[0].status == "disabled"
+    for hook in hooks:
+        hook.delivery_url = hook.delivery_url.replace("/missing/", "/webhooks/")
+
+    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.WEBHOOK_HEALTH_JOB, 0.001)
+    run_jobs(runtime, woocommerce_sync.WEBHOOK_HEALTH_JOB)
+    assert {w.status for w in hooks} == {"active"}
+    with runtime.db.read() as session:
+        [alert] = session.scalars(select(Alert).where(Alert.kind == "webhook_gap"))
+    assert "re-enabled" in alert.message
+    run_jobs(runtime, woocommerce_sync.RECONCILE_JOB)
+    assert order_count(runtime) == 1 + len(missed)
+
+
+def test_webhooks_are_not_duplicated_and_paused_ones_are_left(
+        runtime: Runtime, public: str, wc_sandbox: WooCommerceSandbox) -> None:
+    store_id = connect(runtime, wc_sandbox)
+    with runtime.db.read() as session:
+        store = session.get_one(Store, store_id)
+    connector = woocommerce_sync.connector_for(runtime, store)
+    woocommerce_sync.check_webhooks(runtime, store, connector)
+    [paused] = [w for w in wc_sandbox.store.webhooks.values() if w.topic == "order.updated"]
+    paused.status = "paused"
+    woocommerce_sync.check_webhooks(runtime, store, connector)
+    assert len(wc_sandbox.store.webhooks) == 2 and paused.status == "paused"
+
+
+# -- connection test ---------------------------------------------------------------------------
+
+def test_connection_test_passes_and_names_the_mode(wc_site: WooCommerceSandbox) -> None:  # noqa: F811
+    wc_site.store.set_tracking_mode("ast")
+    report = check_connection(access_for(wc_site))
+    assert report.ok, report.problems
+    assert report.summary() == ("Connected: orders can be read and tracking written "
+                                "(advanced shipment tracking).")
+
+
+def test_connection_test_reports_wrong_keys(wc_site: WooCommerceSandbox) -> None:  # noqa: F811
+    key = wc_site.store.create_key()
+    key_for_test = type(key)(**{**key.__dict__, "consumer_secret": "cs_wrong"})
+    report = check_connection(access_for(wc_site, key_for_test))
+    [problem] = report.problems
+    assert "refused DropTrack's API keys" in problem and "Reconnect the store" in problem
+
+
+def test_connection_test_reports_http_where_https_is_required(
+        wc_sandbox: WooCommerceSandbox) -> None:
+    report = check_connection(access_for(wc_sandbox, allow_loopback_http=False))
+    assert report.problems == [
+        "The store address starts with http://. DropTrack sends API keys only over HTTPS: use "
+        "your store's https:// address (the site needs a valid SSL certificate)."]
+
+
+def test_connection_test_reports_a_missing_rest_api(wc_receiver: object,
+                                                     wc_sandbox: WooCommerceSandbox) -> None:
+    access = access_for(wc_sandbox)
+    site = access.domain
+    wc_sandbox.store.inject_fault(404, path_prefix="/wp-json", times=1,
+                                  body="<html>Page not found</html>")
+    report = check_connection(access)
+    assert report.problems == [
+        f"{site} answered 404 while reading the REST API index: the WordPress REST API is not "
+        "reachable at this address (check the URL and that permalinks are not 'Plain')."]

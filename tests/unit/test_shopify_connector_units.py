@@ -1,0 +1,152 @@
+"""Pure parts of the Shopify connector: operations valid against Shopify's real schema, line
+allocation over fulfillment orders, the GraphQL order mapper, the cost limiter, tokens."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.shopify import graphql as ops
+from connectors.shopify.fulfillment import ShownEvent, ShownFulfillment, already_shown, line_groups
+from connectors.shopify.mapper import parse_graphql_order
+from connectors.shopify.ratelimit import InProcessLimiter, ThrottleStatus
+from connectors.shopify.settings import missing_scopes
+from connectors.shopify.tokens import CLIENT_CREDENTIALS, OAUTH, STATIC, Credentials
+from connectors.store_base import ShippedLine
+from integration.clock import FrozenClock
+from integration.domain import Payment
+from integration.errors import RetryableError
+from tests.helpers.sandbox_shopify import validate_against_real_schema
+
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("operation", ops.ALL, ids=lambda op: op.name)
+def test_every_operation_is_valid_against_shopifys_real_schema(operation: ops.Operation) -> None:
+    assert validate_against_real_schema(operation.text) == []
+
+
+def fulfillment_order(fo_id: str, status: str, *items: tuple[str, str, int]) -> dict[str, object]:
+    return {"id": fo_id, "status": status, "lineItems": {"nodes": [
+        {"id": item_id, "remainingQuantity": remaining,
+         "lineItem": {"id": f"gid://shopify/LineItem/{line_id}"}}
+        for item_id, line_id, remaining in items]}}
+
+
+def test_only_the_shipped_lines_and_quantities_are_fulfilled() -> None:
+    order = {"fulfillmentOrders": {"nodes": [
+        fulfillment_order("FO1", "CLOSED", ("A", "1", 0)),
+        fulfillment_order("FO2", "OPEN", ("B", "1", 3), ("C", "2", 1)),
+    ]}}
+    groups, problems = line_groups(order, [ShippedLine("1", 2)])
+    assert problems == []
+    assert groups == [{"fulfillmentOrderId": "FO2",
+                       "fulfillmentOrderLineItems": [{"id": "B", "quantity": 2}]}]
+
+
+def test_more_than_is_open_is_a_problem_not_a_partial_guess() -> None:
+    order = {"fulfillmentOrders": {"nodes": [fulfillment_order("FO", "OPEN", ("B", "1", 1))]}}
+    _, problems = line_groups(order, [ShippedLine("1", 2), ShippedLine("9", 1)])
+    assert problems == ["line 1: 1 of 2 not open for fulfillment in Shopify",
+                        "line 9: 1 of 1 not open for fulfillment in Shopify"]
+
+
+def test_an_event_is_shown_once_per_status_and_moment() -> None:
+    shown = ShownFulfillment("F", "SUCCESS", ("N",), (
+        ShownEvent("IN_TRANSIT", T0 + timedelta(days=2)), ShownEvent("IN_TRANSIT", T0)))
+    assert already_shown(shown, "IN_TRANSIT", T0 + timedelta(days=2, microseconds=5))
+    assert not already_shown(shown, "IN_TRANSIT", T0 + timedelta(days=3))
+    assert not already_shown(shown, "DELIVERED", T0)
+    assert already_shown(shown, "IN_TRANSIT", None)
+
+
+def graphql_order(**changes: object) -> dict[str, object]:
+    node: dict[str, object] = {
+        "id": "gid://shopify/Order/77", "legacyResourceId": "77", "name": "#1001",
+        "email": "ada@example.com", "createdAt": "2026-11-02T09:00:00Z",
+        "updatedAt": "2026-11-02T09:05:00Z", "cancelledAt": None,
+        "displayFinancialStatus": "PAID", "currencyCode": "USD",
+        "totalPriceSet": {"shopMoney": {"amount": "25.0"}},
+        "shippingAddress": {"name": "Ada Lovelace", "address1": "12 Row", "city": "London",
+                            "zip": "N1", "countryCodeV2": "GB"},
+        "lineItems": {"nodes": [{"id": "gid://shopify/LineItem/5", "sku": "CASE-1",
+                                 "name": "Case", "quantity": 2, "requiresShipping": True,
+                                 "originalUnitPriceSet": {"shopMoney": {"amount": "12.5"}}}]},
+    }
+    node.update(changes)
+    return node
+
+
+def test_a_graphql_order_maps_to_the_webhooks_ids() -> None:
+    order, problems = parse_graphql_order(graphql_order())
+    assert problems == [] and order is not None
+    assert (order.external_id, order.number, order.payment) == ("77", "#1001", Payment.PAID)
+    assert [(line.external_id, line.quantity, line.sku) for line in order.lines] == [
+        ("5", 2, "CASE-1")]
+    assert order.shipping_address.country == "GB"
+
+
+@pytest.mark.parametrize(("status", "payment"), [("PENDING", Payment.AWAITING),
+                                                 ("VOIDED", Payment.FAILED),
+                                                 ("REFUNDED", Payment.REFUNDED)])
+def test_unpaid_graphql_orders_are_not_paid(status: str, payment: Payment) -> None:
+    order, _ = parse_graphql_order(graphql_order(displayFinancialStatus=status))
+    assert order is not None and order.payment is payment
+
+
+def test_a_broken_graphql_order_is_reported_not_guessed() -> None:
+    order, problems = parse_graphql_order(graphql_order(displayFinancialStatus=None,
+                                                        lineItems=None, updatedAt="yesterday"))
+    assert order is None
+    assert any("financial_status" in p for p in problems)
+    assert any("updated_at" in p for p in problems)
+
+
+def test_the_limiter_waits_for_the_bucket_instead_of_spending_past_it() -> None:
+    clock = FrozenClock(T0)
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
+
+    limiter = InProcessLimiter(clock=clock, sleep=sleep)
+    limiter.acquire("shop", 500)  # nothing known yet: go
+    assert slept == []
+    limiter.observe("shop", ThrottleStatus(2000, 150, 100), actual=10, throttled=False)
+    limiter.acquire("shop", 100)
+    limiter.acquire("shop", 100)  # 50 left: wait for 50 more points = 0.5 s
+    assert slept == [pytest.approx(0.5)]
+    assert limiter.usage("shop").points == 10
+
+
+def test_the_limiter_hands_a_long_wait_back_to_the_outbox() -> None:
+    limiter = InProcessLimiter(clock=FrozenClock(T0), sleep=lambda _: None,
+                               max_wait_seconds=5)
+    limiter.observe("shop", ThrottleStatus(2000, 0, 50), actual=None, throttled=True)
+    with pytest.raises(RetryableError) as raised:
+        limiter.acquire("shop", 1000)
+    assert raised.value.retry_after_seconds == pytest.approx(20)
+
+
+def test_throttle_status_tolerates_missing_data() -> None:
+    assert ThrottleStatus.parse(None) is None
+    assert ThrottleStatus.parse({"throttleStatus": {"maximumAvailable": 1}}) is None
+
+
+def test_credentials_know_when_and_how_to_renew() -> None:
+    oauth = Credentials("t", OAUTH, expires_at=(T0 + timedelta(minutes=5)).isoformat(),
+                        refresh_token="r", client_id="c", client_secret="s")
+    assert oauth.needs_refresh(T0) and not oauth.needs_refresh(T0 - timedelta(hours=1))
+    assert not Credentials("t", STATIC).refreshable
+    assert Credentials("t", CLIENT_CREDENTIALS, client_id="c", client_secret="s").refreshable
+    assert Credentials.from_dict(oauth.as_dict()) == oauth
+    assert Credentials.from_dict({"access_token": "legacy"}).kind == STATIC
+
+
+def test_missing_scopes_know_that_write_implies_read() -> None:
+    assert missing_scopes("write_orders,write_merchant_managed_fulfillment_orders,"
+                          "write_fulfillments") == []
+    assert missing_scopes("read_orders") == ["write_merchant_managed_fulfillment_orders",
+                                             "write_fulfillments"]
