@@ -19,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 ENV_PREFIX = "DROPTRACK_"
 DEFAULT_CONFIG_FILE = "config.toml"
 DEFAULT_DATABASE_URL = "sqlite:///droptrack.db"
+# DROPTRACK_* variables that are not settings: the config file's path, and the flag the
+# `droptrack worker` command sets for its Dramatiq processes.
+INTERNAL_VARIABLES = frozenset({ENV_PREFIX + "CONFIG", ENV_PREFIX + "WORKER_PROCESS"})
 
 
 class ConfigError(Exception):
@@ -218,7 +221,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """Map `DROPTRACK_<SECTION>_<KEY>` variables onto the nested settings structure."""
     overrides: dict[str, dict[str, Any]] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name in INTERNAL_VARIABLES:
             continue
         rest = name.removeprefix(ENV_PREFIX).lower()
         for section, model in SECTIONS.items():

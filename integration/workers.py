@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.middleware import AgeLimit, Callbacks, ShutdownNotifications, TimeLimit
+from dramatiq.middleware import AgeLimit, Callbacks, Retries, ShutdownNotifications, TimeLimit
 
 from integration import outbox
 from integration.config import load_settings
@@ -33,10 +33,10 @@ _runtime_lock = threading.Lock()
 
 
 def make_broker(redis_url: str) -> RedisBroker:
-    # No Prometheus middleware (it would open a port per process) and no Retries: the outbox
-    # decides about retries.
+    # No Prometheus middleware (it would open a port per process). Retries is there only so
+    # actors can say max_retries=0: the outbox decides about retries, not Dramatiq.
     return RedisBroker(url=redis_url, middleware=[  # type: ignore[no-untyped-call]
-        AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks()])
+        AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Retries()])
 
 
 def runtime() -> Runtime:

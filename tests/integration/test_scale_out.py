@@ -32,7 +32,7 @@ from tests.helpers.recorder import Recorder
 from tests.helpers.sandbox_supplier import SupplierSandbox
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 
 @pytest.fixture
@@ -91,6 +91,13 @@ class Processes:
     def output(self, process: subprocess.Popen[bytes]) -> str:
         return next(log for p, log in self.running if p is process).read_text(errors="replace")
 
+    def assert_alive(self) -> None:
+        for process, log in self.running:
+            code = process.poll()
+            if code is not None and code != -signal.SIGKILL and process.returncode != 0:
+                raise AssertionError(f"{log.name} exited with {code}:\n"
+                                     f"{log.read_text(errors='replace')[-3000:]}")
+
     def stop_all(self) -> None:
         for process, _ in self.running:
             if process.poll() is None:
@@ -104,11 +111,14 @@ def processes(settings: Settings, runtime: Runtime, tmp_path: Path) -> Iterator[
     group.stop_all()
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_for(condition: Callable[[], bool], timeout: float, what: str,
+             processes: Processes | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
+        if processes is not None:
+            processes.assert_alive()
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -147,16 +157,19 @@ def test_burst_is_forwarded_exactly_once_even_when_redis_is_flushed(
     processes.scheduler()
     for _ in range(3):
         processes.worker()
-    wait_for(lambda: forwarded(runtime) >= BURST // 4, 240, "a quarter of the burst")
+    wait_for(lambda: forwarded(runtime) >= BURST // 4, 240, "a quarter of the burst", processes)
     redis_client.flushall()  # every queued message is gone
-    wait_for(lambda: forwarded(runtime) == BURST, 600, "the whole burst")
+    wait_for(lambda: forwarded(runtime) == BURST, 600, "the whole burst", processes)
     assert len(supplier_sandbox.state.orders) == BURST
     references = [o.request.order_number for o in supplier_sandbox.state.orders.values()]
     assert len(set(references)) == BURST
-    with runtime.db.read() as session:
-        states = dict(session.execute(select(OutboxJob.state, func.count()).group_by(
-            OutboxJob.state)).all())
-    assert states == {"done": BURST}
+
+    def states() -> dict[str, int]:
+        with runtime.db.read() as session:
+            return dict(session.execute(select(OutboxJob.state, func.count()).group_by(
+                OutboxJob.state)).all())
+
+    wait_for(lambda: states() == {"done": BURST}, 120, "every job done", processes)
 
 
 def test_worker_killed_mid_job_redelivers_with_one_side_effect(
