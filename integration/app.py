@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import logging
+import uuid
 
-from flask import Flask, jsonify
+from flask import Flask, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
+from integration import logs
 from integration.config import Settings, load_settings
 from integration.runtime import Runtime, build_runtime
 
@@ -17,7 +18,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         runtime = build_runtime(settings or load_settings())
     app = Flask(__name__, template_folder="../templates")
     configure_flask(app, runtime)
-    configure_logging(runtime)
+    configure_logging(app, runtime)
     configure_blueprints(app)
     configure_errors(app)
     return app
@@ -33,22 +34,43 @@ def configure_flask(app: Flask, runtime: Runtime) -> None:
     app.extensions["droptrack"] = runtime
 
 
-def configure_logging(runtime: Runtime) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("droptrack").setLevel(runtime.settings.logging.level)
-    logging.getLogger("integration").setLevel(runtime.settings.logging.level)
-    # /readyz asks alembic for the current revision on every call: keep that quiet.
-    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+def configure_logging(app: Flask, runtime: Runtime) -> None:
+    logs.configure(runtime.settings.logging.level, runtime.settings.logging.format)
+
+    @app.before_request
+    def _tag_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        valid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else ""
+        g.request_id = valid or uuid.uuid4().hex
+        g.request_token = logs.request_id.set(g.request_id)
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+    @app.teardown_request
+    def _untag_request(_error: BaseException | None) -> None:
+        token = g.pop("request_token", None)
+        if token is not None:
+            logs.request_id.reset(token)
 
 
 def configure_blueprints(app: Flask) -> None:
-    from integration.web import admin, api, health, shopify_app, tracking, woocommerce_connect
+    from integration.web import (
+        admin,
+        api,
+        health,
+        metrics,
+        shopify_app,
+        tracking,
+        woocommerce_connect,
+    )
     from webhooks import shopify, suppliers, woocommerce
 
     for module in (health, shopify, woocommerce, suppliers, shopify_app, woocommerce_connect, admin,
-                   tracking, api):
+                   tracking, api, metrics):
         app.register_blueprint(module.blueprint)
 
 

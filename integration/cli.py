@@ -16,7 +16,7 @@ from typing import Any
 import click
 import tomlkit
 
-from integration import outbox, stores
+from integration import logs, outbox, stores
 from integration.config import (
     DEFAULT_CONFIG_FILE,
     ENV_PREFIX,
@@ -69,8 +69,7 @@ pass_context = click.make_pass_decorator(Context)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None) -> None:
     """DropTrack: forward dropshipping orders to suppliers and bring tracking back."""
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("INFO", "text")
     ctx.obj = Context(config_path)
     ctx.call_on_close(ctx.obj.close)
 

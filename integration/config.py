@@ -183,6 +183,12 @@ class AdminSettings(_Section):
 
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class MetricsSettings(_Section):
+    # Bearer token for GET /metrics from other machines; loopback scrapes need none.
+    token: str = ""
 
 
 class Settings(_Section):
@@ -200,6 +206,7 @@ class Settings(_Section):
     woocommerce: WooCommerceSettings = Field(default_factory=WooCommerceSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @property
     def demo(self) -> bool:

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
 
-from integration import outbox
+from integration import job_metrics, logs, outbox
 from integration.heartbeat import beat
 from integration.jobs import handler_for
 from integration.runtime import Runtime
@@ -101,10 +101,20 @@ class Dispatcher:
 
 def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> None:
     """Run one claimed job and record its outcome; never raises."""
+    token = logs.job_id.set(f"{job.id}:{job.attempt}")
+    try:
+        _run_and_record(runtime, job)
+    finally:
+        logs.job_id.reset(token)
+
+
+def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> None:
     settings = runtime.settings.dispatcher
+    started = time.perf_counter()
     try:
         handler_for(job.kind)(runtime, job)
     except Exception as exc:
+        job_metrics.observe(job.kind, time.perf_counter() - started, failed=True)
         with runtime.db.write() as session:
             state = outbox.fail(session, job, exc, runtime.clock.now(),
                                 settings.backoff_base_seconds, settings.backoff_max_seconds)
@@ -112,6 +122,7 @@ def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> None:
         log.log(level, "job %s (%s) attempt %d failed -> %s: %s",
                 job.id, job.kind, job.attempt, state, exc)
         return
+    job_metrics.observe(job.kind, time.perf_counter() - started, failed=False)
     with runtime.db.write() as session:
         if not outbox.complete(session, job, runtime.clock.now()):
             log.warning("job %s finished after its lease was taken over", job.id)
