@@ -548,9 +548,9 @@ def jobs_replay(ctx: Context, job_id: int) -> None:
 
 
 def _register_contributed_groups() -> None:
-    from integration.commands import admin, shopify, woocommerce
+    from integration.commands import admin, demo, shopify, woocommerce
 
-    for module in (shopify, woocommerce, admin):
+    for module in (shopify, woocommerce, admin, demo):
         main.add_command(module.group)
 
 
