@@ -74,7 +74,7 @@ def make_settings(database_url: str, **sections: dict[str, Any]) -> Settings:
         "security": {"secret_key": secrets.token_urlsafe(40),
                      "encryption_keys": [generate_key()]},
         "dispatcher": {"poll_interval_seconds": 0.05, "backoff_base_seconds": 0.05,
-                       "backoff_max_seconds": 0.2, "lease_seconds": 5},
+                       "backoff_max_seconds": 0.2, "lease_seconds": 30},
     }
     for section, values in sections.items():
         overrides[section] = {**overrides.get(section, {}), **values}

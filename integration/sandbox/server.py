@@ -14,7 +14,8 @@ from cheroot.ssl.builtin import BuiltinSSLAdapter
 from cheroot.wsgi import Server
 from flask import Flask
 
-THREADS = 16
+THREADS = 24
+LISTEN_BACKLOG = 256  # cheroot's default (5) resets bursts of concurrent connections
 
 
 class _ContextSSLAdapter(BuiltinSSLAdapter):
@@ -29,7 +30,8 @@ class _ContextSSLAdapter(BuiltinSSLAdapter):
 
 def _make_server(app: Flask, host: str, port: int,
                  ssl_context: ssl.SSLContext | None) -> Server:
-    server = Server((host, port), app, numthreads=THREADS, server_name="sandbox")
+    server = Server((host, port), app, numthreads=THREADS, server_name="sandbox",
+                    request_queue_size=LISTEN_BACKLOG)
     # The serve loop notices stop() at this interval: short, so test teardown is quick.
     server.expiration_interval = 0.05
     if ssl_context is not None:

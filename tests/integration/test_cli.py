@@ -207,7 +207,7 @@ def test_serve_starts_answers_health_and_processes_webhooks(cli_env: dict[str, s
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded CI machine can be slow to import and migrate
         while True:
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
