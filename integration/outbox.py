@@ -67,6 +67,11 @@ def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str
     return True
 
 
+# Workers read the clock before they get the database lock, so a lease another worker set a
+# moment later can lie slightly beyond `now + lease`; only far beyond is a clock jump.
+CLOCK_SLACK = timedelta(minutes=5)
+
+
 def _due(now: datetime, lease: timedelta, horizon: timedelta) -> ColumnElement[bool]:
     """Runnable now. Times further ahead than any lease or retry delay we ever set can only
     come from a clock that jumped back; they count as due instead of stalling for hours."""
@@ -74,7 +79,8 @@ def _due(now: datetime, lease: timedelta, horizon: timedelta) -> ColumnElement[b
         (OutboxJob.state == PENDING)
         & ((OutboxJob.next_run_at <= now) | (OutboxJob.next_run_at > now + horizon)),
         (OutboxJob.state == RUNNING)
-        & ((OutboxJob.lease_expires_at <= now) | (OutboxJob.lease_expires_at > now + lease)),
+        & ((OutboxJob.lease_expires_at <= now)
+           | (OutboxJob.lease_expires_at > now + lease + CLOCK_SLACK)),
     )
 
 
@@ -151,7 +157,7 @@ def mark_for_queue(session: Session, now: datetime, grace: timedelta, limit: int
     """
     not_queued_recently = (OutboxJob.lease_expires_at.is_(None)
                            | (OutboxJob.lease_expires_at <= now)
-                           | (OutboxJob.lease_expires_at > now + grace))
+                           | (OutboxJob.lease_expires_at > now + grace + CLOCK_SLACK))
     due = _due(now, lease, horizon) & ((OutboxJob.state == RUNNING) | not_queued_recently)
     query = select(OutboxJob).where(due).order_by(OutboxJob.next_run_at, OutboxJob.id)
     if session.get_bind().dialect.name == "postgresql":
