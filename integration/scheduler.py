@@ -13,16 +13,20 @@ from integration import csv_suppliers, inbox, outbox
 from integration.engine import polling, sweeps
 from integration.runtime import Runtime
 from integration.scheduled import contributed
+from integration.web import ratelimit
 
 log = logging.getLogger(__name__)
 
 
 def prune_old_records(runtime: Runtime) -> None:
-    """Delete processed deliveries and finished jobs past retention; dead jobs stay."""
-    cutoff = runtime.clock.now() - timedelta(days=runtime.settings.scheduler.retention_days)
+    """Delete processed deliveries, finished jobs and idle rate-limit counters past
+    retention; dead jobs stay for the owner."""
+    now = runtime.clock.now()
+    cutoff = now - timedelta(days=runtime.settings.scheduler.retention_days)
     with runtime.db.write() as session:
         deliveries = inbox.prune_processed(session, cutoff)
         jobs = outbox.prune_done(session, cutoff)
+        ratelimit.prune(session, now, timedelta(days=1))
     if deliveries or jobs:
         log.info("retention: pruned %d deliveries and %d finished jobs", deliveries, jobs)
 
