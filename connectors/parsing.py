@@ -68,3 +68,17 @@ def positive_int(value: Any) -> int | None:
     except (TypeError, ValueError):
         return None
     return number if number > 0 else None
+
+
+def line_item_basics(data: Any, problems: Problems) -> tuple[dict[str, Any], str, int] | None:
+    """The parts every platform's line item must have: an object with an id and a positive
+    quantity. Problems are recorded; None means skip this line."""
+    if not isinstance(data, dict):
+        problems.append("line_items: each item must be an object")
+        return None
+    line_id = problems.require_str(data, "id", "line_items[].")
+    quantity = positive_int(data.get("quantity"))
+    if quantity is None:
+        problems.append(f"line_items[{line_id}].quantity: must be a positive integer")
+        return None
+    return data, line_id, quantity

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from contextlib import closing
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -110,11 +111,8 @@ def write_back(runtime: Runtime, claimed: ClaimedJob) -> None:
     if (current.written_status, current.written_tracking_number) == (
             current.status, current.tracking_number):
         return  # the store already shows exactly this
-    connector = store_connector(runtime, store)
-    try:
+    with closing(store_connector(runtime, store)) as connector:
         result = connector.write_shipment(current)
-    finally:
-        connector.close()
     with runtime.db.write() as session:
         row = session.get_one(Shipment, shipment_id)
         row.written_status, row.written_tracking_number = current.status, current.tracking_number

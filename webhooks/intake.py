@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Request, current_app, jsonify
+from flask import Blueprint, Request, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -90,6 +90,11 @@ def persist(delivery: inbox.Delivery) -> ResponseReturnValue:
     return jsonify(status="stored", id=inbox_id), 200
 
 
-def rejection_response(source: str, rejected: Rejected) -> ResponseReturnValue:
-    log.warning("%s webhook rejected (%d): %s", source, rejected.status, rejected.reason)
-    return jsonify(error=rejected.public), rejected.status
+def handle_rejections(blueprint: Blueprint, source: str) -> None:
+    """Answer a `Rejected` raised anywhere in the blueprint's routes, logging why."""
+
+    def answer(rejected: Rejected) -> ResponseReturnValue:
+        log.warning("%s webhook rejected (%d): %s", source, rejected.status, rejected.reason)
+        return jsonify(error=rejected.public), rejected.status
+
+    blueprint.register_error_handler(Rejected, answer)

@@ -7,12 +7,11 @@ from flask.typing import ResponseReturnValue
 
 from integration import inbox, stores
 from webhooks.intake import (
-    Rejected,
+    handle_rejections,
     kept_headers,
     parse_json_object,
     persist,
     read_body,
-    rejection_response,
     require_headers,
     runtime,
     unauthorized,
@@ -20,6 +19,7 @@ from webhooks.intake import (
 from webhooks.signatures import verify_base64_hmac
 
 blueprint = Blueprint("shopify_webhooks", __name__)
+handle_rejections(blueprint, "shopify")
 
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"
 REQUIRED_HEADERS = (HMAC_HEADER, "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id")
@@ -27,13 +27,6 @@ REQUIRED_HEADERS = (HMAC_HEADER, "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-
 
 @blueprint.post("/webhooks/shopify")
 def receive() -> ResponseReturnValue:
-    try:
-        return _receive()
-    except Rejected as rejected:
-        return rejection_response("shopify", rejected)
-
-
-def _receive() -> ResponseReturnValue:
     body = read_body(request)
     headers = require_headers(request, REQUIRED_HEADERS)
     rt = runtime()

@@ -14,11 +14,11 @@ from integration import inbox
 from integration.storage.models import Supplier
 from webhooks.intake import (
     Rejected,
+    handle_rejections,
     kept_headers,
     parse_json_object,
     persist,
     read_body,
-    rejection_response,
     require_headers,
     runtime,
     unauthorized,
@@ -26,6 +26,7 @@ from webhooks.intake import (
 from webhooks.signatures import verify_prefixed_hex_hmac
 
 blueprint = Blueprint("supplier_webhooks", __name__)
+handle_rejections(blueprint, "supplier")
 
 SIGNATURE_HEADER = "X-Supplier-Signature"
 TIMESTAMP_HEADER = "X-Supplier-Timestamp"
@@ -37,13 +38,6 @@ SOURCE = "supplier"
 
 @blueprint.post("/webhooks/suppliers/<int:supplier_id>")
 def receive(supplier_id: int) -> ResponseReturnValue:
-    try:
-        return _receive(supplier_id)
-    except Rejected as rejected:
-        return rejection_response("supplier", rejected)
-
-
-def _receive(supplier_id: int) -> ResponseReturnValue:
     body = read_body(request)
     headers = require_headers(request, (SIGNATURE_HEADER, TIMESTAMP_HEADER, EVENT_HEADER,
                                         TYPE_HEADER))

@@ -13,11 +13,11 @@ from flask.typing import ResponseReturnValue
 from integration import inbox, stores
 from webhooks.intake import (
     Rejected,
+    handle_rejections,
     kept_headers,
     parse_json_object,
     persist,
     read_body,
-    rejection_response,
     require_headers,
     runtime,
     unauthorized,
@@ -26,6 +26,7 @@ from webhooks.signatures import verify_base64_hmac
 
 log = logging.getLogger("droptrack.webhooks")
 blueprint = Blueprint("woocommerce_webhooks", __name__)
+handle_rejections(blueprint, "woocommerce")
 
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_HEADER = "X-WC-Webhook-Topic"
@@ -34,13 +35,6 @@ _PING_BODY = re.compile(rb"webhook_id=\d+")
 
 @blueprint.post("/webhooks/woocommerce/<int:store_id>")
 def receive(store_id: int) -> ResponseReturnValue:
-    try:
-        return _receive(store_id)
-    except Rejected as rejected:
-        return rejection_response("woocommerce", rejected)
-
-
-def _receive(store_id: int) -> ResponseReturnValue:
     body = read_body(request)
     rt = runtime()
     with rt.db.read() as session:

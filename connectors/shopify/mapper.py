@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.parsing import Problems, decimal, optional_id, positive_int, text, timestamp
+from connectors.parsing import (
+    Problems,
+    decimal,
+    line_item_basics,
+    optional_id,
+    text,
+    timestamp,
+)
 from integration.domain import Address, OrderLine, Payment, StoreOrder
 
 PAYMENT_BY_FINANCIAL_STATUS = {
@@ -33,15 +40,11 @@ def parse_address(data: Any) -> Address:
     )
 
 
-def parse_line(data: Any, problems: Problems) -> OrderLine | None:
-    if not isinstance(data, dict):
-        problems.append("line_items: each item must be an object")
+def parse_line(raw: Any, problems: Problems) -> OrderLine | None:
+    basics = line_item_basics(raw, problems)
+    if basics is None:
         return None
-    line_id = problems.require_str(data, "id", "line_items[].")
-    quantity = positive_int(data.get("quantity"))
-    if quantity is None:
-        problems.append(f"line_items[{line_id}].quantity: must be a positive integer")
-        return None
+    data, line_id, quantity = basics
     return OrderLine(
         external_id=line_id, quantity=quantity, sku=text(data.get("sku")) or None,
         product_id=optional_id(data.get("product_id")),

@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from connectors.parsing import Problems, decimal, optional_id, positive_int, text, timestamp
+from connectors.parsing import (
+    Problems,
+    decimal,
+    line_item_basics,
+    optional_id,
+    text,
+    timestamp,
+)
 from integration.domain import Address, OrderLine, Payment, StoreOrder
 
 PAYMENT_BY_STATUS = {
@@ -39,15 +46,11 @@ def parse_address(shipping: Any, billing: Any) -> Address:
     )
 
 
-def parse_line(data: Any, problems: Problems) -> OrderLine | None:
-    if not isinstance(data, dict):
-        problems.append("line_items: each item must be an object")
+def parse_line(raw: Any, problems: Problems) -> OrderLine | None:
+    basics = line_item_basics(raw, problems)
+    if basics is None:
         return None
-    line_id = problems.require_str(data, "id", "line_items[].")
-    quantity = positive_int(data.get("quantity"))
-    if quantity is None:
-        problems.append(f"line_items[{line_id}].quantity: must be a positive integer")
-        return None
+    data, line_id, quantity = basics
     return OrderLine(
         external_id=line_id, quantity=quantity,
         sku=text(data.get("sku")) or None,  # null when the product was deleted

@@ -8,6 +8,7 @@ order back instead of a new one. Network calls happen outside any database trans
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -82,11 +83,8 @@ def forward_order(runtime: Runtime, claimed: ClaimedJob) -> None:
             session.get_one(SupplierOrder, forwarding.supplier_order_id).status = \
                 "awaiting_batch"
         return
-    connector = connector_for(runtime, forwarding.supplier)
-    try:
+    with closing(connector_for(runtime, forwarding.supplier)) as connector:
         result = connector.create_order(forwarding.request, forwarding.key)
-    finally:
-        connector.close()
     with runtime.db.write() as session:
         _record(session, forwarding, result, runtime)
 
@@ -137,25 +135,28 @@ def _rejected(session: Session, supplier_order: SupplierOrder, order: Order,
                        store_id=order.store_id, order_id=order.id)
 
 
-@job(CANCEL_JOB)
-def withdraw_order(runtime: Runtime, claimed: ClaimedJob) -> None:
-    supplier_order_id = int(claimed.payload["supplier_order_id"])
+def _target(runtime: Runtime, supplier_order_id: int) -> tuple[Supplier, str | None, str]:
+    """The supplier of a supplier order, the supplier's id for it (None before it was
+    accepted) and its status."""
     with runtime.db.read() as session:
         supplier_order = session.get_one(SupplierOrder, supplier_order_id)
         supplier = session.get_one(Supplier, supplier_order.supplier_id)
         session.expunge(supplier)
         external_id = bindings.external_id_of(session, bindings.SUPPLIER, supplier.id,
                                               SUPPLIER_ORDER, supplier_order.id)
-        status = supplier_order.status
+        return supplier, external_id, supplier_order.status
+
+
+@job(CANCEL_JOB)
+def withdraw_order(runtime: Runtime, claimed: ClaimedJob) -> None:
+    supplier_order_id = int(claimed.payload["supplier_order_id"])
+    supplier, external_id, status = _target(runtime, supplier_order_id)
     if external_id is None or status in ("cancelled", "rejected"):
         with runtime.db.write() as session:
             session.get_one(SupplierOrder, supplier_order_id).status = "cancelled"
         return
-    connector = connector_for(runtime, supplier)
-    try:
+    with closing(connector_for(runtime, supplier)) as connector:
         cancelled = connector.cancel_order(external_id)
-    finally:
-        connector.close()
     with runtime.db.write() as session:
         row = session.get_one(SupplierOrder, supplier_order_id)
         if cancelled:
@@ -172,19 +173,11 @@ def withdraw_order(runtime: Runtime, claimed: ClaimedJob) -> None:
 @job(POLL_JOB)
 def poll_supplier_order(runtime: Runtime, claimed: ClaimedJob) -> None:
     supplier_order_id = int(claimed.payload["supplier_order_id"])
-    with runtime.db.read() as session:
-        supplier_order = session.get_one(SupplierOrder, supplier_order_id)
-        supplier = session.get_one(Supplier, supplier_order.supplier_id)
-        session.expunge(supplier)
-        external_id = bindings.external_id_of(session, bindings.SUPPLIER, supplier.id,
-                                              SUPPLIER_ORDER, supplier_order_id)
+    supplier, external_id, _status = _target(runtime, supplier_order_id)
     if external_id is None:
         return
-    connector = connector_for(runtime, supplier)
-    try:
+    with closing(connector_for(runtime, supplier)) as connector:
         view = connector.get_order(external_id)
-    finally:
-        connector.close()
     with runtime.db.write() as session:
         for parcel in view.parcels:
             apply_parcel_update(session, ParcelUpdate(
