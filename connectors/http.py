@@ -118,8 +118,13 @@ class HttpClient:
                 failure: HttpError | TransientHttpError = TransientHttpError(reason)
                 wait = None
             else:
-                if response.status_code < 400:
+                if response.status_code < 300:
                     return response
+                if response.status_code < 400:
+                    # Never follow: a redirect could point anywhere (an SSRF guard's bypass).
+                    location = response.headers.get("Location", "?")
+                    raise HttpError(response.status_code,
+                                    f"{method} {path}: redirect to {location} not followed")
                 failure = self._failure(method, path, response)
                 wait = failure.retry_after_seconds if isinstance(failure, RetryableError) else None
             if not isinstance(failure, RetryableError) or not may_retry or attempt > self.retries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -98,11 +99,13 @@ def test_4xx_is_permanent_and_keeps_the_body(scripted: tuple[str, Script]) -> No
     assert len(script.seen) == 1
 
 
-def test_redirects_are_not_followed(scripted: tuple[str, Script]) -> None:
+def test_redirects_are_refused_not_followed(scripted: tuple[str, Script]) -> None:
     url, script = scripted
     script.answers = [(302, {})]
-    response = client(url, []).request("GET", "/x")
-    assert response.status_code == 302 and len(script.seen) == 1
+    with pytest.raises(HttpError, match=re.escape(
+            "redirect to http://169.254.169.254/latest/meta-data not followed")):
+        client(url, []).request("GET", "/x")
+    assert len(script.seen) == 1
 
 
 def test_connection_refused_is_retryable() -> None:

@@ -57,3 +57,15 @@ def test_loopback_http_only_when_allowed() -> None:
 def test_unresolvable_host_is_refused() -> None:
     with pytest.raises(UnsafeURLError, match="does not resolve"):
         check_outbound_url("https://no-such-host.invalid/")
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "0177.0.0.1", "127.1",
+                                  "[::ffff:127.0.0.1]", "localhost"])
+def test_numeric_and_named_forms_of_loopback_are_refused(host: str) -> None:
+    with pytest.raises(UnsafeURLError, match=r"private or reserved|does not resolve"):
+        check_outbound_url(f"https://{host}/orders")
+
+
+def test_a_name_resolving_to_a_private_address_is_refused() -> None:
+    with pytest.raises(UnsafeURLError, match=r"supplier\.example resolves to 10\.0\.0\.7"):
+        check_outbound_url("https://supplier.example/", resolver=resolver("10.0.0.7"))
