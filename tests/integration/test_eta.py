@@ -1,0 +1,66 @@
+"""Estimated delivery: 7-15 days until enough parcels were delivered, then learned."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from integration import stores
+from integration.domain import Address, OrderLine, Payment, StoreOrder
+from integration.engine import eta
+from integration.engine.orders import import_order
+from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
+from integration.runtime import Runtime
+from integration.status import Status
+from integration.storage.models import Shipment, SkuMapping, Supplier, SupplierOrder
+
+T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
+
+
+def ship_orders(runtime: Runtime, count: int, transit_days: int, start: int = 0) -> None:
+    with runtime.db.write() as session:
+        store = session.scalar(select(SkuMapping.store_id))
+        assert store is not None
+        for number in range(start, start + count):
+            import_order(session, store, StoreOrder(
+                external_id=str(number), number=f"#{number}", email="e@example.com",
+                payment=Payment.PAID, updated_at=T0, lines=(OrderLine("1", 1, sku="MUG"),),
+                shipping_address=Address(name="E F", address1="Dam 1", city="Amsterdam",
+                                         postcode="1012 JS", country="NL")), T0)
+        for supplier_order in session.scalars(select(SupplierOrder).where(
+                SupplierOrder.status == "queued")):
+            sent = T0 + timedelta(days=supplier_order.id)
+            apply_parcel_update(session, ParcelUpdate(
+                supplier_order.id, f"p{supplier_order.id}", f"YT{supplier_order.id:016d}",
+                events=[CarrierEvent("a", Status.IN_TRANSIT, sent),
+                        CarrierEvent("b", Status.DELIVERED,
+                                     sent + timedelta(days=transit_days))]), sent)
+
+
+def test_window_is_learned_from_delivered_parcels(runtime: Runtime) -> None:
+    store = stores.add_shopify_store(runtime, "eta.myshopify.com", "t", "s")
+    with runtime.db.write() as session:
+        session.add(Supplier(name="S", kind="rest", created_at=T0))
+        session.flush()
+        session.add(SkuMapping(store_id=store, sku="MUG", supplier_id=1, created_at=T0))
+    ship_orders(runtime, 5, transit_days=9)
+    with runtime.db.read() as session:
+        assert eta.delivery_window(session, 1, "NL") == (7, 15)  # too few to learn from
+        first = session.scalars(select(Shipment).order_by(Shipment.id)).first()
+        assert first is not None
+        # Dispatched at its first carrier event (T0 + 1 day): promised 15 days later.
+        assert first.estimated_delivery_at == T0 + timedelta(days=1 + 15)
+    ship_orders(runtime, 20, transit_days=9, start=5)
+    with runtime.db.read() as session:
+        assert eta.delivery_window(session, 1, "NL") == (9, 9)
+        assert eta.delivery_window(session, 1, "US") == (7, 15)
+        latest = session.scalars(select(Shipment).order_by(Shipment.id.desc())).first()
+    assert latest is not None and latest.estimated_delivery_at is not None
+    # The last batch was estimated while the first 5 + part of these were known: by the end
+    # the promise follows the route's real 9 days.
+    ship_orders(runtime, 1, transit_days=9, start=25)
+    with runtime.db.read() as session:
+        newest = session.scalars(select(Shipment).order_by(Shipment.id.desc())).first()
+    assert newest is not None
+    assert newest.estimated_delivery_at == T0 + timedelta(days=26 + 9)
