@@ -12,10 +12,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from integration import alerts
-from integration.status import Status
+from integration.status import Reason, Status
 from integration.storage.models import Order, Shipment, SupplierOrder
 
-MOVING = (Status.INFO_RECEIVED, Status.IN_TRANSIT, Status.EXCEPTION)
+MOVING = (Status.INFO_RECEIVED, Status.IN_TRANSIT)
+# Exceptions on the way (a delay, customs) still head for the customer; a parcel going back to
+# the sender or lost is already an alert of its own, not "stuck".
+STILL_ON_ITS_WAY = (Reason.DELAYED, Reason.CUSTOMS)
 AWAITING_PARCEL = ("forwarded", "accepted")
 BATCH = 500
 
@@ -49,7 +52,8 @@ def flag_stuck_in_transit(session: Session, now: datetime, after: timedelta) -> 
     rows = session.execute(
         select(Shipment, Order)
         .join(Order, Order.id == Shipment.order_id)
-        .where(Shipment.status.in_(MOVING))
+        .where(Shipment.status.in_(MOVING) | ((Shipment.status == Status.EXCEPTION)
+                                             & Shipment.reason.in_(STILL_ON_ITS_WAY)))
         .where(or_(Shipment.last_event_at < cutoff,
                    Shipment.last_event_at.is_(None) & (Shipment.created_at < cutoff)))
         .order_by(last_seen)

@@ -18,6 +18,7 @@ from integration.status import Reason, Status, StatusEvent, StatusState, apply_c
 from integration.storage.models import Order, Shipment, SupplierOrder, TrackingEvent
 
 PARCEL = "parcel"
+PARCEL_LOST_OR_RETURNING = (Reason.LOST, Reason.RETURN_TO_SENDER)
 WRITEBACK_JOB = "store.writeback"
 UNDELIVERED_NOTICE_JOB = "notify.undelivered"
 
@@ -174,6 +175,14 @@ def _after_status_change(session: Session, shipment: Shipment, now: datetime) ->
             outbox.enqueue(session, UNDELIVERED_NOTICE_JOB,
                            f"undelivered:{shipment.id}:{shipment.status_epoch}",
                            {"shipment_id": shipment.id}, now, store_id=order.store_id)
+    if shipment.status == Status.EXCEPTION and shipment.reason in PARCEL_LOST_OR_RETURNING:
+        what = ("was lost by the carrier" if shipment.reason == Reason.LOST
+                else "is going back to the sender")
+        alerts.raise_alert(
+            session, str(shipment.reason), f"shipment:{shipment.id}:{shipment.status_epoch}",
+            f"Order {order.number}: parcel {shipment.tracking_number} {what}. Offer the "
+            "customer a reshipment or a refund.", now, store_id=order.store_id,
+            order_id=order.id, shipment_id=shipment.id)
     alerts.resolve_alerts(session, order.id, (alerts.NO_TRACKING, alerts.STUCK_IN_TRANSIT), now)
     _roll_up_order_status(session, order, now)
 
