@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -38,6 +40,51 @@ class FrozenClock:
             raise ValueError("moment must be timezone-aware")
         with self._lock:
             self._now = moment
+
+
+class AcceleratedClock:
+    """Simulated time that runs `factor` times faster than real time, from `start`.
+
+    For the demo: with factor 3600 a real second is a simulated hour, so a parcel's fortnight
+    passes in minutes. `set_factor` changes the pace from now on without a jump; time never
+    runs backwards. Reads a monotonic source, so wall-clock steps (NTP) do not move it.
+    """
+
+    def __init__(self, start: datetime, factor: float = 1.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        if start.tzinfo is None:
+            raise ValueError("start must be timezone-aware")
+        self._check(factor)
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._anchor_sim = start
+        self._anchor_real = monotonic()
+        self._factor = float(factor)
+
+    @staticmethod
+    def _check(factor: float) -> None:
+        if not factor > 0:
+            raise ValueError("factor must be positive")
+
+    @property
+    def factor(self) -> float:
+        with self._lock:
+            return self._factor
+
+    def _now_locked(self) -> datetime:
+        elapsed = self._monotonic() - self._anchor_real
+        return self._anchor_sim + timedelta(seconds=elapsed * self._factor)
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now_locked()
+
+    def set_factor(self, factor: float) -> None:
+        self._check(factor)
+        with self._lock:
+            self._anchor_sim = self._now_locked()
+            self._anchor_real = self._monotonic()
+            self._factor = float(factor)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from integration import outbox
 from integration.engine.forwarding import POLL_JOB
-from integration.storage.models import Order, Shipment, SupplierOrder
+from integration.storage.models import Order, Shipment, Supplier, SupplierOrder
 
 BATCH = 1000
 
@@ -22,7 +22,9 @@ def queue_due_polls(session: Session, now: datetime, unshipped_every: timedelta)
     due_parcels = session.execute(
         select(Shipment.supplier_order_id, Shipment.next_check_at, Order.store_id)
         .join(Order, Order.id == Shipment.order_id)
-        .where(Shipment.next_check_at <= now, Shipment.supplier_order_id.is_not(None))
+        .join(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
+        .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
+        .where(Shipment.next_check_at <= now, Supplier.active.is_(True))
         .order_by(Shipment.next_check_at).limit(BATCH)
     ).all()
     for supplier_order_id, next_check_at, store_id in due_parcels:
@@ -36,7 +38,9 @@ def queue_due_polls(session: Session, now: datetime, unshipped_every: timedelta)
     waiting = session.execute(
         select(SupplierOrder.id, Order.store_id)
         .join(Order, Order.id == SupplierOrder.order_id)
-        .where(SupplierOrder.status == "forwarded", SupplierOrder.forwarded_at < forwarded_before)
+        .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
+        .where(SupplierOrder.status == "forwarded", SupplierOrder.forwarded_at < forwarded_before,
+               Supplier.active.is_(True))
         .order_by(SupplierOrder.id).limit(BATCH)
     ).all()
     for supplier_order_id, store_id in waiting:

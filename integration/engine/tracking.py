@@ -79,7 +79,8 @@ def apply_parcel_update(session: Session, update: ParcelUpdate, now: datetime) -
     shipment = session.get(Shipment, binding.internal_id) if binding else None
     created = shipment is None
     detection = detect(update.tracking_number, stated_carrier=update.carrier)
-    carrier = update.carrier or (detection.carrier.name if detection.carrier else "")
+    # One name per carrier, whatever the supplier calls it ("china-post", "China Post").
+    carrier = detection.carrier.name if detection.carrier else (update.carrier or "")
     url = update.tracking_url or detection.tracking_url
     if shipment is None:
         shipment = Shipment(

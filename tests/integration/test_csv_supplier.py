@@ -73,7 +73,7 @@ def test_orders_go_out_once_in_a_batch_and_tracking_comes_back(
     with runtime.db.read() as session:
         parcels = {s.tracking_number: s for s in session.scalars(select(Shipment))}
         statuses = sorted(o.status for o in session.scalars(select(Order)))
-    assert parcels["LX123456785CN"].carrier == "China Post"
+    assert parcels["LX123456785CN"].carrier == "China Post / ePacket"
     assert parcels["YT2229521272164446"].carrier == "YunExpress"
     assert statuses == ["info_received", "info_received"]
 

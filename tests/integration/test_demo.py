@@ -1,0 +1,198 @@
+"""`droptrack demo` end to end, as a newcomer runs it: a subprocess on a free port at high
+speed; both stores connect through their install flows, orders from both reach DropTrack and
+both suppliers, tracking shows on each store's own customer page (real Chromium), the
+dashboard's needs-attention queue has work and one owner action (confirming an address) sends
+the order on, the tracking page finds an order, and SIGTERM stops everything with exit 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+from playwright.sync_api import Page
+
+SPEED = "28800"  # 8 simulated hours per real second
+RUN_FOR_SECONDS = 90  # the demo's own bound; the test stops it earlier with SIGTERM
+WAIT_SECONDS = 40.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class DemoProcess:
+    def __init__(self, cwd: Path, port: int) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.database = cwd / "var" / "demo" / "droptrack.db"
+        self.lines: list[str] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DROPTRACK_")}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "integration.cli", "demo", "--port", str(port),
+             "--speed", SPEED, "--orders-per-minute", "20", "--duration", str(RUN_FOR_SECONDS)],
+            cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self._readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)
+                         for stream, into in ((self.process.stdout, self.lines),
+                                              (self.process.stderr, self.errors))]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: IO[str] | None, into: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            with self._lock:
+                into.append(line.rstrip("\n"))
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        for reader in self._readers:
+            reader.join(5)
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def output(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = WAIT_SECONDS) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.output())
+            if found is not None:
+                return found
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"demo output never matched {pattern!r}:\n{self.output()}")
+
+    def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
+        connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
+        try:
+            return connection.execute(sql, params).fetchall()
+        finally:
+            connection.close()
+
+    def eventually(self, check: Callable[[], bool], what: str,
+                   timeout: float = WAIT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"never true: {what}\n{self.output()}")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[DemoProcess]:
+    running = DemoProcess(tmp_path, free_port())
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, page: Page) -> None:
+    login = demo.wait_for(r"sign in with\s+(\S+) / (\S+)")
+    email, password = login.group(1), login.group(2)
+
+    # Both stores were connected through their install flows (OAuth, wc-auth).
+    installs = demo.query("SELECT action FROM audit_log WHERE action IN "
+                          "('store.installed', 'store.connected') ORDER BY id")
+    assert [row[0] for row in installs] == ["store.installed", "store.connected"]
+    platforms = demo.query("SELECT platform FROM stores WHERE state = 'active' ORDER BY id")
+    assert [row[0] for row in platforms] == ["shopify", "woocommerce"]
+
+    # Tracking reaches each store's own customer page, and moves beyond "shipped".
+    shopify_url = demo.wait_for(
+        r"Shopify order #\d+ is now '[^']+' on the store's page:\s+(\S+)").group(1)
+    woo_url = demo.wait_for(
+        r"WooCommerce order \d+ is now '[^']+' on the store's page:\s+(\S+)").group(1)
+    page.goto(shopify_url)
+    assert page.locator("a.tracking-number").count() >= 1
+    assert page.inner_text(".shipment-status") not in ("", "Shipped")
+    page.goto(woo_url)
+    number = page.locator("tr.tracking .tracking-number a")
+    assert number.count() == 1 and number.inner_text()
+    assert page.locator(".woocommerce-OrderUpdate-description").count() >= 1
+
+    # Orders from both stores reached DropTrack and went to both suppliers.
+    def forwarded_to_both() -> bool:
+        kinds = demo.query("SELECT DISTINCT s.kind FROM supplier_orders o JOIN suppliers s "
+                           "ON s.id = o.supplier_id WHERE o.forwarded_at IS NOT NULL")
+        return {row[0] for row in kinds} == {"rest", "csv"}
+
+    demo.eventually(forwarded_to_both, "orders forwarded to the REST and the CSV supplier")
+    stores_with_orders = demo.query("SELECT COUNT(DISTINCT store_id) FROM orders")
+    assert stores_with_orders == [(2,)]
+
+    # DropTrack's tracking page finds an order by number and e-mail.
+    tracked = demo.wait_for(r"tracking page \(order (\S+), e-mail (\S+)\):\s+(\S+)")
+    page.goto(tracked.group(3))
+    page.fill("#email", tracked.group(2))
+    page.click("button[type=submit]")
+    assert tracked.group(1) in page.content()
+
+    # The dashboard: the needs-attention queue has work; confirming an address forwards.
+    page.goto(f"{demo.base}/admin/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.goto(f"{demo.base}/admin/attention")
+    assert int(page.inner_text("h1 .badge")) >= 1
+    address_item = page.locator("article.queue-item", has_text="Address to confirm").first
+    order_link = address_item.locator("h2 a")
+    order_number = order_link.inner_text().removeprefix("Order ").strip()
+    address_item.locator("a.button", has_text="Correct the address").click()
+    page.fill("#ship_address1", "12 Elm Street")
+    page.click("#address-card button[type=submit]")
+    assert "Address saved" in page.content()
+    demo.eventually(lambda: bool(demo.query(
+        "SELECT 1 FROM supplier_orders s JOIN orders o ON o.id = s.order_id "
+        "WHERE o.number = ? AND o.status != 'pending' AND s.forwarded_at IS NOT NULL",
+        order_number)), f"order {order_number} forwarded after the address was confirmed")
+
+    # Variety: orders in at least six statuses.
+    demo.eventually(lambda: len(demo.query("SELECT DISTINCT status FROM orders")) >= 6,
+                    "orders in six different statuses")
+
+    # Ctrl-C / SIGTERM: everything stops, exit 0, no traceback, the port is free again.
+    demo.process.send_signal(signal.SIGTERM)
+    assert demo.process.wait(30) == 0
+    demo.close()
+    errors = "\n".join(demo.errors)
+    assert "Traceback" not in errors, errors
+    assert "Demo stopped" in demo.output()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", demo.port)) != 0
+
+
+def test_the_readme_quick_start_runs_the_demo() -> None:
+    """The README's two set-up commands, parsed from README.md, are the scripts; the run
+    script runs the demo (so what the README promises is what `./scripts/run` does)."""
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    quick_start = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert re.findall(r"```sh\n(.*?)\n```", quick_start, re.DOTALL) == [
+        "./scripts/run", "./scripts/test"]
+    script = (root / "scripts" / "run").read_text(encoding="utf-8")
+    assert script.rstrip().splitlines()[-1] == 'exec "$VENV/bin/droptrack" demo "$@"'
+    for image in re.findall(r"\]\((docs/images/[^)]+\.png)\)", readme):
+        assert (root / image).stat().st_size < 200_000, image
