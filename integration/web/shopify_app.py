@@ -100,22 +100,6 @@ def _configured(rt: Runtime) -> bool:
     return bool(rt.settings.shopify.client_id and rt.settings.shopify.client_secret)
 
 
-def signed_install_path(rt: Runtime, shop: str) -> str:
-    """`/shopify/install?shop&timestamp&hmac`, signed with the app's secret the way Shopify
-    signs it: for the signed-in owner's "Connect Shopify" button, so the install starts from
-    the dashboard as well as from the Shopify admin. Raises StoreError for a bad shop domain
-    and ValueError when the app's credentials are not configured."""
-    if not _configured(rt):
-        raise ValueError("DropTrack is not set up for Shopify yet: enter the Shopify app's "
-                         "client_id and client_secret under [shopify] in config.toml, then "
-                         "restart DropTrack.")
-    domain = stores.normalize_shop_domain(shop)
-    params = {"shop": domain, "timestamp": str(int(rt.clock.now().timestamp()))}
-    message = "&".join(f"{key}={value}" for key, value in sorted(params.items()))
-    params["hmac"] = _hex_hmac(rt.settings.shopify.client_secret, message)
-    return f"/shopify/install?{urlencode(params)}"
-
-
 @blueprint.get("/shopify/install")
 def install() -> ResponseReturnValue:
     rt = runtime()
