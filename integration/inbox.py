@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from integration import outbox
+from integration.storage.insert_once import insert_once
 from integration.storage.models import InboxDelivery
 
 PROCESS_JOB = "inbox.process"
@@ -28,28 +28,19 @@ class Delivery:
 
 
 def record(session: Session, delivery: Delivery, now: datetime) -> int | None:
-    """Store a delivery and queue its processing; None when it was already stored."""
-    duplicate = session.scalar(
-        select(InboxDelivery.id).where(
-            InboxDelivery.source == delivery.source,
-            InboxDelivery.dedupe_key == delivery.dedupe_key,
-        )
-    )
-    if duplicate is not None:
+    """Store a delivery and queue its processing; None when it was already stored (also when
+    a concurrent copy of the same delivery got there first)."""
+    inbox_id = insert_once(session, InboxDelivery, {
+        "source": delivery.source, "store_id": delivery.store_id,
+        "supplier_id": delivery.supplier_id, "topic": delivery.topic,
+        "dedupe_key": delivery.dedupe_key, "headers": delivery.headers,
+        "body": delivery.body, "state": "received", "received_at": now,
+    }, unique=("source", "dedupe_key"))
+    if inbox_id is None:
         return None
-    row = InboxDelivery(
-        source=delivery.source, store_id=delivery.store_id, supplier_id=delivery.supplier_id,
-        topic=delivery.topic, dedupe_key=delivery.dedupe_key, headers=delivery.headers,
-        body=delivery.body, state="received", received_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return None  # a concurrent copy of the same delivery won the race
-    outbox.enqueue(session, PROCESS_JOB, f"inbox:{row.id}", {"inbox_id": row.id}, now,
+    outbox.enqueue(session, PROCESS_JOB, f"inbox:{inbox_id}", {"inbox_id": inbox_id}, now,
                    store_id=delivery.store_id)
-    return row.id
+    return inbox_id
 
 
 def mark(session: Session, inbox_id: int, state: str, now: datetime,

@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 # Re-exported: job handlers raise these to say how the outbox should treat a failure.
 from integration.errors import PermanentError as PermanentError
 from integration.errors import RetryableError as RetryableError
+from integration.storage.insert_once import insert_once
 from integration.storage.models import OutboxJob
 
 PENDING = "pending"
@@ -46,25 +46,16 @@ def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str
             run_at: datetime | None = None, serial_key: str | None = None) -> bool:
     """Add a job unless one with the same idempotency key exists. True when added.
 
-    Runs inside the caller's transaction, in a savepoint, so a duplicate leaves the rest of
-    the caller's work intact.
+    Runs inside the caller's transaction; a duplicate key leaves the rest of the caller's work
+    intact (the insert simply does nothing).
     """
-    exists = session.scalar(
-        select(OutboxJob.id).where(OutboxJob.idempotency_key == idempotency_key)
-    )
-    if exists is not None:
-        return False
-    job = OutboxJob(
-        kind=kind, idempotency_key=idempotency_key, payload=payload, store_id=store_id,
-        serial_key=serial_key, state=PENDING, attempts=0, max_attempts=max_attempts,
-        next_run_at=run_at or now, created_at=now, updated_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(job)
-    except IntegrityError:
-        return False
-    return True
+    session.flush()  # pending ORM rows (e.g. the store a job refers to) go first
+    return insert_once(session, OutboxJob, {
+        "kind": kind, "idempotency_key": idempotency_key, "payload": payload,
+        "store_id": store_id, "serial_key": serial_key, "state": PENDING, "attempts": 0,
+        "max_attempts": max_attempts, "next_run_at": run_at or now, "created_at": now,
+        "updated_at": now,
+    }, unique=("idempotency_key",)) is not None
 
 
 # Workers read the clock before they get the database lock, so a lease another worker set a

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Blueprint, Request, current_app, jsonify
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from integration import inbox
+from integration import inbox, stores
 from integration.runtime import Runtime
+from integration.storage.models import Store
+from webhooks.store_secrets import Loader, StoreSecretCache, StoreSigner
 
 log = logging.getLogger("droptrack.webhooks")
 
@@ -33,6 +37,29 @@ class Rejected(Exception):
 def runtime() -> Runtime:
     value: Runtime = current_app.extensions["droptrack"]
     return value
+
+
+def secret_cache() -> StoreSecretCache:
+    """One cache per app (so tests never share one)."""
+    cache: StoreSecretCache | None = current_app.extensions.get("droptrack_store_secrets")
+    if cache is None:
+        cache = current_app.extensions.setdefault("droptrack_store_secrets",
+                                                  StoreSecretCache())
+    return cache
+
+
+def signer_loader(find: Callable[[Session], Store | None]) -> Loader:
+    """Load a store's id and decrypted webhook secrets from the database."""
+
+    def load() -> StoreSigner | None:
+        rt = runtime()
+        with rt.db.read() as session:
+            store = find(session)
+            if store is None:
+                return None
+            return StoreSigner(store.id, tuple(stores.webhook_secrets(rt, store)))
+
+    return load
 
 
 def read_body(request: Request) -> bytes:
@@ -82,8 +109,14 @@ def kept_headers(request: Request, prefix: str, secret_headers: Iterable[str]) -
 def persist(delivery: inbox.Delivery) -> ResponseReturnValue:
     """Store the delivery (or notice it is a duplicate), commit, then answer 200."""
     rt = runtime()
-    with rt.db.write() as session:
-        inbox_id = inbox.record(session, delivery, rt.clock.now())
+    try:
+        with rt.db.write() as session:
+            inbox_id = inbox.record(session, delivery, rt.clock.now())
+    except IntegrityError:
+        # The store was removed after its secrets were cached: it is unknown now.
+        secret_cache().forget((delivery.source, delivery.store_id))
+        raise unauthorized(f"{delivery.source} store {delivery.store_id} no longer exists"
+                           ) from None
     if inbox_id is None:
         log.info("duplicate %s delivery %s ignored", delivery.source, delivery.dedupe_key)
         return jsonify(status="duplicate"), 200

@@ -13,10 +13,12 @@ from webhooks.intake import (
     persist,
     read_body,
     require_headers,
-    runtime,
+    secret_cache,
+    signer_loader,
     unauthorized,
 )
 from webhooks.signatures import verify_base64_hmac
+from webhooks.store_secrets import verified_store
 
 blueprint = Blueprint("shopify_webhooks", __name__)
 handle_rejections(blueprint, "shopify")
@@ -29,17 +31,16 @@ REQUIRED_HEADERS = (HMAC_HEADER, "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-
 def receive() -> ResponseReturnValue:
     body = read_body(request)
     headers = require_headers(request, REQUIRED_HEADERS)
-    rt = runtime()
-    with rt.db.read() as session:
-        store = stores.find_shopify_store(session, headers["X-Shopify-Shop-Domain"])
-        secrets = stores.webhook_secrets(rt, store) if store is not None else []
+    shop = headers["X-Shopify-Shop-Domain"].strip().lower()
+    store = verified_store(
+        secret_cache(), (stores.SHOPIFY, shop),
+        signer_loader(lambda session: stores.find_shopify_store(session, shop)),
+        lambda secrets: verify_base64_hmac(body, headers[HMAC_HEADER], secrets))
     if store is None:
-        raise unauthorized(f"unknown shop {headers['X-Shopify-Shop-Domain']!r}")
-    if not verify_base64_hmac(body, headers[HMAC_HEADER], secrets):
-        raise unauthorized(f"bad signature for store {store.id}")
+        raise unauthorized(f"unknown shop {shop!r} or bad signature")
     parse_json_object(body)
     return persist(inbox.Delivery(
-        source=stores.SHOPIFY, store_id=store.id, topic=headers["X-Shopify-Topic"],
-        dedupe_key=f"{store.id}:{headers['X-Shopify-Webhook-Id']}",
+        source=stores.SHOPIFY, store_id=store.store_id, topic=headers["X-Shopify-Topic"],
+        dedupe_key=f"{store.store_id}:{headers['X-Shopify-Webhook-Id']}",
         headers=kept_headers(request, "x-shopify-", [HMAC_HEADER]), body=body,
     ))

@@ -19,10 +19,12 @@ from webhooks.intake import (
     persist,
     read_body,
     require_headers,
-    runtime,
+    secret_cache,
+    signer_loader,
     unauthorized,
 )
 from webhooks.signatures import verify_base64_hmac
+from webhooks.store_secrets import verified_store
 
 log = logging.getLogger("droptrack.webhooks")
 blueprint = Blueprint("woocommerce_webhooks", __name__)
@@ -36,21 +38,19 @@ _PING_BODY = re.compile(rb"webhook_id=\d+")
 @blueprint.post("/webhooks/woocommerce/<int:store_id>")
 def receive(store_id: int) -> ResponseReturnValue:
     body = read_body(request)
-    rt = runtime()
-    with rt.db.read() as session:
-        store = stores.find_store(session, stores.WOOCOMMERCE, store_id)
-        secrets = stores.webhook_secrets(rt, store) if store is not None else []
+    key = (stores.WOOCOMMERCE, store_id)
+    load = signer_loader(lambda session: stores.find_store(session, stores.WOOCOMMERCE, store_id))
     if _is_ping(body):
         # WooCommerce sends an unsigned ping when a webhook is created: nothing to store.
-        if store is None:
+        if secret_cache().get(key, load) is None:
             raise unauthorized(f"ping for unknown store {store_id}")
         log.info("woocommerce webhook ping for store %d answered", store_id)
         return jsonify(status="pong"), 200
     headers = require_headers(request, (SIGNATURE_HEADER, TOPIC_HEADER))
-    if store is None:
-        raise unauthorized(f"unknown store {store_id}")
-    if not verify_base64_hmac(body, headers[SIGNATURE_HEADER], secrets):
-        raise unauthorized(f"bad signature for store {store_id}")
+    if verified_store(secret_cache(), key, load,
+                      lambda secrets: verify_base64_hmac(body, headers[SIGNATURE_HEADER],
+                                                         secrets)) is None:
+        raise unauthorized(f"unknown store {store_id} or bad signature")
     payload = parse_json_object(body)
     topic = headers[TOPIC_HEADER]
     return persist(inbox.Delivery(
