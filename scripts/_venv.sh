@@ -6,6 +6,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PYTHON="${PYTHON:-python3}"
 
+# True when the last install was of this pyproject.toml with at least these extras
+# (so ./scripts/run after ./scripts/test installs nothing again).
+stamp_covers() {
+    local stamp="$1" hash="$2" wanted="$3" have_hash have_extras extra
+    [ -f "$stamp" ] || return 1
+    read -r have_hash have_extras < "$stamp" || return 1
+    [ "$have_hash" = "$hash" ] || return 1
+    for extra in ${wanted//,/ }; do
+        case ",$have_extras," in *",$extra,"*) ;; *) return 1 ;; esac
+    done
+}
+
 ensure_venv() {
     local extras="$1"
     if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -20,12 +32,12 @@ ensure_venv() {
         fi
     fi
     local stamp="$VENV/.droptrack-installed"
-    local want
-    want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $extras"
-    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    local hash
+    hash="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    if ! stamp_covers "$stamp" "$hash" "$extras"; then
         echo "installing DropTrack and its dependencies into $VENV" >&2
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
         "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$extras]"
-        echo "$want" > "$stamp"
+        echo "$hash $extras" > "$stamp"
     fi
 }
