@@ -10,20 +10,23 @@ from __future__ import annotations
 import importlib
 import logging
 from contextlib import closing
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
 from connectors.store_base import ShipmentSnapshot, ShippedLine, StoreAccess, StoreConnector
 from integration import bindings
+from integration.engine import eta
 from integration.engine.orders import ORDER
 from integration.engine.tracking import WRITEBACK_JOB
 from integration.jobs import job
 from integration.outbox import ClaimedJob, PermanentError
 from integration.runtime import Runtime
 from integration.status import Reason, Status, customer_note
-from integration.storage.models import Order, Shipment, Store, SupplierOrder
+from integration.storage.models import Order, Shipment, Store, SupplierOrder, TrackingEvent
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,10 @@ def store_connector(runtime: Runtime, store: Store) -> StoreConnector:
     if module_name is None:
         raise PermanentError(f"store {store.id}: no connector for platform {store.platform!r}")
     module = importlib.import_module(module_name)
+    if store.platform == "shopify":  # the cost budget this process shares (integration/ratelimits)
+        from integration.ratelimits import shopify_environment
+
+        shopify_environment(runtime.settings)
     connector: StoreConnector = module.build(store_access(runtime, store))
     return connector
 
@@ -87,7 +94,7 @@ def snapshot(session: Session, shipment: Shipment) -> ShipmentSnapshot:
         if detection.carrier else None,
         tracking_number=shipment.tracking_number, tracking_url=shipment.tracking_url,
         status=status, reason=reason, status_happened_at=shipment.status_happened_at,
-        estimated_delivery_at=shipment.estimated_delivery_at,
+        estimated_delivery_at=promised_delivery(session, shipment, order, supplier_order),
         customer_note=customer_note(status, reason, shipment.carrier or None,
                                     shipment.tracking_number or None),
         fulfillment_external_id=bindings.external_id_of(
@@ -95,6 +102,16 @@ def snapshot(session: Session, shipment: Shipment) -> ShipmentSnapshot:
         written_status=Status(shipment.written_status) if shipment.written_status else None,
         written_tracking_number=shipment.written_tracking_number,
     )
+
+
+def promised_delivery(session: Session, shipment: Shipment, order: Order,
+                      supplier_order: SupplierOrder | None) -> datetime | None:
+    """The supplier's date when it gave one, else the end of the learned delivery window."""
+    if shipment.estimated_delivery_at is not None or supplier_order is None:
+        return shipment.estimated_delivery_at
+    dispatched = session.scalar(select(func.min(TrackingEvent.happened_at)).where(
+        TrackingEvent.shipment_id == shipment.id)) or shipment.created_at
+    return eta.estimate(session, supplier_order.supplier_id, order.ship_country, dispatched)
 
 
 @job(WRITEBACK_JOB)

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
 from integration import alerts, bindings, outbox
-from integration.engine import eta
 from integration.status import Reason, Status, StatusEvent, StatusState, apply_checked, rank
 from integration.storage.models import Order, Shipment, SupplierOrder, TrackingEvent
 
@@ -93,11 +92,6 @@ def apply_parcel_update(session: Session, update: ParcelUpdate, now: datetime) -
         bindings.bind(session, bindings.SUPPLIER, supplier_order.supplier_id, PARCEL,
                       update.parcel_ref, shipment.id, now)
         supplier_order.status = "shipped"
-        if update.estimated_delivery_at is None:
-            order = session.get_one(Order, supplier_order.order_id)
-            dispatched = min((e.happened_at for e in update.events), default=now)
-            shipment.estimated_delivery_at = eta.estimate(
-                session, supplier_order.supplier_id, order.ship_country, dispatched)
     number_changed = not created and detection.number != shipment.tracking_number
     if number_changed:
         # A last-mile carrier took over with its own number: same parcel, new number.
