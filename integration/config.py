@@ -123,6 +123,9 @@ class WorkerSettings(_Section):
     sweep_interval_seconds: float = Field(default=1.0, gt=0)
     threads: int = Field(default=4, ge=1, le=64)
     standby_poll_seconds: float = Field(default=2.0, gt=0)
+    # Shopify budgets and supplier request rates shared through Redis (redis_url): "auto" in
+    # `droptrack worker` processes only, "redis" always, "process" never.
+    rate_limits: Literal["auto", "redis", "process"] = "auto"
 
 
 class AlertSettings(_Section):

@@ -60,5 +60,11 @@ def connector_for(runtime: Runtime, supplier: Supplier) -> SupplierConnector:
     except UnsafeURLError as exc:
         raise SupplierError(f"supplier {supplier.name}: {exc}") from None
     timeout = float(supplier.settings.get("timeout_seconds", 15.0))
+    from integration.ratelimits import supplier_limiter  # this process's (or shared) limits
+
     return RestSupplier(RestSupplierSettings(base_url=base_url, timeout_seconds=timeout,
-                                             api_key=str(credentials["api_key"])))
+                                             api_key=str(credentials["api_key"])),
+                        limiter=supplier_limiter(runtime.settings),
+                        limit_key=f"supplier:{supplier.id}",
+                        requests_per_second=float(supplier.settings.get("requests_per_second",
+                                                                        0.0)))

@@ -211,7 +211,7 @@ class ShopifyClient:
             errors = body.get("errors") or []
             codes = {str((e.get("extensions") or {}).get("code", "")) for e in errors
                      if isinstance(e, dict)}
-            self._observe(operation, body, throttled="THROTTLED" in codes)
+            self._observe(operation, body, throttled="THROTTLED" in codes, reserved=cost)
             if "THROTTLED" in codes and throttled < MAX_THROTTLED_RETRIES:
                 throttled += 1  # the limiter now knows the bucket; acquire waits for it
                 continue
@@ -235,7 +235,8 @@ class ShopifyClient:
             raise RetryableError(f"{self.domain} {operation.name}: answer is not an object")
         return body
 
-    def _observe(self, operation: Operation, body: dict[str, Any], *, throttled: bool) -> None:
+    def _observe(self, operation: Operation, body: dict[str, Any], *, throttled: bool,
+                 reserved: float) -> None:
         cost = (body.get("extensions") or {}).get("cost")
         status = ThrottleStatus.parse(cost)
         if status is None:
@@ -246,7 +247,7 @@ class ShopifyClient:
             self._requested[operation.name] = requested
         actual = cost.get("actualQueryCost")
         self.limiter.observe(self.domain, status, actual=actual if isinstance(actual, int)
-                             else None, throttled=throttled)
+                             else None, throttled=throttled, reserved=reserved)
 
 
 def user_errors(payload: Any) -> list[str]:

@@ -144,6 +144,6 @@ def client_for(access: StoreAccess, environment: Environment | None = None) -> S
         limiter=env.limiter, clock=env.clock, save_credentials=access.save_credentials)
 
 
-def build(access: StoreAccess) -> ShopifyConnector:
+def build(access: StoreAccess, environment: Environment | None = None) -> ShopifyConnector:
     settings = StoreSettings.parse(access.settings, allow_override=access.allow_loopback_http)
-    return ShopifyConnector(client_for(access), settings)
+    return ShopifyConnector(client_for(access, environment), settings)

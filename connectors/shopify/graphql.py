@@ -74,10 +74,9 @@ mutation DropTrackFulfillmentEvent($fulfillmentEvent: FulfillmentEventInput!) {
 }
 """, 10)
 
-ORDERS_MODIFIED = Operation("DropTrackOrdersModified", """
-query DropTrackOrdersModified($query: String!, $after: String) {
-  orders(first: 10, after: $after, sortKey: UPDATED_AT, query: $query) {
-    nodes {
+# The order fields the GraphQL mapper reads (mapper.parse_graphql_order), shared by every
+# operation that reads whole orders so they all map the same way.
+ORDER_FIELDS = """
       id
       legacyResourceId
       name
@@ -98,7 +97,12 @@ query DropTrackOrdersModified($query: String!, $after: String) {
           originalUnitPriceSet { shopMoney { amount } }
         }
       }
-    }
+"""
+
+ORDERS_MODIFIED = Operation("DropTrackOrdersModified", """
+query DropTrackOrdersModified($query: String!, $after: String) {
+  orders(first: 10, after: $after, sortKey: UPDATED_AT, query: $query) {
+    nodes {""" + ORDER_FIELDS + """    }
     pageInfo { hasNextPage endCursor }
   }
 }
@@ -132,8 +136,62 @@ mutation DropTrackWebhookDelete($id: ID!) {
 }
 """, 10)
 
+# ---------------------------------------------------------------- fulfillment-service mode
+FULFILLMENT_SERVICES = Operation("DropTrackFulfillmentServices", """
+query DropTrackFulfillmentServices {
+  shop { fulfillmentServices { id serviceName callbackUrl location { id } } }
+}
+""", 3)
+
+FULFILLMENT_SERVICE_CREATE = Operation("DropTrackFulfillmentServiceCreate", """
+mutation DropTrackFulfillmentServiceCreate($name: String!, $callbackUrl: URL!) {
+  fulfillmentServiceCreate(name: $name, callbackUrl: $callbackUrl, trackingSupport: false,
+                           inventoryManagement: false, requiresShippingMethod: true) {
+    fulfillmentService { id serviceName callbackUrl location { id } }
+    userErrors { field message }
+  }
+}
+""", 11)
+
+# Fulfillment orders Shopify asks DropTrack to fulfil, each with its whole order (mapped like
+# a webhook's) so one call decides them all.
+REQUESTED_FULFILLMENT_ORDERS = Operation("DropTrackRequestedFulfillmentOrders", """
+query DropTrackRequestedFulfillmentOrders($after: String) {
+  assignedFulfillmentOrders(first: 5, after: $after, assignmentStatus: FULFILLMENT_REQUESTED) {
+    nodes {
+      id
+      status
+      requestStatus
+      order {""" + ORDER_FIELDS + """      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+""", 337)
+
+ACCEPT_FULFILLMENT_REQUEST = Operation("DropTrackAcceptFulfillmentRequest", """
+mutation DropTrackAcceptFulfillmentRequest($id: ID!, $message: String) {
+  fulfillmentOrderAcceptFulfillmentRequest(id: $id, message: $message) {
+    fulfillmentOrder { id status requestStatus }
+    userErrors { field message }
+  }
+}
+""", 10)
+
+REJECT_FULFILLMENT_REQUEST = Operation("DropTrackRejectFulfillmentRequest", """
+mutation DropTrackRejectFulfillmentRequest($id: ID!, $reason: FulfillmentOrderRejectionReason,
+                                           $message: String) {
+  fulfillmentOrderRejectFulfillmentRequest(id: $id, reason: $reason, message: $message) {
+    fulfillmentOrder { id status requestStatus }
+    userErrors { field message }
+  }
+}
+""", 10)
+
 ALL = (ORDER_FULFILLMENTS, FULFILLMENT_STATE, FULFILLMENT_CREATE, TRACKING_UPDATE, EVENT_CREATE,
-       ORDERS_MODIFIED, WEBHOOK_SUBSCRIPTIONS, WEBHOOK_CREATE, WEBHOOK_DELETE)
+       ORDERS_MODIFIED, WEBHOOK_SUBSCRIPTIONS, WEBHOOK_CREATE, WEBHOOK_DELETE,
+       FULFILLMENT_SERVICES, FULFILLMENT_SERVICE_CREATE, REQUESTED_FULFILLMENT_ORDERS,
+       ACCEPT_FULFILLMENT_REQUEST, REJECT_FULFILLMENT_REQUEST)
 
 
 def gid(kind: str, legacy_id: str) -> str:

@@ -4,8 +4,8 @@ Shopify refills each app+store bucket at `restoreRate` points per second up to
 `maximumAvailable`, and every answer says how full it is. The limiter keeps that picture per
 store, reserves the points a call may cost before sending it, and makes the caller wait (sleep,
 never spin) until the bucket holds them. `CostLimiter` is the interface; this in-process
-version is shared by every thread of one process, a Redis-backed one can share it between
-processes later with the same three methods.
+version is shared by every thread of one process, the Redis-backed one
+(integration/ratelimits.py) by every worker process, with the same three methods.
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ class CostLimiter(Protocol):
         """Block until `points` are available for `key`, then reserve them."""
 
     def observe(self, key: str, status: ThrottleStatus, *, actual: int | None,
-                throttled: bool) -> None:
-        """Record what Shopify said after a call (the truth replaces the estimate)."""
+                throttled: bool, reserved: float = 0.0) -> None:
+        """Record what Shopify said after a call that had `reserved` points set aside (the
+        truth replaces the estimate; what was reserved but not spent comes back)."""
 
     def usage(self, key: str) -> Usage: ...
 
@@ -107,7 +108,8 @@ class InProcessLimiter:
             self.sleep(wait)
 
     def observe(self, key: str, status: ThrottleStatus, *, actual: int | None,
-                throttled: bool) -> None:
+                throttled: bool, reserved: float = 0.0) -> None:
+        # One process sees every call it makes: Shopify's figure is the whole truth here.
         with self._lock:
             self._buckets[key] = _Bucket(status.maximum_available, status.currently_available,
                                          status.restore_rate, self._now())

@@ -49,3 +49,23 @@ def check_webhooks_command(ctx: click.Context) -> None:
 
     check_webhooks(_runtime(ctx))
     click.echo("queued")
+
+
+@group.command("fulfillment-mode")
+@click.argument("store_id", type=int)
+@click.argument("mode", type=click.Choice(["merchant_managed", "fulfillment_service"]))
+@click.pass_context
+def fulfillment_mode(ctx: click.Context, store_id: int, mode: str) -> None:
+    """Choose how a store hands orders to DropTrack.
+
+    merchant_managed (default): orders arrive by webhook and DropTrack fulfils them from the
+    merchant's locations. fulfillment_service: DropTrack registers itself as a fulfillment
+    service (needs the write_assigned_fulfillment_orders scope) and accepts or rejects the
+    fulfillment requests Shopify sends it. Registration happens at the next dispatcher run."""
+    from integration.shopify_sync import set_fulfillment_mode
+
+    try:
+        set_fulfillment_mode(_runtime(ctx), store_id, mode, actor="cli")
+    except stores.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"store {store_id}: {mode}")

@@ -77,8 +77,20 @@ def csp_nonce() -> str:
     return str(nonce)
 
 
-def content_security_policy(frame_ancestors: list[str], nonce: str) -> str:
+def allow_form_redirects_to_stores() -> None:
+    """For pages whose forms end on a store's own site (connect Shopify / WooCommerce, and
+    signing in on the way there): browsers apply `form-action` to every redirect after a
+    submit, so these pages also allow https (and loopback http where the sandboxes run)."""
+    extra = ["https:"]
+    if runtime().settings.loopback_http_allowed:
+        extra += ["http://127.0.0.1:*", "http://localhost:*"]
+    g.form_action_extra = extra
+
+
+def content_security_policy(frame_ancestors: list[str], nonce: str,
+                            form_action_extra: list[str] | None = None) -> str:
     ancestors = " ".join(["'self'", *frame_ancestors])
+    form_action = " ".join(["'self'", *(form_action_extra or [])])
     return "; ".join([
         "default-src 'none'",
         f"script-src 'self' 'nonce-{nonce}'",
@@ -86,7 +98,7 @@ def content_security_policy(frame_ancestors: list[str], nonce: str) -> str:
         "img-src 'self' data:",
         "font-src 'self'",
         "connect-src 'self'",
-        "form-action 'self'",
+        f"form-action {form_action}",
         "base-uri 'none'",
         f"frame-ancestors {ancestors}",
     ])
@@ -96,7 +108,8 @@ def _add_headers(response: Response) -> Response:
     admin = runtime().settings.admin
     headers = response.headers
     headers.setdefault("Content-Security-Policy",
-                       content_security_policy(admin.frame_ancestors, csp_nonce()))
+                       content_security_policy(admin.frame_ancestors, csp_nonce(),
+                                               g.get("form_action_extra")))
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
     headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")

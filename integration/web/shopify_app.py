@@ -7,12 +7,20 @@ the code for an expiring offline token, checks the granted scopes and connects t
 
 App proxy: the shop serves `/apps/droptrack` from here with a signed query; the answer is
 `application/liquid` so the tracking timeline renders inside the shop's theme.
+
+Fulfillment service (stores in fulfillment-service mode): Shopify POSTs
+`<callbackUrl>/fulfillment_order_notification`, HMAC-signed like a webhook; DropTrack checks the
+signature and the shop, then queues a look at the store's requested fulfillment orders (the ping
+carries no order: the job lists them). Answering fast and working in a job keeps Shopify's 5 s
+limit.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
@@ -23,14 +31,17 @@ from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from connectors.shopify.client import exchange_code, http_client
-from connectors.shopify.settings import missing_scopes
+from connectors.shopify.settings import FULFILLMENT_SERVICE_PATH, StoreSettings, missing_scopes
 from connectors.shopify.tokens import OAUTH, Credentials
 from integration import stores
 from integration.errors import PermanentError, RetryableError
 from integration.runtime import Runtime
-from integration.shopify_sync import connect_store
+from integration.shopify_sync import connect_store, queue_fulfillment_requests
 from integration.tracking_view import tracking_view
 from integration.web.security import runtime
+from webhooks.signatures import verify_base64_hmac
+
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("shopify_app", __name__)
 
@@ -39,6 +50,8 @@ STATE_MAX_AGE_SECONDS = 600
 INSTALL_LINK_MAX_AGE = timedelta(hours=24)
 PROXY_MAX_AGE = timedelta(seconds=90)
 PROXY_PATH = "/apps/droptrack"
+HMAC_HEADER = "X-Shopify-Hmac-Sha256"
+NOTIFICATION_KINDS = frozenset({"FULFILLMENT_REQUEST", "CANCELLATION_REQUEST"})
 
 
 def _hex_hmac(secret: str, message: str) -> str:
@@ -98,6 +111,22 @@ def _problem(title: str, detail: str, status: int) -> ResponseReturnValue:
 
 def _configured(rt: Runtime) -> bool:
     return bool(rt.settings.shopify.client_id and rt.settings.shopify.client_secret)
+
+
+def signed_install_path(rt: Runtime, shop: str) -> str:
+    """`/shopify/install?shop&timestamp&hmac`, signed with the app's secret the way Shopify
+    signs it: for the signed-in owner's "Connect Shopify" button, so the install starts from
+    the dashboard as well as from the Shopify admin. Raises StoreError for a bad shop domain
+    and ValueError when the app's credentials are not configured."""
+    if not _configured(rt):
+        raise ValueError("DropTrack is not set up for Shopify yet: enter the Shopify app's "
+                         "client_id and client_secret under [shopify] in config.toml, then "
+                         "restart DropTrack.")
+    domain = stores.normalize_shop_domain(shop)
+    params = {"shop": domain, "timestamp": str(int(rt.clock.now().timestamp()))}
+    message = "&".join(f"{key}={value}" for key, value in sorted(params.items()))
+    params["hmac"] = _hex_hmac(rt.settings.shopify.client_secret, message)
+    return f"/shopify/install?{urlencode(params)}"
 
 
 @blueprint.get("/shopify/install")
@@ -215,3 +244,56 @@ def app_proxy(_rest: str = "") -> ResponseReturnValue:
         "shopify/proxy_tracking.html", view=view, asked=asked, unavailable=False,
         number=number, action=request.args.get("path_prefix", PROXY_PATH)),
         404 if asked and view is None else 200)
+
+
+def _plain(text: str, status: int) -> Response:
+    return Response(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+@blueprint.post(FULFILLMENT_SERVICE_PATH.replace("{store_id}", "<int:store_id>")
+                + "/fulfillment_order_notification")
+def fulfillment_order_notification(store_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    limit = rt.settings.webhooks.max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return _plain("payload too large", 413)
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        return _plain("payload too large", 413)
+    signature = request.headers.get(HMAC_HEADER, "")
+    if not signature:
+        return _plain(f"missing {HMAC_HEADER}", 400)
+    with rt.db.read() as session:
+        store = stores.find_store(session, stores.SHOPIFY, store_id)
+        secrets_ = stores.webhook_secrets(rt, store) if store is not None else []
+        domain = store.domain if store is not None else ""
+        active = store is not None and store.state == "active"
+        mode_on = store is not None and StoreSettings.parse(
+            store.settings or {}, allow_override=False).fulfillment_service
+    # Same answer for an unknown store and a bad signature: nothing to learn by probing ids.
+    if not verify_base64_hmac(body, signature, secrets_):
+        log.warning("fulfillment notification for store %d: bad signature", store_id)
+        return _plain("invalid signature", 401)
+    shop = request.headers.get("X-Shopify-Shop-Domain", "")
+    if shop and shop.lower() != domain:  # signed for another shop of the same app
+        log.warning("fulfillment notification for store %d came from %s", store_id, shop)
+        return _plain("invalid signature", 401)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return _plain("body is not JSON", 400)
+    kind = payload.get("kind") if isinstance(payload, dict) else None
+    if kind not in NOTIFICATION_KINDS:
+        return _plain("unknown notification kind", 400)
+    if not (active and mode_on):
+        log.info("fulfillment notification for store %d ignored (inactive or not in "
+                 "fulfillment-service mode)", store_id)
+        return _plain("ignored", 200)
+    if kind == "FULFILLMENT_REQUEST":
+        with rt.db.write() as session:
+            queue_fulfillment_requests(session, store_id, rt.clock.now())
+    else:
+        # Cancellation requests are not answered automatically yet: the merchant sees them
+        # pending in Shopify; DropTrack's own cancellation path follows orders/cancelled.
+        log.info("store %d: cancellation request noted (answered by the merchant)", store_id)
+    return _plain("ok", 200)

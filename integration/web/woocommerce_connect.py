@@ -14,7 +14,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, current_app, redirect, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -24,6 +24,7 @@ from integration import outbox, stores
 from integration.audit import record_audit
 from integration.runtime import Runtime
 from integration.storage.models import Store
+from integration.web.admin.auth import load_user
 from integration.woocommerce_sync import WEBHOOK_HEALTH_JOB
 
 blueprint = Blueprint("woocommerce_connect", __name__)
@@ -61,7 +62,12 @@ def _read_token(runtime: Runtime, token: str) -> dict[str, str]:
 
 @blueprint.get("/woocommerce/connect")
 def connect() -> ResponseReturnValue:
+    """Only a signed-in owner may start a connection (it adds a store to this DropTrack); the
+    callback and the return page stay public: WooCommerce and the browser come back there.
+    Demo mode, which has no owner accounts, connects its sandbox store without signing in."""
     runtime = _runtime()
+    if not runtime.settings.demo and load_user() is None:
+        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
     raw_url = request.args.get("store_url", "").strip()
     if not raw_url:
         return render_template("woocommerce/connect.html", error=None, store_url="")

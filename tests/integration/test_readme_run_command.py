@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -51,6 +52,7 @@ def test_the_readme_run_command_as_written_brings_the_demo_up() -> None:
         pytest.fail("port 8080 is taken: the demo's default port must be free for this test")
     except requests.ConnectionError:
         pass
+    shutil.rmtree(ROOT / "var" / "demo", ignore_errors=True)  # no statuses from an old run
     env = {k: v for k, v in os.environ.items() if not k.startswith("DROPTRACK_")}
     process = subprocess.Popen(["bash", "-c", run_command], cwd=ROOT, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -3,17 +3,41 @@ own request; anything else is refused (and WooCommerce then deletes the keys).""
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from connectors.url_safety import check_outbound_url
+from integration import accounts
 from integration.runtime import Runtime
 from integration.storage.models import Store
 from integration.web import woocommerce_connect
+
+OWNER, PASSWORD = "owner@example.com", "correct horse battery"
+
+
+@pytest.fixture
+def client(app: Flask, runtime: Runtime) -> FlaskClient:
+    """A signed-in owner: only owners may start a connection."""
+    owner = app.test_client()
+    sign_in_owner(owner, runtime)
+    return owner
+
+
+def sign_in_owner(client: FlaskClient, runtime: Runtime) -> None:
+    with runtime.db.write() as session:
+        accounts.create_user(session, OWNER, PASSWORD, runtime.clock.now())
+    page = client.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    answer = client.post("/admin/login", data={"email": OWNER, "password": PASSWORD,
+                                               "csrf_token": token.group(1)})
+    assert answer.status_code == 302
 
 
 @pytest.fixture(autouse=True)
@@ -80,3 +104,14 @@ def test_an_unsafe_store_address_is_refused_in_plain_words(client: FlaskClient) 
     assert answer.status_code == 400
     assert b"only https:// URLs are allowed" in answer.data
     assert client.get("/woocommerce/connect").status_code == 200
+
+
+def test_only_a_signed_in_owner_may_start_a_connection(app: Flask, runtime: Runtime) -> None:
+    visitor = app.test_client()
+    answer = visitor.get("/woocommerce/connect?store_url=https://shop.example.com")
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith("/admin/login?next=/woocommerce/connect")
+    sign_in_owner(visitor, runtime)
+    assert start(visitor)["scope"] == "read_write"
+    # The callback stays public: WooCommerce itself calls it, without the owner's cookie.
+    assert app.test_client().post("/woocommerce/connect/callback", json={}).status_code == 400

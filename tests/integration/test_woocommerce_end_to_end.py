@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page
 from sqlalchemy import select
 
-from integration import woocommerce_sync
+from integration import accounts, woocommerce_sync
 from integration.config import Settings
 from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
 from integration.runtime import Runtime
@@ -38,8 +38,15 @@ def public(runtime: Runtime, live_url: str) -> Iterator[str]:
     yield live_url
 
 
-def connect_in_browser(page: Page, public: str, sandbox: WooCommerceSandbox) -> int:
+def connect_in_browser(page: Page, public: str, sandbox: WooCommerceSandbox,
+                       runtime: Runtime) -> int:
+    with runtime.db.write() as session:  # only a signed-in owner may connect a store
+        accounts.create_user(session, "owner@example.com", "correct horse battery",
+                             runtime.clock.now())
     page.goto(f"{public}/woocommerce/connect?store_url={quote(sandbox.url)}")
+    page.fill("#email", "owner@example.com")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
     page.click("a.wc-auth-approve")
     page.wait_for_selector("#result[data-store-id]")
     return int(page.get_attribute("#result", "data-store-id") or 0)
@@ -61,7 +68,7 @@ def test_connect_order_ship_and_the_customer_sees_it(
         mode: TrackingMode) -> None:
     runtime.clock = wc_sandbox.clock
     wc_sandbox.store.set_tracking_mode(mode)
-    store_id = connect_in_browser(page, public, wc_sandbox)
+    store_id = connect_in_browser(page, public, wc_sandbox, runtime)
     assert store_id
     with runtime.db.read() as session:
         store = session.get_one(Store, store_id)

@@ -289,7 +289,8 @@ class AdminOperations:
             raise ResourceNotFound(f"Invalid id: {fulfillment_order_id}")
         return fo
 
-    def accept_fulfillment_request(self, fulfillment_order_id: str) -> Result:
+    def accept_fulfillment_request(self, fulfillment_order_id: str,
+                                   message: str | None = None) -> Result:
         with self.state.lock:
             fo = self._requested_fulfillment_order(fulfillment_order_id)
             if fo.request_status != "SUBMITTED":
@@ -297,18 +298,21 @@ class AdminOperations:
                     None, "Cannot accept fulfillment request for the fulfillment order.")])
             fo.request_status = "ACCEPTED"
             fo.status = "IN_PROGRESS"
+            fo.response_reason, fo.response_message = None, message
             fo.updated_at = self.state.now()
         self.state.emit(self.shop, "fulfillment_orders/fulfillment_request_accepted",
                         {"fulfillment_order_id": fo.id})
         return Result(fo, [])
 
-    def reject_fulfillment_request(self, fulfillment_order_id: str) -> Result:
+    def reject_fulfillment_request(self, fulfillment_order_id: str, reason: str | None = None,
+                                   message: str | None = None) -> Result:
         with self.state.lock:
             fo = self._requested_fulfillment_order(fulfillment_order_id)
             if fo.request_status != "SUBMITTED":
                 return Result(None, [user_error(
                     None, "Cannot reject fulfillment request for the fulfillment order.")])
             fo.request_status = "REJECTED"
+            fo.response_reason, fo.response_message = reason, message
             fo.updated_at = self.state.now()
         self.state.emit(self.shop, "fulfillment_orders/fulfillment_request_rejected",
                         {"fulfillment_order_id": fo.id})

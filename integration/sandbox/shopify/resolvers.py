@@ -165,7 +165,11 @@ class Views:
                 "myshopifyDomain": shop.domain, "currencyCode": shop.currency,
                 "ianaTimezone": "UTC",
                 "plan": {"partnerDevelopment": False, "shopifyPlus": shop.plan == "plus",
-                         "publicDisplayName": PLAN_DISPLAY_NAME[shop.plan]}}
+                         "publicDisplayName": PLAN_DISPLAY_NAME[shop.plan]},
+                "fulfillmentServices": [
+                    self.service(service) for service in sorted(
+                        self.state.fulfillment_services.values(), key=lambda s: s.id)
+                    if service.shop == shop.domain]}
 
     def order(self, order: Order) -> View:
         fos = [self.state.fulfillment_orders[i] for i in order.fulfillment_order_ids]
@@ -451,9 +455,10 @@ def _resolve(field: str, args: dict[str, Any], views: Views, state: SandboxState
         return _payload(operations.fulfillment_service_create(name, callback_url, args),
                         "fulfillmentService", views.service)
     if field == "fulfillmentOrderAcceptFulfillmentRequest":
-        return _payload(operations.accept_fulfillment_request(args["id"]), "fulfillmentOrder",
-                        views.fulfillment_order)
+        return _payload(operations.accept_fulfillment_request(args["id"], args.get("message")),
+                        "fulfillmentOrder", views.fulfillment_order)
     if field == "fulfillmentOrderRejectFulfillmentRequest":
-        return _payload(operations.reject_fulfillment_request(args["id"]), "fulfillmentOrder",
-                        views.fulfillment_order)
+        return _payload(operations.reject_fulfillment_request(
+            args["id"], args.get("reason"), args.get("message")), "fulfillmentOrder",
+            views.fulfillment_order)
     raise GraphQLError(f"Field '{field}' is not served by the sandbox")

@@ -149,6 +149,9 @@ class FulfillmentOrder:
     request_status: str = "UNSUBMITTED"
     fulfillment_service_client_id: str | None = None
     fulfillment_ids: list[int] = field(default_factory=list)
+    # What the fulfillment service answered to the request (accept/reject `reason`, `message`).
+    response_reason: str | None = None
+    response_message: str | None = None
 
 
 @dataclass
@@ -456,7 +459,8 @@ class SandboxState:
 
     def assign_to_fulfillment_service(self, fulfillment_order_id: int,
                                       service_id: int, *, request: bool = True) -> None:
-        """Route a fulfillment order to a service's location; optionally request fulfillment."""
+        """Route a fulfillment order to a service's location; optionally request fulfillment,
+        which notifies the service at `<callbackUrl>/fulfillment_order_notification`."""
         with self.lock:
             fo = self.fulfillment_orders[fulfillment_order_id]
             service = self.fulfillment_services[service_id]
@@ -465,6 +469,11 @@ class SandboxState:
             if request:
                 fo.request_status = "SUBMITTED"
             fo.updated_at = self.now()
+            shop = self.orders[fo.order_id].shop
+        if request:
+            self.emit(shop, "fulfillment_order_notification", {
+                "fulfillment_order_id": fo.id, "service_id": service.id,
+                "kind": "FULFILLMENT_REQUEST"})
 
     def add_fulfillment_event(self, fulfillment_id: int, status: str, *,
                               happened_at: datetime | None = None,

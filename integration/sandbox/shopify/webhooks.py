@@ -25,6 +25,9 @@ RETRY_DELAYS = tuple(timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 64, 113)
 CONNECT_TIMEOUT_SECONDS = 1.0
 TOTAL_TIMEOUT_SECONDS = 5.0
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
+FULFILLMENT_ORDER_NOTIFICATION = "fulfillment_order_notification"
+"""Not a webhook topic: Shopify's ping to `<callbackUrl>/fulfillment_order_notification` of a
+fulfillment service (body `{"kind": "FULFILLMENT_REQUEST"}`), HMAC-signed like webhooks."""
 
 
 @dataclass
@@ -53,6 +56,12 @@ class Delivery:
 
     @property
     def headers(self) -> dict[str, str]:
+        if self.topic == FULFILLMENT_ORDER_NOTIFICATION:
+            # A fulfillment service request: signed and addressed like a webhook, no topic.
+            return {"Content-Type": "application/json",
+                    "X-Shopify-Hmac-Sha256": webhook_hmac(self.body, self.secret),
+                    "X-Shopify-Shop-Domain": self.shop,
+                    "X-Shopify-API-Version": self.api_version}
         headers = {
             "Content-Type": "application/json",
             "X-Shopify-Topic": self.topic,
@@ -163,6 +172,9 @@ class WebhookDispatcher:
 
     # ------------------------------------------------------------------ enqueueing
     def on_event(self, shop: str, event: str, context: dict[str, Any]) -> None:
+        if event == FULFILLMENT_ORDER_NOTIFICATION:
+            self._notify_fulfillment_service(shop, context)
+            return
         topic_enum = event.upper().replace("/", "_")
         with self.state.lock:
             subscriptions = [s for s in self.state.subscriptions.values()
@@ -197,6 +209,17 @@ class WebhookDispatcher:
                                           "status": fo.status.lower(),
                                           "request_status": fo.request_status.lower()}}
         return shop_payload(self.state, shop)
+
+    def _notify_fulfillment_service(self, shop: str, context: dict[str, Any]) -> None:
+        """Ping the service's callback (when it has one) that a request awaits it."""
+        with self.state.lock:
+            service = self.state.fulfillment_services.get(context["service_id"])
+            if service is None or not service.callback_url:
+                return
+            url = service.callback_url.rstrip("/") + "/" + FULFILLMENT_ORDER_NOTIFICATION
+            secret = self.state.apps[service.client_id].client_secret
+        body = json.dumps({"kind": context.get("kind", "FULFILLMENT_REQUEST")}).encode()
+        self.enqueue(shop, FULFILLMENT_ORDER_NOTIFICATION, url, secret, body)
 
     def enqueue(self, shop: str, topic: str, url: str, secret: str, body: bytes, *,
                 event_id: str | None = None, subscription_id: int | None = None,

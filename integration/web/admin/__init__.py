@@ -12,6 +12,15 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin", static_folder="../
 protect(blueprint)
 register_html_errors(blueprint, "admin/error.html")
 
+
+@blueprint.context_processor
+def _choices() -> dict[str, object]:
+    from integration.web.admin.actions import OUTCOMES
+
+    return {"outcomes": OUTCOMES}
+
+
 # Imported for their routes, after `blueprint` exists.
 import integration.web.admin.auth  # noqa: E402
+import integration.web.admin.setup  # noqa: E402
 import integration.web.admin.views  # noqa: E402, F401

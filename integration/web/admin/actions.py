@@ -10,21 +10,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
 from integration import alerts, bindings, outbox
+from integration.address_check import check_address
 from integration.audit import record_audit
 from integration.domain import Address, OrderLine, Payment, StoreOrder
-from integration.engine.orders import FORWARD_JOB, ORDER, decide
-from integration.engine.tracking import NEXT_CHECK, WRITEBACK_JOB, _roll_up_order_status
+from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB, ORDER, decide
+from integration.engine.tracking import (
+    NEXT_CHECK,
+    UNDELIVERED_NOTICE_JOB,
+    WRITEBACK_JOB,
+    _roll_up_order_status,
+)
+from integration.routing import Mapping, choose
 from integration.status import Status, correction
 from integration.storage.models import (
     Alert,
     Order,
     OutboxJob,
     Shipment,
+    SkuMapping,
+    Supplier,
     SupplierOrder,
     TrackingEvent,
 )
@@ -222,3 +231,176 @@ def correct_tracking(session: Session, shipment_id: int, tracking_number: str,
                  subject=f"order {order.number}",
                  details={"from": previous, "to": detection.number, "carrier": name})
     return shipment
+
+
+# --- out of stock: the backup supplier, or a refund / variant offer ---------------------------
+
+REPLACED = "replaced_by_backup"
+
+
+def _store_mappings(session: Session, store_id: int) -> list[Mapping]:
+    return [Mapping(supplier_id=row.supplier_id, sku=row.sku, supplier_sku=row.supplier_sku,
+                    product_id=row.product_external_id, variant_id=row.variant_external_id,
+                    destination_country=row.destination_country,
+                    backup_supplier_id=row.backup_supplier_id)
+            for row in session.scalars(select(SkuMapping).where(SkuMapping.store_id == store_id))]
+
+
+def switch_to_backup(session: Session, order_id: int, now: datetime, actor: str) -> str:
+    """Send what the supplier refused (out of stock, or any rejection) to each line's backup
+    supplier from the SKU mappings, instead of the supplier that refused.
+
+    The refused supplier order is closed (status "cancelled", reason "replaced_by_backup") and
+    a new one is queued for the backup with `supplier.forward`, the way the engine routes an
+    order. The alert stays open until the backup accepts. Returns the backup suppliers' names.
+    PROPOSAL: this belongs in integration/engine/orders.py (as `reroute_to_backup`), next to
+    `decide`, sharing its supplier-order creation.
+    """
+    order = _order(session, order_id)
+    if order.status in (Status.CANCELLED, Status.REFUNDED):
+        raise ActionError(f"Order {order.number} is {order.status}: there is nothing to send.")
+    refused = list(session.scalars(select(SupplierOrder).where(
+        SupplierOrder.order_id == order.id, SupplierOrder.status == "rejected")
+        .order_by(SupplierOrder.id)))
+    if not refused:
+        raise ActionError(f"No supplier refused order {order.number}, so there is nothing to "
+                          "switch: it was already accepted or is on its way.")
+    mappings = _store_mappings(session, order.store_id)
+    by_line = {line.external_id: line for line in order.lines}
+    suppliers = {s.id: s for s in session.scalars(select(Supplier))}
+    plan: list[tuple[SupplierOrder, dict[int, list[dict[str, object]]]]] = []
+    for row in refused:
+        groups: dict[int, list[dict[str, object]]] = {}
+        for entry in row.lines:
+            line = by_line.get(str(entry.get("line_id")))
+            if line is None:
+                raise ActionError(f"Order {order.number} changed since it was sent: use "
+                                  "\"Check again\" on the order instead.")
+            found = choose(OrderLine(line.external_id, line.quantity, sku=line.sku,
+                                     product_id=line.product_external_id,
+                                     variant_id=line.variant_external_id),
+                           mappings, order.ship_country)
+            what = line.sku or line.name or f"line {line.external_id}"
+            backup_id = found.backup_supplier_id if found else None
+            if backup_id is None or backup_id == row.supplier_id:
+                raise ActionError(f"{what} has no backup supplier. Add one in SKU mappings "
+                                  "(the backup_supplier column), or offer the customer a "
+                                  "variant or a refund.")
+            backup = suppliers.get(backup_id)
+            if backup is None or not backup.active:
+                name = backup.name if backup else f"supplier {backup_id}"
+                raise ActionError(f"The backup supplier for {what}, {name}, is switched off. "
+                                  "Switch it on under Suppliers first.")
+            groups.setdefault(backup_id, []).append({
+                "line_id": line.external_id, "quantity": int(str(entry.get("quantity"))),
+                "supplier_sku": str(entry.get("supplier_sku") or line.sku or "")})
+        plan.append((row, groups))
+    names: list[str] = []
+    for row, groups in plan:
+        for backup_id, lines in sorted(groups.items()):
+            key = f"forward:{order.store_id}:{order.id}:{backup_id}"
+            if session.scalar(select(SupplierOrder.id).where(
+                    SupplierOrder.idempotency_key == key)) is not None:
+                key = f"{key}:from:{row.id}"  # the backup already ships other lines
+            session.add(SupplierOrder(order_id=order.id, supplier_id=backup_id,
+                                      idempotency_key=key, status="queued", created_at=now,
+                                      lines=lines))
+            outbox.enqueue(session, FORWARD_JOB, key, {
+                "order_id": order.id, "supplier_id": backup_id, "lines": lines}, now,
+                store_id=order.store_id)
+            names.append(suppliers[backup_id].name)
+        row.status, row.reason = "cancelled", REPLACED
+    if order.status == Status.PENDING:
+        order.status, order.reason, order.updated_at = Status.PROCESSING, None, now
+    record_audit(session, now, actor, "order.switched_to_backup", store_id=order.store_id,
+                 subject=f"order {order.number}",
+                 details={"from": sorted({suppliers[r.supplier_id].name for r, _ in plan
+                                          if r.supplier_id in suppliers}),
+                          "to": sorted(set(names))})
+    return ", ".join(sorted(set(names)))
+
+
+OUTCOMES = {
+    "refund": "Refunded the customer",
+    "variant": "Offered the customer a variant",
+    "reship": "Reshipped the order",
+    "other": "Other",
+}
+
+
+def note_outcome(session: Session, alert_id: int, outcome: str, note: str, now: datetime,
+                 actor: str) -> Alert:
+    """What the owner did outside DropTrack (a refund in the store, a variant offered by
+    e-mail): an audited note that closes the alert. The store's own refund still arrives by
+    webhook and moves the order to "refunded"."""
+    if outcome not in OUTCOMES:
+        raise ActionError("Choose what you did: refund, variant offered, reshipped or other.")
+    if outcome == "other" and not note.strip():
+        raise ActionError("Write a short note about what you did, so it is on record.")
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise ActionError("That alert does not exist any more.")
+    if alert.resolved_at is not None:
+        raise ActionError("That alert was already resolved.")
+    alert.resolved_at = now
+    order = session.get(Order, alert.order_id) if alert.order_id else None
+    record_audit(session, now, actor, "order.outcome_noted", store_id=alert.store_id,
+                 subject=f"order {order.number}" if order else f"alert {alert.id}",
+                 details={"alert": alert.kind, "outcome": outcome,
+                          **({"note": note.strip()[:500]} if note.strip() else {})})
+    return alert
+
+
+# --- customer messages ------------------------------------------------------------------------
+
+
+def _waiting(session: Session, kind: str, prefix: str) -> bool:
+    return session.scalar(select(OutboxJob.id).where(
+        OutboxJob.kind == kind,
+        or_(OutboxJob.idempotency_key == prefix, OutboxJob.idempotency_key.like(f"{prefix}:%")),
+        OutboxJob.state.in_((outbox.PENDING, outbox.RUNNING)))) is not None
+
+
+def resend_message(session: Session, alert_id: int, now: datetime, actor: str) -> str:
+    """Queue the customer's message again with a new idempotency key: "confirm your address"
+    for an address alert, "we could not deliver" for an undelivered parcel. Returns which."""
+    alert = session.get(Alert, alert_id)
+    if alert is None or alert.order_id is None:
+        raise ActionError("That alert does not exist any more.")
+    order = _order(session, alert.order_id)
+    if not order.email:
+        raise ActionError(f"Order {order.number} has no e-mail address: contact the customer "
+                          "another way (phone, the store's messages).")
+    stamp = f"{now:%Y%m%dT%H%M%S%f}"
+    if alert.kind == alerts.ADDRESS:
+        prefix = f"confirm-address:{order.id}"
+        if _waiting(session, CONFIRM_ADDRESS_JOB, prefix):
+            raise ActionError("The address message is already waiting to be sent.")
+        original = session.scalar(select(OutboxJob).where(OutboxJob.idempotency_key == prefix))
+        problems = original.payload.get("problems") if original is not None else None
+        if not isinstance(problems, list):
+            problems = [str(p) for p in check_address(Address(
+                name=order.ship_name, company=order.ship_company,
+                address1=order.ship_address1, address2=order.ship_address2,
+                city=order.ship_city, province=order.ship_province, postcode=order.ship_zip,
+                country=order.ship_country, phone=order.ship_phone))]
+        outbox.enqueue(session, CONFIRM_ADDRESS_JOB, f"{prefix}:resend:{stamp}",
+                       {"order_id": order.id, "problems": problems}, now,
+                       store_id=order.store_id)
+        what = "the request to confirm the address"
+    elif alert.kind == alerts.UNDELIVERED and alert.shipment_id is not None:
+        shipment = session.get(Shipment, alert.shipment_id)
+        if shipment is None:
+            raise ActionError("That parcel does not exist any more.")
+        prefix = f"undelivered:{shipment.id}"
+        if _waiting(session, UNDELIVERED_NOTICE_JOB, prefix):
+            raise ActionError("The undelivered message is already waiting to be sent.")
+        outbox.enqueue(session, UNDELIVERED_NOTICE_JOB,
+                       f"{prefix}:{shipment.status_epoch}:resend:{stamp}",
+                       {"shipment_id": shipment.id}, now, store_id=order.store_id)
+        what = "the undelivered-parcel message"
+    else:
+        raise ActionError("This alert has no customer message to send again.")
+    record_audit(session, now, actor, "order.message_resent", store_id=order.store_id,
+                 subject=f"order {order.number}", details={"alert": alert.kind})
+    return what

@@ -18,7 +18,7 @@ from integration import accounts
 from integration.storage.accounts import User
 from integration.web import ratelimit
 from integration.web.admin import blueprint
-from integration.web.security import client_address, runtime
+from integration.web.security import allow_form_redirects_to_stores, client_address, runtime
 
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.login_post", "admin.totp",
                               "admin.totp_post", "admin.static"})
@@ -76,15 +76,26 @@ def _require_login() -> ResponseReturnValue | None:
     return None
 
 
+# Pages outside /admin that need a signed-in owner and send them back after sign-in.
+NEXT_PREFIXES = ("/admin", "/woocommerce/connect")
+
+
 def _safe_next(target: str | None) -> str:
     # Only our own paths: an open redirect would help phishing.
-    if target and target.startswith("/admin") and not target.startswith("//"):
+    if target and target.startswith(NEXT_PREFIXES) and not target.startswith("//") \
+            and "\\" not in target:
         return target
     return url_for("admin.overview")
 
 
+def _allow_onward(next_url: str) -> None:
+    if next_url.startswith("/woocommerce/connect"):
+        allow_form_redirects_to_stores()
+
+
 @blueprint.get("/login")
 def login() -> ResponseReturnValue:
+    _allow_onward(request.args.get("next", ""))
     return render_template("admin/login.html", email="", error=None,
                            next=request.args.get("next", ""))
 
@@ -100,6 +111,7 @@ def login_post() -> ResponseReturnValue:
     now = rt.clock.now()
 
     def fail(message: str, code: int) -> ResponseReturnValue:
+        _allow_onward(next_url)
         return render_template("admin/login.html", email=email, error=message,
                                next=next_url), code
 

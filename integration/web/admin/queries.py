@@ -13,7 +13,8 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from integration import alerts, bindings, outbox
-from integration.engine.orders import FORWARD_JOB, ORDER
+from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB, ORDER
+from integration.engine.tracking import UNDELIVERED_NOTICE_JOB
 from integration.status import Reason, reason_hint
 from integration.storage.models import (
     Alert,
@@ -151,16 +152,21 @@ CORRECT_ADDRESS = "correct_address"
 CORRECT_TRACKING = "correct_tracking"
 DISMISS = "dismiss"
 REPLAY_JOB = "replay_job"
+SWITCH_BACKUP = "switch_backup"
+RESEND_MESSAGE = "resend_message"
+NOTE_OUTCOME = "note_outcome"
 
 ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
-    alerts.OUT_OF_STOCK: (FORWARD_AGAIN, DISMISS),
-    alerts.SUPPLIER_REJECTED: (FORWARD_AGAIN, DISMISS),
+    alerts.OUT_OF_STOCK: (FORWARD_AGAIN, SWITCH_BACKUP, NOTE_OUTCOME),
+    alerts.SUPPLIER_REJECTED: (FORWARD_AGAIN, SWITCH_BACKUP, NOTE_OUTCOME, DISMISS),
     alerts.PAYMENT_ISSUE: (DISMISS,),
-    alerts.ADDRESS: (CORRECT_ADDRESS, DISMISS),
+    alerts.ADDRESS: (CORRECT_ADDRESS, RESEND_MESSAGE, DISMISS),
     alerts.UNMAPPED_SKU: (RECHECK, DISMISS),
     alerts.NO_TRACKING: (DISMISS,),
     alerts.STUCK_IN_TRANSIT: (CORRECT_TRACKING, DISMISS),
-    alerts.UNDELIVERED: (CORRECT_TRACKING, DISMISS),
+    alerts.UNDELIVERED: (RESEND_MESSAGE, CORRECT_TRACKING, NOTE_OUTCOME, DISMISS),
+    Reason.LOST.value: (NOTE_OUTCOME, DISMISS),
+    Reason.RETURN_TO_SENDER.value: (NOTE_OUTCOME, DISMISS),
 }
 
 KIND_TITLES: dict[str, str] = {
@@ -172,6 +178,8 @@ KIND_TITLES: dict[str, str] = {
     alerts.NO_TRACKING: "No tracking yet",
     alerts.STUCK_IN_TRANSIT: "Stuck in transit",
     alerts.UNDELIVERED: "Undelivered",
+    Reason.LOST.value: "Parcel lost",
+    Reason.RETURN_TO_SENDER.value: "Returning to sender",
     "dead_job": "Failed job",
 }
 
@@ -300,7 +308,8 @@ class OrderDetail:
 def _order_jobs_condition(order: Order, shipment_ids: list[int]) -> ColumnElement[bool]:
     keys = [OutboxJob.idempotency_key.like(f"forward:{order.store_id}:{order.id}:%"),
             OutboxJob.idempotency_key.like(f"cancel:forward:{order.store_id}:{order.id}:%"),
-            OutboxJob.idempotency_key == f"confirm-address:{order.id}"]
+            OutboxJob.idempotency_key == f"confirm-address:{order.id}",
+            OutboxJob.idempotency_key.like(f"confirm-address:{order.id}:%")]
     keys += [OutboxJob.serial_key == f"shipment:{sid}" for sid in shipment_ids]
     keys += [OutboxJob.idempotency_key.like(f"undelivered:{sid}:%") for sid in shipment_ids]
     return and_(OutboxJob.store_id == order.store_id, or_(*keys))
@@ -378,7 +387,9 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
     for job in session.scalars(select(OutboxJob).where(
             _order_jobs_condition(order, shipment_ids)).order_by(OutboxJob.id)):
         title = {"store.writeback": "Write-back to the store",
-                 FORWARD_JOB: "Send to supplier", "supplier.cancel": "Cancel at supplier"
+                 FORWARD_JOB: "Send to supplier", "supplier.cancel": "Cancel at supplier",
+                 CONFIRM_ADDRESS_JOB: "Message: confirm your address",
+                 UNDELIVERED_NOTICE_JOB: "Message: parcel not delivered",
                  }.get(job.kind, job.kind)
         detail = f"{job.state}, {job.attempts} attempt(s)"
         if job.last_error:

@@ -163,3 +163,29 @@ def correct_tracking(shipment_id: int) -> ResponseReturnValue:
     return _run(lambda db, now, actor: actions.correct_tracking(
         db, shipment_id, number, carrier, now, actor).tracking_number,
         "Tracking number changed to {result}; the store is being updated.")
+
+
+@blueprint.post("/orders/<int:order_id>/backup")
+def switch_to_backup(order_id: int) -> ResponseReturnValue:
+    return _run(lambda db, now, actor: actions.switch_to_backup(db, order_id, now, actor),
+                "Switched to the backup supplier ({result}); the order is being sent. The "
+                "alert closes once the supplier accepts.")
+
+
+@blueprint.post("/alerts/<int:alert_id>/resend")
+def resend_message(alert_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    waits = "" if rt.settings.email.smtp_host else (
+        " E-mail is not set up yet ([email] smtp_host in config.toml): the message waits "
+        "until it is.")
+    return _run(lambda db, now, actor: actions.resend_message(db, alert_id, now, actor),
+                "Queued {result} to the customer again." + waits)
+
+
+@blueprint.post("/alerts/<int:alert_id>/outcome")
+def note_outcome(alert_id: int) -> ResponseReturnValue:
+    outcome = request.form.get("outcome", "")
+    note = request.form.get("note", "")
+    return _run(lambda db, now, actor: actions.note_outcome(db, alert_id, outcome, note, now,
+                                                            actor),
+                "Noted and marked as resolved.")

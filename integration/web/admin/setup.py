@@ -1,0 +1,305 @@
+"""Dashboard pages for setting DropTrack up: suppliers, SKU mappings (CSV in and out), store
+connections and settings. The work itself is in catalog.py and connections.py (no Flask)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, flash, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from integration import stores
+from integration.csv_suppliers import CsvSupplierError, add_csv_supplier
+from integration.mappings import COLUMNS, ImportReport, export_csv
+from integration.storage.models import Supplier
+from integration.suppliers import SupplierError, add_rest_supplier
+from integration.web.admin import blueprint, catalog, connections, queries
+from integration.web.admin.actions import ActionError
+from integration.web.security import allow_form_redirects_to_stores, runtime
+from integration.web.shopify_app import signed_install_path
+
+MAX_CSV_BYTES = 5 * 1024 * 1024
+TOO_LARGE = ("That file is larger than 5 MB. Split it into smaller files and import them one "
+             "after another; each import keeps what the earlier ones saved.")
+NOT_UTF8 = ("That file is not UTF-8 text. In your spreadsheet choose Save as / Download → "
+            "\"CSV UTF-8\" and import that file.")
+
+
+# --- suppliers --------------------------------------------------------------------------------
+
+
+def _suppliers_page(error: str | None = None, form: dict[str, str] | None = None,
+                    which: str = "", code: int = 200) -> ResponseReturnValue:
+    rt = runtime()
+    with rt.db.read() as db:
+        rows = catalog.supplier_rows(db)
+    return render_template("admin/suppliers.html", suppliers=rows, error=error,
+                           form=form or {}, which=which, section="suppliers"), code
+
+
+@blueprint.get("/suppliers")
+def suppliers() -> ResponseReturnValue:
+    return _suppliers_page()
+
+
+@blueprint.post("/suppliers/rest")
+def add_rest() -> ResponseReturnValue:
+    rt = runtime()
+    name = request.form.get("name", "")[:255]
+    base_url = request.form.get("base_url", "")[:1000]
+    try:
+        add_rest_supplier(rt, name, base_url, request.form.get("api_key", "")[:1000],
+                          request.form.get("webhook_secret", "")[:1000] or None)
+    except SupplierError as exc:
+        return _suppliers_page(f"The supplier was not added: {exc}. Correct it and send the "
+                               "form again.", {"name": name, "base_url": base_url}, "rest", 400)
+    flash(f"Supplier {name.strip()} added. Map SKUs to it under SKU mappings.", "ok")
+    return redirect(url_for("admin.suppliers"))
+
+
+@blueprint.post("/suppliers/csv")
+def add_csv() -> ResponseReturnValue:
+    rt = runtime()
+    name = request.form.get("name", "")[:255]
+    outbox_dir = request.form.get("outbox_dir", "")[:1000]
+    inbox_dir = request.form.get("inbox_dir", "")[:1000]
+    form = {"name": name, "outbox_dir": outbox_dir, "inbox_dir": inbox_dir}
+    if not name.strip() or not outbox_dir.strip() or not inbox_dir.strip():
+        return _suppliers_page("The supplier was not added: enter its name and both folders.",
+                               form, "csv", 400)
+    try:
+        add_csv_supplier(rt, name, outbox_dir, inbox_dir)
+    except CsvSupplierError as exc:
+        return _suppliers_page(f"The supplier was not added: {exc}. Correct it and send the "
+                               "form again.", form, "csv", 400)
+    flash(f"Spreadsheet supplier {name.strip()} added. Its order files appear in "
+          f"{outbox_dir.strip()}; drop its tracking files in {inbox_dir.strip()}.", "ok")
+    return redirect(url_for("admin.suppliers"))
+
+
+@blueprint.get("/suppliers/<int:supplier_id>")
+def supplier(supplier_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    with rt.db.read() as db:
+        row = next((s for s in catalog.supplier_rows(db) if s.id == supplier_id), None)
+        settings = dict(db.get_one(Supplier, supplier_id).settings) if row else {}
+    if row is None:
+        flash("That supplier does not exist any more.", "error")
+        return redirect(url_for("admin.suppliers"))
+    return render_template("admin/supplier.html", supplier=row, settings=settings,
+                           error=None, section="suppliers")
+
+
+@blueprint.post("/suppliers/<int:supplier_id>")
+def edit_supplier(supplier_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    edit = catalog.SupplierEdit(**{name: request.form.get(name, "")[:1000] for name in (
+        "name", "base_url", "api_key", "webhook_secret", "outbox_dir", "inbox_dir")})
+    try:
+        with rt.db.write() as db:
+            catalog.edit_supplier(db, rt.secrets, supplier_id, edit, rt.clock.now(),
+                                  g.user.actor,
+                                  allow_loopback_http=rt.settings.loopback_http_allowed)
+    except ActionError as exc:
+        flash(f"Nothing was changed: {exc}", "error")
+        return redirect(url_for("admin.supplier", supplier_id=supplier_id))
+    flash(f"Supplier {edit.name.strip()} saved.", "ok")
+    return redirect(url_for("admin.suppliers"))
+
+
+@blueprint.post("/suppliers/<int:supplier_id>/active")
+def supplier_active(supplier_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    active = request.form.get("active") == "1"
+    try:
+        with rt.db.write() as db:
+            row = catalog.set_active(db, supplier_id, active, rt.clock.now(), g.user.actor)
+            name = row.name
+    except ActionError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"{name} is active again: new orders go to it." if active else
+              f"{name} is switched off: new orders go to each SKU's backup supplier; SKUs "
+              "without one wait under Needs attention.", "ok")
+    return redirect(url_for("admin.suppliers"))
+
+
+# --- SKU mappings -----------------------------------------------------------------------------
+
+
+def _store_arg(labels: dict[int, str]) -> int | None:
+    raw = (request.form.get("store") or request.args.get("store") or "").strip()
+    if raw.isdigit() and int(raw) in labels:
+        return int(raw)
+    return next(iter(labels), None)
+
+
+def _mappings_page(report: ImportReport | None = None, form: dict[str, str] | None = None,
+                   error: str | None = None, code: int = 200) -> ResponseReturnValue:
+    rt = runtime()
+    q = request.args.get("q", "")[:255]
+    with rt.db.read() as db:
+        labels = queries.store_labels(db)
+        store_id = _store_arg(labels)
+        listing = catalog.mapping_rows(db, store_id, q) if store_id is not None else None
+        supplier_names = queries.supplier_labels(db)
+    problems = catalog.explain(report.errors) if report is not None else []
+    return render_template("admin/mappings.html", stores=labels, store_id=store_id,
+                           listing=listing, suppliers=supplier_names, report=report,
+                           problems=problems, form=form or {}, error=error, q=q,
+                           columns=COLUMNS, section="mappings"), code
+
+
+@blueprint.get("/mappings")
+def mappings() -> ResponseReturnValue:
+    return _mappings_page()
+
+
+@blueprint.get("/mappings/export.csv")
+def export_mappings() -> ResponseReturnValue:
+    rt = runtime()
+    with rt.db.read() as db:
+        labels = queries.store_labels(db)
+        store_id = _store_arg(labels)
+        if store_id is None:
+            flash("Connect a store first: mappings belong to a store.", "error")
+            return redirect(url_for("admin.mappings"))
+        text = export_csv(db, store_id)
+    return Response(text, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="sku-mappings-store-{store_id}.csv"'})
+
+
+@blueprint.post("/mappings/import")
+def import_mappings() -> ResponseReturnValue:
+    rt = runtime()
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return _mappings_page(error="Choose a CSV file to import.", code=400)
+    raw = upload.stream.read(MAX_CSV_BYTES + 1)
+    if len(raw) > MAX_CSV_BYTES:
+        return _mappings_page(error=TOO_LARGE, code=413)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return _mappings_page(error=NOT_UTF8, code=400)
+    with rt.db.read() as db:
+        store_id = _store_arg(queries.store_labels(db))
+    if store_id is None:
+        return _mappings_page(error="Connect a store first: mappings belong to a store.",
+                              code=400)
+    try:
+        with rt.db.write() as db:
+            report = catalog.import_mappings(db, store_id, text, rt.clock.now(), g.user.actor)
+    except ActionError as exc:
+        return _mappings_page(error=str(exc), code=400)
+    return _mappings_page(report)
+
+
+@blueprint.post("/mappings")
+def save_mapping() -> ResponseReturnValue:
+    rt = runtime()
+    values = {column: request.form.get(column, "")[:255] for column in COLUMNS}
+    with rt.db.read() as db:
+        store_id = _store_arg(queries.store_labels(db))
+    if store_id is None:
+        return _mappings_page(error="Connect a store first: mappings belong to a store.",
+                              code=400)
+    with rt.db.write() as db:
+        report = catalog.save_mapping(db, store_id, values, rt.clock.now(), g.user.actor)
+    if report.errors:
+        problem = catalog.explain(report.errors)[0]
+        return _mappings_page(form=values, error=f"The mapping was not saved: "
+                              f"{problem.problem}. {problem.fix}", code=400)
+    flash(f"Mapping for SKU {values['sku'].strip()} saved.", "ok")
+    return redirect(url_for("admin.mappings", store=store_id))
+
+
+@blueprint.post("/mappings/<int:mapping_id>/delete")
+def delete_mapping(mapping_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    try:
+        with rt.db.write() as db:
+            sku = catalog.delete_mapping(db, mapping_id, rt.clock.now(), g.user.actor)
+    except ActionError as exc:
+        flash(str(exc), "error")
+    else:
+        flash(f"Mapping for SKU {sku} deleted. New orders with it wait under Needs attention "
+              "until it is mapped again.", "ok")
+    return redirect(url_for("admin.mappings", store=request.form.get("store", "")))
+
+
+# --- stores -----------------------------------------------------------------------------------
+
+
+def _stores_page(error: str | None = None, shop: str = "",
+                 code: int = 200) -> ResponseReturnValue:
+    rt = runtime()
+    with rt.db.read() as db:
+        rows = connections.store_health(db, rt.clock.now())
+    shopify_ready = bool(rt.settings.shopify.client_id and rt.settings.shopify.client_secret)
+    allow_form_redirects_to_stores()
+    return render_template("admin/stores.html", stores=rows, error=error, shop=shop,
+                           shopify_ready=shopify_ready, section="stores"), code
+
+
+@blueprint.get("/stores")
+def stores_page() -> ResponseReturnValue:
+    return _stores_page()
+
+
+@blueprint.post("/stores/shopify")
+def connect_shopify() -> ResponseReturnValue:
+    shop = request.form.get("shop", "").strip()[:255]
+    if shop and "." not in shop:
+        shop = f"{shop}.myshopify.com"
+    try:
+        target = signed_install_path(runtime(), shop)
+    except stores.StoreError as exc:
+        return _stores_page(f"{exc}. Enter the store's myshopify.com address (Settings → "
+                            "Domains in the Shopify admin shows it).", shop, 400)
+    except ValueError as exc:
+        return _stores_page(str(exc), shop, 503)
+    return redirect(target)
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+@blueprint.get("/settings")
+def settings_page() -> ResponseReturnValue:
+    rt = runtime()
+    with rt.db.read() as db:
+        choices = connections.write_back_choices(db)
+    settings = rt.settings
+    thresholds: list[tuple[str, str, Any, str]] = [
+        ("[alerts] no_tracking_days", "Flag a forwarded order with no tracking number after",
+         settings.alerts.no_tracking_days, "days"),
+        ("[alerts] stuck_in_transit_days", "Flag a parcel with no carrier scan for",
+         settings.alerts.stuck_in_transit_days, "days"),
+        ("[alerts] sweep_interval_minutes", "Look for such orders every",
+         settings.alerts.sweep_interval_minutes, "minutes"),
+        ("[admin] eta_min_days / eta_max_days", "Delivery window promised when nothing better "
+         "is known", f"{settings.admin.eta_min_days} to {settings.admin.eta_max_days}", "days"),
+        ("[email] owner_address", "Alerts are also e-mailed to",
+         settings.email.owner_address or "nobody (dashboard only)", ""),
+        ("[email] smtp_host", "Customer messages are sent through",
+         settings.email.smtp_host or "nothing yet: messages wait until it is set", ""),
+    ]
+    return render_template("admin/settings.html", choices=choices, thresholds=thresholds,
+                           section="settings")
+
+
+@blueprint.post("/settings/stores/<int:store_id>")
+def save_store_settings(store_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    values = {key: request.form.get(key, "") for key in (
+        "complete_on", "status_updates", "notify_customer")}
+    try:
+        with rt.db.write() as db:
+            name = connections.save_write_back(db, store_id, values, rt.clock.now(),
+                                               g.user.actor)
+    except ActionError as exc:
+        flash(f"Nothing was changed: {exc}", "error")
+    else:
+        flash(f"Saved for {name}: it applies to the next write-back.", "ok")
+    return redirect(url_for("admin.settings_page"))
