@@ -150,10 +150,12 @@ def forwarded(runtime: Runtime) -> int:
 BURST = int(os.environ.get("TEST_BURST_ORDERS", "2000"))
 
 
-def test_burst_is_forwarded_exactly_once_even_when_redis_is_flushed(
+def test_burst_is_forwarded_exactly_once_through_supplier_outage_and_redis_flush(
         runtime: Runtime, processes: Processes, supplier_sandbox: SupplierSandbox,
         redis_client: redis.Redis) -> None:
     place_orders(runtime, supplier_sandbox, BURST)
+    # The supplier is down for its first 300 order calls (503), then comes back.
+    supplier_sandbox.state.faults.add("error", endpoint="create_order", times=300, status=503)
     processes.scheduler()
     for _ in range(3):
         processes.worker()
@@ -161,6 +163,9 @@ def test_burst_is_forwarded_exactly_once_even_when_redis_is_flushed(
     redis_client.flushall()  # every queued message is gone
     wait_for(lambda: forwarded(runtime) == BURST, 600, "the whole burst", processes)
     assert len(supplier_sandbox.state.orders) == BURST
+    outage = sum(count for (endpoint, _kind), count in supplier_sandbox.state.faults.fired.items()
+                 if endpoint == "create_order")
+    assert outage == 300  # every 503 was answered, retried later, and nothing doubled
     references = [o.request.order_number for o in supplier_sandbox.state.orders.values()]
     assert len(set(references)) == BURST
 
