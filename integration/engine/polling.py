@@ -41,7 +41,8 @@ def queue_due_polls(session: Session, now: datetime, unshipped_every: timedelta)
         .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
         .where(SupplierOrder.status == "forwarded", SupplierOrder.forwarded_at < forwarded_before,
                Supplier.active.is_(True))
-        .order_by(SupplierOrder.id).limit(BATCH)
+        # (status, forwarded_at) is indexed: filter and order come from one index range.
+        .order_by(SupplierOrder.forwarded_at, SupplierOrder.id).limit(BATCH)
     ).all()
     for supplier_order_id, store_id in waiting:
         queued += outbox.enqueue(

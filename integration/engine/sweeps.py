@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from integration import alerts
@@ -48,19 +48,8 @@ def flag_no_tracking(session: Session, now: datetime, after: timedelta) -> int:
 def flag_stuck_in_transit(session: Session, now: datetime, after: timedelta) -> int:
     """Parcels with no carrier event for `after` (one alert per parcel and last event)."""
     cutoff = now - after
-    last_seen = func.coalesce(Shipment.last_event_at, Shipment.created_at)
-    rows = session.execute(
-        select(Shipment, Order)
-        .join(Order, Order.id == Shipment.order_id)
-        .where(Shipment.status.in_(MOVING) | ((Shipment.status == Status.EXCEPTION)
-                                             & Shipment.reason.in_(STILL_ON_ITS_WAY)))
-        .where(or_(Shipment.last_event_at < cutoff,
-                   Shipment.last_event_at.is_(None) & (Shipment.created_at < cutoff)))
-        .order_by(last_seen)
-        .limit(BATCH)
-    ).all()
     raised = 0
-    for shipment, order in rows:
+    for shipment, order in _quiet_parcels(session, cutoff):
         since = shipment.last_event_at or shipment.created_at
         raised += alerts.raise_alert(
             session, alerts.STUCK_IN_TRANSIT, f"shipment:{shipment.id}:{since.isoformat()}",
@@ -68,3 +57,22 @@ def flag_stuck_in_transit(session: Session, now: datetime, after: timedelta) -> 
             f"update for {(now - since).days} days. Check with the carrier or the supplier.",
             now, store_id=order.store_id, order_id=order.id, shipment_id=shipment.id)
     return raised
+
+
+def _quiet_parcels(session: Session, cutoff: datetime) -> list[tuple[Shipment, Order]]:
+    """Live parcels quiet since `cutoff`. Separate queries, each an index range on
+    (status, last_event_at), so the cost follows live parcels, never delivered history."""
+    quiet = or_(Shipment.last_event_at < cutoff,
+                Shipment.last_event_at.is_(None) & (Shipment.created_at < cutoff))
+    found: list[tuple[Shipment, Order]] = []
+    for condition in (Shipment.status.in_(MOVING),
+                      (Shipment.status == Status.EXCEPTION)
+                      & Shipment.reason.in_(STILL_ON_ITS_WAY)):
+        rows = session.execute(
+            select(Shipment, Order).join(Order, Order.id == Shipment.order_id)
+            .where(condition, quiet).order_by(Shipment.last_event_at)
+            .limit(BATCH - len(found))).all()
+        found.extend((shipment, order) for shipment, order in rows)
+        if len(found) >= BATCH:
+            break
+    return found

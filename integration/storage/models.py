@@ -179,7 +179,12 @@ class OrderLine(Base):
 
 class SupplierOrder(Base):
     __tablename__ = "supplier_orders"
-    __table_args__ = (Index("ix_supplier_orders_awaiting", "status", "forwarded_at"),)
+    __table_args__ = (
+        Index("ix_supplier_orders_awaiting", "status", "forwarded_at"),
+        # Spreadsheet batches (status + supplier): SQLite otherwise walks the supplier's whole
+        # history through ix_supplier_orders_supplier_id (bench/idle_cost.py).
+        Index("ix_supplier_orders_status_supplier", "status", "supplier_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -200,6 +205,9 @@ class Shipment(Base):
         Index("ix_shipments_due", "next_check_at"),
         Index("ix_shipments_tracking_number", "tracking_number"),
         Index("ix_shipments_live", "status", "last_event_at"),
+        # The latest deliveries (eta.delivery_window on every write-back, the overview's 90
+        # days): without it both scan every delivered parcel (bench/idle_cost.py).
+        Index("ix_shipments_delivered_at", "delivered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
