@@ -205,6 +205,7 @@ class Shipment(Base):
         Index("ix_shipments_due", "next_check_at"),
         Index("ix_shipments_tracking_number", "tracking_number"),
         Index("ix_shipments_live", "status", "last_event_at"),
+        Index("ix_shipments_supplier_order", "supplier_order_id"),
         # The latest deliveries (eta.delivery_window on every write-back, the overview's 90
         # days): without it both scan every delivered parcel (bench/idle_cost.py).
         Index("ix_shipments_delivered_at", "delivered_at"),
