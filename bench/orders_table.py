@@ -18,15 +18,10 @@ keyset query timed the same way. Target: every page under 300 ms.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import secrets
-import shutil
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,6 +36,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from scale_common import postgres as throwaway_postgres  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -59,7 +55,6 @@ from integration.storage.models import (  # noqa: E402
 )
 from integration.web.admin.queries import OrderFilters, order_page_query  # noqa: E402
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_MS = 300.0
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -73,41 +68,11 @@ STATUS_MIX = [("delivered", None, 55), ("in_transit", None, 15), ("processing", 
 # --- PostgreSQL -------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def postgres() -> Iterator[str]:
-    """An admin URL: the configured server's, or a throwaway one's."""
-    configured = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_POSTGRES_URL")
-    if configured:
-        yield configured
-        return
-    if not (PG_BIN / "pg_ctl").exists():
-        sys.exit(f"no PostgreSQL: set TEST_POSTGRES_URL or install postgresql-15 ({PG_BIN})")
-    folder = Path(tempfile.mkdtemp(prefix="droptrack-bench-pg."))
-    prefix: list[str] = []
-    if os.getuid() == 0:  # PostgreSQL refuses to run as root
-        subprocess.run(["id", "postgres"], check=True, capture_output=True)
-        shutil.chown(folder, "postgres")
-        prefix = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = folder / "data"
-    subprocess.run([*prefix, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres",
-                    "-A", "trust", "-E", "UTF8"], check=True, capture_output=True)
-    subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l",
-                    str(folder / "server.log"), "-w", "-t", "60", "start", "-o",
-                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                        "stop"], check=False, capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    """An admin URL: the configured server's, or a throwaway one's (see scale_common)."""
+    with throwaway_postgres() as server:
+        yield server.admin_url
 
 
 @contextmanager
