@@ -1,6 +1,6 @@
 """Webhook-intake benchmark: DropTrack's POST /webhooks/shopify against a bare HMAC endpoint.
 
-    .venv/bin/python bench/webhook_intake.py [--rate 200 --duration 20 --workers 4]
+    .venv/bin/python bench/webhook_intake.py [--rate 200 --duration 20 --workers 2]
 
 What it does, in one run:
 
@@ -17,7 +17,7 @@ What it does, in one run:
 5. prints a markdown table of the results and the targets;
 6. stops both servers, whatever happened.
 
-Every request carries a realistic ~5 KB orders/create body with its own order id and its own
+Every request carries a realistic ~6 KB orders/create body with its own order id and its own
 X-Shopify-Webhook-Id, signed with the store's secret. wrk's Lua has no HMAC, so the requests are
 pre-signed here and written to one data file per wrk thread that the Lua script reads in order.
 """
