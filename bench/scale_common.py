@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from cpu_meter import CpuMeter as CpuMeter  # noqa: E402  (re-exported for the benchmarks)
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
 from integration import accounts  # noqa: E402
@@ -85,65 +86,6 @@ def machine_summary() -> str:
                 mem_gib = int(line.split()[1]) / 1024 / 1024
     return (f"nproc {os.cpu_count()}, {model}, {mem_gib:.1f} GiB RAM, "
             f"Python {sys.version.split()[0]}")
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy_ticks() -> int:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
-    return user + nice + system + irq + softirq + steal
-
-
-def _own_tree_ticks(roots: tuple[int, ...] = ()) -> int:
-    """CPU ticks of this process (with reaped children), its live descendants and `roots`
-    (e.g. a PostgreSQL server this benchmark started, which is not its child)."""
-    children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry.name}/stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        if len(fields) < 15:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        ticks[pid] = sum(int(v) for v in fields[11:15])
-    total, todo, seen = 0, [os.getpid(), *roots], set[int]()
-    while todo and len(seen) < 10_000:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += ticks.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total
-
-
-@dataclass
-class CpuMeter:
-    """CPU used by processes other than this benchmark (and `roots`), % of one CPU."""
-
-    roots: tuple[int, ...] = ()
-    started: float = 0.0
-    busy: int = 0
-    own: int = 0
-
-    def start(self) -> CpuMeter:
-        self.started = time.monotonic()
-        self.busy, self.own = _machine_busy_ticks(), _own_tree_ticks(self.roots)
-        return self
-
-    def other_pct(self) -> float:
-        elapsed = time.monotonic() - self.started
-        if elapsed <= 0:
-            return math.nan
-        other = (_machine_busy_ticks() - self.busy) - (_own_tree_ticks(self.roots) - self.own)
-        return max(0.0, 100.0 * other / CLOCK_TICKS / elapsed)
 
 
 def other_load_now(seconds: float = 2.0) -> float:

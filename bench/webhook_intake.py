@@ -51,6 +51,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from cpu_meter import CpuMeter
+
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
 SHOP = "bench.myshopify.com"
@@ -613,69 +615,6 @@ def run_wrk(target: str, port: int, script: Path, data_prefix: Path, acked_path:
 # ---------------------------------------------------------------------------------------------
 # Other load on the machine (the numbers mean little when something else shares the cores)
 # ---------------------------------------------------------------------------------------------
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stat_fields(pid: int | str) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rpartition(")")[2].split()  # fields from the 3rd (state) on; comm may have spaces
-
-
-def _machine_busy_ticks() -> int:
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
-    return user + nice + system + irq + softirq + steal
-
-
-def _own_tree_ticks() -> int:
-    """CPU ticks of this process, its reaped children and every live descendant."""
-    children: dict[int, list[int]] = {}
-    ticks: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        fields = _proc_stat_fields(entry.name)
-        if fields is None or len(fields) < 15:
-            continue
-        pid = int(entry.name)
-        children.setdefault(int(fields[1]), []).append(pid)
-        ticks[pid] = sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-    total, todo = 0, [os.getpid()]
-    seen: set[int] = set()
-    while todo and len(seen) < 10_000:
-        pid = todo.pop()
-        if pid in seen:
-            continue
-        seen.add(pid)
-        total += ticks.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total
-
-
-@dataclass
-class CpuMeter:
-    """CPU used on the machine by anything that is not this benchmark, between two points."""
-
-    started: float = 0.0
-    busy: int = 0
-    own: int = 0
-
-    def start(self) -> None:
-        self.started, self.busy, self.own = (time.monotonic(), _machine_busy_ticks(),
-                                             _own_tree_ticks())
-
-    def other_pct(self) -> float:
-        """Percent of one CPU used by other processes since start()."""
-        elapsed = time.monotonic() - self.started
-        if elapsed <= 0:
-            return math.nan
-        other = (_machine_busy_ticks() - self.busy) - (_own_tree_ticks() - self.own)
-        return max(0.0, 100.0 * other / CLOCK_TICKS / elapsed)
-
 
 class NoiseSampler:
     """Samples other processes' CPU use in 1 s windows while a phase runs (average and peak)."""
