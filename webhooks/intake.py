@@ -113,8 +113,9 @@ def persist(delivery: inbox.Delivery) -> ResponseReturnValue:
         with rt.db.write() as session:
             inbox_id = inbox.record(session, delivery, rt.clock.now())
     except IntegrityError:
-        # The store was removed after its secrets were cached: it is unknown now.
-        secret_cache().forget((delivery.source, delivery.store_id))
+        # A store was removed after its secrets were cached (rare): drop every cached entry
+        # rather than guess this platform's cache key, so the next delivery reads fresh.
+        secret_cache().clear()
         raise unauthorized(f"{delivery.source} store {delivery.store_id} no longer exists"
                            ) from None
     if inbox_id is None:

@@ -42,6 +42,10 @@ class StoreSecretCache:
                 self._entries[key] = (now + self.ttl, signer)
         return signer
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def forget(self, key: Hashable) -> None:
         with self._lock:
             self._entries.pop(key, None)
