@@ -21,9 +21,9 @@ def _machine_busy_ticks() -> int:
     return user + nice + system + irq + softirq + steal
 
 
-def _own_tree_ticks(roots: tuple[int, ...] = ()) -> int:
-    """CPU ticks of this process (with reaped children), its live descendants and `roots`
-    (e.g. a PostgreSQL server this benchmark started, which is not its child)."""
+def tree_ticks(roots: tuple[int, ...]) -> int:
+    """CPU ticks of the processes `roots`, their live descendants, and the children each of
+    them has reaped (a component's CPU, e.g. a gunicorn arbiter and its workers)."""
     children: dict[int, list[int]] = {}
     ticks: dict[int, int] = {}
     for entry in os.scandir("/proc"):
@@ -38,7 +38,7 @@ def _own_tree_ticks(roots: tuple[int, ...] = ()) -> int:
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)
         ticks[pid] = sum(int(v) for v in fields[11:15])
-    total, todo, seen = 0, [os.getpid(), *roots], set[int]()
+    total, todo, seen = 0, list(roots), set[int]()
     while todo and len(seen) < 10_000:
         pid = todo.pop()
         if pid in seen:
@@ -47,6 +47,12 @@ def _own_tree_ticks(roots: tuple[int, ...] = ()) -> int:
         total += ticks.get(pid, 0)
         todo.extend(children.get(pid, []))
     return total
+
+
+def _own_tree_ticks(roots: tuple[int, ...] = ()) -> int:
+    """CPU ticks of this process (with reaped children), its live descendants and `roots`
+    (e.g. a PostgreSQL server this benchmark started, which is not its child)."""
+    return tree_ticks((os.getpid(), *roots))
 
 
 @dataclass
