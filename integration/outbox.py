@@ -50,12 +50,26 @@ def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str
     intact (the insert simply does nothing).
     """
     session.flush()  # pending ORM rows (e.g. the store a job refers to) go first
-    return insert_once(session, OutboxJob, {
+    return insert_once(session, OutboxJob, new_job_row(
+        kind, idempotency_key, payload, now, store_id=store_id, max_attempts=max_attempts,
+        run_at=run_at, serial_key=serial_key,
+    ), unique=JOB_UNIQUE) is not None
+
+
+JOB_UNIQUE = ("idempotency_key",)
+
+
+def new_job_row(kind: str, idempotency_key: str, payload: dict[str, Any], now: datetime,
+                store_id: int | None = None, max_attempts: int = 8,
+                run_at: datetime | None = None, serial_key: str | None = None
+                ) -> dict[str, Any]:
+    """The column values of a new pending job (also written by the intake's driver path)."""
+    return {
         "kind": kind, "idempotency_key": idempotency_key, "payload": payload,
         "store_id": store_id, "serial_key": serial_key, "state": PENDING, "attempts": 0,
         "max_attempts": max_attempts, "next_run_at": run_at or now, "created_at": now,
         "updated_at": now,
-    }, unique=("idempotency_key",)) is not None
+    }
 
 
 # Workers read the clock before they get the database lock, so a lease another worker set a

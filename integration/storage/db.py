@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration.config import DatabaseSettings
+from integration.storage.writer_lock import WriterLock
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -35,6 +37,15 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
+def _sqlite_writer_lock(engine: Engine) -> WriterLock | None:
+    """SQLite writers queue on a lock file beside the database (see `writer_lock`)."""
+    if engine.dialect.name != "sqlite":
+        return None
+    path = engine.url.database
+    in_memory = not path or path == ":memory:" or path.startswith("file:")
+    return WriterLock(None if in_memory else f"{path}-writer.lock")
+
+
 def make_engine(settings: DatabaseSettings) -> Engine:
     if settings.url.startswith("sqlite"):
         engine = create_engine(settings.url, pool_size=settings.pool_size, max_overflow=20)
@@ -51,6 +62,7 @@ class Database:
     def __init__(self, settings: DatabaseSettings) -> None:
         self.url = settings.url
         self.engine = make_engine(settings)
+        self._writer_lock = _sqlite_writer_lock(self.engine)
         self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
@@ -63,8 +75,35 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits on success and rolls back on any exception."""
-        with self._write_sessions() as session, session.begin():
+        with self._one_writer(), self._write_sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def driver_write(self) -> Iterator[Any]:
+        """A driver cursor (sqlite3 or psycopg) in one write transaction, committed on success
+        and rolled back on any exception: for hot paths where the ORM's overhead matters
+        (see `integration.storage.driver_insert`)."""
+        with self._one_writer():
+            connection = self.engine.raw_connection()
+            try:
+                driver: Any = connection.driver_connection
+                cursor = driver.cursor()
+                try:
+                    if self.is_sqlite:
+                        cursor.execute("BEGIN IMMEDIATE")  # the connection is in autocommit
+                    try:
+                        yield cursor
+                    except BaseException:
+                        driver.rollback()
+                        raise
+                    driver.commit()
+                finally:
+                    cursor.close()
+            finally:
+                connection.close()
+
+    def _one_writer(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if self._writer_lock is None else self._writer_lock.held()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from flask import Blueprint, Flask, abort, current_app, g, request, session
+from flask import Blueprint, Flask, Request, abort, current_app, g, request, session
 from flask.blueprints import BlueprintSetupState
 from flask.sansio.app import App
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from integration.runtime import Runtime
@@ -44,6 +45,17 @@ def configure_security(app: Flask | App) -> None:
         SESSION_COOKIE_SAMESITE=admin.cookie_samesite,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=admin.session_hours),
     )
+    app.session_interface = CookieSessions()  # type: ignore[union-attr]
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the work for requests that carry no cookie at all
+    (webhooks, API calls): those get a new empty session without a signing serializer."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def csrf_token() -> str:
