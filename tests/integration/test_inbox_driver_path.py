@@ -55,7 +55,9 @@ def test_driver_path_writes_the_same_rows_as_the_orm_path(runtime: Runtime,
     assert driver_row[3] == f"{store_id}:driver"
     assert orm_row[:3] + orm_row[4:] == driver_row[:3] + driver_row[4:]
     assert driver_row[5] == body
-    assert driver_row[7] == NOW and driver_row[7].tzinfo is not None
+    received_at = driver_row[7]
+    assert isinstance(received_at, datetime) and received_at == NOW
+    assert received_at.tzinfo is not None
     orm_job, driver_job = job_for(runtime, by_orm), job_for(runtime, by_driver)
     assert orm_job[1] == {"inbox_id": by_orm} and driver_job[1] == {"inbox_id": by_driver}
     assert orm_job[:1] + orm_job[2:] == driver_job[:1] + driver_job[2:]
