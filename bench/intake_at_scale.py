@@ -7,9 +7,9 @@ What it does, in one run:
 
 1. starts a throwaway PostgreSQL (bench/scale_common.py), a Redis (redis-server on a free
    port) and the reference supplier sandbox as its own process (bench/supplier_sandbox.py: no
-   rate limit, ample stock); prepares DropTrack with its CLI: `db upgrade`, one Shopify store
-   with a known webhook secret, one REST supplier (the sandbox), SKU mappings for every SKU the
-   payloads use, so that every orders/create delivery is paid, routable and forwarded;
+   rate limit, ample stock); prepares DropTrack's database (migrations, one Shopify store with
+   a known webhook secret, one REST supplier (the sandbox), SKU mappings for every SKU the
+   payloads use), so that every orders/create delivery is paid, routable and forwarded;
 2. starts DropTrack's web app (`gunicorn -w 4 integration.wsgi:app`, dispatcher and scheduler
    off, as docs/deploy.md says), `droptrack scheduler` and 3 x `droptrack worker` (1 process,
    4 threads each, the defaults), and the bare HMAC endpoint (bench/bare_endpoint.py) under the
@@ -76,7 +76,6 @@ from webhook_intake import (
     machine_summary,
     open_loop,
     percentile,
-    run_cli,
     run_wrk,
     start_gunicorn,
     stop_server,
@@ -88,7 +87,13 @@ from webhook_intake import (
     write_wrk_data,
 )
 
+from integration import stores, suppliers
+from integration.config import load_settings
+from integration.crypto import generate_key
+from integration.mappings import import_csv
+from integration.runtime import build_runtime
 from integration.sandbox.supplier import DEFAULT_API_KEY
+from integration.storage import migrate
 from integration.storage.models import InboxDelivery, Order, OutboxJob, SupplierOrder
 
 SHOP = "bench.myshopify.com"
@@ -247,22 +252,28 @@ def droptrack_env(workdir: Path, db_url: str, redis_url: str) -> dict[str, str]:
         "DROPTRACK_SECURITY_ALLOW_LOOPBACK_HTTP": "true",  # the sandbox is http://127.0.0.1
         "DROPTRACK_SECURITY_SECRET_KEY": secrets.token_urlsafe(48),
     })
-    env["DROPTRACK_SECURITY_ENCRYPTION_KEYS"] = run_cli(["keys", "generate"], env).strip()
+    env["DROPTRACK_SECURITY_ENCRYPTION_KEYS"] = generate_key()
     return env
 
 
-def prepare_database(env: dict[str, str], webhook_secret: str, sandbox: Sandbox,
-                     workdir: Path) -> int:
-    run_cli(["db", "upgrade"], env)
-    store_id = int(run_cli(["stores", "add-shopify", "--shop", SHOP, "--token", "t",
-                            "--webhook-secret", webhook_secret], env).strip().splitlines()[-1])
-    run_cli(["suppliers", "add-rest", "--name", "Reference", "--url", sandbox.url,
-             "--api-key", DEFAULT_API_KEY, "--no-push"], env)
-    mappings = workdir / "mappings.csv"
-    mappings.write_text("sku,supplier,supplier_sku\n" + "".join(
-        f"{product[1]},Reference,{supplier_sku}\n"
-        for product, supplier_sku in zip(PRODUCTS, SUPPLIER_SKUS, strict=True)))
-    run_cli(["mappings", "import", "--store", str(store_id), str(mappings)], env)
+def prepare_database(env: dict[str, str], webhook_secret: str, sandbox: Sandbox) -> int:
+    """What `droptrack db upgrade`, `stores add-shopify`, `suppliers add-rest --no-push` and
+    `mappings import` do, in this process (five CLI start-ups cost more than the smoke test's
+    whole load phase)."""
+    runtime = build_runtime(load_settings(environ=env))
+    try:
+        migrate.upgrade(runtime.db)
+        store_id = stores.add_shopify_store(runtime, SHOP, "t", webhook_secret)
+        suppliers.add_rest_supplier(runtime, "Reference", sandbox.url, DEFAULT_API_KEY)
+        csv = "sku,supplier,supplier_sku\n" + "".join(
+            f"{product[1]},Reference,{supplier_sku}\n"
+            for product, supplier_sku in zip(PRODUCTS, SUPPLIER_SKUS, strict=True))
+        with runtime.db.write() as session:
+            report = import_csv(session, store_id, csv, runtime.clock.now())
+        if report.errors:
+            raise RuntimeError(f"mappings refused: {report.errors}")
+    finally:
+        runtime.close()
     return store_id
 
 
@@ -619,6 +630,23 @@ def cpu_table(rows: Sequence[tuple[str, dict[str, float], float]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_per_order_table(phases: Sequence[E2EPhase]) -> str:
+    """CPU milliseconds per forwarded order, per component, over a phase's load window (only
+    meaningful for sustained phases, where work done = orders offered)."""
+    lines = ["| phase | " + " | ".join(CPU_COLUMNS[:-3]) + " | DropTrack + PostgreSQL |",
+             "|---|" + "---:|" * (len(CPU_COLUMNS) - 2)]
+    for p in phases:
+        window = p.load_end - p.load_start
+        orders = p.forwarded_per_s * window
+        if not orders:
+            continue
+        per = {c: p.cpu.get(c, 0.0) / 100 * window / orders * 1000 for c in CPU_COLUMNS[:-3]}
+        ours = sum(per[c] for c in ("web", "workers", "scheduler", "PostgreSQL", "Redis"))
+        lines.append(f"| end to end {p.rate:g}/s | "
+                     + " | ".join(fmt(per[c]) for c in CPU_COLUMNS[:-3]) + f" | {fmt(ours)} |")
+    return "\n".join(lines)
+
+
 def timeline_table(phase: E2EPhase, monitor: Monitor, every: int = 2) -> str:
     samples = monitor.between(phase.load_start - 1.0, (phase.drained_at or phase.load_end) + 1)
     lines = ["| t s | inbox jobs pending | forward jobs pending | jobs running "
@@ -652,6 +680,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--job-workers", type=int, default=3, help="`droptrack worker`s")
     parser.add_argument("--worker-threads", type=int, default=4,
                         help="threads per `droptrack worker` (workers.threads default: 4)")
+    parser.add_argument("--worker-nice", type=int, default=0,
+                        help="run the `droptrack worker`s at this nice level (0: as the web "
+                             "processes; 10: the web intake gets the CPU first)")
     parser.add_argument("--client-threads", type=int, default=64,
                         help="open-loop sender threads (max requests in flight)")
     parser.add_argument("--max-duration", type=int, default=10,
@@ -681,6 +712,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if not (args.rate_list and all(0 < r <= 2000 for r in args.rate_list)
             and 1 <= args.duration <= 600 and 1 <= args.web_workers <= 32
             and 1 <= args.job_workers <= 16 and 1 <= args.worker_threads <= 64
+            and 0 <= args.worker_nice <= 19
             and 1 <= args.client_threads <= 512 and 1 <= args.max_duration <= 600
             and 1 <= args.wrk_threads <= args.wrk_connections <= 1024
             and 1_000 <= args.wrk_pool <= 200_000 and 0 <= args.warmup <= 10_000
@@ -720,7 +752,7 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
 
     webhook_secret = secrets.token_hex(24)
     env = droptrack_env(folder, db_url, redis_url)
-    store_id = prepare_database(env, webhook_secret, sandbox, folder)
+    store_id = prepare_database(env, webhook_secret, sandbox)
     settings = gunicorn_args(args.web_workers, 1)
     web = start_gunicorn("droptrack", "integration.wsgi:app", settings, env, folder)
     stack.callback(stop_server, web)
@@ -741,8 +773,9 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     stack.callback(stop_process, scheduler)
     components.add("scheduler", scheduler.process.pid)
     for n in range(args.job_workers):
+        nice = ["nice", "-n", str(args.worker_nice)] if args.worker_nice else []
         worker = start_process(f"worker-{n + 1}", [
-            venv_bin("droptrack"), "worker", "--processes", "1",
+            *nice, venv_bin("droptrack"), "worker", "--processes", "1",
             "--threads", str(args.worker_threads)], env, folder)
         background.append(worker)
         stack.callback(stop_process, worker)
@@ -832,8 +865,9 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     print()
     print(f"Machine: {machine_summary()}")
     print(f"Source: {source_note()}")
+    nice_note = f" at nice {args.worker_nice}" if args.worker_nice else ""
     print(f"gunicorn: {' '.join(settings)}; {args.job_workers} x droptrack worker --processes 1 "
-          f"--threads {args.worker_threads}; 1 x droptrack scheduler")
+          f"--threads {args.worker_threads}{nice_note}; 1 x droptrack scheduler")
     print(f"Request {body_note}")
     print()
     print(e2e_table(phases))
@@ -842,6 +876,10 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
         print(baseline_table(baseline))
         print()
     print(cpu_table(cpu_rows))
+    print()
+    print("CPU ms per forwarded order (load window; supplier orders created in it):")
+    print()
+    print(cpu_per_order_table(phases))
     print()
     if phases:
         print(f"Backlog over time at {phases[-1].rate:g} orders/s (t from the start of the load):")
