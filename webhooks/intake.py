@@ -77,10 +77,16 @@ def read_body(request: Request) -> bytes:
 
 
 def require_headers(request: Request, names: Iterable[str]) -> dict[str, str]:
-    missing = [name for name in names if not request.headers.get(name)]
+    environ = request.environ
+    found = {name: environ.get(_environ_key(name), "") for name in names}
+    missing = [name for name, value in found.items() if not value]
     if missing:
         raise Rejected(400, f"missing header: {', '.join(missing)}", f"missing {missing}")
-    return {name: request.headers[name] for name in names}
+    return found
+
+
+def _environ_key(header: str) -> str:
+    return "HTTP_" + header.upper().replace("-", "_")
 
 
 def unauthorized(reason: str) -> Rejected:
@@ -98,11 +104,14 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
 
 
 def kept_headers(request: Request, prefix: str, secret_headers: Iterable[str]) -> dict[str, str]:
-    """The platform's headers worth keeping for the record, without signatures."""
-    drop = {name.lower() for name in secret_headers}
+    """The platform's headers worth keeping for the record, without signatures. (Read from
+    the WSGI environ, named as werkzeug names them: this runs on every delivery.)"""
+    wanted = _environ_key(prefix)
+    drop = {_environ_key(name) for name in secret_headers}
     return {
-        name: value for name, value in request.headers.items()
-        if name.lower().startswith(prefix) and name.lower() not in drop
+        key[5:].replace("_", "-").title(): value
+        for key, value in request.environ.items()
+        if key.startswith(wanted) and key not in drop
     }
 
 

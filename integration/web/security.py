@@ -53,7 +53,7 @@ class CookieSessions(SecureCookieSessionInterface):
     (webhooks, API calls): those get a new empty session without a signing serializer."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
             return self.session_class()
         return super().open_session(app, request)
 
