@@ -8,7 +8,6 @@ order back instead of a new one. Network calls happen outside any database trans
 from __future__ import annotations
 
 import logging
-from contextlib import closing
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -29,7 +28,7 @@ from integration.outbox import ClaimedJob, PermanentError
 from integration.runtime import Runtime
 from integration.status import Reason, Status
 from integration.storage.models import Order, Store, Supplier, SupplierOrder
-from integration.suppliers import connector_for
+from integration.suppliers import supplier_connection
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +47,20 @@ class _Forwarding:
 
 def _load(runtime: Runtime, claimed: ClaimedJob) -> _Forwarding:
     with runtime.db.read() as session:
-        supplier_order = session.scalar(select(SupplierOrder).where(
-            SupplierOrder.idempotency_key == claimed.idempotency_key))
-        if supplier_order is None:
+        row = session.execute(
+            select(SupplierOrder, Order, Store.domain, Supplier)
+            .join(Order, Order.id == SupplierOrder.order_id)
+            .join(Store, Store.id == Order.store_id)
+            .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
+            .where(SupplierOrder.idempotency_key == claimed.idempotency_key)).one_or_none()
+        if row is None:
             raise PermanentError(f"no supplier order for job key {claimed.idempotency_key}")
-        order = session.get_one(Order, supplier_order.order_id)
-        store = session.get_one(Store, order.store_id)
-        supplier = session.get_one(Supplier, supplier_order.supplier_id)
+        supplier_order, order, store_domain, supplier = row
         session.expunge(supplier)
         lines = [SupplierLine(str(line["supplier_sku"]), int(line["quantity"]))
                  for line in claimed.payload.get("lines", [])]
         request = SupplierOrderRequest(
-            store=store.domain, order_number=order.number, email=order.email, lines=lines,
+            store=store_domain, order_number=order.number, email=order.email, lines=lines,
             recipient=Address(
                 name=order.ship_name, company=order.ship_company,
                 address1=order.ship_address1, address2=order.ship_address2,
@@ -83,7 +84,7 @@ def forward_order(runtime: Runtime, claimed: ClaimedJob) -> None:
             session.get_one(SupplierOrder, forwarding.supplier_order_id).status = \
                 "awaiting_batch"
         return
-    with closing(connector_for(runtime, forwarding.supplier)) as connector:
+    with supplier_connection(runtime, forwarding.supplier) as connector:
         result = connector.create_order(forwarding.request, forwarding.key)
     with runtime.db.write() as session:
         _record(session, forwarding, result, runtime)
@@ -155,7 +156,7 @@ def withdraw_order(runtime: Runtime, claimed: ClaimedJob) -> None:
         with runtime.db.write() as session:
             session.get_one(SupplierOrder, supplier_order_id).status = "cancelled"
         return
-    with closing(connector_for(runtime, supplier)) as connector:
+    with supplier_connection(runtime, supplier) as connector:
         cancelled = connector.cancel_order(external_id)
     with runtime.db.write() as session:
         row = session.get_one(SupplierOrder, supplier_order_id)
@@ -176,7 +177,7 @@ def poll_supplier_order(runtime: Runtime, claimed: ClaimedJob) -> None:
     supplier, external_id, _status = _target(runtime, supplier_order_id)
     if external_id is None:
         return
-    with closing(connector_for(runtime, supplier)) as connector:
+    with supplier_connection(runtime, supplier) as connector:
         view = connector.get_order(external_id)
     with runtime.db.write() as session:
         for parcel in view.parcels:
