@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from integration.clock import Clock, SystemClock
 from integration.config import Settings
+from integration.connector_cache import ConnectorCache
 from integration.crypto import SecretBox, generate_key
 from integration.storage.db import Database
 
@@ -19,8 +20,11 @@ class Runtime:
     db: Database
     clock: Clock
     secrets: SecretBox
+    # Store connectors (and their HTTP connections) this process reuses across jobs.
+    connectors: ConnectorCache = field(default_factory=ConnectorCache)
 
     def close(self) -> None:
+        self.connectors.close()
         self.db.dispose()
 
 

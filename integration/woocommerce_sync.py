@@ -38,7 +38,7 @@ from integration.scheduled import ScheduledJob
 from integration.status import Reason, Status, woocommerce_order_status
 from integration.storage.models import InboxDelivery, Order, Shipment, Store
 from integration.stores import WOOCOMMERCE
-from integration.writeback import store_access
+from integration.writeback import store_access, store_connector
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,9 @@ def _run(runtime: Runtime, claimed: ClaimedJob,
     if store is None:
         return
     try:
-        connector = connector_for(runtime, store)
-        try:
-            work(runtime, store, connector)
-        finally:
-            connector.close()
+        connector = store_connector(runtime, store)
+        assert isinstance(connector, WooCommerceConnector)
+        work(runtime, store, connector)
     except PermanentError as failure:
         record_health(runtime, store_id, str(failure))
         raise

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-from contextlib import closing
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +17,9 @@ from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
 from connectors.store_base import ShipmentSnapshot, ShippedLine, StoreAccess, StoreConnector
+from connectors.url_safety import UnsafeURLError, check_outbound_url
 from integration import bindings
+from integration.connector_cache import store_key
 from integration.engine import eta
 from integration.engine.orders import ORDER
 from integration.engine.tracking import WRITEBACK_JOB
@@ -64,6 +65,19 @@ def store_access(runtime: Runtime, store: Store) -> StoreAccess:
 
 
 def store_connector(runtime: Runtime, store: Store) -> StoreConnector:
+    """This process's connector for `store`, kept open for the next job (HTTP keep-alive)."""
+    if store.platform == "woocommerce":  # checked on every use: the site may resolve elsewhere
+        try:
+            check_outbound_url(store.domain,
+                               allow_loopback_http=runtime.settings.loopback_http_allowed)
+        except UnsafeURLError as unsafe:
+            raise PermanentError(f"store {store.id}: {unsafe}") from None
+    key = store_key(store.id, store.platform, store.domain, store.credentials_encrypted,
+                    dict(store.settings))
+    return runtime.connectors.get(store.id, key, lambda: build_store_connector(runtime, store))
+
+
+def build_store_connector(runtime: Runtime, store: Store) -> StoreConnector:
     module_name = STORE_CONNECTORS.get(store.platform)
     if module_name is None:
         raise PermanentError(f"store {store.id}: no connector for platform {store.platform!r}")
@@ -128,8 +142,7 @@ def write_back(runtime: Runtime, claimed: ClaimedJob) -> None:
     if (current.written_status, current.written_tracking_number) == (
             current.status, current.tracking_number):
         return  # the store already shows exactly this
-    with closing(store_connector(runtime, store)) as connector:
-        result = connector.write_shipment(current)
+    result = store_connector(runtime, store).write_shipment(current)
     with runtime.db.write() as session:
         row = session.get_one(Shipment, shipment_id)
         row.written_status, row.written_tracking_number = current.status, current.tracking_number
