@@ -42,6 +42,13 @@ class ShipmentSnapshot:
     fulfillment_external_id: str | None = None
     written_status: Status | None = None
     written_tracking_number: str | None = None
+    # True only when the store is known to show exactly the written status and number: the
+    # last write-back of this parcel recorded them and no attempt since can have written
+    # anything. A connector may then skip the reads that make a retried write harmless.
+    store_state_known: bool = False
+    # The parcel had this status before (e.g. out for delivery again after a failed attempt),
+    # so what the store shows for it may predate the written status.
+    status_reached_before: bool = True
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, null, select
 from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
 from connectors.store_base import ShipmentSnapshot, ShippedLine, StoreAccess, StoreConnector
 from connectors.url_safety import UnsafeURLError, check_outbound_url
-from integration import bindings
+from integration import bindings, outbox
 from integration.connector_cache import store_key
 from integration.engine import eta
 from integration.engine.orders import ORDER
@@ -27,7 +27,14 @@ from integration.jobs import job
 from integration.outbox import ClaimedJob, PermanentError
 from integration.runtime import Runtime
 from integration.status import Reason, Status, customer_note
-from integration.storage.models import Order, Shipment, Store, SupplierOrder, TrackingEvent
+from integration.storage.models import (
+    Order,
+    OutboxJob,
+    Shipment,
+    Store,
+    SupplierOrder,
+    TrackingEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +97,8 @@ def build_store_connector(runtime: Runtime, store: Store) -> StoreConnector:
     return connector
 
 
-def snapshot(session: Session, shipment: Shipment) -> ShipmentSnapshot:
+def snapshot(session: Session, shipment: Shipment, *,
+             store_state_known: bool = False) -> ShipmentSnapshot:
     order = session.get_one(Order, shipment.order_id)
     supplier_order = (session.get(SupplierOrder, shipment.supplier_order_id)
                       if shipment.supplier_order_id else None)
@@ -98,6 +106,12 @@ def snapshot(session: Session, shipment: Shipment) -> ShipmentSnapshot:
     status = Status(shipment.status)
     reason = Reason(shipment.reason) if shipment.reason else None
     detection = detect(shipment.tracking_number, stated_carrier=shipment.carrier or None)
+    since = shipment.status_happened_at
+    first_event, earlier_same_status = session.execute(select(
+        func.min(TrackingEvent.happened_at),
+        func.count(case((and_(TrackingEvent.status == shipment.status,
+                              TrackingEvent.happened_at < since), 1)) if since else null()),
+    ).where(TrackingEvent.shipment_id == shipment.id)).one()
     return ShipmentSnapshot(
         shipment_id=shipment.id,
         order_external_id=bindings.external_id_of(
@@ -108,24 +122,42 @@ def snapshot(session: Session, shipment: Shipment) -> ShipmentSnapshot:
         if detection.carrier else None,
         tracking_number=shipment.tracking_number, tracking_url=shipment.tracking_url,
         status=status, reason=reason, status_happened_at=shipment.status_happened_at,
-        estimated_delivery_at=promised_delivery(session, shipment, order, supplier_order),
+        estimated_delivery_at=promised_delivery(session, shipment, order, supplier_order,
+                                                first_event),
         customer_note=customer_note(status, reason, shipment.carrier or None,
                                     shipment.tracking_number or None),
         fulfillment_external_id=bindings.external_id_of(
             session, bindings.STORE, order.store_id, FULFILLMENT, shipment.id),
         written_status=Status(shipment.written_status) if shipment.written_status else None,
         written_tracking_number=shipment.written_tracking_number,
+        store_state_known=store_state_known,
+        status_reached_before=since is None or bool(earlier_same_status),
     )
 
 
 def promised_delivery(session: Session, shipment: Shipment, order: Order,
-                      supplier_order: SupplierOrder | None) -> datetime | None:
-    """The supplier's date when it gave one, else the end of the learned delivery window."""
+                      supplier_order: SupplierOrder | None,
+                      first_event: datetime | None = None) -> datetime | None:
+    """The supplier's date when it gave one, else the end of the learned delivery window
+    (counted from the parcel's first event, `first_event` when the caller has read it)."""
     if shipment.estimated_delivery_at is not None or supplier_order is None:
         return shipment.estimated_delivery_at
-    dispatched = session.scalar(select(func.min(TrackingEvent.happened_at)).where(
+    dispatched = first_event or session.scalar(select(func.min(TrackingEvent.happened_at)).where(
         TrackingEvent.shipment_id == shipment.id)) or shipment.created_at
     return eta.estimate(session, supplier_order.supplier_id, order.ship_country, dispatched)
+
+
+def no_attempt_since_last_write(session: Session, claimed: ClaimedJob) -> bool:
+    """True when nothing can have reached the store since the parcel's last recorded write:
+    this is the job's first attempt and no other write-back of the parcel (same serial key)
+    has started without finishing (pending after a failure, running, or dead-lettered)."""
+    serial_key = f"shipment:{int(claimed.payload['shipment_id'])}"
+    if claimed.attempt != 1:
+        return False
+    unfinished = session.scalar(select(OutboxJob.id).where(
+        OutboxJob.serial_key == serial_key, OutboxJob.id != claimed.id,
+        OutboxJob.state != outbox.DONE, OutboxJob.attempts > 0).limit(1))
+    return unfinished is None
 
 
 @job(WRITEBACK_JOB)
@@ -136,7 +168,8 @@ def write_back(runtime: Runtime, claimed: ClaimedJob) -> None:
         order = session.get_one(Order, shipment.order_id)
         store = session.get_one(Store, order.store_id)
         session.expunge(store)
-        current = snapshot(session, shipment)
+        current = snapshot(session, shipment,
+                           store_state_known=no_attempt_since_last_write(session, claimed))
     if store.state != "active":
         return
     if (current.written_status, current.written_tracking_number) == (

@@ -7,6 +7,9 @@ worker) never creates a second fulfillment or a second event for the same status
   tracking number, and only then created;
 * the tracking number is replaced only when the store shows another one;
 * an event is created only when the store has no event with that status at that moment.
+When DropTrack knows what the store shows (`ShipmentSnapshot.store_state_known`: its last write
+was recorded and no attempt since can have written anything), the fulfillment is not read:
+a status change then costs one `fulfillmentEventCreate` (10 points) instead of ~18.
 """
 
 from __future__ import annotations
@@ -56,16 +59,32 @@ class ShopifyConnector:
 
     # ------------------------------------------------------------------ write-back
     def write_shipment(self, snapshot: ShipmentSnapshot) -> WriteResult:
-        shown = self._find_or_create(snapshot)
+        known = self._known(snapshot)
+        shown = known or self._find_or_create(snapshot)
         if snapshot.tracking_number and snapshot.tracking_number not in shown.tracking_numbers:
             self._replace_tracking(shown.id, snapshot)
         event_status = shopify_event_status(snapshot.status, snapshot.reason)
-        if event_status and not already_shown(shown, event_status, snapshot.status_happened_at):
+        if known is not None:  # the store shows the written status's event, nothing newer
+            event_shown = snapshot.status == snapshot.written_status
+        else:
+            event_shown = bool(event_status) and already_shown(
+                shown, str(event_status), snapshot.status_happened_at)
+        if event_status and not event_shown:
             data = self.client.execute(ops.EVENT_CREATE, {
                 "fulfillmentEvent": event_input(shown.id, event_status, snapshot)})
             self._raise_user_errors(data.get("fulfillmentEventCreate"), snapshot,
                                     "fulfillment event")
         return WriteResult(fulfillment_external_id=shown.id)
+
+    @staticmethod
+    def _known(snapshot: ShipmentSnapshot) -> ShownFulfillment | None:
+        """What the store shows, without reading it (10 points instead of ~18 per status
+        change), when DropTrack knows: its last write was recorded and nothing since."""
+        if not (snapshot.store_state_known and snapshot.fulfillment_external_id
+                and snapshot.written_tracking_number):
+            return None
+        return ShownFulfillment(snapshot.fulfillment_external_id, "",
+                                (snapshot.written_tracking_number,))
 
     def _find_or_create(self, snapshot: ShipmentSnapshot) -> ShownFulfillment:
         if snapshot.fulfillment_external_id:

@@ -4,7 +4,9 @@ A shipment is shown the most portable way the store allows (see capabilities.py)
 item (the plugin's provider, or a custom provider and link), then one customer note per status
 reached (WooCommerce emails it and shows it under "Order updates"), then the order status
 (in "immediate" mode; in "batched" mode the status sweep sets it through orders/batch).
-Every step reads before it writes, so a retried job never adds a second item or note.
+Every step reads before it writes, so a retried job never adds a second item or note, except
+when DropTrack knows what the store shows (`ShipmentSnapshot.store_state_known`: its last write
+was recorded and no attempt since can have written anything).
 """
 
 from __future__ import annotations
@@ -78,6 +80,9 @@ class WooCommerceConnector:
         """Make the order show exactly one item for this parcel's number. False: notes only."""
         if not snapshot.tracking_number or not self.capabilities().tracking:
             return False
+        if snapshot.store_state_known and (
+                snapshot.written_tracking_number == snapshot.tracking_number):
+            return True  # written by DropTrack's last recorded write: no read needed
         route = f"orders/{snapshot.order_external_id}/shipment-trackings"
         try:
             raw = self.client.get(route, namespace=TRACKING_NAMESPACE,
@@ -115,10 +120,13 @@ class WooCommerceConnector:
         if not tracked and snapshot.tracking_url and snapshot.status in _NOTE_WITH_LINK:
             note += f" Track your parcel: {snapshot.tracking_url}"
         route = f"orders/{snapshot.order_external_id}/notes"
-        existing = mapper.parse_customer_notes(self.client.get(
-            route, params={"type": "customer"},
-            what=f"reading the notes of order {snapshot.order_number}"))
-        if note in existing:
+        # A status reached for the first time with nothing written since the last recorded
+        # write cannot have its note yet; otherwise look, so a note is never sent twice.
+        first_time = (snapshot.store_state_known and snapshot.status != snapshot.written_status
+                      and not snapshot.status_reached_before)
+        if not first_time and note in mapper.parse_customer_notes(self.client.get(
+                route, params={"type": "customer"},
+                what=f"reading the notes of order {snapshot.order_number}")):
             return
         self.client.post(route, {"note": note, "customer_note": True},
                          what=f"adding a customer note to order {snapshot.order_number}")

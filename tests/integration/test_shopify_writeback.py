@@ -119,3 +119,52 @@ def test_a_cancelled_shopify_order_fails_the_job_with_shopifys_reason(
     [job] = jobs_in(shopify_link, "dead")
     assert "cannot fulfil" in (job.last_error or "")
     assert fulfillments(shopify_link) == []
+
+
+def test_a_status_change_after_a_recorded_write_is_one_mutation(
+        shopify_link: ShopifyLink) -> None:
+    """The fulfillment is not read again when DropTrack's last write was recorded: 10 points."""
+    state = shopify_link.seeded.sandbox.state
+    order = state.place_order(shopify_link.seeded.domain)
+    shopify_link.import_sandbox_order(order)
+    now = shopify_link.clock.now()
+    shopify_link.ship(CarrierEvent("e1", Status.IN_TRANSIT, now + DAY))
+    run_jobs(shopify_link.runtime, "store.writeback")
+    calls, points = shopify_link.sandbox_usage.calls, shopify_link.sandbox_usage.points
+    shopify_link.ship(CarrierEvent("e2", Status.OUT_FOR_DELIVERY, now + 5 * DAY))
+    assert run_jobs(shopify_link.runtime, "store.writeback") == 1
+    assert shopify_link.sandbox_usage.calls - calls == 1
+    assert shopify_link.sandbox_usage.points - points == 10
+    [fulfillment] = fulfillments(shopify_link)
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT", "OUT_FOR_DELIVERY"]
+
+
+def test_after_a_failed_attempt_every_write_back_of_the_parcel_reads_first(
+        shopify_link: ShopifyLink) -> None:
+    """An attempt that reached Shopify but failed before recording it (here: the event is in
+    the store, the job failed) makes the next job of the parcel, and its own retry, look
+    before writing: no second event."""
+    from integration import outbox
+    from integration.errors import RetryableError
+
+    state = shopify_link.seeded.sandbox.state
+    order = state.place_order(shopify_link.seeded.domain)
+    shopify_link.import_sandbox_order(order)
+    now = shopify_link.clock.now()
+    shipment_id = shopify_link.ship(CarrierEvent("e1", Status.IN_TRANSIT, now + DAY))
+    run_jobs(shopify_link.runtime, "store.writeback")
+    [fulfillment] = fulfillments(shopify_link)
+    shopify_link.ship(CarrierEvent("e2", Status.OUT_FOR_DELIVERY, now + 5 * DAY))
+    state.add_fulfillment_event(fulfillment.id, "OUT_FOR_DELIVERY", happened_at=now + 5 * DAY)
+    with shopify_link.runtime.db.write() as session:
+        claimed = next(job for job in outbox.claim_due(
+            session, "crashed", shopify_link.clock.now(), timedelta(seconds=60), 10)
+            if job.kind == "store.writeback")
+        outbox.fail(session, claimed, RetryableError("lost the answer"),
+                    shopify_link.clock.now(), 3600, 3600)  # retried in an hour
+        outbox.enqueue(session, "store.writeback", "another", {"shipment_id": shipment_id},
+                       shopify_link.clock.now(), serial_key=f"shipment:{shipment_id}")
+    assert run_jobs(shopify_link.runtime, "store.writeback") == 1  # the other job, first try
+    assert run_jobs(shopify_link.runtime, "store.writeback", ahead=2 * DAY) == 1  # the retry
+    assert [e.status for e in fulfillments(shopify_link)[0].events] == [
+        "IN_TRANSIT", "OUT_FOR_DELIVERY"]

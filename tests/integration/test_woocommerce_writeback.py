@@ -4,6 +4,7 @@ words."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -231,3 +232,27 @@ def test_clock_skew_is_named_not_blamed_on_the_keys(wc_sandbox: WooCommerceSandb
     wc_sandbox.clock.advance(timedelta(hours=1))
     with pytest.raises(StoreRefused, match="clock"):
         connector_for(wc_sandbox).write_shipment(snapshot(order))
+
+
+def test_a_known_store_state_costs_one_call_per_new_status(
+        wc_sandbox: WooCommerceSandbox) -> None:
+    """After a recorded write, a status reached for the first time is one POST (the note); a
+    status reached before, or an unknown store state, is read first and never noted twice."""
+    wc_sandbox.store.set_tracking_mode("shipment_tracking")
+    order = wc_sandbox.store.place_order()
+    connector = connector_for(wc_sandbox)
+    connector.write_shipment(snapshot(order, Status.IN_TRANSIT))
+    [item] = wc_sandbox.store.tracking_items(order.id)
+    known = replace(snapshot(order, Status.OUT_FOR_DELIVERY, written_number="LX123456785CN"),
+                    written_status=Status.IN_TRANSIT, store_state_known=True,
+                    status_reached_before=False)
+    calls = connector.client.calls
+    connector.write_shipment(known)
+    assert connector.client.calls - calls == 1
+    assert customer_notes(wc_sandbox, order)[-1] == "Your parcel is out for delivery."
+    # Out for delivery again after a failed attempt: its note exists, so it is looked for.
+    connector.write_shipment(replace(known, status_reached_before=True))
+    # A retry (state unknown) reads too.
+    connector.write_shipment(replace(known, store_state_known=False))
+    assert customer_notes(wc_sandbox, order).count("Your parcel is out for delivery.") == 1
+    assert wc_sandbox.store.tracking_items(order.id) == [item]
