@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.parsing import timestamp
@@ -36,7 +36,7 @@ from integration.outbox import ClaimedJob
 from integration.runtime import Runtime
 from integration.scheduled import ScheduledJob
 from integration.status import Reason, Status, woocommerce_order_status
-from integration.storage.models import InboxDelivery, Order, Shipment, Store
+from integration.storage.models import Binding, InboxDelivery, Order, Shipment, Store
 from integration.stores import WOOCOMMERCE
 from integration.writeback import store_access, store_connector
 
@@ -194,48 +194,66 @@ def webhook_health_job(runtime: Runtime, claimed: ClaimedJob) -> None:
 
 # -- order statuses ----------------------------------------------------------------------------
 
+# Order rows written just before a flush may commit just after it read: re-read this much.
+FLUSH_OVERLAP = timedelta(minutes=5)
+MOVABLE_TARGETS = frozenset(t for targets in units.FORWARD_MOVES.values() for t in targets)
+
+
 def due_statuses(runtime: Runtime, store: Store, settings: StoreSettings,
                  ast: bool) -> dict[str, str]:
-    """order id in the store -> the status DropTrack wants it to show, for recent parcels."""
-    since = runtime.clock.now() - timedelta(hours=runtime.settings.woocommerce.
-                                            status_lookback_hours)
+    """order id in the store -> the status DropTrack wants it to show, for orders shown a
+    parcel whose status changed since the last flush (at most `status_lookback_hours` ago).
+
+    Only targets DropTrack may ever set are kept, so a flush reads (and the store answers)
+    only the orders that may move; one query, ids included (no query per order)."""
+    now = runtime.clock.now()
+    since = now - timedelta(hours=runtime.settings.woocommerce.status_lookback_hours)
+    flushed = timestamp(section(store).get("statuses_flushed_until"))
+    if flushed is not None:
+        since = max(since, flushed - FLUSH_OVERLAP)
     wanted: dict[str, str] = {}
     with runtime.db.read() as session:
-        orders = session.scalars(select(Order).where(
-            Order.store_id == store.id,
-            Order.id.in_(select(Shipment.order_id).where(
-                Shipment.written_status.is_not(None),
-                or_(Shipment.updated_at >= since, Shipment.last_event_at >= since))),
-        ).order_by(Order.id))
-        for order in orders:
-            status = Status(order.status)
+        rows = session.execute(
+            select(Order.status, Order.reason, Binding.external_id)
+            .join(Binding, (Binding.owner_type == bindings.STORE)
+                  & (Binding.owner_id == Order.store_id) & (Binding.kind == ORDER)
+                  & (Binding.internal_id == Order.id))
+            .where(Order.store_id == store.id, Order.updated_at >= since,
+                   Order.id.in_(select(Shipment.order_id).where(
+                       Shipment.written_status.is_not(None))))
+            .order_by(Order.id))
+        for order_status, reason, external in rows:
+            status = Status(order_status)
             if status in (Status.PENDING, Status.PROCESSING):
                 target = units.PARTIAL_SHIPPED if ast else None  # some parcels, not all
             else:
                 target = woocommerce_order_status(
-                    status, Reason(order.reason) if order.reason else None,
+                    status, Reason(reason) if reason else None,
                     complete_on=settings.complete_on)
-            external = bindings.external_id_of(session, bindings.STORE, store.id, ORDER,
-                                               order.id)
-            if target and external:
-                wanted[external] = target
+            if target in MOVABLE_TARGETS and external:
+                wanted[str(external)] = str(target)
     return wanted
 
 
 def flush_statuses(runtime: Runtime, store: Store, connector: WooCommerceConnector) -> int:
-    """Send the statuses DropTrack owes this store; returns how many orders changed."""
+    """Send the statuses DropTrack owes this store; returns how many orders changed.
+
+    The current statuses are read first (100 per call) so a status the merchant set by hand
+    (on hold, cancelled, completed already) is never overwritten."""
+    started = runtime.clock.now()
     wanted = due_statuses(runtime, store, connector.settings, connector.capabilities().ast)
-    if not wanted:
-        return 0
-    current = connector.current_statuses(sorted(wanted, key=int))
-    moves = {order_id: target for order_id, target in wanted.items()
-             if units.may_move(current.get(order_id, ""), target)}
-    if not moves:
-        return 0
-    done, problems = connector.update_statuses(moves)
-    for problem in problems:
-        log.warning("store %d: status not updated: %s", store.id, problem)
-    record_health(runtime, store.id, "; ".join(problems) or None)
+    done: list[str] = []
+    problems: list[str] = []
+    if wanted:
+        current = connector.current_statuses(sorted(wanted, key=int))
+        moves = {order_id: target for order_id, target in wanted.items()
+                 if units.may_move(current.get(order_id, ""), target)}
+        if moves:
+            done, problems = connector.update_statuses(moves)
+            for problem in problems:
+                log.warning("store %d: status not updated: %s", store.id, problem)
+            record_health(runtime, store.id, "; ".join(problems) or None)
+    update_store_settings(runtime, store.id, statuses_flushed_until=started.isoformat())
     return len(done)
 
 

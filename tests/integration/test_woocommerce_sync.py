@@ -13,7 +13,7 @@ from connectors.woocommerce.connection import check_connection
 from integration import stores, woocommerce_sync
 from integration.config import Settings
 from integration.runtime import Runtime
-from integration.storage.models import Alert, Order, Store
+from integration.storage.models import Alert, Order, Shipment, Store
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
@@ -203,3 +203,35 @@ def test_connection_test_reports_a_missing_rest_api(wc_receiver: object,
     assert report.problems == [
         f"{site} answered 404 while reading the REST API index: the WordPress REST API is not "
         "reachable at this address (check the URL and that permalinks are not 'Plain')."]
+
+
+def test_the_status_flush_sends_each_change_once_and_keeps_the_merchants_status(
+        runtime: Runtime, wc_sandbox: WooCommerceSandbox) -> None:
+    """Only orders that changed since the last flush are read; a status set by hand stays."""
+    store_id = connect(runtime, wc_sandbox, complete_on="delivered")
+    placed = [wc_sandbox.store.place_order() for _ in range(3)]
+    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.RECONCILE_JOB, 15)
+    run_jobs(runtime, woocommerce_sync.RECONCILE_JOB)
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        for order in session.scalars(select(Order).where(Order.store_id == store_id)):
+            order.status, order.reason, order.updated_at = "delivered", None, now
+            session.add(Shipment(order_id=order.id, carrier="China Post",
+                                 tracking_number=f"LX{order.id:09d}CN", tracking_url="",
+                                 status="delivered", status_epoch=0, written_status="delivered",
+                                 created_at=now, updated_at=now))
+    wc_sandbox.store.set_order_status(placed[2].id, "on-hold")
+    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.FLUSH_STATUSES_JOB, 5)
+    calls = sum(wc_sandbox.store.api_calls.values())
+    assert run_jobs(runtime, woocommerce_sync.FLUSH_STATUSES_JOB) == 1
+    assert [wc_sandbox.store.order(o.id).status for o in placed] == [
+        "completed", "completed", "on-hold"]
+    assert sum(wc_sandbox.store.api_calls.values()) - calls == 2  # one read, one batch
+    # Nothing changed since: the next flush reads them once more (the overlap kept for rows
+    # committed late) and writes nothing; the one after reads nothing.
+    for expected_calls in (1, 0):
+        wc_sandbox.clock.advance(timedelta(minutes=10))
+        woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.FLUSH_STATUSES_JOB, 5)
+        calls = sum(wc_sandbox.store.api_calls.values())
+        assert run_jobs(runtime, woocommerce_sync.FLUSH_STATUSES_JOB) == 1
+        assert sum(wc_sandbox.store.api_calls.values()) - calls == expected_calls
