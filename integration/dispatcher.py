@@ -58,14 +58,14 @@ class Dispatcher:
         while not self._stop.is_set():
             try:
                 self._heartbeat()
-                claimed = self.run_once()
+                idle = self.run_once() == 0
             except OperationalError as exc:
                 log.warning("outbox poll failed, will retry: %s", exc.orig)
-                claimed = 0
+                idle = True
             except Exception:
                 log.exception("outbox poll failed")
-                claimed = 0
-            if claimed == 0:
+                idle = True
+            if idle:
                 self._stop.wait(self.settings.poll_interval_seconds)
 
     def _heartbeat(self) -> None:
@@ -74,13 +74,15 @@ class Dispatcher:
             self._last_beat = time.monotonic()
 
     def run_once(self) -> int:
-        """Claim as many due jobs as there are free threads and start them."""
-        free = 0
+        """Claim as many due jobs as there are free threads and start them; -1 when every
+        thread stayed busy for a whole poll interval. Waits for the first free thread, so a
+        finished job is replaced at once (sleeping a poll interval while all threads were busy
+        capped the embedded worker at about threads / 0.24 s: 16 jobs/s with 4 threads)."""
+        if not self._slots.acquire(timeout=self.settings.poll_interval_seconds):
+            return -1
+        free = 1
         while self._slots.acquire(blocking=False):
             free += 1
-        if free == 0:
-            self._stop.wait(self.settings.poll_interval_seconds / 5)
-            return 0
         try:
             with self.runtime.db.write() as session:
                 jobs = outbox.claim_due(

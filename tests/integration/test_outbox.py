@@ -258,3 +258,24 @@ def test_jobs_with_one_serial_key_run_one_at_a_time(runtime: Runtime) -> None:
     with runtime.db.write() as session:
         assert [j.idempotency_key for j in outbox.claim_due(session, "b", now, lease, 10)] == [
             "w2"]
+
+
+def test_a_busy_dispatcher_starts_the_next_job_as_soon_as_a_thread_is_free(
+        runtime: Runtime) -> None:
+    """With every thread busy the dispatcher waits for a thread, not a poll interval: one
+    thread runs a queue of jobs back to back (it used to sleep a poll interval between
+    them)."""
+    runtime.settings = runtime.settings.model_copy(update={
+        "dispatcher": runtime.settings.dispatcher.model_copy(update={
+            "threads": 1, "poll_interval_seconds": 30.0})})
+    keys = [f"back-to-back-{n}" for n in range(3)]
+    for key in keys:
+        enqueue(runtime, "test.count", key)
+    instance = Dispatcher(runtime)
+    instance.start()
+    try:
+        wait_for(lambda: all(job_row(runtime, key).state == outbox.DONE for key in keys),
+                 timeout=20)
+    finally:
+        instance._stop.set()  # stop() would wait up to one poll interval for the loop
+        instance.stop(timeout=0.1)
