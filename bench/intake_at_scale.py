@@ -816,8 +816,13 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
 
     monitor.start()
     stack.callback(monitor.stop)
-    phases = [run_e2e_phase(rate, requests, web.port, args, monitor, components, background)
-              for rate, requests in zip(args.rate_list, e2e_requests, strict=True)]
+    phases = []
+    for rate, requests in zip(args.rate_list, e2e_requests, strict=True):
+        if web.process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {web.process.returncode}:\n"
+                               f"{web.log_tail()}")
+        phases.append(run_e2e_phase(rate, requests, web.port, args, monitor, components,
+                                    background))
 
     states = job_states(db)  # before the baseline leaves jobs behind that nobody runs
     for proc in background:  # the baseline: intake with nothing processing behind it
