@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from flask import Blueprint, Request, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
@@ -94,10 +95,16 @@ def unauthorized(reason: str) -> Rejected:
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
+    """The body as a JSON object, or a 400. orjson parses about five times faster than the
+    standard library; a body it refuses gets a second opinion from `json`, so what is
+    accepted is exactly what the standard library accepts (e.g. integers beyond 64 bits)."""
     try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise Rejected(400, "malformed JSON body", "body is not JSON") from None
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        try:
+            value = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise Rejected(400, "malformed JSON body", "body is not JSON") from None
     if not isinstance(value, dict):
         raise Rejected(400, "malformed JSON body", "body is not a JSON object")
     return value

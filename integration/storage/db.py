@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,12 +12,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration.config import DatabaseSettings
+from integration.storage.wal_checkpoints import WalCheckpointer
 from integration.storage.writer_lock import WriterLock
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    # Checkpoints are taken by `Database` after writes, outside the writer lock (see
+    # `wal_checkpoints`); SQLite's automatic ones would run inside it.
     # pysqlite's own transaction handling would defer BEGIN; take control so that writers
     # start with BEGIN IMMEDIATE (no lock upgrade deadlocks) and readers with BEGIN.
     @event.listens_for(engine, "connect")
@@ -29,6 +31,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -63,6 +66,8 @@ class Database:
         self.url = settings.url
         self.engine = make_engine(settings)
         self._writer_lock = _sqlite_writer_lock(self.engine)
+        self._checkpointer = (None if self._writer_lock is None
+                              else WalCheckpointer(self.engine, self._writer_lock))
         self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
@@ -102,8 +107,15 @@ class Database:
             finally:
                 connection.close()
 
-    def _one_writer(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext() if self._writer_lock is None else self._writer_lock.held()
+    @contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        """SQLite: hold the writer lock for the transaction, then count it for checkpoints."""
+        if self._writer_lock is None or self._checkpointer is None:
+            yield
+            return
+        with self._writer_lock.held():
+            yield
+        self._checkpointer.wrote()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

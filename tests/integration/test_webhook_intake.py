@@ -125,6 +125,18 @@ def test_malformed_json_behind_a_valid_signature_is_400(
     assert counts(runtime) == (0, 0)
 
 
+@pytest.mark.parametrize("body", [
+    b'{"id": 123456789012345678901234567890, "total": 1e400}',  # beyond 64-bit and double
+    b'{"note": "\\ud83d alone"}',  # a lone surrogate escape
+])
+def test_json_the_standard_library_accepts_is_stored_even_where_orjson_refuses(
+        client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore,
+        body: bytes) -> None:
+    response = client.post("/webhooks/shopify", data=body, headers=shopify_headers(body))
+    assert response.status_code == 200
+    assert counts(runtime) == (1, 1)
+
+
 def test_body_over_two_mebibytes_is_413(client: FlaskClient, runtime: Runtime,
                                         connected_shopify: ConnectedStore) -> None:
     body = json.dumps({"id": 1, "padding": "x" * (2 * 1024 * 1024)}).encode()
