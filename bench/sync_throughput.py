@@ -415,7 +415,8 @@ def worker_child(url: str, secret_key: str, encryption_key: str, threads: int) -
             select(OutboxJob.last_error).where(OutboxJob.state == outbox.DEAD).limit(3))]
     runtime.close()
     print(json.dumps({"seconds": seconds, "states": states, "finished": finished,
-                      "errors": errors, "vmhwm_mb": hwm_mb(os.getpid())}))
+                      "errors": errors, "vmhwm_mb": hwm_mb(os.getpid()),
+                      "cpu_seconds": time.process_time()}))
     return 0
 
 
@@ -528,6 +529,8 @@ class Result:
     other_cpu: float
     threads: int
     errors: list[str]
+    worker_cpu: float
+    sandbox_cpu: float
 
     @property
     def points_per_change(self) -> float:
@@ -577,7 +580,9 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) 
                     OutboxJob.kind == WRITEBACK_JOB))
             print(f"{queued:,} write-back jobs queued; running the worker", file=sys.stderr)
             meter = CpuMeter(roots=(server.pid,) if server and server.pid else ()).start()
+            sandbox_cpu = time.process_time()  # this process: the sandboxes' threads
             report = run_worker(url, secret_key, encryption_key, args.threads)
+            sandbox_cpu = time.process_time() - sandbox_cpu
             other = meter.other_pct()
         finally:
             runtime.close()
@@ -611,7 +616,8 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) 
                                                     RESTORE_RATE),
             points=points, shopify_calls=calls, throttled=throttled, budget_share=share,
             woo_calls=woo_calls, rss_mb=float(report["vmhwm_mb"]), states=report["states"],
-            other_cpu=other, threads=args.threads, errors=report["errors"])
+            other_cpu=other, threads=args.threads, errors=report["errors"],
+            worker_cpu=float(report["cpu_seconds"]), sandbox_cpu=sandbox_cpu)
         return result, baseline, bucket
 
 
@@ -655,7 +661,9 @@ def details(r: Result) -> str:
     per_store = ", ".join(f"store {k}: {v:,} changes, {100 * r.budget_share[k]:.0f}%"
                           for k, v in sorted(r.shopify_changes.items()))
     woo = ", ".join(f"{k} {v:,}" for k, v in sorted(r.woo_calls.items()))
-    return (f"- {r.label}: jobs {r.states}; engine applied the {r.changes:,} carrier events in "
+    return (f"- {r.label}: jobs {r.states}; CPU while the worker ran: worker "
+            f"{r.worker_cpu:.0f} s ({1000 * r.worker_cpu / max(r.changes, 1):.1f} ms per change), "
+            f"sandboxes {r.sandbox_cpu:.0f} s; engine applied the {r.changes:,} carrier events in "
             f"{r.apply_seconds:.0f} s (before the worker started); Shopify {r.shopify_calls:,} "
             f"calls, {r.points:,} points ({per_store}); WooCommerce {r.woo_changes:,} changes, "
             f"{r.woo_moves:,} order-status moves, calls: {woo}"
