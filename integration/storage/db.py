@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
@@ -49,13 +51,32 @@ def _sqlite_writer_lock(engine: Engine) -> WriterLock | None:
     return WriterLock(None if in_memory else f"{path}-writer.lock")
 
 
+_ORJSON_AS_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def dump_json(value: Any) -> str:
+    """JSON columns' serializer: orjson (several times faster than json on every job payload
+    and webhook header set), with the standard library's answer wherever orjson would differ
+    in what it accepts (integers beyond 64 bits, non-string keys, datetimes, dataclasses)."""
+    try:
+        return orjson.dumps(value, option=_ORJSON_AS_JSON, default=_refuse).decode("utf-8")
+    except TypeError:
+        return json.dumps(value)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 def make_engine(settings: DatabaseSettings) -> Engine:
     if settings.url.startswith("sqlite"):
-        engine = create_engine(settings.url, pool_size=settings.pool_size, max_overflow=20)
+        engine = create_engine(settings.url, pool_size=settings.pool_size, max_overflow=20,
+                               json_serializer=dump_json)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
         return engine
     return create_engine(
-        settings.url, pool_size=settings.pool_size, max_overflow=20, pool_pre_ping=True
+        settings.url, pool_size=settings.pool_size, max_overflow=20, pool_pre_ping=True,
+        json_serializer=dump_json,
     )
 
 

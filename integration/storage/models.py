@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -280,7 +281,10 @@ class OutboxJob(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_due", "state", "next_run_at"),
-        Index("ix_outbox_serial", "serial_key", "state"),
+        # Only jobs with a serial key (most have none, e.g. every webhook's processing job).
+        Index("ix_outbox_serial", "serial_key", "state",
+              sqlite_where=text("serial_key IS NOT NULL"),
+              postgresql_where=text("serial_key IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -304,6 +308,7 @@ class OutboxJob(Base):
 
 class Alert(Base):
     __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_order", "order_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
