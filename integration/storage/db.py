@@ -87,7 +87,7 @@ class Database:
         self.url = settings.url
         self.engine = make_engine(settings)
         self._writer_lock = _sqlite_writer_lock(self.engine)
-        self._checkpointer = (None if self._writer_lock is None
+        self.checkpointer = (None if self._writer_lock is None
                               else WalCheckpointer(self.engine, self._writer_lock))
         self._write_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(
@@ -131,12 +131,12 @@ class Database:
     @contextmanager
     def _one_writer(self) -> Iterator[None]:
         """SQLite: hold the writer lock for the transaction, then count it for checkpoints."""
-        if self._writer_lock is None or self._checkpointer is None:
+        if self._writer_lock is None or self.checkpointer is None:
             yield
             return
         with self._writer_lock.held():
             yield
-        self._checkpointer.wrote()
+        self.checkpointer.wrote()
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -4,8 +4,9 @@ By default SQLite checkpoints inside the commit that pushes the WAL past 1,000 p
 with `synchronous=NORMAL` that checkpoint syncs the WAL and the database file to disk. The
 committing process still holds DropTrack's writer lock then (see `writer_lock`), so every
 other writer waits for the disk. Here automatic checkpoints are off and each process
-checkpoints after every `every_writes` of its own write transactions, once it has released
-the lock: a PASSIVE checkpoint runs beside other writers instead of in front of them.
+checkpoints after every `every_writes` of its own write transactions, in a background
+thread, outside the lock: a PASSIVE checkpoint runs beside the writers instead of in front of
+them.
 
 A PASSIVE checkpoint cannot copy frames appended while it runs, so under a steady stream of
 writes the WAL could stop restarting and grow. When it holds more than `max_frames` frames,
@@ -15,11 +16,15 @@ everything and the next write starts the WAL from the beginning again.
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 
 from sqlalchemy import Engine
 
 from integration.storage.writer_lock import WriterLock
+
+log = logging.getLogger("droptrack.storage")
 
 
 class WalCheckpointer:
@@ -31,14 +36,50 @@ class WalCheckpointer:
         self.max_frames = max_frames
         self._writes = 0
         self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._thread_pid = 0
+        self._due = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
 
     def wrote(self) -> None:
-        """Count one committed write transaction; checkpoint when one is due."""
+        """Count one committed write transaction; when a checkpoint is due, wake this
+        process's checkpoint thread. The writer goes on at once: a checkpoint syncs to disk,
+        and that wait belongs to nobody's request."""
         with self._lock:
             self._writes += 1
             if self._writes < self.every_writes:
                 return
             self._writes = 0
+            if self._thread is None or self._thread_pid != os.getpid() \
+                    or not self._thread.is_alive():
+                # Also after a fork: the parent's thread does not exist in the child.
+                self._due = threading.Event()
+                self._idle = threading.Event()
+                self._thread = threading.Thread(target=self._run, name="wal-checkpoints",
+                                                daemon=True)
+                self._thread_pid = os.getpid()
+                self._thread.start()
+            self._idle.clear()
+            self._due.set()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no checkpoint is due or running (tests, orderly shutdown)."""
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        due, idle = self._due, self._idle
+        while True:
+            due.wait()
+            due.clear()
+            try:
+                self.checkpoint_bounded()
+            except Exception:  # never let the thread die: the next due write retries
+                log.exception("WAL checkpoint failed")
+            if not due.is_set():
+                idle.set()
+
+    def checkpoint_bounded(self) -> None:
         frames, _copied = self.checkpoint()
         if frames > self.max_frames:
             with self.writer_lock.held():

@@ -34,6 +34,8 @@ def write_rows(db: Database, count: int) -> None:
         with db.write() as session:
             session.execute(text("INSERT INTO rows (body) VALUES (:body)"),
                             {"body": os.urandom(3 * PAGE)})
+        assert db.checkpointer is not None
+        assert db.checkpointer.wait_idle()  # the background checkpoint, when one was due
 
 
 def test_automatic_checkpoints_are_off_and_ours_keep_the_wal_bounded(
@@ -56,6 +58,7 @@ def test_a_wal_that_stopped_restarting_is_checkpointed_under_the_writer_lock(
     checkpointer = WalCheckpointer(database.engine, lock, every_writes=1, max_frames=0)
     write_rows(database, 5)
     checkpointer.wrote()
+    assert checkpointer.wait_idle()
     frames, copied = checkpointer.checkpoint()
     assert frames == copied  # everything in the WAL is in the database file
 
@@ -73,4 +76,5 @@ def test_checkpoint_counts_writes(database: Database, tmp_path: Path) -> None:
     checkpointer.checkpoint = counted  # type: ignore[method-assign]
     for _ in range(7):
         checkpointer.wrote()
+        assert checkpointer.wait_idle()
     assert len(calls) == 2
