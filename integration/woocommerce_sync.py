@@ -253,7 +253,10 @@ def flush_statuses(runtime: Runtime, store: Store, connector: WooCommerceConnect
             for problem in problems:
                 log.warning("store %d: status not updated: %s", store.id, problem)
             record_health(runtime, store.id, "; ".join(problems) or None)
-    update_store_settings(runtime, store.id, statuses_flushed_until=started.isoformat())
+    if not problems:
+        # An order the store refused stays in the next flush's window (until the lookback
+        # limit): its status is retried instead of waiting for the order to change again.
+        update_store_settings(runtime, store.id, statuses_flushed_until=started.isoformat())
     return len(done)
 
 
