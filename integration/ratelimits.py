@@ -5,8 +5,9 @@
   `restoreRate` and reserves the call's points, or says how long to wait; after the call,
   another script takes Shopify's figure and gives back what was reserved but not spent. Both
   run atomically in Redis, so two workers never both spend the same points.
-* `RedisRequestLimiter` (a `RequestLimiter`): per supplier, at most N requests per second for
-  all workers together, and a Retry-After seen by one worker pauses them all.
+* `RedisRequestLimiter` (a `RequestLimiter`): per supplier or WooCommerce store, at most N
+  requests per second for all workers together, and a Retry-After seen by one worker pauses
+  them all.
 
 If Redis cannot be reached, both degrade to their in-process twin (a logged warning, never a
 crash) and try Redis again after `RETRY_REDIS_SECONDS`: budgets are then per process, as in
@@ -28,6 +29,7 @@ from typing import Any, TypeVar
 
 import redis
 
+from connectors.request_limits import InProcessRequestLimiter, RequestLimiter, too_long
 from connectors.shopify import connector as shopify_connector
 from connectors.shopify.ratelimit import (
     MIN_WAIT_SECONDS,
@@ -37,7 +39,7 @@ from connectors.shopify.ratelimit import (
     ThrottleStatus,
     Usage,
 )
-from connectors.suppliers.rest.client import InProcessRequestLimiter, RequestLimiter, too_long
+from connectors.woocommerce import connector as woocommerce_connector
 from integration.clock import Clock, SystemClock
 from integration.config import Settings
 from integration.errors import RetryableError
@@ -248,7 +250,7 @@ class RedisRequestLimiter:
 
     @staticmethod
     def slot_key(key: str) -> str:
-        return f"{PREFIX}:supplier:{key}"
+        return f"{PREFIX}:requests:{key}"
 
     def _now(self) -> float:
         return self.clock.now().timestamp()
@@ -314,6 +316,15 @@ def shopify_environment(settings: Settings) -> shopify_connector.Environment:
     if shared_limits(settings) and not isinstance(environment.limiter, RedisCostLimiter):
         limiter: CostLimiter = _redis_limiters(settings.workers.redis_url)[0]
         environment.limiter = limiter
+    return environment
+
+
+def woocommerce_environment(settings: Settings) -> woocommerce_connector.Environment:
+    """What every WooCommerce connector of this process shares, switched to the Redis-backed
+    request limiter the first time when this process shares its limits."""
+    environment = woocommerce_connector.ENVIRONMENT
+    if shared_limits(settings) and not isinstance(environment.limiter, RedisRequestLimiter):
+        environment.limiter = _redis_limiters(settings.workers.redis_url)[1]
     return environment
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.parsing import text
+from connectors.request_limits import InProcessRequestLimiter, RequestLimiter, limit_requests
 from connectors.store_base import OrderPage, ShipmentSnapshot, StoreAccess, WriteResult
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from connectors.woocommerce import mapper, units
@@ -31,6 +33,17 @@ log = logging.getLogger(__name__)
 RECONCILE_OVERLAP = timedelta(minutes=2)
 # Statuses whose note names the parcel: in notes-only mode the note carries the link too.
 _NOTE_WITH_LINK = frozenset({Status.INFO_RECEIVED, Status.IN_TRANSIT})
+
+
+@dataclass
+class Environment:
+    """Process-wide: the request limiter every WooCommerce connector shares (swapped for the
+    Redis-backed one in worker processes, see integration/ratelimits.py)."""
+
+    limiter: RequestLimiter = field(default_factory=InProcessRequestLimiter)
+
+
+ENVIRONMENT = Environment()
 
 
 class OrderDeleted(PermanentError):
@@ -204,9 +217,13 @@ def build_client(access: StoreAccess, settings: StoreSettings) -> WooCommerceCli
     secret = access.credentials.get("consumer_secret", "")
     if not key or not secret:
         raise PermanentError(f"store {access.store_id}: no API keys stored; reconnect it")
-    return WooCommerceClient(
+    client = WooCommerceClient(
         access.domain, key, secret, verify=settings.verify,
         timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds))
+    # No cap of our own (WooCommerce publishes none), but a 429/503 Retry-After from the site
+    # pauses it for every connector sharing the limiter, not just the one that was told.
+    limit_requests(client.http, ENVIRONMENT.limiter, f"woocommerce:{access.domain}", 0.0)
+    return client
 
 
 def build(access: StoreAccess,

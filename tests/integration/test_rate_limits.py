@@ -21,12 +21,16 @@ from connectors.shopify.client import ShopifyClient, http_client
 from connectors.shopify.tokens import Credentials
 from connectors.suppliers.rest.client import RestSupplier
 from connectors.suppliers.rest.settings import RestSupplierSettings
+from connectors.woocommerce import connector as woocommerce_connector
+from connectors.woocommerce.settings import StoreSettings
 from integration.clock import SystemClock
 from integration.errors import RetryableError
 from integration.ratelimits import RedisCostLimiter, RedisRequestLimiter
 from integration.sandbox.server import BackgroundServer
 from integration.sandbox.shopify import ShopifySandbox, build
 from tests.helpers.sandbox_supplier import SupplierSandbox
+from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
+from tests.helpers.woocommerce_connector import access_for
 
 RESTORE_RATE = 20  # points per second; the bucket holds 20 x that, as Shopify's do
 CALLS_PER_WORKER = 25
@@ -153,3 +157,34 @@ def test_a_long_retry_after_sends_every_workers_job_back_to_the_outbox(
     assert second_seen == []  # the supplier never heard from the second worker
     first.close()
     second.close()
+
+
+def test_a_woocommerce_stores_retry_after_holds_back_every_worker(
+        redis_client: redis.Redis, redis_url: str, wc_sandbox: WooCommerceSandbox,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Store limits are shared too: the site's 429 + Retry-After told to one worker keeps the
+    other workers' requests to that store from going out at all."""
+    product = wc_sandbox.store.add_product("Lamp", sku="LAMP")
+    order = str(wc_sandbox.store.place_order([(product.id, 1)]).id)
+    access = access_for(wc_sandbox)
+    settings = StoreSettings.from_store(access.settings)
+    workers = []
+    for _ in range(2):  # each "worker" builds its connector with its own Redis limiter
+        monkeypatch.setattr(woocommerce_connector.ENVIRONMENT, "limiter",
+                            RedisRequestLimiter(redis.Redis.from_url(redis_url)))
+        workers.append(woocommerce_connector.WooCommerceConnector(
+            woocommerce_connector.build_client(access, settings), settings))
+    first, second = workers
+    assert first.current_statuses([order]) == {order: "processing"}  # not limited before
+
+    wc_sandbox.store.inject_fault(429, retry_after="100")
+    with pytest.raises(RetryableError) as told:
+        first.current_statuses([order])
+    assert told.value.retry_after_seconds == 100
+    calls = sum(wc_sandbox.store.api_calls.values())
+    with pytest.raises(RetryableError) as held:
+        second.current_statuses([order])
+    assert held.value.retry_after_seconds == pytest.approx(100, abs=2)
+    assert sum(wc_sandbox.store.api_calls.values()) == calls  # the store never heard of it
+    for worker in workers:
+        worker.close()

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
+from connectors.request_limits import InProcessRequestLimiter
 from connectors.shopify import connector as shopify_connector
 from connectors.shopify.ratelimit import ThrottleStatus
-from connectors.suppliers.rest.client import InProcessRequestLimiter
 from integration import ratelimits
 from integration.clock import FrozenClock
 from integration.errors import RetryableError
