@@ -31,6 +31,7 @@ class DriverInsertOnce:
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
         self.sql = compiled.string
         self.columns = tuple(columns)
+        self._column_set = frozenset(columns)
         # Positional drivers (sqlite3: qmark) take a sequence in the compiled order.
         self.positions: tuple[str, ...] | None = (
             tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None)
@@ -40,9 +41,10 @@ class DriverInsertOnce:
             name: processor for name, processor in processors.items() if processor is not None}
 
     def parameters(self, values: dict[str, Any]) -> dict[str, Any] | list[Any]:
-        if set(values) != set(self.columns):
+        if values.keys() != self._column_set:
             raise ValueError(f"expected columns {sorted(self.columns)}, got {sorted(values)}")
-        converted = {name: (self.processors[name](value) if name in self.processors else value)
+        processors = self.processors
+        converted = {name: (processors[name](value) if name in processors else value)
                      for name, value in values.items()}
         if self.positions is None:
             return converted
