@@ -49,7 +49,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -58,7 +58,7 @@ from typing import Any
 
 import redis
 from cpu_meter import CLOCK_TICKS, CpuMeter, tree_ticks
-from scale_common import PgServer, database_url, postgres
+from scale_common import PgServer, database_url, machine_summary, postgres
 from sqlalchemy import Engine, create_engine, func, select
 from webhook_intake import (
     BENCH_DIR,
@@ -73,13 +73,13 @@ from webhook_intake import (
     fmt,
     free_port,
     gunicorn_args,
-    machine_summary,
     open_loop,
     percentile,
     run_wrk,
     start_gunicorn,
     stop_server,
     summarize,
+    temp_dir,
     venv_bin,
     wait_for_quiet,
     wait_healthy,
@@ -722,20 +722,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-@contextlib.contextmanager
-def workdir(keep: bool) -> Iterator[Path]:
-    import tempfile
-
-    path = Path(tempfile.mkdtemp(prefix="droptrack-bench-scale-"))
-    try:
-        yield path
-    finally:
-        if keep:
-            print(f"kept {path}", file=sys.stderr)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> int:
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", file=sys.stderr)
     print(f"machine: {machine_summary()}", file=sys.stderr)
@@ -932,7 +918,7 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    with workdir(args.keep) as folder, contextlib.ExitStack() as stack:
+    with temp_dir(args.keep, "droptrack-bench-scale-") as folder, contextlib.ExitStack() as stack:
         try:
             return run(args, folder, stack)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:

@@ -52,6 +52,7 @@ from types import FrameType
 from typing import Any
 
 from cpu_meter import CpuMeter
+from scale_common import machine_summary
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
@@ -746,25 +747,10 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def machine_summary() -> str:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem_gib = math.nan
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_gib = int(line.split()[1]) / 1024 / 1024
-    python = sys.version.split()[0]
-    return f"{os.cpu_count()} CPUs ({model}), {fmt(mem_gib)} GiB RAM, Python {python}"
-
-
 @contextlib.contextmanager
-def temp_dir(keep: bool) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="droptrack-bench-"))
+def temp_dir(keep: bool, prefix: str = "droptrack-bench-") -> Iterator[Path]:
+    """A scratch folder, removed afterwards unless `keep`."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         yield path
     finally:

@@ -55,9 +55,7 @@ def record(session: Session, delivery: Delivery, now: datetime) -> int | None:
                            unique=INBOX_UNIQUE)
     if inbox_id is None:
         return None
-    session.flush()
-    insert_once(session, OutboxJob, _process_job_row(delivery, inbox_id, now),
-                unique=outbox.JOB_UNIQUE)
+    outbox.enqueue_row(session, _process_job_row(delivery, inbox_id, now))
     return inbox_id
 
 

@@ -49,11 +49,16 @@ def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str
     Runs inside the caller's transaction; a duplicate key leaves the rest of the caller's work
     intact (the insert simply does nothing).
     """
-    session.flush()  # pending ORM rows (e.g. the store a job refers to) go first
-    return insert_once(session, OutboxJob, new_job_row(
+    return enqueue_row(session, new_job_row(
         kind, idempotency_key, payload, now, store_id=store_id, max_attempts=max_attempts,
         run_at=run_at, serial_key=serial_key,
-    ), unique=JOB_UNIQUE) is not None
+    ))
+
+
+def enqueue_row(session: Session, row: dict[str, Any]) -> bool:
+    """`enqueue` for a row built by `new_job_row`. True when added."""
+    session.flush()  # pending ORM rows (e.g. the store a job refers to) go first
+    return insert_once(session, OutboxJob, row, unique=JOB_UNIQUE) is not None
 
 
 JOB_UNIQUE = ("idempotency_key",)
