@@ -429,7 +429,8 @@ def hwm_mb(pid: int) -> float:
 
 def run_worker(url: str, secret_key: str, encryption_key: str, threads: int) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--worker-child", url,
-               "--secret-key", secret_key, "--encryption-key", encryption_key,
+               # "=" form: a random key may begin with "-", which argparse reads as an option
+               f"--secret-key={secret_key}", f"--encryption-key={encryption_key}",
                "--threads", str(threads)]
     done = subprocess.run(command, capture_output=True, cwd=ROOT, check=False)
     if done.returncode != 0:
