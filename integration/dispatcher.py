@@ -105,7 +105,8 @@ def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> None:
     """Run one claimed job and record its outcome; never raises."""
     token = logs.job_id.set(f"{job.id}:{job.attempt}")
     try:
-        _run_and_record(runtime, job)
+        with runtime.leases.holding(job):
+            _run_and_record(runtime, job)
     finally:
         logs.job_id.reset(token)
 

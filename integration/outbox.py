@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 # Re-exported: job handlers raise these to say how the outbox should treat a failure.
@@ -180,6 +180,21 @@ def mark_for_queue(session: Session, now: datetime, grace: timedelta, limit: int
         job.updated_at = now
         ids.append(job.id)
     return ids
+
+
+def renew_leases(session: Session, jobs: Sequence[ClaimedJob], now: datetime,
+                 lease: timedelta) -> set[tuple[int, str]]:
+    """Extend the leases of `jobs` that their owners still hold to `now + lease`. Returns the
+    (id, owner) pairs renewed; a job missing from them was taken over (its lease had run out)
+    or has finished."""
+    if not jobs:
+        return set()
+    held = or_(*(and_(OutboxJob.id == job.id, OutboxJob.lease_owner == job.lease_owner,
+                      OutboxJob.attempts == job.attempt) for job in jobs))
+    renewed = session.execute(
+        update(OutboxJob).where(OutboxJob.state == RUNNING, held)
+        .values(lease_expires_at=now + lease).returning(OutboxJob.id, OutboxJob.lease_owner))
+    return {(job_id, str(owner)) for job_id, owner in renewed}
 
 
 def _owned(session: Session, job: ClaimedJob) -> OutboxJob | None:

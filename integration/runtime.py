@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from integration.clock import Clock, SystemClock
 from integration.config import Settings
 from integration.connector_cache import ConnectorCache
 from integration.crypto import SecretBox, generate_key
+from integration.leases import LeaseKeeper
 from integration.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -22,8 +24,15 @@ class Runtime:
     secrets: SecretBox
     # Store connectors (and their HTTP connections) this process reuses across jobs.
     connectors: ConnectorCache = field(default_factory=ConnectorCache)
+    # The leases of the jobs this process is running, renewed while they run.
+    leases: LeaseKeeper = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.leases = LeaseKeeper(self.db, self.clock,
+                                  timedelta(seconds=self.settings.dispatcher.lease_seconds))
 
     def close(self) -> None:
+        self.leases.close()
         self.connectors.close()
         self.db.dispose()
 

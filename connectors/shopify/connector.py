@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from connectors.shopify import graphql as ops
 from connectors.shopify.client import ShopifyClient, http_client, user_errors
@@ -90,12 +91,9 @@ class ShopifyConnector:
         if snapshot.fulfillment_external_id:
             return self._fulfillment(snapshot.fulfillment_external_id, snapshot)
         order_id = ops.gid("Order", snapshot.order_external_id)
-        order = self.client.execute(ops.ORDER_FULFILLMENTS, {"id": order_id}).get("order")
-        if not isinstance(order, dict):
-            raise PermanentError(f"order {snapshot.order_number}: not found in Shopify")
+        order = self._order(order_id, snapshot)
         existing = live_fulfillments(order)
-        same_number = next((f for f in existing
-                            if snapshot.tracking_number in f.tracking_numbers), None)
+        same_number = self._same_number(order, snapshot)
         if same_number is not None:  # written before, but the job did not get to bind it
             return self._fulfillment(same_number.id, snapshot)
         groups, problems = line_groups(order, snapshot.lines)
@@ -107,11 +105,30 @@ class ShopifyConnector:
             # Shopify's shipping confirmation, on the first shipment of the order only.
             "notifyCustomer": self.settings.notify_customer and not existing}})
         payload = data.get("fulfillmentCreate")
+        if user_errors(payload):
+            # Refused because the lines are fulfilled already? If by this very parcel (a run
+            # of this job that stalled past its lease, then finished), that is success.
+            raced = self._same_number(self._order(order_id, snapshot), snapshot)
+            if raced is not None:
+                return self._fulfillment(raced.id, snapshot)
         self._raise_user_errors(payload, snapshot, "fulfillment")
         created = parse_fulfillment((payload or {}).get("fulfillment"))
         if created is None:
             raise PermanentError(f"order {snapshot.order_number}: Shopify returned no fulfillment")
         return ShownFulfillment(created.id, created.status, (snapshot.tracking_number,))
+
+    def _order(self, order_id: str, snapshot: ShipmentSnapshot) -> dict[str, Any]:
+        order = self.client.execute(ops.ORDER_FULFILLMENTS, {"id": order_id}).get("order")
+        if not isinstance(order, dict):
+            raise PermanentError(f"order {snapshot.order_number}: not found in Shopify")
+        return order
+
+    @staticmethod
+    def _same_number(order: dict[str, Any],
+                     snapshot: ShipmentSnapshot) -> ShownFulfillment | None:
+        """The order's live fulfillment that already carries this parcel's tracking number."""
+        return next((f for f in live_fulfillments(order)
+                     if snapshot.tracking_number in f.tracking_numbers), None)
 
     def _fulfillment(self, fulfillment_id: str, snapshot: ShipmentSnapshot) -> ShownFulfillment:
         data = self.client.execute(ops.FULFILLMENT_STATE, {"id": fulfillment_id})

@@ -20,9 +20,11 @@ from integration import outbox
 from integration.config import Settings
 from integration.dispatcher import Dispatcher
 from integration.jobs import job
+from integration.leases import LeaseKeeper
 from integration.outbox import ClaimedJob, PermanentError, RetryableError
-from integration.runtime import Runtime
+from integration.runtime import Runtime, build_runtime
 from integration.storage.models import OutboxJob
+from tests.conftest import make_settings
 from tests.helpers.recorder import Recorder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -52,6 +54,12 @@ def invalid(_runtime: Runtime, claimed: ClaimedJob) -> None:
 def count_only(_runtime: Runtime, claimed: ClaimedJob) -> None:
     _count(claimed)
     time.sleep(0.002)
+
+
+@job("test.slow")
+def slow(_runtime: Runtime, claimed: ClaimedJob) -> None:
+    _count(claimed)
+    time.sleep(float(claimed.payload["seconds"]))
 
 
 def enqueue(runtime: Runtime, kind: str, key: str, max_attempts: int = 8,
@@ -182,6 +190,58 @@ def test_two_dispatchers_run_each_job_exactly_once(runtime: Runtime) -> None:
     with runtime.db.read() as session:
         states = Counter(session.scalars(select(OutboxJob.state)))
     assert states == {outbox.DONE: len(keys)}
+
+
+def test_a_job_outliving_its_lease_is_not_taken_over_while_its_worker_lives(
+        database_url: str, runtime: Runtime) -> None:
+    """A job that runs three leases long (a long wait for a shop's budget) on one of two
+    worker processes: its lease is renewed while it runs, so it runs once."""
+    def short_lease_runtime() -> Runtime:
+        return build_runtime(make_settings(database_url, dispatcher={
+            "lease_seconds": 0.6, "poll_interval_seconds": 0.05}))
+
+    enqueue(runtime, "test.slow", "outlives-lease", seconds=1.8)
+    workers = [short_lease_runtime(), short_lease_runtime()]
+    dispatchers = [Dispatcher(worker) for worker in workers]
+    for instance in dispatchers:
+        instance.start()
+    try:
+        wait_for(lambda: job_row(runtime, "outlives-lease").state == outbox.DONE, timeout=30)
+        time.sleep(0.7)  # a second run, had one started, would have counted by now
+    finally:
+        for instance in dispatchers:
+            instance.stop()
+        for worker in workers:
+            worker.close()
+    assert calls["outlives-lease"] == 1
+    assert job_row(runtime, "outlives-lease").attempts == 1
+
+
+def test_renewal_keeps_only_the_leases_a_worker_still_holds(runtime: Runtime) -> None:
+    enqueue(runtime, "test.count", "renew")
+    now, lease = runtime.clock.now(), timedelta(seconds=30)
+    with runtime.db.write() as session:
+        [first] = outbox.claim_due(session, "worker-a", now, lease, 10)
+    with runtime.db.write() as session:  # renewed before it ran out: nobody else may take it
+        assert outbox.renew_leases(session, [first], now + timedelta(seconds=20),
+                                   lease) == {(first.id, "worker-a")}
+    with runtime.db.write() as session:
+        assert outbox.claim_due(session, "worker-b", now + timedelta(seconds=31), lease, 10) == []
+    later = now + timedelta(seconds=51)  # worker-a stalled past its renewed lease
+    with runtime.db.write() as session:
+        [second] = outbox.claim_due(session, "worker-b", later, lease, 10)
+    keeper = LeaseKeeper(runtime.db, runtime.clock, lease)
+    lost: list[ClaimedJob] = []
+    keeper.on_lost = lost.append
+    with keeper.holding(first), keeper.holding(second):
+        keeper.renew_now()
+        keeper.renew_now()  # a lost lease is reported once
+    keeper.close()
+    assert lost == [first]
+    with runtime.db.write() as session:
+        assert outbox.complete(session, first, later) is False
+        assert outbox.complete(session, second, later) is True
+        assert outbox.renew_leases(session, [second], later, lease) == set()  # finished
 
 
 def _dispatcher_env(settings: Settings, hang: bool) -> dict[str, str]:

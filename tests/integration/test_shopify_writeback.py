@@ -3,10 +3,14 @@ with the right lines, company, number and URL; one event per status; never twice
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 
+from connectors.shopify.connector import ShopifyConnector
+from connectors.store_base import WriteResult
 from integration.engine.tracking import CarrierEvent
 from integration.sandbox.shopify.state import Fulfillment
 from integration.status import Reason, Status
@@ -168,3 +172,45 @@ def test_after_a_failed_attempt_every_write_back_of_the_parcel_reads_first(
     assert run_jobs(shopify_link.runtime, "store.writeback", ahead=2 * DAY) == 1  # the retry
     assert [e.status for e in fulfillments(shopify_link)[0].events] == [
         "IN_TRANSIT", "OUT_FOR_DELIVERY"]
+
+
+def test_two_runs_of_one_write_back_racing_leave_one_fulfillment(
+        shopify_link: ShopifyLink) -> None:
+    """Two runs of the parcel's write-back interleaved (one stalled past its lease): both
+    read the order before either wrote; the one that loses the race to create finds the
+    winner's fulfillment, adopts it and succeeds, and the customer sees one of everything."""
+    from connectors.shopify import graphql as ops
+    from connectors.shopify.graphql import Operation
+    from integration import writeback
+    from integration.storage.models import Shipment
+
+    state = shopify_link.seeded.sandbox.state
+    order = state.place_order(shopify_link.seeded.domain)
+    shopify_link.import_sandbox_order(order)
+    shipment_id = shopify_link.ship(CarrierEvent("e1", Status.IN_TRANSIT,
+                                                 shopify_link.clock.now() + DAY))
+    with shopify_link.runtime.db.read() as session:
+        current = writeback.snapshot(session, session.get_one(Shipment, shipment_id))
+    winner = writeback.build_store_connector(shopify_link.runtime, shopify_link.store())
+    loser = writeback.build_store_connector(shopify_link.runtime, shopify_link.store())
+    assert isinstance(loser, ShopifyConnector)
+    won: list[WriteResult] = []
+    read_order = loser.client.execute
+
+    def read_then_lose_the_race(query: Operation, variables: Mapping[str, Any] | None = None
+                                ) -> dict[str, Any]:
+        answer = read_order(query, variables)
+        if query is ops.ORDER_FULFILLMENTS and not won:
+            won.append(winner.write_shipment(current))  # the other run writes meanwhile
+        return answer
+
+    loser.client.execute = read_then_lose_the_race  # type: ignore[method-assign,assignment]
+    try:
+        lost = loser.write_shipment(current)
+    finally:
+        winner.close()
+        loser.close()
+    assert [result.fulfillment_external_id for result in won] == [lost.fulfillment_external_id]
+    [fulfillment] = fulfillments(shopify_link)
+    assert [t.number for t in fulfillment.tracking] == ["LX123456785CN"]
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT"]
