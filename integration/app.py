@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +38,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     configure_logging(app, runtime)
     configure_blueprints(app)
     configure_errors(app)
+    configure_webhooks(app, runtime)
     return app
 
 
@@ -57,9 +57,7 @@ def configure_logging(app: Flask, runtime: Runtime) -> None:
 
     @app.before_request
     def _tag_request() -> None:
-        incoming = request.headers.get("X-Request-ID", "")
-        valid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else ""
-        g.request_id = valid or uuid.uuid4().hex
+        g.request_id = logs.request_id_from(request.headers.get("X-Request-ID"))
         g.request_token = logs.request_id.set(g.request_id)
 
     @app.after_request
@@ -85,11 +83,19 @@ def configure_blueprints(app: Flask) -> None:
         tracking,
         woocommerce_connect,
     )
-    from webhooks import shopify, suppliers, woocommerce
 
-    for module in (health, shopify, woocommerce, suppliers, shopify_app, woocommerce_connect, admin,
-                   tracking, api, metrics):
+    for module in (health, shopify_app, woocommerce_connect, admin, tracking, api, metrics):
         app.register_blueprint(module.blueprint)
+
+
+def configure_webhooks(app: Flask, runtime: Runtime) -> None:
+    """The webhook endpoints answer in front of Flask (see `webhooks.endpoints`)."""
+    from webhooks.endpoints import WebhookEndpoints
+    from webhooks.intake import Intake
+    from webhooks.store_secrets import StoreSecretCache
+
+    secrets = app.extensions["droptrack_store_secrets"] = StoreSecretCache()
+    app.wsgi_app = WebhookEndpoints(app.wsgi_app, Intake(runtime, secrets))  # type: ignore[method-assign]
 
 
 def configure_errors(app: Flask) -> None:

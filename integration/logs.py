@@ -5,11 +5,22 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import uuid
 from datetime import UTC, datetime
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None)
 job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
+
+MAX_REQUEST_ID_CHARS = 64
+
+
+def request_id_from(incoming: str | None) -> str:
+    """The caller's X-Request-ID when it is a sane one (printable, at most 64 characters),
+    else a new random id."""
+    if incoming and len(incoming) <= MAX_REQUEST_ID_CHARS and incoming.isprintable():
+        return incoming
+    return uuid.uuid4().hex
 
 
 class ContextFilter(logging.Filter):

@@ -1,17 +1,16 @@
-"""What every intake endpoint shares: body limits, rejections, persist-then-acknowledge."""
+"""What every intake endpoint shares: the request as WSGI gave it, body limits, rejections,
+persist-then-acknowledge. No Flask here: see `webhooks.endpoints` for why."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from flask import Blueprint, Request, Response, current_app, jsonify
-from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from integration import inbox, stores
 from integration.runtime import Runtime
@@ -21,8 +20,9 @@ from webhooks.store_secrets import Loader, StoreSecretCache, StoreSigner
 
 log = logging.getLogger("droptrack.webhooks")
 
-# The same body for an unknown store and a bad signature: a caller learns nothing from it.
-UNAUTHORIZED_BODY = {"error": "unauthorized"}
+# The same answer for an unknown store and a bad signature: a caller learns nothing from it.
+UNAUTHORIZED = "unauthorized"
+READ_CHUNK = 64 * 1024
 
 
 class Rejected(Exception):
@@ -35,63 +35,88 @@ class Rejected(Exception):
         self.reason = reason
 
 
-def runtime() -> Runtime:
-    value: Runtime = current_app.extensions["droptrack"]
-    return value
+@dataclass(frozen=True)
+class Answer:
+    """The endpoint's reply: an HTTP status and a small JSON object."""
+
+    status: int
+    body: dict[str, Any] = field(default_factory=dict)
 
 
-def secret_cache() -> StoreSecretCache:
-    """One cache per app (so tests never share one)."""
-    cache: StoreSecretCache | None = current_app.extensions.get("droptrack_store_secrets")
-    if cache is None:
-        cache = current_app.extensions.setdefault("droptrack_store_secrets",
-                                                  StoreSecretCache())
-    return cache
-
-
-def signer_loader(find: Callable[[Session], Store | None]) -> Loader:
-    """Load a store's id and decrypted webhook secrets from the database."""
-
-    def load() -> StoreSigner | None:
-        rt = runtime()
-        with rt.db.read() as session:
-            store = find(session)
-            if store is None:
-                return None
-            return StoreSigner(store.id, tuple(stores.webhook_secrets(rt, store)))
-
-    return load
-
-
-def read_body(request: Request) -> bytes:
-    """The raw body, refusing anything over the configured limit before reading it all."""
-    limit = runtime().settings.webhooks.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise Rejected(413, "payload too large", f"body of {request.content_length} bytes")
-    try:
-        body = request.get_data(cache=True)
-    except RequestEntityTooLarge:
-        raise Rejected(413, "payload too large", "streamed body over the limit") from None
-    if len(body) > limit:
-        raise Rejected(413, "payload too large", f"body of {len(body)} bytes")
-    return body
-
-
-def require_headers(request: Request, names: Iterable[str]) -> dict[str, str]:
-    environ = request.environ
-    found = {name: environ.get(_environ_key(name), "") for name in names}
-    missing = [name for name, value in found.items() if not value]
-    if missing:
-        raise Rejected(400, f"missing header: {', '.join(missing)}", f"missing {missing}")
-    return found
+def unauthorized(reason: str) -> Rejected:
+    return Rejected(401, UNAUTHORIZED, reason)
 
 
 def _environ_key(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
 
 
-def unauthorized(reason: str) -> Rejected:
-    return Rejected(401, UNAUTHORIZED_BODY["error"], reason)
+class Incoming:
+    """One delivery, read straight from the WSGI environ (headers as the server named them)."""
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+
+    def has_header(self, name: str) -> bool:
+        return _environ_key(name) in self.environ
+
+    def require_headers(self, names: Iterable[str]) -> dict[str, str]:
+        """The named headers, or a 400 naming those missing or empty."""
+        environ = self.environ
+        found = {name: str(environ.get(_environ_key(name), "")) for name in names}
+        missing = [name for name, value in found.items() if not value]
+        if missing:
+            raise Rejected(400, f"missing header: {', '.join(missing)}", f"missing {missing}")
+        return found
+
+    def kept_headers(self, prefix: str, secret_headers: Iterable[str]) -> dict[str, str]:
+        """The platform's headers worth keeping for the record, without signatures."""
+        wanted = _environ_key(prefix)
+        drop = {_environ_key(name) for name in secret_headers}
+        return {
+            key[5:].replace("_", "-").title(): value
+            for key, value in self.environ.items()
+            if key.startswith(wanted) and key not in drop
+        }
+
+    def body(self, limit: int) -> bytes:
+        """The raw body, refusing anything over `limit` bytes (before reading it when the
+        length is declared). A body without a declared length is read only when the server
+        marks the stream as terminated (chunked uploads), as werkzeug does."""
+        stream = self.environ["wsgi.input"]
+        declared = self.environ.get("CONTENT_LENGTH") or ""
+        if declared:
+            try:
+                length = int(declared)
+            except ValueError:
+                raise Rejected(400, "malformed Content-Length",
+                               f"Content-Length {declared[:40]!r}") from None
+            if length < 0:
+                raise Rejected(400, "malformed Content-Length", f"Content-Length {length}")
+            if length > limit:
+                raise Rejected(413, "payload too large", f"body of {length} bytes")
+            return _read_exactly(stream, length)
+        if not self.environ.get("wsgi.input_terminated"):
+            return b""
+        body = _read_exactly(stream, limit + 1)
+        if len(body) > limit:
+            raise Rejected(413, "payload too large", "streamed body over the limit")
+        return body
+
+
+def _read_exactly(stream: Any, length: int) -> bytes:
+    """Up to `length` bytes: fewer only when the client stopped sending."""
+    first = stream.read(length) if length else b""
+    if len(first) == length or not first:
+        return bytes(first)
+    parts, got = [first], len(first)
+    while got < length:
+        part = stream.read(min(READ_CHUNK, length - got))
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -110,47 +135,42 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     return value
 
 
-def kept_headers(request: Request, prefix: str, secret_headers: Iterable[str]) -> dict[str, str]:
-    """The platform's headers worth keeping for the record, without signatures. (Read from
-    the WSGI environ, named as werkzeug names them: this runs on every delivery.)"""
-    wanted = _environ_key(prefix)
-    drop = {_environ_key(name) for name in secret_headers}
-    return {
-        key[5:].replace("_", "-").title(): value
-        for key, value in request.environ.items()
-        if key.startswith(wanted) and key not in drop
-    }
+@dataclass
+class Intake:
+    """What the endpoints share for one app: its runtime and its cache of store secrets."""
 
+    runtime: Runtime
+    secrets: StoreSecretCache
 
-def persist(delivery: inbox.Delivery) -> ResponseReturnValue:
-    """Store the delivery (or notice it is a duplicate), commit, then answer 200."""
-    rt = runtime()
-    try:
-        inbox_id = inbox.record_directly(rt.db, delivery, rt.clock.now())
-    except integrity_error(rt.db.engine):
-        # A store was removed after its secrets were cached (rare): drop every cached entry
-        # rather than guess this platform's cache key, so the next delivery reads fresh.
-        secret_cache().clear()
-        raise unauthorized(f"{delivery.source} store {delivery.store_id} no longer exists"
-                           ) from None
-    if inbox_id is None:
-        log.info("duplicate %s delivery %s ignored", delivery.source, delivery.dedupe_key)
-        return _json_answer({"status": "duplicate"})
-    return _json_answer({"status": "stored", "id": inbox_id})
+    @property
+    def max_body_bytes(self) -> int:
+        return self.runtime.settings.webhooks.max_body_bytes
 
+    def signer_loader(self, find: Callable[[Session], Store | None]) -> Loader:
+        """Load a store's id and decrypted webhook secrets from the database."""
+        runtime = self.runtime
 
-def _json_answer(body: dict[str, Any]) -> Response:
-    """200 with a small JSON body (jsonify's provider machinery costs more than the rest of
-    the answer on this path)."""
-    return current_app.response_class(orjson.dumps(body), status=200,
-                                      mimetype="application/json")
+        def load() -> StoreSigner | None:
+            with runtime.db.read() as session:
+                store = find(session)
+                if store is None:
+                    return None
+                return StoreSigner(store.id, tuple(stores.webhook_secrets(runtime, store)))
 
+        return load
 
-def handle_rejections(blueprint: Blueprint, source: str) -> None:
-    """Answer a `Rejected` raised anywhere in the blueprint's routes, logging why."""
-
-    def answer(rejected: Rejected) -> ResponseReturnValue:
-        log.warning("%s webhook rejected (%d): %s", source, rejected.status, rejected.reason)
-        return jsonify(error=rejected.public), rejected.status
-
-    blueprint.register_error_handler(Rejected, answer)
+    def persist(self, delivery: inbox.Delivery) -> Answer:
+        """Store the delivery (or notice it is a duplicate), commit, then answer 200."""
+        runtime = self.runtime
+        try:
+            inbox_id = inbox.record_directly(runtime.db, delivery, runtime.clock.now())
+        except integrity_error(runtime.db.engine):
+            # A store was removed after its secrets were cached (rare): drop every cached
+            # entry rather than guess this platform's cache key, so the next one reads fresh.
+            self.secrets.clear()
+            raise unauthorized(f"{delivery.source} store {delivery.store_id} no longer exists"
+                               ) from None
+        if inbox_id is None:
+            log.info("duplicate %s delivery %s ignored", delivery.source, delivery.dedupe_key)
+            return Answer(200, {"status": "duplicate"})
+        return Answer(200, {"status": "stored", "id": inbox_id})

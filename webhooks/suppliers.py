@@ -7,26 +7,17 @@ that stays the same on every retry (the dedupe key).
 
 from __future__ import annotations
 
-from flask import Blueprint, request
-from flask.typing import ResponseReturnValue
-
 from integration import inbox
 from integration.storage.models import Supplier
 from webhooks.intake import (
+    Answer,
+    Incoming,
+    Intake,
     Rejected,
-    handle_rejections,
-    kept_headers,
     parse_json_object,
-    persist,
-    read_body,
-    require_headers,
-    runtime,
     unauthorized,
 )
 from webhooks.signatures import verify_prefixed_hex_hmac
-
-blueprint = Blueprint("supplier_webhooks", __name__)
-handle_rejections(blueprint, "supplier")
 
 SIGNATURE_HEADER = "X-Supplier-Signature"
 TIMESTAMP_HEADER = "X-Supplier-Timestamp"
@@ -36,12 +27,11 @@ REPLAY_WINDOW_SECONDS = 300
 SOURCE = "supplier"
 
 
-@blueprint.post("/webhooks/suppliers/<int:supplier_id>")
-def receive(supplier_id: int) -> ResponseReturnValue:
-    body = read_body(request)
-    headers = require_headers(request, (SIGNATURE_HEADER, TIMESTAMP_HEADER, EVENT_HEADER,
+def receive(intake: Intake, incoming: Incoming, supplier_id: int) -> Answer:
+    body = incoming.body(intake.max_body_bytes)
+    headers = incoming.require_headers((SIGNATURE_HEADER, TIMESTAMP_HEADER, EVENT_HEADER,
                                         TYPE_HEADER))
-    rt = runtime()
+    rt = intake.runtime
     with rt.db.read() as session:
         supplier = session.get(Supplier, supplier_id)
         token = supplier.webhook_secret_encrypted if supplier is not None else None
@@ -57,8 +47,8 @@ def receive(supplier_id: int) -> ResponseReturnValue:
     if abs(rt.clock.now().timestamp() - sent) > REPLAY_WINDOW_SECONDS:
         raise unauthorized(f"stale or future timestamp from supplier {supplier_id}")
     parse_json_object(body)
-    return persist(inbox.Delivery(
+    return intake.persist(inbox.Delivery(
         source=SOURCE, supplier_id=supplier_id, topic=headers[TYPE_HEADER],
         dedupe_key=f"{supplier_id}:{headers[EVENT_HEADER]}",
-        headers=kept_headers(request, "x-supplier-", [SIGNATURE_HEADER]), body=body,
+        headers=incoming.kept_headers("x-supplier-", [SIGNATURE_HEADER]), body=body,
     ))

@@ -7,61 +7,54 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, jsonify, request
-from flask.typing import ResponseReturnValue
-
 from integration import inbox, stores
 from webhooks.intake import (
+    Answer,
+    Incoming,
+    Intake,
     Rejected,
-    handle_rejections,
-    kept_headers,
     parse_json_object,
-    persist,
-    read_body,
-    require_headers,
-    secret_cache,
-    signer_loader,
     unauthorized,
 )
 from webhooks.signatures import verify_base64_hmac
 from webhooks.store_secrets import verified_store
 
 log = logging.getLogger("droptrack.webhooks")
-blueprint = Blueprint("woocommerce_webhooks", __name__)
-handle_rejections(blueprint, "woocommerce")
 
+SOURCE = "woocommerce"
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_HEADER = "X-WC-Webhook-Topic"
 _PING_BODY = re.compile(rb"webhook_id=\d+")
 
 
-@blueprint.post("/webhooks/woocommerce/<int:store_id>")
-def receive(store_id: int) -> ResponseReturnValue:
-    body = read_body(request)
+def receive(intake: Intake, incoming: Incoming, store_id: int) -> Answer:
+    body = incoming.body(intake.max_body_bytes)
     key = (stores.WOOCOMMERCE, store_id)
-    load = signer_loader(lambda session: stores.find_store(session, stores.WOOCOMMERCE, store_id))
-    if _is_ping(body):
+    load = intake.signer_loader(
+        lambda session: stores.find_store(session, stores.WOOCOMMERCE, store_id))
+    if _is_ping(incoming, body):
         # WooCommerce sends an unsigned ping when a webhook is created: nothing to store.
-        if secret_cache().get(key, load) is None:
+        if intake.secrets.get(key, load) is None:
             raise unauthorized(f"ping for unknown store {store_id}")
         log.info("woocommerce webhook ping for store %d answered", store_id)
-        return jsonify(status="pong"), 200
-    headers = require_headers(request, (SIGNATURE_HEADER, TOPIC_HEADER))
-    if verified_store(secret_cache(), key, load,
+        return Answer(200, {"status": "pong"})
+    headers = incoming.require_headers((SIGNATURE_HEADER, TOPIC_HEADER))
+    if verified_store(intake.secrets, key, load,
                       lambda secrets: verify_base64_hmac(body, headers[SIGNATURE_HEADER],
                                                          secrets)) is None:
         raise unauthorized(f"unknown store {store_id} or bad signature")
     payload = parse_json_object(body)
     topic = headers[TOPIC_HEADER]
-    return persist(inbox.Delivery(
+    return intake.persist(inbox.Delivery(
         source=stores.WOOCOMMERCE, store_id=store_id, topic=topic,
         dedupe_key=f"{store_id}:{dedupe_suffix(topic, payload, body)}",
-        headers=kept_headers(request, "x-wc-webhook-", [SIGNATURE_HEADER]), body=body,
+        headers=incoming.kept_headers("x-wc-webhook-", [SIGNATURE_HEADER]), body=body,
     ))
 
 
-def _is_ping(body: bytes) -> bool:
-    return SIGNATURE_HEADER not in request.headers and bool(_PING_BODY.fullmatch(body.strip()))
+def _is_ping(incoming: Incoming, body: bytes) -> bool:
+    return (not incoming.has_header(SIGNATURE_HEADER)
+            and bool(_PING_BODY.fullmatch(body.strip())))
 
 
 def dedupe_suffix(topic: str, payload: dict[str, Any], body: bytes) -> str:

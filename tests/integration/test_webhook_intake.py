@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from integration import stores
+from integration import logs, stores
 from integration.runtime import Runtime
 from integration.storage.models import InboxDelivery, OutboxJob
 from tests.helpers.webhook_fixtures import (
@@ -297,3 +298,90 @@ def test_shop_domain_header_is_case_insensitive(
     headers = {k.lower(): v for k, v in shopify_headers(body, shop=SHOP.upper()).items()}
     assert client.post("/webhooks/shopify", data=body, headers=headers).status_code == 200
     assert counts(runtime) == (1, 1)
+
+
+# -- the endpoints' own HTTP handling (webhooks/endpoints.py) --------------------------------
+
+def test_wrong_method_names_the_allowed_one(client: FlaskClient,
+                                            connected_shopify: ConnectedStore) -> None:
+    response = client.get("/webhooks/shopify")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    assert response.json == {"error": "method not allowed"}
+
+
+@pytest.mark.parametrize("path", ["/webhooks/shopify/", "/webhooks/woocommerce/abc",
+                                  "/webhooks/woocommerce/" + "9" * 19, "/webhooks/other"])
+def test_paths_that_are_no_endpoint_are_404_not_500(client: FlaskClient, runtime: Runtime,
+                                                    path: str) -> None:
+    body = shopify_order_body()
+    assert client.post(path, data=body, headers=shopify_headers(body)).status_code == 404
+    assert counts(runtime) == (0, 0)
+
+
+def test_malformed_content_length_is_400(client: FlaskClient, runtime: Runtime,
+                                         connected_shopify: ConnectedStore) -> None:
+    body = shopify_order_body()
+    response = client.post("/webhooks/shopify", data=body, headers=shopify_headers(body),
+                           environ_overrides={"CONTENT_LENGTH": "12x"})
+    assert response.status_code == 400
+    assert response.json == {"error": "malformed Content-Length"}
+    assert counts(runtime) == (0, 0)
+
+
+def test_chunked_deliveries_are_read_whole_and_limited(
+        live_url: str, runtime: Runtime, connected_shopify: ConnectedStore) -> None:
+    """No Content-Length (Transfer-Encoding: chunked) over real HTTP: stored when within the
+    limit, 413 when over it."""
+    body = shopify_order_body()
+
+    def chunks(data: bytes) -> Iterator[bytes]:
+        for start in range(0, len(data), 700):
+            yield data[start:start + 700]
+
+    stored = requests.post(f"{live_url}/webhooks/shopify", data=chunks(body),
+                           headers=shopify_headers(body), timeout=30)
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["status"] == "stored"
+    huge = json.dumps({"id": 2, "padding": "x" * (2 * 1024 * 1024)}).encode()
+    refused = requests.post(f"{live_url}/webhooks/shopify", data=chunks(huge),
+                            headers=shopify_headers(huge), timeout=30)
+    assert refused.status_code == 413
+    assert counts(runtime) == (1, 1)
+
+
+def test_an_unexpected_failure_is_a_logged_500_that_stores_nothing(
+        client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The database refuses the write (here: the inbox table is gone): Shopify gets a 500 and
+    will retry; the log has the cause and the request id."""
+    from sqlalchemy import text
+
+    with runtime.db.write() as session:
+        session.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
+    body = shopify_order_body()
+    caplog.handler.addFilter(logs.ContextFilter())  # as the app's log handler does
+    with caplog.at_level(logging.ERROR, logger="droptrack.webhooks"):
+        response = client.post("/webhooks/shopify", data=body,
+                               headers={**shopify_headers(body), "X-Request-ID": "req-500"})
+    assert response.status_code == 500
+    assert response.json == {"error": "internal server error"}
+    assert response.headers["X-Request-ID"] == "req-500"
+    [record] = [r for r in caplog.records if "webhook failed" in r.getMessage()]
+    assert record.exc_info is not None
+    assert "inbox" in str(record.exc_info[1])
+    assert getattr(record, "request_id", None) == "req-500"
+    with runtime.db.write() as session:
+        session.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+    assert counts(runtime) == (0, 0)
+
+
+def test_webhook_answers_carry_a_request_id(client: FlaskClient,
+                                            connected_shopify: ConnectedStore) -> None:
+    body = shopify_order_body()
+    echoed = client.post("/webhooks/shopify", data=body,
+                         headers={**shopify_headers(body), "X-Request-ID": "req-7"})
+    assert echoed.headers["X-Request-ID"] == "req-7"
+    fresh = client.post("/webhooks/shopify", data=body,
+                        headers={**shopify_headers(body), "X-Request-ID": "x" * 65})
+    assert fresh.headers["X-Request-ID"] not in ("", "x" * 65)
