@@ -167,6 +167,50 @@ def test_webhooks_are_not_duplicated_and_paused_ones_are_left(
     assert len(wc_sandbox.store.webhooks) == 2 and paused.status == "paused"
 
 
+def test_a_status_the_store_refused_is_sent_again_at_the_next_flush(
+        runtime: Runtime, wc_sandbox_https: WooCommerceSandbox) -> None:
+    """The store refuses one order's status (here: the shipment-tracking plugin that adds
+    "partial-shipped" was switched off after DropTrack probed it). The flush applies the
+    rest and keeps its window, so once the plugin is back the refused order is sent again
+    although nothing about it changed in DropTrack. (Over HTTPS: OAuth 1.0a signatures
+    would not survive the clock moved ahead.)"""
+    from integration import bindings
+
+    def flush() -> None:
+        woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.FLUSH_STATUSES_JOB, 5)
+        assert run_jobs(runtime, woocommerce_sync.FLUSH_STATUSES_JOB) == 1
+
+    wc_sandbox_https.store.set_tracking_mode("ast")
+    store_id = connect(runtime, wc_sandbox_https, complete_on="delivered")
+    partial, whole = (wc_sandbox_https.store.place_order() for _ in range(2))
+    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.RECONCILE_JOB, 15)
+    run_jobs(runtime, woocommerce_sync.RECONCILE_JOB)
+    flush()  # nothing due yet; DropTrack probes the store and notes the plugin
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        for sandbox_order, status in ((partial, "processing"), (whole, "delivered")):
+            binding = bindings.find(session, bindings.STORE, store_id, "order",
+                                    str(sandbox_order.id))
+            assert binding is not None
+            order = session.get_one(Order, binding.internal_id)
+            order.status, order.reason, order.updated_at = status, None, now
+            session.add(Shipment(order_id=order.id, carrier="China Post",
+                                 tracking_number=f"LX{order.id:09d}CN", tracking_url="",
+                                 status="delivered" if status == "delivered" else "in_transit",
+                                 status_epoch=0, written_status="in_transit",
+                                 created_at=now, updated_at=now))
+    wc_sandbox_https.store.set_tracking_mode("none")  # the merchant switches the plugin off
+    wc_sandbox_https.clock.advance(timedelta(minutes=10))  # the next flush's turn
+    flush()
+    assert [wc_sandbox_https.store.order(o.id).status for o in (partial, whole)] == [
+        "processing", "completed"]
+    wc_sandbox_https.store.set_tracking_mode("ast")  # and on again
+    wc_sandbox_https.clock.advance(timedelta(minutes=10))  # past the flush overlap
+    flush()
+    assert [wc_sandbox_https.store.order(o.id).status for o in (partial, whole)] == [
+        "partial-shipped", "completed"]
+
+
 # -- connection test ---------------------------------------------------------------------------
 
 def test_connection_test_passes_and_names_the_mode(wc_site: WooCommerceSandbox) -> None:  # noqa: F811
