@@ -10,6 +10,7 @@ that died (or stalled for a whole lease) lets its leases expire.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +38,7 @@ class LeaseKeeper:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._thread_pid = 0
         self.on_lost: Callable[[outbox.ClaimedJob], None] = _warn_lost
 
     @contextmanager
@@ -73,8 +75,12 @@ class LeaseKeeper:
             thread.join(5)
 
     def _start_locked(self) -> None:
-        if self._thread is None and not self._stop.is_set():
+        running = (self._thread is not None and self._thread_pid == os.getpid()
+                   and self._thread.is_alive())
+        if not running and not self._stop.is_set():
+            # Also after a fork: the parent's thread does not exist in the child.
             self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+            self._thread_pid = os.getpid()
             self._thread.start()
 
     def _run(self) -> None:

@@ -339,3 +339,26 @@ def test_a_busy_dispatcher_starts_the_next_job_as_soon_as_a_thread_is_free(
     finally:
         instance._stop.set()  # stop() would wait up to one poll interval for the loop
         instance.stop(timeout=0.1)
+
+
+def test_a_forked_process_runs_its_own_lease_keeper(runtime: Runtime) -> None:
+    """A worker process forked after its parent kept leases (the parent's keeper thread does
+    not exist in the child) starts a keeper of its own for the jobs it runs."""
+    enqueue(runtime, "test.count", "forked")
+    with runtime.db.write() as session:
+        [claimed] = outbox.claim_due(session, "parent", runtime.clock.now(),
+                                     timedelta(seconds=30), 10)
+    with runtime.leases.holding(claimed):
+        pass  # the parent's keeper thread is running now
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child reports through its exit code)
+        code = 3
+        try:
+            with runtime.leases.holding(claimed):
+                keepers = [t for t in threading.enumerate()
+                           if t.name == "lease-keeper" and t.is_alive()]
+                code = 0 if keepers else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
