@@ -64,12 +64,10 @@ TARGET_P99_MS = 50.0
 TARGET_THROUGHPUT_RATIO = 0.5
 TRIGGERED_AT = "2026-07-10T16:15:47.000000Z"
 
-# Why `--workers 2 --worker-class sync` by default on a 2-core machine: the intake is CPU-bound
-# Python (~2 ms per delivery) plus one SQLite write transaction, and SQLite admits one writer at a
-# time; a blocked writer polls with growing sleeps (1, 2, 5, 10 ... 100 ms) instead of queueing.
-# One process per core keeps both cores busy; more processes (or gthread threads, which also share
-# one GIL per process) only add lock-holder preemption and busy-handler back-off, which shows up
-# as 100 ms-1 s latency tails without more throughput. Measured in docs/benchmarks.md.
+# Why `--workers 2 --worker-class sync` by default on a 2-core machine: intake is CPU-bound
+# Python plus one SQLite write transaction, and SQLite admits one writer at a time. One
+# process per core keeps both cores busy; 3 or 4 workers measured no better (0.45 each on
+# 2026-11-26), and gthread threads share one GIL per process. See docs/benchmarks.md.
 GUNICORN_CHOICE = "sync workers, one per core"
 NOISY_PEAK_PCT = 50.0  # a phase is flagged when other processes took this much of a CPU for 1 s
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 from flask import Flask, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
@@ -14,26 +11,10 @@ from integration.config import Settings, load_settings
 from integration.runtime import Runtime, build_runtime
 
 
-class DropTrackFlask(Flask):
-    """Flask that remembers which views and hooks are coroutine functions. `ensure_sync` runs
-    for every hook and the view on every request, and inspecting each function again cost
-    more than several of the hooks themselves (the webhook intake is measured per µs)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._synced: dict[Callable[..., Any], Callable[..., Any]] = {}
-
-    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        synced = self._synced.get(func)
-        if synced is None:
-            synced = self._synced[func] = super().ensure_sync(func)
-        return synced
-
-
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
     if runtime is None:
         runtime = build_runtime(settings or load_settings())
-    app = DropTrackFlask(__name__, template_folder="../templates")
+    app = Flask(__name__, template_folder="../templates")
     configure_flask(app, runtime)
     configure_logging(app, runtime)
     configure_blueprints(app)

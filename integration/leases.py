@@ -10,7 +10,6 @@ that died (or stalled for a whole lease) lets its leases expire.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from datetime import timedelta
 
 from integration import outbox
 from integration.clock import Clock
+from integration.process_thread import ProcessThread
 from integration.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -37,8 +37,7 @@ class LeaseKeeper:
         self._held: dict[tuple[int, str], outbox.ClaimedJob] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._thread_pid = 0
+        self._thread = ProcessThread("lease-keeper", self._run)
         self.on_lost: Callable[[outbox.ClaimedJob], None] = _warn_lost
 
     @contextmanager
@@ -47,7 +46,8 @@ class LeaseKeeper:
         key = (job.id, job.lease_owner)
         with self._lock:
             self._held[key] = job
-            self._start_locked()
+            if not self._thread.running() and not self._stop.is_set():
+                self._thread.start()
         try:
             yield
         finally:
@@ -70,18 +70,7 @@ class LeaseKeeper:
 
     def close(self) -> None:
         self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(5)
-
-    def _start_locked(self) -> None:
-        running = (self._thread is not None and self._thread_pid == os.getpid()
-                   and self._thread.is_alive())
-        if not running and not self._stop.is_set():
-            # Also after a fork: the parent's thread does not exist in the child.
-            self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
-            self._thread_pid = os.getpid()
-            self._thread.start()
+        self._thread.join(5)
 
     def _run(self) -> None:
         while not self._stop.wait(self.renew_every):

@@ -328,6 +328,15 @@ def woocommerce_environment(settings: Settings) -> woocommerce_connector.Environ
     return environment
 
 
+def share_store_limits(platform: str, settings: Settings) -> None:
+    """Before a store connector of `platform` is built: its platform's budget, shared with
+    the other workers when this process shares its limits."""
+    if platform == "shopify":
+        shopify_environment(settings)
+    elif platform == "woocommerce":
+        woocommerce_environment(settings)
+
+
 def supplier_limiter(settings: Settings) -> RequestLimiter:
     if not shared_limits(settings):
         return _PROCESS_REQUEST_LIMITER

@@ -89,15 +89,9 @@ def build_store_connector(runtime: Runtime, store: Store) -> StoreConnector:
     if module_name is None:
         raise PermanentError(f"store {store.id}: no connector for platform {store.platform!r}")
     module = importlib.import_module(module_name)
-    # The budgets this process shares with other workers (integration/ratelimits).
-    if store.platform == "shopify":
-        from integration.ratelimits import shopify_environment
+    from integration.ratelimits import share_store_limits
 
-        shopify_environment(runtime.settings)
-    elif store.platform == "woocommerce":
-        from integration.ratelimits import woocommerce_environment
-
-        woocommerce_environment(runtime.settings)
+    share_store_limits(store.platform, runtime.settings)
     connector: StoreConnector = module.build(store_access(runtime, store))
     return connector
 

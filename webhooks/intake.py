@@ -106,9 +106,9 @@ class Incoming:
 
 def _read_exactly(stream: Any, length: int) -> bytes:
     """Up to `length` bytes: fewer only when the client stopped sending."""
-    first = stream.read(length) if length else b""
+    first: bytes = stream.read(length) if length else b""
     if len(first) == length or not first:
-        return bytes(first)
+        return first
     parts, got = [first], len(first)
     while got < length:
         part = stream.read(min(READ_CHUNK, length - got))

@@ -93,7 +93,7 @@ class ShopifyConnector:
         order_id = ops.gid("Order", snapshot.order_external_id)
         order = self._order(order_id, snapshot)
         existing = live_fulfillments(order)
-        same_number = self._same_number(order, snapshot)
+        same_number = self._same_number(existing, snapshot)
         if same_number is not None:  # written before, but the job did not get to bind it
             return self._fulfillment(same_number.id, snapshot)
         groups, problems = line_groups(order, snapshot.lines)
@@ -108,7 +108,8 @@ class ShopifyConnector:
         if user_errors(payload):
             # Refused because the lines are fulfilled already? If by this very parcel (a run
             # of this job that stalled past its lease, then finished), that is success.
-            raced = self._same_number(self._order(order_id, snapshot), snapshot)
+            raced = self._same_number(live_fulfillments(self._order(order_id, snapshot)),
+                                      snapshot)
             if raced is not None:
                 return self._fulfillment(raced.id, snapshot)
         self._raise_user_errors(payload, snapshot, "fulfillment")
@@ -124,10 +125,10 @@ class ShopifyConnector:
         return order
 
     @staticmethod
-    def _same_number(order: dict[str, Any],
+    def _same_number(fulfillments: list[ShownFulfillment],
                      snapshot: ShipmentSnapshot) -> ShownFulfillment | None:
-        """The order's live fulfillment that already carries this parcel's tracking number."""
-        return next((f for f in live_fulfillments(order)
+        """The live fulfillment that already carries this parcel's tracking number."""
+        return next((f for f in fulfillments
                      if snapshot.tracking_number in f.tracking_numbers), None)
 
     def _fulfillment(self, fulfillment_id: str, snapshot: ShipmentSnapshot) -> ShownFulfillment:

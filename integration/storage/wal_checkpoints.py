@@ -17,11 +17,11 @@ everything and the next write starts the WAL from the beginning again.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 
 from sqlalchemy import Engine
 
+from integration.process_thread import ProcessThread
 from integration.storage.writer_lock import WriterLock
 
 log = logging.getLogger("droptrack.storage")
@@ -36,8 +36,7 @@ class WalCheckpointer:
         self.max_frames = max_frames
         self._writes = 0
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._thread_pid = 0
+        self._thread = ProcessThread("wal-checkpoints", self._run)
         self._due = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -51,14 +50,9 @@ class WalCheckpointer:
             if self._writes < self.every_writes:
                 return
             self._writes = 0
-            if self._thread is None or self._thread_pid != os.getpid() \
-                    or not self._thread.is_alive():
-                # Also after a fork: the parent's thread does not exist in the child.
-                self._due = threading.Event()
+            if not self._thread.running():
+                self._due = threading.Event()  # fresh events: a forked child inherits used ones
                 self._idle = threading.Event()
-                self._thread = threading.Thread(target=self._run, name="wal-checkpoints",
-                                                daemon=True)
-                self._thread_pid = os.getpid()
                 self._thread.start()
             self._idle.clear()
             self._due.set()

@@ -1,10 +1,5 @@
-"""The reference supplier over HTTPS: the only code here that does HTTP.
-
-Every request (in-call retries included) first asks the supplier's `RequestLimiter`: at most
-`requests_per_second` (0 = no cap), and nothing while the supplier said to wait. A 429 or 503
-with Retry-After pauses the supplier for everyone sharing the limiter: every thread with the
-in-process one, every worker with the Redis-backed one (integration/ratelimits.py).
-"""
+"""The reference supplier over HTTPS: the only code here that does HTTP. Every request goes
+through the supplier's `RequestLimiter` (see `connectors.request_limits`)."""
 
 from __future__ import annotations
 
