@@ -13,8 +13,9 @@ supplier order and delivered parcel; 5% cancelled without a parcel), bulk-insert
 every size: 1,000 parcels in transit whose next check is 6-7 h away, 200 supplier orders
 forwarded an hour ago, 20,000 finished outbox jobs and 5,000 processed webhook deliveries
 inside the retention window: live, but nothing due. At each size every sweep of the scheduler
-(`integration/scheduler.py`: queue_tracking_polls, flag_attention_needed, exchange_csv_files,
-prune_old_records) and the outbox queries that run every second (`outbox.claim_due` of the
+(`integration/scheduling/scheduler.py`: queue_tracking_polls, flag_attention_needed,
+exchange_csv_files, prune_old_records) and the outbox queries that run every second
+(`outbox.claim_due` of the
 embedded dispatcher, `outbox.mark_for_queue` of `droptrack scheduler`) run once to warm up and
 then `--repeat` times; reported: the median CPU time of this process (`time.process_time`;
 on SQLite that includes the database engine, on PostgreSQL the server's work is in the next
@@ -59,10 +60,11 @@ from scale_common import (
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 
-from integration import outbox, scheduler
 from integration.engine import eta
-from integration.runtime import Runtime
-from integration.scheduler_process import SWEEP_BATCH
+from integration.jobs import outbox
+from integration.kernel.runtime import Runtime
+from integration.scheduling import scheduler
+from integration.scheduling.process import SWEEP_BATCH
 
 HISTORY_TABLES = ("orders", "shipments", "supplier_orders", "order_lines", "tracking_events")
 HISTORY_ROWS = 5_000  # a scan reading more rows of a history table than the live set holds

@@ -10,7 +10,7 @@ What it does, in one run:
    rate limit, ample stock); prepares DropTrack's database (migrations, one Shopify store with
    a known webhook secret, one REST supplier (the sandbox), SKU mappings for every SKU the
    payloads use), so that every orders/create delivery is paid, routable and forwarded;
-2. starts DropTrack's web app (`gunicorn -w 4 integration.wsgi:app`, dispatcher and scheduler
+2. starts DropTrack's web app (`gunicorn -w 4 integration.web.wsgi:app`, dispatcher and scheduler
    off, as docs/deploy.md says), `droptrack scheduler` and 3 x `droptrack worker` (1 process,
    4 threads each, the defaults), and the bare HMAC endpoint (bench/bare_endpoint.py) under the
    same gunicorn settings;
@@ -87,17 +87,17 @@ from webhook_intake import (
     write_wrk_data,
 )
 
-from integration import stores, suppliers
-from integration.config import load_settings
-from integration.crypto import generate_key
-from integration.mappings import import_csv
-from integration.runtime import build_runtime
-from integration.sandbox.supplier import DEFAULT_API_KEY
+from integration.accounts import stores, suppliers
+from integration.engine.mappings import import_csv
+from integration.kernel.config import load_settings
+from integration.kernel.runtime import build_runtime
+from integration.security.crypto import generate_key
 from integration.storage import migrate
 from integration.storage.models import InboxDelivery, Order, OutboxJob, SupplierOrder
+from sandboxes.supplier import DEFAULT_API_KEY
 
 SHOP = "bench.myshopify.com"
-QUEUE = "droptrack-outbox"  # integration.workers.QUEUE (not imported: that declares a broker)
+QUEUE = "droptrack-outbox"  # integration.jobs.workers.QUEUE (not imported: that declares a broker)
 REDIS_QUEUE_MESSAGES = f"dramatiq:{QUEUE}.msgs"  # queued + fetched but not yet acknowledged
 # Each SKU of bench/webhook_intake.py's payloads goes to one catalogue SKU of the sandbox.
 SUPPLIER_SKUS = ("MUG-CERAMIC-11OZ", "LAMP-SUNSET-02", "CASE-IPHONE15-CLEAR", "TEE-BLACK-M")
@@ -740,7 +740,7 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     env = droptrack_env(folder, db_url, redis_url)
     store_id = prepare_database(env, webhook_secret, sandbox)
     settings = gunicorn_args(args.web_workers, 1)
-    web = start_gunicorn("droptrack", "integration.wsgi:app", settings, env, folder)
+    web = start_gunicorn("droptrack", "integration.web.wsgi:app", settings, env, folder)
     stack.callback(stop_server, web)
     components.add("web", web.process.pid)
     bare: Server | None = None

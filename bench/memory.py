@@ -14,7 +14,7 @@ delivery) and their `store.writeback` jobs are queued; a child process (this scr
 `--worker-child`) runs them like the embedded dispatcher (claim up to 4 due jobs, run them on 4
 threads, until none is left) with the real WooCommerce connector; its peak RSS is the child's own
 VmHWM, read as it exits (not `ru_maxrss`: on Linux that includes the parent's pages from before
-exec). (b) web: `integration.wsgi:app` under gunicorn (1 sync worker, so one
+exec). (b) web: `integration.web.wsgi:app` under gunicorn (1 sync worker, so one
 process serves everything), signed in as the owner, requests the overview, the needs-attention
 page, the orders table (first page, 90% deep by keyset, status = delivered) 5 times each; its
 peak RSS is the worker process's VmHWM from /proc. Target: each under 300 MB, and the same at
@@ -59,16 +59,16 @@ from scale_common import (
 )
 from sqlalchemy import insert, select, text
 
-from integration import outbox
-from integration.clock import FrozenClock, SystemClock
-from integration.config import load_settings
-from integration.crypto import generate_key
-from integration.dispatcher import run_job
-from integration.runtime import Runtime, build_runtime
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.woocommerce import build as build_woocommerce
-from integration.sandbox.woocommerce.state import WooCommerceStore
+from core.clock import FrozenClock, SystemClock
+from integration.jobs import outbox
+from integration.jobs.dispatcher import run_job
+from integration.kernel.config import load_settings
+from integration.kernel.runtime import Runtime, build_runtime
+from integration.security.crypto import generate_key
 from integration.storage.models import Binding, Order, OutboxJob, Shipment, Store, SupplierOrder
+from sandboxes.server import BackgroundServer
+from sandboxes.woocommerce import build as build_woocommerce
+from sandboxes.woocommerce.state import WooCommerceStore
 
 TARGET_MB = 300.0
 WORKER_THREADS = 4
@@ -247,7 +247,7 @@ def measure_web(url: str, secret_key: str, encryption_key: str, deep_after: int,
     gunicorn = str(Path(sys.executable).parent / "gunicorn")
     log = (workdir / "gunicorn.log").open("wb")
     process = subprocess.Popen([gunicorn, "-w", "1", "--worker-class", "sync", "--timeout", "120",
-                                "-b", f"127.0.0.1:{port}", "integration.wsgi:app"], env=env,
+                                "-b", f"127.0.0.1:{port}", "integration.web.wsgi:app"], env=env,
                                cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
                                start_new_session=True)
     timings: list[tuple[str, float]] = []

@@ -40,11 +40,10 @@ from scale_common import postgres as throwaway_postgres  # noqa: E402
 from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from integration import accounts  # noqa: E402
-from integration.app import create_app  # noqa: E402
-from integration.config import load_settings  # noqa: E402
-from integration.crypto import generate_key  # noqa: E402
-from integration.runtime import Runtime, build_runtime  # noqa: E402
+from integration.accounts import owners as accounts  # noqa: E402
+from integration.kernel.config import load_settings  # noqa: E402
+from integration.kernel.runtime import Runtime, build_runtime  # noqa: E402
+from integration.security.crypto import generate_key  # noqa: E402
 from integration.storage import migrate  # noqa: E402
 from integration.storage.models import (  # noqa: E402
     Order,
@@ -54,6 +53,7 @@ from integration.storage.models import (  # noqa: E402
     SupplierOrder,
 )
 from integration.web.admin.queries import OrderFilters, order_page_query  # noqa: E402
+from integration.web.app import create_app  # noqa: E402
 
 DOC = ROOT / "docs" / "benchmarks.md"
 TARGET_MS = 300.0

@@ -40,11 +40,11 @@ if str(ROOT) not in sys.path:
 from cpu_meter import CpuMeter as CpuMeter  # noqa: E402  (re-exported for the benchmarks)
 from sqlalchemy import create_engine, insert, text  # noqa: E402
 
-from integration import accounts  # noqa: E402
-from integration.clock import FrozenClock  # noqa: E402
-from integration.config import load_settings  # noqa: E402
-from integration.crypto import generate_key  # noqa: E402
-from integration.runtime import Runtime, build_runtime  # noqa: E402
+from core.clock import FrozenClock  # noqa: E402
+from integration.accounts import owners as accounts  # noqa: E402
+from integration.kernel.config import load_settings  # noqa: E402
+from integration.kernel.runtime import Runtime, build_runtime  # noqa: E402
+from integration.security.crypto import generate_key  # noqa: E402
 from integration.storage import migrate  # noqa: E402
 from integration.storage.models import (  # noqa: E402
     InboxDelivery,

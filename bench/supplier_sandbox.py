@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/supplier_sandbox.py PORT
 
-The same app as `droptrack sandbox supplier` (integration/sandbox/supplier, served by cheroot
+The same app as `droptrack sandbox supplier` (sandboxes/supplier, served by cheroot
 with keep-alive), with three differences a benchmark needs:
 
 * no rate limit (the sandbox's default of 10 requests/s would be the only thing measured);
@@ -20,9 +20,9 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from integration.clock import SystemClock
-from integration.sandbox.server import serve_forever
-from integration.sandbox.supplier import DEFAULT_CATALOG, SupplierState, build
+from core.clock import SystemClock
+from sandboxes.server import serve_forever
+from sandboxes.supplier import DEFAULT_CATALOG, SupplierState, build
 
 STOCK = 10_000_000
 

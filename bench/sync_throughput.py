@@ -73,11 +73,8 @@ from connectors.shopify.graphql import EVENT_CREATE
 from connectors.shopify.ratelimit import InProcessLimiter
 from connectors.shopify.tokens import Credentials
 from connectors.woocommerce.client import WooCommerceClient
-from integration import outbox, woocommerce_sync
-from integration.clock import SystemClock
-from integration.config import load_settings
-from integration.crypto import generate_key
-from integration.dispatcher import Dispatcher
+from core.clock import SystemClock
+from core.status import Status, customer_note
 from integration.engine.tracking import (
     PARCEL,
     WRITEBACK_JOB,
@@ -85,16 +82,11 @@ from integration.engine.tracking import (
     ParcelUpdate,
     apply_parcel_update,
 )
-from integration.runtime import Runtime, build_runtime
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify import build as build_shopify
-from integration.sandbox.shopify.operations import AdminOperations
-from integration.sandbox.shopify.sandbox import ShopifySandbox
-from integration.sandbox.shopify.state import gid
-from integration.sandbox.tls import make_tls
-from integration.sandbox.woocommerce import WooCommerceStore
-from integration.sandbox.woocommerce import build as build_woocommerce
-from integration.status import Status, customer_note
+from integration.jobs import outbox
+from integration.jobs.dispatcher import Dispatcher
+from integration.kernel.config import load_settings
+from integration.kernel.runtime import Runtime, build_runtime
+from integration.security.crypto import generate_key
 from integration.storage import migrate
 from integration.storage.models import (
     Binding,
@@ -106,7 +98,16 @@ from integration.storage.models import (
     SupplierOrder,
     TrackingEvent,
 )
-from integration.writeback import FULFILLMENT
+from integration.sync.woocommerce import store as woocommerce_sync
+from integration.sync.writeback import FULFILLMENT
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify import build as build_shopify
+from sandboxes.shopify.operations import AdminOperations
+from sandboxes.shopify.sandbox import ShopifySandbox
+from sandboxes.shopify.state import gid
+from sandboxes.tls import make_tls
+from sandboxes.woocommerce import WooCommerceStore
+from sandboxes.woocommerce import build as build_woocommerce
 
 RESTORE_RATE = 100.0  # standard plan, points per second (the sandbox's, read back below)
 MUTATION_POINTS = 10

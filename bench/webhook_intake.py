@@ -5,7 +5,7 @@
 What it does, in one run:
 
 1. makes a temp dir, prepares a SQLite database there with the `droptrack` CLI (db upgrade,
-   one Shopify store with a known webhook secret) and starts DropTrack (`integration.wsgi:app`)
+   one Shopify store with a known webhook secret) and starts DropTrack (`integration.web.wsgi:app`)
    under gunicorn on a free 127.0.0.1 port;
 2. starts the baseline, `bench/bare_endpoint.py` (verify the HMAC, answer 200), under the same
    gunicorn settings on another port;
@@ -767,7 +767,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
 
     env = droptrack_env(workdir)
     store_id = prepare_database(env, webhook_secret)
-    droptrack = start_gunicorn("droptrack", "integration.wsgi:app", settings, env, workdir)
+    droptrack = start_gunicorn("droptrack", "integration.web.wsgi:app", settings, env, workdir)
     stack.callback(stop_server, droptrack)
     bare_env = {**os.environ, "BENCH_WEBHOOK_SECRET": webhook_secret}
     bare = start_gunicorn("bare", "bare_endpoint:app", settings, bare_env, workdir,

@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from integration.errors import PermanentError, RetryableError
+from core.errors import PermanentError, RetryableError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from integration.errors import PermanentError, RetryableError
+from core.errors import PermanentError, RetryableError
 
 
 @dataclass(frozen=True)

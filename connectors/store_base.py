@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from integration.domain import StoreOrder
-from integration.status import Reason, Status
+from core.domain import StoreOrder
+from core.status import Reason, Status
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,21 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, settings
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
-from integration.app import create_app
-from integration.config import Settings, load_settings
-from integration.crypto import generate_key
-from integration.runtime import Runtime, build_runtime
-from integration.sandbox.server import BackgroundServer
+from integration.kernel.config import Settings, load_settings
+from integration.kernel.runtime import Runtime, build_runtime
+from integration.security.crypto import generate_key
 from integration.storage import migrate
+from integration.web.app import create_app
+from sandboxes.server import BackgroundServer
+
+# Property tests check behaviour, never speed: a busy CI machine must not fail them.
+settings.register_profile("droptrack", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("droptrack")
 
 pytest_plugins = [
     "tests.helpers.webhook_fixtures",

@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from integration import inbox, stores
-from integration.runtime import Runtime
+from integration.accounts import stores
+from integration.jobs import inbox
+from integration.kernel.runtime import Runtime
 from integration.storage.driver_insert import integrity_error
 from integration.storage.models import Store
 from webhooks.store_secrets import Loader, StoreSecretCache, StoreSigner

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from integration import inbox, stores
+from integration.accounts import stores
+from integration.jobs import inbox
 from webhooks.intake import Answer, Incoming, Intake, parse_json_object, unauthorized
 from webhooks.signatures import verify_base64_hmac
 from webhooks.store_secrets import verified_store

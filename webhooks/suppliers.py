@@ -7,7 +7,7 @@ that stays the same on every retry (the dedupe key).
 
 from __future__ import annotations
 
-from integration import inbox
+from integration.jobs import inbox
 from integration.storage.models import Supplier
 from webhooks.intake import (
     Answer,

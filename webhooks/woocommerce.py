@@ -7,7 +7,8 @@ import logging
 import re
 from typing import Any
 
-from integration import inbox, stores
+from integration.accounts import stores
+from integration.jobs import inbox
 from webhooks.intake import (
     Answer,
     Incoming,

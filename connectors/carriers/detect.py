@@ -17,7 +17,7 @@ from connectors.carriers.registry import (
     Carrier,
     by_name,
 )
-from integration.countries import is_country_code
+from core.countries import is_country_code
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from integration.status import Reason, Status
+from core.status import Reason, Status
 
 
 @dataclass(frozen=True)

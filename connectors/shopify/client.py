@@ -27,8 +27,8 @@ from connectors.http import USER_AGENT, parse_retry_after
 from connectors.shopify.graphql import Operation
 from connectors.shopify.ratelimit import CostLimiter, ThrottleStatus
 from connectors.shopify.tokens import CLIENT_CREDENTIALS, Credentials
-from integration.clock import Clock
-from integration.errors import PermanentError, RetryableError
+from core.clock import Clock
+from core.errors import PermanentError, RetryableError
 
 log = logging.getLogger(__name__)
 

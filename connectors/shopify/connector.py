@@ -34,9 +34,9 @@ from connectors.shopify.ratelimit import CostLimiter, InProcessLimiter
 from connectors.shopify.settings import StoreSettings
 from connectors.shopify.tokens import Credentials
 from connectors.store_base import OrderPage, ShipmentSnapshot, StoreAccess, WriteResult
-from integration.clock import Clock, SystemClock
-from integration.errors import PermanentError
-from integration.status import shopify_event_status
+from core.clock import Clock, SystemClock
+from core.errors import PermanentError
+from core.status import shopify_event_status
 
 
 @dataclass

@@ -18,8 +18,8 @@ from connectors.shopify import graphql as ops
 from connectors.shopify.client import ShopifyClient, user_errors
 from connectors.shopify.mapper import parse_graphql_order
 from connectors.shopify.settings import FULFILLMENT_SERVICE_NAME
-from integration.domain import StoreOrder
-from integration.errors import PermanentError
+from core.domain import StoreOrder
+from core.errors import PermanentError
 
 # FulfillmentOrderRejectionReason values DropTrack uses.
 REJECT_INELIGIBLE_PRODUCT = "INELIGIBLE_PRODUCT"  # no supplier mapped for a line

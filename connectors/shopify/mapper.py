@@ -12,7 +12,7 @@ from connectors.parsing import (
     text,
     timestamp,
 )
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, OrderLine, Payment, StoreOrder
 
 PAYMENT_BY_FINANCIAL_STATUS = {
     "paid": Payment.PAID,

@@ -5,7 +5,7 @@ Shopify refills each app+store bucket at `restoreRate` points per second up to
 store, reserves the points a call may cost before sending it, and makes the caller wait (sleep,
 never spin) until the bucket holds them. `CostLimiter` is the interface; this in-process
 version is shared by every thread of one process, the Redis-backed one
-(integration/ratelimits.py) by every worker process, with the same three methods.
+(integration/limits/shared.py) by every worker process, with the same three methods.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from integration.clock import Clock, SystemClock
-from integration.errors import RetryableError
+from core.clock import Clock, SystemClock
+from core.errors import RetryableError
 
 POINT_TOLERANCE = 1e-6  # float refill arithmetic must not turn "just enough" into a spin
 MIN_WAIT_SECONDS = 0.01

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from connectors.shopify import graphql as ops
 from connectors.shopify.client import ShopifyClient, user_errors
 from connectors.shopify.settings import WEBHOOK_TOPICS
-from integration.errors import PermanentError
+from core.errors import PermanentError
 
 
 @dataclass

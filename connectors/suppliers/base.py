@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from integration.domain import Address
+from core.domain import Address
 from integration.engine.tracking import CarrierEvent
 
 

@@ -23,7 +23,7 @@ from woocommerce.oauth import OAuth
 
 from connectors.http import HttpClient, HttpError
 from connectors.parsing import positive_int
-from integration.errors import PermanentError
+from core.errors import PermanentError
 
 WC_V3 = "wc/v3"
 MAX_PER_PAGE = 100

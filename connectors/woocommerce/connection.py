@@ -10,7 +10,7 @@ from connectors.store_base import StoreAccess
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from connectors.woocommerce.capabilities import Capabilities, RestApiMissing
 from connectors.woocommerce.connector import build
-from integration.errors import PermanentError
+from core.errors import PermanentError
 
 HTTPS_REQUIRED = (
     "The store address starts with http://. DropTrack sends API keys only over HTTPS: use "

@@ -24,8 +24,8 @@ from connectors.woocommerce import mapper, units
 from connectors.woocommerce.capabilities import TRACKING_NAMESPACE, Capabilities, probe
 from connectors.woocommerce.client import MAX_PER_PAGE, NotFound, WooCommerceClient
 from connectors.woocommerce.settings import StoreSettings, merged
-from integration.errors import PermanentError
-from integration.status import Status, woocommerce_order_status
+from core.errors import PermanentError
+from core.status import Status, woocommerce_order_status
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ _NOTE_WITH_LINK = frozenset({Status.INFO_RECEIVED, Status.IN_TRANSIT})
 @dataclass
 class Environment:
     """Process-wide: the request limiter every WooCommerce connector shares (swapped for the
-    Redis-backed one in worker processes, see integration/ratelimits.py)."""
+    Redis-backed one in worker processes, see integration/limits/shared.py)."""
 
     limiter: RequestLimiter = field(default_factory=InProcessRequestLimiter)
 

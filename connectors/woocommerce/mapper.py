@@ -15,7 +15,7 @@ from connectors.parsing import (
     text,
     timestamp,
 )
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, OrderLine, Payment, StoreOrder
 
 PAYMENT_BY_STATUS = {
     "processing": Payment.PAID,

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from integration.status import CompleteOn
+from core.status import CompleteOn
 
 SETTINGS_KEY = "woocommerce"
 StatusUpdates = Literal["batched", "immediate"]

@@ -19,16 +19,17 @@ from connectors.suppliers.base import (
     SupplierLine,
     SupplierOrderRequest,
 )
-from integration import alerts, bindings, outbox
-from integration.domain import Address
+from core.domain import Address
+from core.status import Reason, Status
+from integration.accounts.suppliers import supplier_connection
+from integration.engine import alerts, bindings
 from integration.engine.orders import CANCEL_JOB, CONFIRM_ADDRESS_JOB, FORWARD_JOB
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
-from integration.jobs import job
-from integration.outbox import ClaimedJob, PermanentError
-from integration.runtime import Runtime
-from integration.status import Reason, Status
+from integration.jobs import outbox
+from integration.jobs.outbox import ClaimedJob, PermanentError
+from integration.jobs.registry import job
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, Store, Supplier, SupplierOrder
-from integration.suppliers import supplier_connection
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def forward_order(runtime: Runtime, claimed: ClaimedJob) -> None:
     if forwarding.done:
         return  # forwarded by an earlier run, or the order was withdrawn meanwhile
     if forwarding.supplier.kind == "csv":
-        # Spreadsheet suppliers get orders in batches (integration/csv_suppliers.py).
+        # Spreadsheet suppliers get orders in batches (integration/sync/suppliers/csv_exchange.py).
         with runtime.db.write() as session:
             session.get_one(SupplierOrder, forwarding.supplier_order_id).status = \
                 "awaiting_batch"

@@ -14,11 +14,12 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integration import alerts, bindings, outbox
-from integration.address_check import check_address
-from integration.domain import Payment, StoreOrder
-from integration.routing import Mapping, route
-from integration.status import Reason, Status, rank
+from core.domain import Payment, StoreOrder
+from core.status import Reason, Status, rank
+from integration.engine import alerts, bindings
+from integration.engine.address_check import check_address
+from integration.engine.routing import Mapping, route
+from integration.jobs import outbox
 from integration.storage.models import Order, OrderLine, SkuMapping, Supplier, SupplierOrder
 
 ORDER = "order"

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integration import outbox
 from integration.engine.forwarding import POLL_JOB
+from integration.jobs import outbox
 from integration.storage.models import Order, Shipment, Supplier, SupplierOrder
 
 BATCH = 1000

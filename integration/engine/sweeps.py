@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from integration import alerts
-from integration.status import Reason, Status
+from core.status import Reason, Status
+from integration.engine import alerts
 from integration.storage.models import Order, Shipment, SupplierOrder
 
 MOVING = (Status.INFO_RECEIVED, Status.IN_TRANSIT)

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
-from integration import alerts, bindings, outbox
-from integration.status import Reason, Status, StatusEvent, StatusState, apply_checked, rank
+from core.status import Reason, Status, StatusEvent, StatusState, apply_checked, rank
+from integration.engine import alerts, bindings
+from integration.jobs import outbox
 from integration.storage.models import Order, Shipment, SupplierOrder, TrackingEvent
 
 PARCEL = "parcel"

@@ -21,7 +21,7 @@ import threading
 
 from sqlalchemy import Engine
 
-from integration.process_thread import ProcessThread
+from integration.kernel.process_thread import ProcessThread
 from integration.storage.writer_lock import WriterLock
 
 log = logging.getLogger("droptrack.storage")

@@ -15,10 +15,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
-from integration import accounts
+from integration.accounts import owners as accounts
+from integration.engine import actions
 from integration.storage.accounts import ApiToken
 from integration.storage.models import Alert, Order, Shipment, Store
-from integration.web.admin import actions, queries
+from integration.web.admin import queries
 from integration.web.security import runtime
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -9,9 +9,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from integration import heartbeat
-from integration.dispatcher import HEARTBEAT_NAME
-from integration.runtime import Runtime
+from integration.jobs.dispatcher import HEARTBEAT_NAME
+from integration.kernel import heartbeat
+from integration.kernel.runtime import Runtime
 from integration.storage import migrate
 
 log = logging.getLogger(__name__)

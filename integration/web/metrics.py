@@ -16,9 +16,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 
-import integration.job_metrics  # noqa: F401  (registers the job metrics)
-from integration.clock import as_utc
-from integration.runtime import Runtime
+import integration.jobs.metrics  # noqa: F401  (registers the job metrics)
+from core.clock import as_utc
+from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, OutboxJob, Store
 
 blueprint = Blueprint("metrics", __name__)

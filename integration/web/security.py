@@ -18,7 +18,7 @@ from flask.sansio.app import App
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
-from integration.runtime import Runtime
+from integration.kernel.runtime import Runtime
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"

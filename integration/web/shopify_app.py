@@ -33,11 +33,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from connectors.shopify.client import exchange_code, http_client
 from connectors.shopify.settings import FULFILLMENT_SERVICE_PATH, StoreSettings, missing_scopes
 from connectors.shopify.tokens import OAUTH, Credentials
-from integration import stores
-from integration.errors import PermanentError, RetryableError
-from integration.runtime import Runtime
-from integration.shopify_sync import connect_store, queue_fulfillment_requests
-from integration.tracking_view import tracking_view
+from core.errors import PermanentError, RetryableError
+from integration.accounts import stores
+from integration.engine.tracking_view import tracking_view
+from integration.kernel.runtime import Runtime
+from integration.sync.shopify.install import connect_store, queue_fulfillment_requests
 from integration.web.security import runtime
 from webhooks.signatures import verify_base64_hmac
 

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
-from integration.tracking_view import TrackingView, tracking_view
-from integration.web import ratelimit
+from integration.engine.tracking_view import TrackingView, tracking_view
+from integration.limits import logins as ratelimit
 from integration.web.pages import register_html_errors
 from integration.web.security import client_address, csrf_exempt, protect, runtime
 

@@ -20,12 +20,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from connectors.url_safety import UnsafeURLError, check_outbound_url
-from integration import outbox, stores
-from integration.audit import record_audit
-from integration.runtime import Runtime
+from integration.accounts import stores
+from integration.accounts.audit import record_audit
+from integration.jobs import outbox
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
+from integration.sync.woocommerce.store import WEBHOOK_HEALTH_JOB
 from integration.web.admin.auth import load_user
-from integration.woocommerce_sync import WEBHOOK_HEALTH_JOB
 
 blueprint = Blueprint("woocommerce_connect", __name__)
 

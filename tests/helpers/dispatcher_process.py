@@ -15,11 +15,11 @@ from types import FrameType
 
 import requests
 
-from integration.config import load_settings
-from integration.dispatcher import Dispatcher
-from integration.jobs import job
-from integration.outbox import ClaimedJob, RetryableError
-from integration.runtime import Runtime, build_runtime
+from integration.jobs.dispatcher import Dispatcher
+from integration.jobs.outbox import ClaimedJob, RetryableError
+from integration.jobs.registry import job
+from integration.kernel.config import load_settings
+from integration.kernel.runtime import Runtime, build_runtime
 
 KIND = "test.call_supplier"
 

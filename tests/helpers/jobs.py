@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from integration import outbox
-from integration.dispatcher import run_job
-from integration.runtime import Runtime
+from integration.jobs import outbox
+from integration.jobs.dispatcher import run_job
+from integration.kernel.runtime import Runtime
 from integration.storage.models import OutboxJob
 
 

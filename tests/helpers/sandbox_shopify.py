@@ -15,15 +15,15 @@ import httpx
 import pytest
 from flask import Flask, Response, request
 
-from integration.clock import FrozenClock
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify import ShopifySandbox, build
-from integration.sandbox.shopify.schema import (
+from core.clock import FrozenClock
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify import ShopifySandbox, build
+from sandboxes.shopify.schema import (
     REAL_SDL_RELATIVE_PATH,
     load_real_schema,
     validation_errors,
 )
-from integration.sandbox.shopify.state import AccessToken, App, Shop
+from sandboxes.shopify.state import AccessToken, App, Shop
 
 SHOPIFY_SANDBOX_START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 CONTRACTS_DIR = Path(__file__).resolve().parents[3] / "shared" / "contracts"

@@ -1,4 +1,4 @@
-"""Pytest fixtures for the reference supplier sandbox (integration.sandbox.supplier).
+"""Pytest fixtures for the reference supplier sandbox (sandboxes.supplier).
 
 * ``supplier_sandbox``: the supplier served over real HTTP on a loopback port (one server per
   session, reset before each test; its FrozenClock set to SUPPLIER_EPOCH), with
@@ -25,9 +25,9 @@ import pytest
 import requests
 from flask import Flask, Response, request
 
-from integration.clock import FrozenClock
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.supplier import DEFAULT_API_KEY, SupplierState, build
+from core.clock import FrozenClock
+from sandboxes.server import BackgroundServer
+from sandboxes.supplier import DEFAULT_API_KEY, SupplierState, build
 
 SUPPLIER_EPOCH = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -21,11 +21,11 @@ from flask import Flask, Response, request
 from werkzeug.serving import make_server
 from woocommerce import API
 
-from integration.clock import FrozenClock
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.tls import make_tls
-from integration.sandbox.woocommerce import WebhookDispatcher, WooCommerceStore, build
-from integration.sandbox.woocommerce.state import ApiKey, DeliveryRecord
+from core.clock import FrozenClock
+from sandboxes.server import BackgroundServer
+from sandboxes.tls import make_tls
+from sandboxes.woocommerce import WebhookDispatcher, WooCommerceStore, build
+from sandboxes.woocommerce.state import ApiKey, DeliveryRecord
 
 
 @dataclass

@@ -21,18 +21,18 @@ from connectors.shopify import connector
 from connectors.shopify.mapper import parse_order
 from connectors.shopify.ratelimit import InProcessLimiter
 from connectors.shopify.tokens import OAUTH, Credentials
-from integration import stores
-from integration.clock import FrozenClock
-from integration.config import Settings
-from integration.domain import StoreOrder
+from core.clock import FrozenClock
+from core.domain import StoreOrder
+from integration.accounts import stores
 from integration.engine.orders import import_order
 from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
-from integration.runtime import Runtime
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify.state import Order as SandboxOrder
-from integration.sandbox.shopify.state import UsageCounter
-from integration.sandbox.shopify.webhooks import order_payload
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
 from integration.storage.models import SkuMapping, Store, Supplier, SupplierOrder
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify.state import Order as SandboxOrder
+from sandboxes.shopify.state import UsageCounter
+from sandboxes.shopify.webhooks import order_payload
 from tests.conftest import make_settings
 from tests.helpers.sandbox_shopify import SeededStore
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from integration import stores
-from integration.runtime import Runtime
+from integration.accounts import stores
+from integration.kernel.runtime import Runtime
 from webhooks.signatures import hmac_sha256_base64
 
 SHOP = "dropshop.myshopify.com"

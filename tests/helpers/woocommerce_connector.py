@@ -12,7 +12,7 @@ import pytest
 
 from connectors.store_base import StoreAccess
 from connectors.woocommerce.connector import WooCommerceConnector, build
-from integration.sandbox.woocommerce.state import ApiKey
+from sandboxes.woocommerce.state import ApiKey
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
 
 

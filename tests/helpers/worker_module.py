@@ -2,5 +2,5 @@
 
 from __future__ import annotations
 
-import integration.workers  # noqa: F401  (declares the actor on the configured broker)
+import integration.jobs.workers  # noqa: F401  (declares the actor on the configured broker)
 import tests.helpers.dispatcher_process  # noqa: F401  (registers test.call_supplier)

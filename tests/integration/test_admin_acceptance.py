@@ -11,9 +11,9 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
-from integration.domain import Address, Payment
-from integration.runtime import Runtime
-from integration.status import Reason, Status
+from core.domain import Address, Payment
+from core.status import Reason, Status
+from integration.kernel.runtime import Runtime
 from integration.storage.models import OutboxJob, SkuMapping, SupplierOrder
 from tests.helpers.axe import axe_context, axe_script, check  # noqa: F401
 from tests.integration.test_admin_data import OWNER_EMAIL, OWNER_PASSWORD, Shop, build_shop

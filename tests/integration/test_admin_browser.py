@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from integration.domain import Payment
-from integration.runtime import Runtime
-from integration.status import Reason, Status
+from core.domain import Payment
+from core.status import Reason, Status
+from integration.kernel.runtime import Runtime
 from tests.integration.test_admin_data import OWNER_EMAIL, OWNER_PASSWORD, Shop, build_shop
 
 

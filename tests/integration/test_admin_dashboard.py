@@ -14,9 +14,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, insert, select
 from sqlalchemy.dialects import postgresql
 
-from integration.domain import Address, Payment
-from integration.runtime import Runtime
-from integration.status import Reason, Status
+from core.domain import Address, Payment
+from core.status import Reason, Status
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, AuditLog, Order, OutboxJob, Shipment, TrackingEvent
 from integration.web.admin.queries import OrderFilters, order_page_query
 from tests.integration.test_admin_data import OWNER_EMAIL, OWNER_PASSWORD, Shop, build_shop
@@ -267,7 +267,7 @@ def test_queue_and_overview_cost_a_fixed_number_of_queries(owner: FlaskClient, s
 def test_second_factor_is_asked_after_the_password(client: FlaskClient, shop: Shop) -> None:
     import pyotp
 
-    from integration import accounts
+    from integration.accounts import owners as accounts
 
     secret = accounts.new_totp_secret()
     totp = pyotp.TOTP(secret)

@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from integration import accounts, stores
-from integration.clock import FrozenClock
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.clock import FrozenClock
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.status import Reason, Status
+from integration.accounts import owners as accounts
+from integration.accounts import stores
 from integration.engine.orders import import_order
 from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
-from integration.runtime import Runtime
-from integration.status import Reason, Status
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Supplier, SupplierOrder
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

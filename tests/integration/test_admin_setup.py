@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from connectors.suppliers.base import Rejection
 from connectors.url_safety import check_outbound_url
-from integration import csv_suppliers, suppliers
+from core.status import Reason, Status
+from integration.accounts import suppliers
 from integration.engine import forwarding
 from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB
 from integration.engine.tracking import UNDELIVERED_NOTICE_JOB
-from integration.runtime import Runtime
-from integration.status import Reason, Status
+from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     Alert,
     AuditLog,
@@ -32,6 +32,7 @@ from integration.storage.models import (
     Supplier,
     SupplierOrder,
 )
+from integration.sync.suppliers import csv_exchange as csv_suppliers
 from integration.web.shopify_app import oauth_signature_valid
 from tests.integration.test_admin_dashboard import post, sign_in, token
 from tests.integration.test_admin_data import T0, Shop, build_shop
@@ -342,7 +343,7 @@ def test_refund_note_resolves_the_alert_on_record(owner: FlaskClient, shop: Shop
 
 
 def test_resend_the_customer_messages(owner: FlaskClient, shop: Shop) -> None:
-    from integration.domain import Address
+    from core.domain import Address
 
     held = shop.place("#5003", address=Address(name="Jo", address1="", city="Boston",
                                                country="US"))

@@ -8,10 +8,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from integration import accounts, stores
-from integration.domain import Payment
-from integration.runtime import Runtime
-from integration.status import Status
+from core.domain import Payment
+from core.status import Status
+from integration.accounts import owners as accounts
+from integration.accounts import stores
+from integration.kernel.runtime import Runtime
 from integration.storage.accounts import ApiToken
 from integration.storage.models import Alert
 from tests.integration.test_admin_data import Shop, build_shop

@@ -17,11 +17,11 @@ import requests
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from integration import outbox
-from integration.cli import main
-from integration.config import Settings, load_settings
-from integration.crypto import SecretBox
-from integration.runtime import build_runtime
+from integration.cli.main import main
+from integration.jobs import outbox
+from integration.kernel.config import Settings, load_settings
+from integration.kernel.runtime import build_runtime
+from integration.security.crypto import SecretBox
 from integration.storage.models import Store
 
 
@@ -201,7 +201,7 @@ def test_serve_starts_answers_health_and_processes_webhooks(cli_env: dict[str, s
     assert run("stores", "add-shopify", "--shop", "a.myshopify.com", "--token", "t",
                "--webhook-secret", "hook").exit_code == 0
     process = subprocess.Popen(
-        [sys.executable, "-m", "integration.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "integration.cli.main", "serve", "--port", str(port)],
         env={**os.environ, "DROPTRACK_DISPATCHER_POLL_INTERVAL_SECONDS": "0.1"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )

@@ -11,14 +11,14 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from integration import stores
-from integration.cli import main
-from integration.clock import FrozenClock
-from integration.csv_suppliers import add_csv_supplier, export_batches, import_inbox
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.clock import FrozenClock
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from integration.accounts import stores
+from integration.cli.main import main
 from integration.engine.orders import import_order
-from integration.runtime import Runtime
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, Shipment, SkuMapping, SupplierOrder
+from integration.sync.suppliers.csv_exchange import add_csv_supplier, export_batches, import_inbox
 from tests.helpers.jobs import run_jobs
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

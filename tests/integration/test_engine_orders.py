@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from integration import stores
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.status import Reason
+from integration.accounts import stores
 from integration.engine.orders import Outcome, import_order
-from integration.runtime import Runtime
-from integration.status import Reason
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Order, OutboxJob, SkuMapping, Supplier, SupplierOrder
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

@@ -7,15 +7,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integration import stores
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.status import Status
+from integration.accounts import stores
 from integration.engine import eta
 from integration.engine.orders import import_order
 from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
-from integration.runtime import Runtime
-from integration.status import Status
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, Shipment, SkuMapping, Supplier, SupplierOrder
-from integration.writeback import promised_delivery
+from integration.sync.writeback import promised_delivery
 
 T0 = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 

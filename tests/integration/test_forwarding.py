@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from integration import stores
-from integration.config import Settings
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from integration.accounts import stores
+from integration.accounts.suppliers import SupplierError, add_rest_supplier
 from integration.engine.orders import import_order
-from integration.runtime import Runtime
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Order, OutboxJob, Shipment, SkuMapping, SupplierOrder
-from integration.suppliers import SupplierError, add_rest_supplier
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_supplier import SupplierSandbox
@@ -129,7 +129,7 @@ def test_polling_brings_the_parcel_home(runtime: Runtime, shop: tuple[int, int],
     run_jobs(runtime, "supplier.forward")
     supplier_sandbox.clock.advance(timedelta(days=30))
     with runtime.db.write() as session:
-        from integration import outbox
+        from integration.jobs import outbox
 
         outbox.enqueue(session, "supplier.poll", "poll:test", {
             "supplier_order_id": supplier_order(runtime).id}, runtime.clock.now())

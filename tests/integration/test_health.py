@@ -8,10 +8,10 @@ from pathlib import Path
 
 from flask.testing import FlaskClient
 
-from integration.app import create_app
-from integration.config import Settings
-from integration.dispatcher import Dispatcher
-from integration.runtime import Runtime, build_runtime
+from integration.jobs.dispatcher import Dispatcher
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime, build_runtime
+from integration.web.app import create_app
 from tests.conftest import make_settings
 
 

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask, Response, request
 
 from connectors.http import USER_AGENT, HttpClient, HttpError, TransientHttpError, parse_retry_after
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.tls import make_tls
+from sandboxes.server import BackgroundServer
+from sandboxes.tls import make_tls
 
 
 class Script:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from integration import inbox, stores
-from integration.runtime import Runtime
+from integration.accounts import stores
+from integration.jobs import inbox
+from integration.kernel.runtime import Runtime
 from integration.storage.driver_insert import DriverInsertOnce, integrity_error
 from integration.storage.models import InboxDelivery, OutboxJob
 

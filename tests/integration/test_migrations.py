@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from integration.runtime import Runtime
+from integration.kernel.runtime import Runtime
 from integration.storage import migrate
 from integration.storage.models import Base
 

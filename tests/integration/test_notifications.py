@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from integration import outbox, stores
-from integration.config import Settings
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.status import Reason, Status
+from integration.accounts import stores
 from integration.engine.orders import import_order
 from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
-from integration.runtime import Runtime
-from integration.status import Reason, Status
+from integration.jobs import outbox
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     OutboxJob,
     SentNotification,
@@ -91,7 +92,7 @@ def test_undelivered_parcel_asks_the_customer_once(runtime: Runtime,
 
 
 def test_without_smtp_the_message_waits(database_url: str) -> None:
-    from integration.runtime import build_runtime
+    from integration.kernel.runtime import build_runtime
     from integration.storage import migrate
 
     runtime = build_runtime(make_settings(database_url))

@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 
-from integration import logs, outbox
-from integration.runtime import Runtime
+from integration.jobs import outbox
+from integration.kernel import logs
+from integration.kernel.runtime import Runtime
 from tests.helpers.jobs import run_jobs
 from tests.helpers.webhook_fixtures import ConnectedStore, shopify_headers, shopify_order_body
 

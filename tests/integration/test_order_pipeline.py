@@ -8,9 +8,9 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from integration import outbox
-from integration.dispatcher import run_job
-from integration.runtime import Runtime
+from integration.jobs import outbox
+from integration.jobs.dispatcher import run_job
+from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, Order, OutboxJob, SkuMapping, Supplier
 from tests.helpers.webhook_fixtures import (
     ConnectedStore,

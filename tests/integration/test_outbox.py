@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from integration import outbox
-from integration.config import Settings
-from integration.dispatcher import Dispatcher
-from integration.jobs import job
-from integration.leases import LeaseKeeper
-from integration.outbox import ClaimedJob, PermanentError, RetryableError
-from integration.runtime import Runtime, build_runtime
+from integration.jobs import outbox
+from integration.jobs.dispatcher import Dispatcher
+from integration.jobs.leases import LeaseKeeper
+from integration.jobs.outbox import ClaimedJob, PermanentError, RetryableError
+from integration.jobs.registry import job
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime, build_runtime
 from integration.storage.models import OutboxJob
 from tests.conftest import make_settings
 from tests.helpers.recorder import Recorder

@@ -7,14 +7,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from integration import stores
-from integration.config import Settings
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from integration.accounts import stores
+from integration.accounts.suppliers import add_rest_supplier
 from integration.engine.orders import import_order
-from integration.runtime import Runtime
-from integration.scheduler import queue_tracking_polls
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
+from integration.scheduling.scheduler import queue_tracking_polls
 from integration.storage.models import Order, OutboxJob, Shipment, SkuMapping
-from integration.suppliers import add_rest_supplier
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_supplier import SupplierSandbox

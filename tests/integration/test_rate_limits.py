@@ -23,11 +23,11 @@ from connectors.suppliers.rest.client import RestSupplier
 from connectors.suppliers.rest.settings import RestSupplierSettings
 from connectors.woocommerce import connector as woocommerce_connector
 from connectors.woocommerce.settings import StoreSettings
-from integration.clock import SystemClock
-from integration.errors import RetryableError
-from integration.ratelimits import RedisCostLimiter, RedisRequestLimiter
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify import ShopifySandbox, build
+from core.clock import SystemClock
+from core.errors import RetryableError
+from integration.limits.shared import RedisCostLimiter, RedisRequestLimiter
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify import ShopifySandbox, build
 from tests.helpers.sandbox_supplier import SupplierSandbox
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
 from tests.helpers.woocommerce_connector import access_for

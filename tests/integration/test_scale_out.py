@@ -30,17 +30,14 @@ import redis
 import requests
 from sqlalchemy import func, select, update
 
-from integration import outbox, stores
-from integration.clock import SystemClock, as_utc
-from integration.config import Settings
-from integration.ratelimits import RedisCostLimiter
-from integration.runtime import Runtime
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify import ShopifySandbox
-from integration.sandbox.shopify import build as build_shopify
-from integration.sandbox.shopify.cost import LeakyBucket
-from integration.sandbox.shopify.state import Fulfillment, WebhookSubscription
-from integration.status import Status, shopify_event_status
+from core.clock import SystemClock, as_utc
+from core.status import Status, shopify_event_status
+from integration.accounts import stores
+from integration.accounts.suppliers import add_rest_supplier
+from integration.jobs import outbox
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
+from integration.limits.shared import RedisCostLimiter
 from integration.storage.models import (
     Order,
     OutboxJob,
@@ -49,7 +46,11 @@ from integration.storage.models import (
     Store,
     SupplierOrder,
 )
-from integration.suppliers import add_rest_supplier
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify import ShopifySandbox
+from sandboxes.shopify import build as build_shopify
+from sandboxes.shopify.cost import LeakyBucket
+from sandboxes.shopify.state import Fulfillment, WebhookSubscription
 from tests.conftest import BACKEND, make_settings
 from tests.helpers.recorder import Recorder
 from tests.helpers.sandbox_supplier import SUPPLIER_EPOCH, SupplierSandbox
@@ -101,7 +102,7 @@ class Processes:
         return process
 
     def scheduler(self) -> subprocess.Popen[bytes]:
-        return self.start("-m", "integration.cli", "scheduler")
+        return self.start("-m", "integration.cli.main", "scheduler")
 
     def worker(self, threads: int = 4, **env: str) -> subprocess.Popen[bytes]:
         return self.start("-m", "dramatiq", "tests.helpers.worker_module", "--queues",
@@ -365,13 +366,13 @@ def run_burst(runtime: Runtime, processes: Processes, supplier_sandbox: Supplier
         "DROPTRACK_SCHEDULER_TRACKING_SWEEP_MINUTES": "0.05",
         "DROPTRACK_DISPATCHER_POLL_INTERVAL_SECONDS": "0.1"})
     if scaled_out:
-        processes.start("-m", "gunicorn", "integration.wsgi:app", "--bind", f"127.0.0.1:{port}",
+        processes.start("-m", "gunicorn", "integration.web.wsgi:app", "--bind", f"127.0.0.1:{port}",
                         "--workers", "2", "--worker-class", "gthread", "--threads", "4")
         processes.scheduler()
         for _ in range(3):
             processes.worker()
     else:
-        processes.start("-m", "integration.cli", "serve", "--port", str(port))
+        processes.start("-m", "integration.cli.main", "serve", "--port", str(port))
     wait_until_up(url, processes)
     shop.subscribe(url)
     supplier_sandbox.state.faults.add("error", endpoint="create_order", times=OUTAGE,

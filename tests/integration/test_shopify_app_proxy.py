@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
-from integration.config import Settings
+from core.status import Status
 from integration.engine.tracking import CarrierEvent
-from integration.sandbox.shopify.signing import app_proxy_signature
-from integration.status import Status
+from integration.kernel.config import Settings
+from sandboxes.shopify.signing import app_proxy_signature
 from tests.conftest import make_settings
 from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)
     ShopifyLink,

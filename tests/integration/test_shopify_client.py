@@ -11,12 +11,12 @@ from sqlalchemy import select
 from connectors.shopify.client import ShopifyAuthError
 from connectors.shopify.connector import build
 from connectors.shopify.mapper import parse_order
-from integration.domain import StoreOrder
+from core.domain import StoreOrder
+from core.status import Status
 from integration.engine.tracking import CarrierEvent
-from integration.sandbox.shopify.webhooks import order_payload
-from integration.status import Status
 from integration.storage.models import OutboxJob
-from integration.writeback import store_access
+from integration.sync.writeback import store_access
+from sandboxes.shopify.webhooks import order_payload
 from tests.helpers.jobs import run_jobs
 from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)
     ShopifyLink,

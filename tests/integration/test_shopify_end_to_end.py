@@ -11,17 +11,17 @@ import pytest
 from playwright.sync_api import Page
 from sqlalchemy import select
 
-from integration.clock import FrozenClock
-from integration.config import Settings
+from core.clock import FrozenClock
+from core.status import Status
 from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
-from integration.outbox import enqueue
-from integration.runtime import Runtime
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify import ShopifySandbox
-from integration.sandbox.shopify.oauth import signed_install_url
-from integration.shopify_sync import RECONCILE_JOB
-from integration.status import Status
+from integration.jobs.outbox import enqueue
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Store, Supplier, SupplierOrder
+from integration.sync.shopify.install import RECONCILE_JOB
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify import ShopifySandbox
+from sandboxes.shopify.oauth import signed_install_url
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.shopify_connector import (  # noqa: F401  (fixture)

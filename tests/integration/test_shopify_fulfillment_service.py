@@ -15,23 +15,24 @@ import requests
 from sqlalchemy import select
 
 from connectors.shopify.settings import FULFILLMENT_SERVICE, MERCHANT_MANAGED
-from integration import outbox, stores
-from integration.clock import FrozenClock
-from integration.config import Settings
+from core.clock import FrozenClock
+from integration.accounts import stores
+from integration.accounts.suppliers import add_rest_supplier
 from integration.engine.forwarding import POLL_JOB
-from integration.runtime import Runtime
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify import ShopifySandbox
-from integration.sandbox.shopify.signing import webhook_hmac
-from integration.sandbox.shopify.state import FulfillmentOrder, FulfillmentService
-from integration.sandbox.shopify.state import Order as SandboxOrder
-from integration.shopify_sync import (
+from integration.jobs import outbox
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
+from integration.storage.models import Alert, AuditLog, Order, OutboxJob, SkuMapping, Store
+from integration.sync.shopify.install import (
     ENSURE_WEBHOOKS_JOB,
     FULFILLMENT_REQUESTS_JOB,
     set_fulfillment_mode,
 )
-from integration.storage.models import Alert, AuditLog, Order, OutboxJob, SkuMapping, Store
-from integration.suppliers import add_rest_supplier
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify import ShopifySandbox
+from sandboxes.shopify.signing import webhook_hmac
+from sandboxes.shopify.state import FulfillmentOrder, FulfillmentService
+from sandboxes.shopify.state import Order as SandboxOrder
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_shopify import SeededStore, ShopifyWebhookReceiver
@@ -257,7 +258,7 @@ def test_the_sandbox_pings_the_callback_signed_like_its_webhooks(
     state = shopify_store.sandbox.state
     with state.lock:
         shopify_store.app.redirect_urls.append(shopify_webhook_receiver.url)
-    from integration.sandbox.shopify.operations import AdminOperations
+    from sandboxes.shopify.operations import AdminOperations
 
     created = AdminOperations(state, shopify_store.domain, shopify_store.app.client_id) \
         .fulfillment_service_create("Acme", shopify_webhook_receiver.at("/fs/7"), {})

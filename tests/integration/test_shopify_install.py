@@ -15,15 +15,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from connectors.shopify.tokens import OAUTH, Credentials
-from integration.clock import FrozenClock
-from integration.config import Settings
-from integration.runtime import Runtime
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify import ShopifySandbox
-from integration.sandbox.shopify.oauth import signed_install_url
-from integration.sandbox.shopify.state import App, Shop
-from integration.shopify_sync import check_webhooks
+from core.clock import FrozenClock
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
 from integration.storage.models import AuditLog, OutboxJob, Store
+from integration.sync.shopify.install import check_webhooks
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify import ShopifySandbox
+from sandboxes.shopify.oauth import signed_install_url
+from sandboxes.shopify.state import App, Shop
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.shopify_connector import shopify_limiter_fixture  # noqa: F401  (fixture)

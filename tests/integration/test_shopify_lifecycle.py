@@ -10,18 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from connectors.shopify.tokens import CLIENT_CREDENTIALS
-from integration import stores
+from core.status import Status
+from integration.accounts import stores
 from integration.engine.tracking import CarrierEvent
-from integration.runtime import Runtime
-from integration.sandbox.shopify.state import Order as SandboxOrder
-from integration.shopify_sync import (
-    check_webhooks,
-    connect_custom_app,
-    forget_uninstalled_tokens,
-    handle_compliance,
-    renew_expiring_tokens,
-)
-from integration.status import Status
+from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     Alert,
     AuditLog,
@@ -31,6 +23,14 @@ from integration.storage.models import (
     Shipment,
     Store,
 )
+from integration.sync.shopify.install import (
+    check_webhooks,
+    connect_custom_app,
+    forget_uninstalled_tokens,
+    handle_compliance,
+    renew_expiring_tokens,
+)
+from sandboxes.shopify.state import Order as SandboxOrder
 from tests.helpers.jobs import run_jobs
 from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)
     ShopifyLink,

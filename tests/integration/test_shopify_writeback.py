@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from connectors.shopify.connector import ShopifyConnector
 from connectors.store_base import WriteResult
+from core.status import Reason, Status
 from integration.engine.tracking import CarrierEvent
-from integration.sandbox.shopify.state import Fulfillment
-from integration.status import Reason, Status
 from integration.storage.models import OutboxJob
+from sandboxes.shopify.state import Fulfillment
 from tests.helpers.jobs import run_jobs
 from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)
     ShopifyLink,
@@ -72,7 +72,7 @@ def test_a_retried_job_writes_nothing_twice(shopify_link: ShopifyLink) -> None:
     run_jobs(shopify_link.runtime, "store.writeback")
     # The job crashed after Shopify answered but before DropTrack recorded anything.
     with shopify_link.runtime.db.write() as session:
-        from integration import outbox
+        from integration.jobs import outbox
         from integration.storage.models import Binding, Shipment
 
         for binding in session.scalars(select(Binding).where(Binding.kind == "fulfillment")):
@@ -148,8 +148,8 @@ def test_after_a_failed_attempt_every_write_back_of_the_parcel_reads_first(
     """An attempt that reached Shopify but failed before recording it (here: the event is in
     the store, the job failed) makes the next job of the parcel, and its own retry, look
     before writing: no second event."""
-    from integration import outbox
-    from integration.errors import RetryableError
+    from core.errors import RetryableError
+    from integration.jobs import outbox
 
     state = shopify_link.seeded.sandbox.state
     order = state.place_order(shopify_link.seeded.domain)
@@ -181,8 +181,8 @@ def test_two_runs_of_one_write_back_racing_leave_one_fulfillment(
     winner's fulfillment, adopts it and succeeds, and the customer sees one of everything."""
     from connectors.shopify import graphql as ops
     from connectors.shopify.graphql import Operation
-    from integration import writeback
     from integration.storage.models import Shipment
+    from integration.sync import writeback
 
     state = shopify_link.seeded.sandbox.state
     order = state.place_order(shopify_link.seeded.domain)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from integration import stores
-from integration.cli import main
-from integration.config import Settings
-from integration.runtime import Runtime
+from integration.accounts import stores
+from integration.cli.main import main
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
 from tests.conftest import make_settings
 from tests.helpers.sandbox_supplier import SupplierSandbox
 

@@ -11,13 +11,13 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from integration import stores
-from integration.config import Settings
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from integration.accounts import stores
+from integration.accounts.suppliers import add_rest_supplier
 from integration.engine.orders import import_order
-from integration.runtime import Runtime
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, Shipment, SkuMapping, TrackingEvent
-from integration.suppliers import add_rest_supplier
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_supplier import SupplierSandbox

@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from integration import stores
-from integration.clock import FrozenClock
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.clock import FrozenClock
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.status import Status
+from integration.accounts import stores
 from integration.engine.orders import import_order
 from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
-from integration.runtime import Runtime
-from integration.scheduler import flag_attention_needed
-from integration.status import Status
+from integration.kernel.runtime import Runtime
+from integration.scheduling.scheduler import flag_attention_needed
 from integration.storage.models import Alert, SkuMapping, Supplier, SupplierOrder
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -8,10 +8,10 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from integration.domain import Payment
-from integration.runtime import Runtime
-from integration.status import Reason, Status
-from integration.tracking_view import tracking_view
+from core.domain import Payment
+from core.status import Reason, Status
+from integration.engine.tracking_view import tracking_view
+from integration.kernel.runtime import Runtime
 from tests.integration.test_admin_data import DAY, T0, Shop, build_shop
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

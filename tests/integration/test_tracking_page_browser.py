@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from integration.runtime import Runtime
-from integration.status import Reason, Status
+from core.status import Reason, Status
+from integration.kernel.runtime import Runtime
 from tests.helpers.axe import axe_context, axe_script, check  # noqa: F401
 from tests.integration.test_admin_data import Shop, build_shop
 

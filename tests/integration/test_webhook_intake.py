@@ -13,8 +13,9 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from integration import logs, stores
-from integration.runtime import Runtime
+from integration.accounts import stores
+from integration.kernel import logs
+from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, OutboxJob
 from tests.helpers.webhook_fixtures import (
     SHOP,

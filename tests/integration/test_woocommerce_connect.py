@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from connectors.url_safety import check_outbound_url
-from integration import accounts
-from integration.runtime import Runtime
+from integration.accounts import owners as accounts
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
 from integration.web import woocommerce_connect
 

@@ -12,13 +12,14 @@ import pytest
 from playwright.sync_api import Page
 from sqlalchemy import select
 
-from integration import accounts, woocommerce_sync
-from integration.config import Settings
+from core.status import Status
+from integration.accounts import owners as accounts
 from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
-from integration.runtime import Runtime
-from integration.sandbox.woocommerce.state import TrackingMode
-from integration.status import Status
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Store, Supplier, SupplierOrder
+from integration.sync.woocommerce import store as woocommerce_sync
+from sandboxes.woocommerce.state import TrackingMode
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import func, select
 
 from connectors.woocommerce.connection import check_connection
-from integration import stores, woocommerce_sync
-from integration.config import Settings
-from integration.runtime import Runtime
+from integration.accounts import stores
+from integration.kernel.config import Settings
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Order, Shipment, Store
+from integration.sync.woocommerce import store as woocommerce_sync
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
@@ -174,7 +175,7 @@ def test_a_status_the_store_refused_is_sent_again_at_the_next_flush(
     rest and keeps its window, so once the plugin is back the refused order is sent again
     although nothing about it changed in DropTrack. (Over HTTPS: OAuth 1.0a signatures
     would not survive the clock moved ahead.)"""
-    from integration import bindings
+    from integration.engine import bindings
 
     def flush() -> None:
         woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.FLUSH_STATUSES_JOB, 5)

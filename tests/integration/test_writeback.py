@@ -15,14 +15,15 @@ import pytest
 from sqlalchemy import select
 
 from connectors.store_base import ShipmentSnapshot, StoreAccess, WriteResult
-from integration import stores, writeback
-from integration.clock import FrozenClock
-from integration.domain import Address, OrderLine, Payment, StoreOrder
+from core.clock import FrozenClock
+from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.status import Reason, Status
+from integration.accounts import stores
 from integration.engine.orders import import_order
 from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
-from integration.runtime import Runtime
-from integration.status import Reason, Status
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Binding, SkuMapping, Supplier, SupplierOrder
+from integration.sync import writeback
 from tests.helpers.jobs import run_jobs
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -108,7 +109,7 @@ def test_nothing_is_written_twice(runtime: Runtime, order: None,
                                   recording: list[ShipmentSnapshot]) -> None:
     ship(runtime, CarrierEvent("e1", Status.IN_TRANSIT, T0 + timedelta(days=2)))
     run_jobs(runtime, "store.writeback")
-    from integration import outbox
+    from integration.jobs import outbox
 
     with runtime.db.write() as session:
         outbox.enqueue(session, "store.writeback", "manual-again", {"shipment_id": 1}, T0)

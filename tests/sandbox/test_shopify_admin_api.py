@@ -10,8 +10,8 @@ import httpx
 import pytest
 from shopify_app.graphql.admin_graphql import admin_graphql_request
 
-from integration.clock import FrozenClock
-from integration.sandbox.shopify.state import gid
+from core.clock import FrozenClock
+from sandboxes.shopify.state import gid
 from tests.helpers.sandbox_shopify import SeededStore, graphql
 
 VERSION = "2026-07"

@@ -10,10 +10,10 @@ from playwright.sync_api import Page, Route
 from shopify_app.exchange.client_credentials import exchange_using_client_credentials
 from shopify_app.exchange.refresh_token import refresh_access_token
 
-from integration.clock import FrozenClock
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify.oauth import authorize_url, signed_install_url, verify_callback
-from integration.sandbox.shopify.signing import oauth_hmac
+from core.clock import FrozenClock
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify.oauth import authorize_url, signed_install_url, verify_callback
+from sandboxes.shopify.signing import oauth_hmac
 from tests.helpers.sandbox_shopify import SeededStore, graphql
 
 CALLBACK = "https://droptrack.example/shopify/callback"

@@ -9,11 +9,11 @@ import httpx
 from playwright.sync_api import Page
 from shopify_app.verify.app_proxy import verify_app_proxy_req
 
-from integration.clock import SystemClock
-from integration.sandbox.server import BackgroundServer
-from integration.sandbox.shopify import ShopifySandbox, build
-from integration.sandbox.shopify.operations import AdminOperations
-from integration.sandbox.shopify.state import gid
+from core.clock import SystemClock
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify import ShopifySandbox, build
+from sandboxes.shopify.operations import AdminOperations
+from sandboxes.shopify.state import gid
 from tests.helpers.sandbox_shopify import SeededStore, ShopifyWebhookReceiver
 
 

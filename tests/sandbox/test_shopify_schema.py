@@ -11,7 +11,7 @@ from graphql import (
     GraphQLSchema,
 )
 
-from integration.sandbox.shopify.schema import (
+from sandboxes.shopify.schema import (
     REAL_SDL_RELATIVE_PATH,
     load_real_schema,
     sandbox_schema,

@@ -11,8 +11,8 @@ from datetime import timedelta
 import httpx
 from shopify_app.verify.webhook import verify_webhook_req
 
-from integration.clock import FrozenClock
-from integration.sandbox.shopify.webhooks import RETRY_DELAYS
+from core.clock import FrozenClock
+from sandboxes.shopify.webhooks import RETRY_DELAYS
 from tests.helpers.sandbox_shopify import SeededStore, ShopifyWebhookReceiver, graphql
 
 SUBSCRIBE = """mutation S($topic: WebhookSubscriptionTopic!, $uri: String!) {

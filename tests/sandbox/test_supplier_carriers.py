@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from integration.sandbox.supplier.carriers import (
+from sandboxes.supplier.carriers import (
     CarrierCode,
     dhl_express_check_digit,
     new_tracking_number,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 import requests
 
-from integration.sandbox.supplier import FaultKind
+from sandboxes.supplier import FaultKind
 from tests.helpers.sandbox_supplier import SupplierSandbox
 
 CLIENT_TIMEOUT = 0.5

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyotp
 import pytest
 
-from integration import accounts
-from integration.crypto import SecretBox, generate_key
-from integration.runtime import build_runtime
+from integration.accounts import owners as accounts
+from integration.kernel.runtime import build_runtime
+from integration.security.crypto import SecretBox, generate_key
 from integration.storage import migrate
 from integration.storage.accounts import User
 from tests.conftest import make_settings

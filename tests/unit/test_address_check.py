@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from integration.address_check import check_address
-from integration.domain import Address
+from core.domain import Address
+from integration.engine.address_check import check_address
 
 
 def addr(country: str, address1: str, city: str, postcode: str, province: str = "",

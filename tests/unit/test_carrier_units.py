@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.carriers.units import Normalized, normalize
-from integration.status import Reason, Status
+from core.status import Reason, Status
 
 CASES = [
     ("EMA", "Posting/Collection", Status.IN_TRANSIT, None),
@@ -55,7 +55,7 @@ def test_what_cannot_be_told_is_unknown_not_a_guess(raw: str, description: str) 
 
 def test_agrees_with_the_reference_suppliers_suggestions() -> None:
     """Two independent readings of every raw status the reference supplier emits."""
-    from integration.sandbox.supplier.timelines import SUGGESTED, VOCABULARIES
+    from sandboxes.supplier.timelines import SUGGESTED, VOCABULARIES
 
     checked = 0
     for family, vocabulary in VOCABULARIES.items():

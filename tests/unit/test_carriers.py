@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from connectors.carriers.detect import detect
 from connectors.carriers.registry import CARRIERS, by_name
-from integration.cli import main
+from integration.cli.main import main
 
 VALID = [
     # UPU S10: two letters, 8 digits, mod-11 check digit, issuing country.

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from integration.clock import AcceleratedClock, FrozenClock
+from core.clock import AcceleratedClock, FrozenClock
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from integration.config import ConfigError, Settings, load_settings
-from integration.crypto import generate_key
+from integration.kernel.config import ConfigError, Settings, load_settings
+from integration.security.crypto import generate_key
 
 REPO = Path(__file__).resolve().parents[2]
 SECRETS = {"DROPTRACK_SECURITY_SECRET_KEY": "s" * 40,

@@ -10,7 +10,7 @@ from typing import Any
 
 from connectors.shopify.mapper import parse_order as parse_shopify
 from connectors.woocommerce.mapper import parse_order as parse_woo
-from integration.domain import Payment
+from core.domain import Payment
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -14,10 +14,10 @@ import redis
 from connectors.request_limits import InProcessRequestLimiter
 from connectors.shopify import connector as shopify_connector
 from connectors.shopify.ratelimit import ThrottleStatus
-from integration import ratelimits
-from integration.clock import FrozenClock
-from integration.errors import RetryableError
-from integration.ratelimits import RedisCostLimiter, RedisRequestLimiter
+from core.clock import FrozenClock
+from core.errors import RetryableError
+from integration.limits import shared as ratelimits
+from integration.limits.shared import RedisCostLimiter, RedisRequestLimiter
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -115,7 +115,7 @@ def test_redis_down_falls_back_to_the_process_limits_with_a_warning(
     costs = RedisCostLimiter(dead, clock=clock, sleep=sleeper(clock, waits))
     requests_ = RedisRequestLimiter(dead, clock=clock, fallback=InProcessRequestLimiter(
         sleep=lambda _s: None))
-    with caplog.at_level(logging.WARNING, logger="integration.ratelimits"):
+    with caplog.at_level(logging.WARNING, logger="integration.limits.shared"):
         costs.observe(STORE, ThrottleStatus(100, 100, 10), actual=5, throttled=False)
         costs.acquire(STORE, 80)
         costs.acquire(STORE, 40)  # the process's own bucket still makes it wait

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from connectors.suppliers.rest.mapper import parse_event, parse_order, parse_rejection
-from integration.status import Reason, Status
+from core.status import Reason, Status
 
 
 def error(code: str, **details: object) -> dict[str, object]:

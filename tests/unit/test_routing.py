@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from integration.domain import OrderLine
-from integration.routing import Mapping, route
+from core.domain import OrderLine
+from integration.engine.routing import Mapping, route
 
 LAMP = OrderLine("1", 1, sku="LAMP-1", product_id="10", variant_id="100")
 MUG = OrderLine("2", 2, sku="MUG-1", product_id="20", variant_id="200")

@@ -14,9 +14,9 @@ from connectors.shopify.ratelimit import InProcessLimiter, ThrottleStatus
 from connectors.shopify.settings import missing_scopes
 from connectors.shopify.tokens import CLIENT_CREDENTIALS, OAUTH, STATIC, Credentials
 from connectors.store_base import ShippedLine
-from integration.clock import FrozenClock
-from integration.domain import Payment
-from integration.errors import RetryableError
+from core.clock import FrozenClock
+from core.domain import Payment
+from core.errors import RetryableError
 from tests.helpers.sandbox_shopify import validate_against_real_schema
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from integration.status import (
+from core.status import (
     CUSTOMER_LABELS,
     REASON_HINTS,
     REASONS_BY_STATUS,

@@ -15,7 +15,7 @@ register_html_errors(blueprint, "admin/error.html")
 
 @blueprint.context_processor
 def _choices() -> dict[str, object]:
-    from integration.web.admin.actions import OUTCOMES
+    from integration.engine.actions import OUTCOMES
 
     return {"outcomes": OUTCOMES}
 

@@ -14,9 +14,9 @@ from flask import g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from integration import accounts
+from integration.accounts import owners as accounts
+from integration.limits import logins as ratelimit
 from integration.storage.accounts import User
-from integration.web import ratelimit
 from integration.web.admin import blueprint
 from integration.web.security import allow_form_redirects_to_stores, client_address, runtime
 

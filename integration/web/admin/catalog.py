@@ -1,8 +1,9 @@
 """Suppliers and SKU mappings as the dashboard shows and edits them. No Flask here.
 
-Adding suppliers goes through `integration.suppliers.add_rest_supplier` (URL checked against
-SSRF) and `integration.csv_suppliers.add_csv_supplier`; CSV import/export through
-`integration.mappings`. What lives here: reading them for the pages, editing a supplier,
+Adding suppliers goes through `integration.accounts.suppliers.add_rest_supplier` (URL checked
+against SSRF) and `integration.sync.suppliers.csv_exchange.add_csv_supplier`; CSV
+import/export through
+`integration.engine.mappings`. What lives here: reading them for the pages, editing a supplier,
 switching one on or off, and turning import errors into what to fix.
 """
 
@@ -18,11 +19,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.url_safety import UnsafeURLError, check_outbound_url
-from integration.audit import record_audit
-from integration.crypto import SecretBox
-from integration.mappings import COLUMNS, ImportReport, import_csv
+from integration.accounts.audit import record_audit
+from integration.engine.actions import ActionError
+from integration.engine.mappings import COLUMNS, ImportReport, import_csv
+from integration.security.crypto import SecretBox
 from integration.storage.models import SkuMapping, Store, Supplier
-from integration.web.admin.actions import ActionError
 
 MAPPINGS_SHOWN = 500
 
@@ -77,7 +78,7 @@ def _supplier(session: Session, supplier_id: int) -> Supplier:
 def set_active(session: Session, supplier_id: int, active: bool, now: datetime,
                actor: str) -> Supplier:
     """Switch a supplier on or off. While off, new orders go to each mapping's backup
-    supplier (see integration/routing.py); orders already sent are not touched."""
+    supplier (see integration/engine/routing.py); orders already sent are not touched."""
     supplier = _supplier(session, supplier_id)
     if supplier.active == active:
         raise ActionError(f"{supplier.name} is already {'active' if active else 'inactive'}.")

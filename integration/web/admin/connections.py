@@ -24,13 +24,14 @@ from connectors.shopify.settings import StoreSettings as ShopifySettings
 from connectors.woocommerce.settings import SETTINGS_KEY as WOO_KEY
 from connectors.woocommerce.settings import StoreSettings as WooSettings
 from connectors.woocommerce.settings import merged
-from integration import outbox, stores
-from integration.audit import record_audit
-from integration.shopify_sync import ENSURE_WEBHOOKS_JOB
-from integration.shopify_sync import WATERMARK as SHOPIFY_WATERMARK
+from integration.accounts import stores
+from integration.accounts.audit import record_audit
+from integration.engine.actions import ActionError
+from integration.jobs import outbox
 from integration.storage.models import Alert, InboxDelivery, OutboxJob, Store
-from integration.web.admin.actions import ActionError
-from integration.woocommerce_sync import WEBHOOK_HEALTH_JOB
+from integration.sync.shopify.install import ENSURE_WEBHOOKS_JOB
+from integration.sync.shopify.install import WATERMARK as SHOPIFY_WATERMARK
+from integration.sync.woocommerce.store import WEBHOOK_HEALTH_JOB
 
 RECENT = timedelta(days=1)
 

@@ -12,10 +12,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from integration import alerts, bindings, outbox
+from core.status import Reason, reason_hint
+from integration.engine import alerts, bindings
 from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB, ORDER
 from integration.engine.tracking import UNDELIVERED_NOTICE_JOB
-from integration.status import Reason, reason_hint
+from integration.engine.tracking_view import number_candidates
+from integration.jobs import outbox
 from integration.storage.models import (
     Alert,
     InboxDelivery,
@@ -29,7 +31,6 @@ from integration.storage.models import (
     SupplierOrder,
     TrackingEvent,
 )
-from integration.tracking_view import number_candidates
 
 # --- the orders table -------------------------------------------------------------------------
 

@@ -8,13 +8,13 @@ from typing import Any
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from integration import stores
-from integration.csv_suppliers import CsvSupplierError, add_csv_supplier
-from integration.mappings import COLUMNS, ImportReport, export_csv
+from integration.accounts import stores
+from integration.accounts.suppliers import SupplierError, add_rest_supplier
+from integration.engine.actions import ActionError
+from integration.engine.mappings import COLUMNS, ImportReport, export_csv
 from integration.storage.models import Supplier
-from integration.suppliers import SupplierError, add_rest_supplier
+from integration.sync.suppliers.csv_exchange import CsvSupplierError, add_csv_supplier
 from integration.web.admin import blueprint, catalog, connections, queries
-from integration.web.admin.actions import ActionError
 from integration.web.security import allow_form_redirects_to_stores, runtime
 from integration.web.shopify_app import signed_install_path
 

@@ -10,8 +10,9 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from integration.status import Reason, Status
-from integration.web.admin import actions, blueprint, queries, stats
+from core.status import Reason, Status
+from integration.engine import actions
+from integration.web.admin import blueprint, queries, stats
 from integration.web.security import runtime
 
 REASON_CHOICES = [reason.value for reason in Reason]

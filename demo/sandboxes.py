@@ -1,0 +1,129 @@
+"""The three sandboxes on loopback, all on the demo's one clock.
+
+* Shopify: admin API, OAuth and the customer's order status page, plain HTTP.
+* WooCommerce: its REST API over HTTPS (a throwaway CA written to the workspace), because over
+  plain HTTP WooCommerce signs requests with OAuth 1.0a whose timestamps are wall-clock seconds
+  that a fast simulated clock would reject as 15 minutes off. The same site is also served over
+  plain HTTP for the customer's browser (no certificate warning on My Account > View order).
+* The reference supplier (REST, with push).
+
+Ports: the ones after DropTrack's (8081..8084 for 8080), so a resumed demo finds the same
+store URLs; a busy port falls back to any free one.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.clock import Clock
+from sandboxes import shopify as shopify_sandbox
+from sandboxes import supplier as supplier_sandbox
+from sandboxes import woocommerce as woocommerce_sandbox
+from sandboxes.server import BackgroundServer
+from sandboxes.shopify import ShopifySandbox
+from sandboxes.supplier import SupplierState
+from sandboxes.tls import make_tls
+from sandboxes.woocommerce import WebhookDispatcher, WooCommerceStore
+
+LOOPBACK = "127.0.0.1"
+WEBHOOK_INTERVAL_SECONDS = 0.5
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        # As the servers bind (SO_REUSEADDR): a port whose last connections linger in
+        # TIME_WAIT is free; one with a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def preferred_port(port: int) -> int:
+    """`port` when it is free, else 0 (the server then picks a free one)."""
+    return port if 0 < port <= 65535 and port_is_free(port) else 0
+
+
+@dataclass
+class Sandboxes:
+    shopify: ShopifySandbox
+    shopify_server: BackgroundServer
+    woocommerce: WooCommerceStore
+    woocommerce_webhooks: WebhookDispatcher
+    woocommerce_api_server: BackgroundServer  # https: what DropTrack talks to
+    woocommerce_shop_server: BackgroundServer  # http: what the customer's browser opens
+    supplier: SupplierState
+    supplier_server: BackgroundServer
+    ca_file: Path
+
+    @property
+    def shopify_url(self) -> str:
+        return self.shopify_server.url
+
+    @property
+    def woocommerce_url(self) -> str:
+        return self.woocommerce_api_server.url
+
+    @property
+    def woocommerce_shop_url(self) -> str:
+        return self.woocommerce_shop_server.url
+
+    @property
+    def supplier_url(self) -> str:
+        return self.supplier_server.url
+
+    def stop(self) -> None:
+        """Stop the background senders first, then the servers (each closes its socket)."""
+        self.shopify.webhooks.stop_background()
+        self.woocommerce_webhooks.stop()
+        self.supplier.close()
+        for server in (self.shopify_server, self.woocommerce_api_server,
+                       self.woocommerce_shop_server, self.supplier_server):
+            server.stop()
+
+
+def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
+                    supplier_api_key: str) -> Sandboxes:
+    started: list[BackgroundServer] = []
+    try:
+        shopify_app = shopify_sandbox.build(clock, public_url=f"http://{LOOPBACK}",
+                                            background_webhooks=False)
+        shopify_server = BackgroundServer(shopify_app, port=preferred_port(first_port))
+        started.append(shopify_server.start())
+        box: ShopifySandbox = shopify_app.extensions["sandbox"]
+        box.public_url = box.state.public_url = shopify_server.url
+        box.webhooks.start_background(WEBHOOK_INTERVAL_SECONDS)
+
+        tls = make_tls("localhost", LOOPBACK)
+        ca_file.write_bytes(tls.ca_pem)
+        woo_app = woocommerce_sandbox.build(clock, public_url=f"https://{LOOPBACK}",
+                                            tracking_mode="shipment_tracking",
+                                            webhook_delivery="background")
+        woo_api = BackgroundServer(woo_app, port=preferred_port(first_port + 1),
+                                   ssl_context=tls.server_context)
+        started.append(woo_api.start())
+        woo_shop = BackgroundServer(woo_app, port=preferred_port(first_port + 2))
+        started.append(woo_shop.start())
+        store: WooCommerceStore = woo_app.extensions["sandbox"]
+        store.set_site_url(woo_api.url)
+
+        supplier_app = supplier_sandbox.build(
+            clock, public_url=f"http://{LOOPBACK}", api_keys=(supplier_api_key,),
+            seed="droptrack-demo", rate_limit_per_second=None,
+            push_interval_seconds=WEBHOOK_INTERVAL_SECONDS)
+        supplier_server = BackgroundServer(supplier_app, port=preferred_port(first_port + 3))
+        started.append(supplier_server.start())
+        state: SupplierState = supplier_app.extensions["sandbox"]
+        state.public_url = supplier_server.url
+    except BaseException:
+        for server in started:
+            server.stop()
+        raise
+    return Sandboxes(shopify=box, shopify_server=shopify_server, woocommerce=store,
+                     woocommerce_webhooks=woo_app.extensions["sandbox_webhooks"],
+                     woocommerce_api_server=woo_api, woocommerce_shop_server=woo_shop,
+                     supplier=state, supplier_server=supplier_server, ca_file=ca_file)

@@ -1,0 +1,227 @@
+"""Set the demo up the way an owner would: install DropTrack into both stores through their real
+flows (driven over HTTP, as a browser follows them), add the suppliers, the products and the
+SKU mappings, and create the owner's dashboard login."""
+
+from __future__ import annotations
+
+import html
+import re
+import secrets
+import ssl
+from dataclasses import dataclass, replace
+from urllib.parse import urljoin
+
+import httpx
+from sqlalchemy import select
+
+from connectors.shopify.tokens import Credentials
+from connectors.suppliers.rest.client import RestSupplier
+from connectors.woocommerce.settings import merged
+from demo.sandboxes import Sandboxes
+from demo.workspace import OWNER_EMAIL, SUPPLIER_API_KEY, DemoSecrets, Workspace
+from integration.accounts import owners as accounts
+from integration.accounts import stores, suppliers
+from integration.engine.mappings import import_csv
+from integration.kernel.runtime import Runtime
+from integration.storage.accounts import User
+from integration.storage.models import Store, Supplier
+from integration.sync.suppliers.csv_exchange import add_csv_supplier
+from integration.sync.writeback import store_access
+from sandboxes.shopify.oauth import signed_install_url
+
+SHOP_NAME = "demo-outfitters"
+SHOPIFY_DOMAIN = f"{SHOP_NAME}.myshopify.com"
+REST_SUPPLIER = "Reference Supplier (REST)"
+CSV_SUPPLIER = "Spreadsheet Supplier (CSV)"
+HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+class SetupError(RuntimeError):
+    """A step of the demo's setup failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Product:
+    """One product sold in the stores: its store SKU, the supplier and the supplier's SKU."""
+
+    sku: str
+    title: str
+    price: str
+    supplier: str
+    supplier_sku: str
+
+
+PRODUCTS = (
+    Product("MUG-11", "Ceramic mug 11 oz", "14.00", REST_SUPPLIER, "MUG-CERAMIC-11OZ"),
+    Product("TEE-M", "Black tee, M", "22.00", REST_SUPPLIER, "TEE-BLACK-M"),
+    Product("CASE-15", "Clear iPhone 15 case", "12.50", REST_SUPPLIER, "CASE-IPHONE15-CLEAR"),
+    Product("LAMP-SUN", "Sunset lamp", "39.00", REST_SUPPLIER, "LAMP-SUNSET-02"),
+    Product("TOTE", "Canvas tote bag", "18.00", REST_SUPPLIER, "BAG-TOTE-CANVAS"),  # 0 in stock
+    Product("CANDLE", "Soy candle (handmade)", "16.00", CSV_SUPPLIER, "CANDLE-SOY-200G"),
+    Product("POSTER", "Art print A3", "24.00", CSV_SUPPLIER, "PRINT-A3-WAVES"),
+)
+OUT_OF_STOCK_SKU = "TOTE"
+
+
+@dataclass(frozen=True)
+class Connected:
+    shopify_store_id: int
+    woocommerce_store_id: int
+    woocommerce_products: dict[str, int]  # store SKU -> WooCommerce product id
+
+
+def _form_action(page: str) -> str:
+    found = re.search(r'<form[^>]*\baction="([^"]*)"', page)
+    if found is None:
+        raise SetupError("the Shopify consent page has no form")
+    return html.unescape(found.group(1))
+
+
+def _approve_link(page: str) -> str:
+    found = re.search(r'<a[^>]*href="([^"]*)"[^>]*class="[^"]*wc-auth-approve', page)
+    if found is None:
+        raise SetupError("the WooCommerce consent page has no Approve link")
+    return html.unescape(found.group(1))
+
+
+def install_shopify(runtime: Runtime, sandboxes: Sandboxes) -> int:
+    """The merchant installs DropTrack from the Shopify admin and clicks "Install app"."""
+    state = sandboxes.shopify.state
+    app = runtime.settings.shopify
+    public = runtime.settings.app.public_url
+    if app.client_id not in state.apps:
+        state.create_app(name="DropTrack", client_id=app.client_id,
+                         client_secret=app.client_secret,
+                         redirect_urls=[public + "/shopify/callback"])
+    if state.shop(SHOPIFY_DOMAIN) is None:
+        state.create_shop(SHOP_NAME, email=f"hello@{SHOPIFY_DOMAIN}")
+    link = signed_install_url(public, SHOPIFY_DOMAIN, app.client_secret,
+                              timestamp=int(runtime.clock.now().timestamp()))
+    with httpx.Client(follow_redirects=True, timeout=HTTP_TIMEOUT) as browser:
+        consent = browser.get(link)
+        if consent.status_code != 200:
+            raise SetupError(f"Shopify install: the consent page answered {consent.status_code}")
+        done = browser.post(urljoin(str(consent.url), _form_action(consent.text)))
+    if done.status_code != 200 or 'id="installed"' not in done.text:
+        raise SetupError(f"Shopify install: DropTrack answered {done.status_code}")
+    with runtime.db.read() as session:
+        store = stores.find_shopify_store(session, SHOPIFY_DOMAIN)
+        if store is None:
+            raise SetupError("Shopify install: no store was connected")
+        store_id = store.id
+    keep_shopify_token(runtime, sandboxes, store_id)
+    return store_id
+
+
+def keep_shopify_token(runtime: Runtime, sandboxes: Sandboxes, store_id: int) -> None:
+    """Make the installed access token non-expiring, in the sandbox and in DropTrack.
+
+    Shopify's offline tokens expire after an hour, which at demo speed is a second or two of
+    real time: DropTrack's threads would keep renewing it at once and race each other for the
+    single-use refresh token. The demo shop therefore issues a token that does not expire (as
+    Shopify's non-expiring offline tokens do); the install flow itself stays the real one.
+    """
+    with runtime.db.read() as session:
+        store = session.get_one(Store, store_id)
+        session.expunge(store)
+    access = store_access(runtime, store)
+    credentials = Credentials.from_dict(access.credentials)
+    state = sandboxes.shopify.state
+    with state.lock:
+        token = state.tokens.get(credentials.access_token)
+        if token is None:
+            raise SetupError("Shopify install: the sandbox does not know DropTrack's token")
+        token.expires_at = None
+    access.save_credentials(replace(credentials, expires_at="").as_dict())
+
+
+def connect_woocommerce(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace) -> int:
+    """The owner enters the store's address in DropTrack and approves the key request."""
+    public = runtime.settings.app.public_url
+    trust = ssl.create_default_context(cafile=str(workspace.ca_file))
+    with httpx.Client(follow_redirects=True, timeout=HTTP_TIMEOUT, verify=trust) as browser:
+        consent = browser.get(f"{public}/woocommerce/connect",
+                              params={"store_url": sandboxes.woocommerce_url})
+        if consent.status_code != 200:
+            raise SetupError(f"WooCommerce connect: the consent page answered "
+                             f"{consent.status_code}")
+        done = browser.get(urljoin(str(consent.url), _approve_link(consent.text)))
+    found = re.search(r'data-store-id="(\d+)"', done.text)
+    if done.status_code != 200 or found is None:
+        raise SetupError(f"WooCommerce connect: DropTrack answered {done.status_code}")
+    store_id = int(found.group(1))
+    with runtime.db.write() as session:
+        store = session.get_one(Store, store_id)
+        store.name = "Demo Home & Garden (WooCommerce)"
+        # DropTrack trusts the sandbox's throwaway CA for this store only.
+        store.settings = merged(store.settings or {}, ca_bundle=str(workspace.ca_file))
+    return store_id
+
+
+def add_suppliers(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace) -> str:
+    """The REST supplier (with push updates, as `droptrack suppliers add-rest` sets it up) and
+    the spreadsheet supplier. Returns the REST supplier's name.
+
+    The reference supplier keeps its orders in memory: a resumed demo meets one that has
+    forgotten them, so it gets a new supplier (the old one is marked inactive, and its parcels
+    still in flight stop updating) instead of mixing the old orders' ids with new ones."""
+    with runtime.db.write() as session:
+        existing = {row.name: row for row in session.scalars(select(Supplier))}
+        runs = sum(1 for row in existing.values() if row.kind == suppliers.REST)
+        for row in existing.values():
+            if row.kind == suppliers.REST:
+                row.active = False
+    name = REST_SUPPLIER if runs == 0 else f"{REST_SUPPLIER}, run {runs + 1}"
+    secret = secrets.token_urlsafe(32)
+    supplier_id = suppliers.add_rest_supplier(runtime, name, sandboxes.supplier_url,
+                                              SUPPLIER_API_KEY, secret)
+    with runtime.db.read() as session:
+        row = session.get_one(Supplier, supplier_id)
+        session.expunge(row)
+    connector = suppliers.connector_for(runtime, row)
+    try:
+        if isinstance(connector, RestSupplier):
+            connector.register_webhook(
+                f"{runtime.settings.app.public_url}/webhooks/suppliers/{supplier_id}", secret)
+    finally:
+        connector.close()
+    if CSV_SUPPLIER not in existing:
+        add_csv_supplier(runtime, CSV_SUPPLIER, str(workspace.csv_outbox),
+                         str(workspace.csv_inbox))
+    return name
+
+
+def add_products(runtime: Runtime, sandboxes: Sandboxes, store_ids: tuple[int, ...],
+                 rest_supplier: str) -> dict[str, int]:
+    """The catalog in the WooCommerce store (Shopify's sandbox takes SKUs on the order) and the
+    SKU mappings of both stores, imported as the owner's CSV."""
+    woo = sandboxes.woocommerce
+    product_ids = {product.sku: woo.add_product(product.title, sku=product.sku,
+                                                price=float(product.price)).id
+                   for product in PRODUCTS}
+    sheet = "sku,supplier,supplier_sku\n" + "".join(
+        f'{p.sku},"{rest_supplier if p.supplier == REST_SUPPLIER else p.supplier}",'
+        f"{p.supplier_sku}\n" for p in PRODUCTS)
+    for store_id in store_ids:
+        with runtime.db.write() as session:
+            report = import_csv(session, store_id, sheet, runtime.clock.now())
+        if report.errors:
+            raise SetupError("SKU mappings: " + "; ".join(report.errors))
+    return product_ids
+
+
+def ensure_owner(runtime: Runtime, state: DemoSecrets) -> None:
+    with runtime.db.write() as session:
+        if session.scalar(select(User.id).where(User.email == OWNER_EMAIL)) is None:
+            accounts.create_user(session, OWNER_EMAIL, state.owner_password,
+                                 runtime.clock.now(), actor="demo")
+
+
+def connect_everything(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
+                       state: DemoSecrets) -> Connected:
+    ensure_owner(runtime, state)
+    shopify_id = install_shopify(runtime, sandboxes)
+    woocommerce_id = connect_woocommerce(runtime, sandboxes, workspace)
+    rest_supplier = add_suppliers(runtime, sandboxes, workspace)
+    products = add_products(runtime, sandboxes, (shopify_id, woocommerce_id), rest_supplier)
+    return Connected(shopify_id, woocommerce_id, products)

@@ -1,0 +1,1 @@
+"""CLI command groups contributed by each part of DropTrack (registered in integration.cli.main)."""

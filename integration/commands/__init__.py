@@ -1,1 +1,0 @@
-"""CLI command groups contributed by each part of DropTrack (registered in integration.cli)."""

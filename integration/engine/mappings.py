@@ -1,0 +1,110 @@
+"""SKU mappings as CSV: the owner's spreadsheet in, and back out.
+
+Columns: sku, supplier, supplier_sku, destination_country, backup_supplier, product_id,
+variant_id (only sku and supplier are required; suppliers by name or id). A bad row is
+reported with its line number and the others are imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.countries import is_country_code
+from integration.storage.models import SkuMapping, Supplier
+
+COLUMNS = ("sku", "supplier", "supplier_sku", "destination_country", "backup_supplier",
+           "product_id", "variant_id")
+
+
+@dataclass
+class ImportReport:
+    created: int = 0
+    updated: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _supplier_ids(session: Session) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for supplier in session.scalars(select(Supplier)):
+        ids[supplier.name.strip().lower()] = supplier.id
+        ids[str(supplier.id)] = supplier.id
+    return ids
+
+
+def import_csv(session: Session, store_id: int, text: str, now: datetime) -> ImportReport:
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = {"sku", "supplier"} - set(reader.fieldnames or ())
+    if missing:
+        report.errors.append(f"line 1: missing column(s) {', '.join(sorted(missing))}")
+        return report
+    suppliers = _supplier_ids(session)
+    seen: set[tuple[str, str]] = set()
+    for row in reader:
+        line = reader.line_num
+        values = {key: (row.get(key) or "").strip() for key in COLUMNS}
+        problem = _problem(values, suppliers)
+        if problem:
+            report.errors.append(f"line {line}: {problem}")
+            continue
+        country = values["destination_country"].upper()
+        if (values["sku"], country) in seen:
+            report.errors.append(f"line {line}: duplicate of an earlier row for SKU "
+                                 f"{values['sku']!r}{' to ' + country if country else ''}")
+            continue
+        seen.add((values["sku"], country))
+        existing = session.scalar(select(SkuMapping).where(
+            SkuMapping.store_id == store_id, SkuMapping.sku == values["sku"],
+            SkuMapping.destination_country == country))
+        mapping = existing or SkuMapping(store_id=store_id, sku=values["sku"],
+                                         destination_country=country, created_at=now)
+        mapping.supplier_id = suppliers[values["supplier"].lower()]
+        mapping.backup_supplier_id = (suppliers[values["backup_supplier"].lower()]
+                                      if values["backup_supplier"] else None)
+        mapping.supplier_sku = values["supplier_sku"] or None
+        mapping.product_external_id = values["product_id"] or None
+        mapping.variant_external_id = values["variant_id"] or None
+        if existing is None:
+            session.add(mapping)
+            report.created += 1
+        else:
+            report.updated += 1
+    return report
+
+
+def _problem(values: dict[str, str], suppliers: dict[str, int]) -> str | None:
+    if not values["sku"]:
+        return "sku is empty"
+    if not values["supplier"]:
+        return "supplier is empty"
+    if values["supplier"].lower() not in suppliers:
+        return f"unknown supplier {values['supplier']!r}"
+    backup = values["backup_supplier"]
+    if backup and backup.lower() not in suppliers:
+        return f"unknown backup supplier {backup!r}"
+    country = values["destination_country"]
+    if country and not is_country_code(country):
+        return f"destination_country {country!r} is not a two-letter country code"
+    return None
+
+
+def export_csv(session: Session, store_id: int) -> str:
+    names = {s.id: s.name for s in session.scalars(select(Supplier))}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    rows: Iterable[SkuMapping] = session.scalars(select(SkuMapping).where(
+        SkuMapping.store_id == store_id).order_by(SkuMapping.sku, SkuMapping.destination_country))
+    for row in rows:
+        writer.writerow((row.sku, names.get(row.supplier_id, row.supplier_id),
+                         row.supplier_sku or "", row.destination_country,
+                         names.get(row.backup_supplier_id, "") if row.backup_supplier_id else "",
+                         row.product_external_id or "", row.variant_external_id or ""))
+    return buffer.getvalue()

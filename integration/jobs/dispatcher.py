@@ -1,0 +1,133 @@
+"""Embedded-mode outbox dispatcher: one polling thread feeding a small thread pool."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy.exc import OperationalError
+
+from integration.jobs import metrics as job_metrics
+from integration.jobs import outbox
+from integration.jobs.registry import handler_for
+from integration.kernel import logs
+from integration.kernel.heartbeat import beat
+from integration.kernel.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_NAME = "dispatcher"
+HEARTBEAT_EVERY_SECONDS = 5.0
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = runtime.settings.dispatcher
+        self.owner = worker_identity()
+        self._stop = threading.Event()
+        self._slots = threading.Semaphore(self.settings.threads)
+        self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="outbox")
+        self._thread: threading.Thread | None = None
+        self._last_beat = 0.0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="outbox-dispatcher", daemon=True)
+        self._thread.start()
+        log.info("outbox dispatcher started with %d threads", self.settings.threads)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._heartbeat()
+                idle = self.run_once() == 0
+            except OperationalError as exc:
+                log.warning("outbox poll failed, will retry: %s", exc.orig)
+                idle = True
+            except Exception:
+                log.exception("outbox poll failed")
+                idle = True
+            if idle:
+                self._stop.wait(self.settings.poll_interval_seconds)
+
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY_SECONDS:
+            beat(self.runtime, HEARTBEAT_NAME)
+            self._last_beat = time.monotonic()
+
+    def run_once(self) -> int:
+        """Claim as many due jobs as there are free threads and start them; -1 when every
+        thread stayed busy for a whole poll interval. Waits for the first free thread, so a
+        finished job is replaced at once (sleeping a poll interval while all threads were busy
+        capped the embedded worker at about threads / 0.24 s: 16 jobs/s with 4 threads)."""
+        if not self._slots.acquire(timeout=self.settings.poll_interval_seconds):
+            return -1
+        free = 1
+        while self._slots.acquire(blocking=False):
+            free += 1
+        try:
+            with self.runtime.db.write() as session:
+                jobs = outbox.claim_due(
+                    session, self.owner, self.runtime.clock.now(),
+                    timedelta(seconds=self.settings.lease_seconds), free,
+                )
+        except BaseException:
+            for _ in range(free):
+                self._slots.release()
+            raise
+        for _ in range(free - len(jobs)):
+            self._slots.release()
+        for job in jobs:
+            future: Future[None] = self._pool.submit(run_job, self.runtime, job)
+            future.add_done_callback(lambda _f: self._slots.release())
+        return len(jobs)
+
+
+def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> None:
+    """Run one claimed job and record its outcome; never raises."""
+    token = logs.job_id.set(f"{job.id}:{job.attempt}")
+    try:
+        with runtime.leases.holding(job):
+            _run_and_record(runtime, job)
+    finally:
+        logs.job_id.reset(token)
+
+
+def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> None:
+    settings = runtime.settings.dispatcher
+    started = time.perf_counter()
+    try:
+        handler_for(job.kind)(runtime, job)
+    except Exception as exc:
+        job_metrics.observe(job.kind, time.perf_counter() - started, failed=True)
+        with runtime.db.write() as session:
+            state = outbox.fail(session, job, exc, runtime.clock.now(),
+                                settings.backoff_base_seconds, settings.backoff_max_seconds)
+        level = logging.ERROR if state == outbox.DEAD else logging.WARNING
+        log.log(level, "job %s (%s) attempt %d failed -> %s: %s",
+                job.id, job.kind, job.attempt, state, exc)
+        return
+    job_metrics.observe(job.kind, time.perf_counter() - started, failed=False)
+    with runtime.db.write() as session:
+        if not outbox.complete(session, job, runtime.clock.now()):
+            log.warning("job %s finished after its lease was taken over", job.id)

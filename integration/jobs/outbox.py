@@ -1,0 +1,281 @@
+"""The outbox: jobs written in the same transaction as the state change that wants them.
+
+A job is claimed with a lease; a worker that dies leaves the lease to expire and the job is
+claimed again. Retryable failures back off exponentially with jitter; permanent failures and
+exhausted retries are dead-lettered for the owner to inspect and replay.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy.orm import Session
+
+# Re-exported: job handlers raise these to say how the outbox should treat a failure.
+from core.errors import PermanentError as PermanentError
+from core.errors import RetryableError as RetryableError
+from integration.storage.insert_once import insert_once
+from integration.storage.models import OutboxJob
+
+PENDING = "pending"
+RUNNING = "running"
+DONE = "done"
+DEAD = "dead"
+
+MAX_ERROR_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    kind: str
+    idempotency_key: str
+    payload: dict[str, Any]
+    store_id: int | None
+    attempt: int
+    lease_owner: str
+
+
+def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str, Any],
+            now: datetime, store_id: int | None = None, max_attempts: int = 8,
+            run_at: datetime | None = None, serial_key: str | None = None) -> bool:
+    """Add a job unless one with the same idempotency key exists. True when added.
+
+    Runs inside the caller's transaction; a duplicate key leaves the rest of the caller's work
+    intact (the insert simply does nothing).
+    """
+    return enqueue_row(session, new_job_row(
+        kind, idempotency_key, payload, now, store_id=store_id, max_attempts=max_attempts,
+        run_at=run_at, serial_key=serial_key,
+    ))
+
+
+def enqueue_row(session: Session, row: dict[str, Any]) -> bool:
+    """`enqueue` for a row built by `new_job_row`. True when added."""
+    session.flush()  # pending ORM rows (e.g. the store a job refers to) go first
+    return insert_once(session, OutboxJob, row, unique=JOB_UNIQUE) is not None
+
+
+JOB_UNIQUE = ("idempotency_key",)
+
+
+def new_job_row(kind: str, idempotency_key: str, payload: dict[str, Any], now: datetime,
+                store_id: int | None = None, max_attempts: int = 8,
+                run_at: datetime | None = None, serial_key: str | None = None
+                ) -> dict[str, Any]:
+    """The column values of a new pending job (also written by the intake's driver path)."""
+    return {
+        "kind": kind, "idempotency_key": idempotency_key, "payload": payload,
+        "store_id": store_id, "serial_key": serial_key, "state": PENDING, "attempts": 0,
+        "max_attempts": max_attempts, "next_run_at": run_at or now, "created_at": now,
+        "updated_at": now,
+    }
+
+
+# Workers read the clock before they get the database lock, so a lease another worker set a
+# moment later can lie slightly beyond `now + lease`; only far beyond is a clock jump.
+CLOCK_SLACK = timedelta(minutes=5)
+
+
+def _due(now: datetime, lease: timedelta, horizon: timedelta) -> ColumnElement[bool]:
+    """Runnable now. Times further ahead than any lease or retry delay we ever set can only
+    come from a clock that jumped back; they count as due instead of stalling for hours."""
+    return or_(
+        (OutboxJob.state == PENDING)
+        & ((OutboxJob.next_run_at <= now) | (OutboxJob.next_run_at > now + horizon)),
+        (OutboxJob.state == RUNNING)
+        & ((OutboxJob.lease_expires_at <= now)
+           | (OutboxJob.lease_expires_at > now + lease + CLOCK_SLACK)),
+    )
+
+
+DEFAULT_HORIZON = timedelta(days=1)
+
+
+def claim_due(session: Session, owner: str, now: datetime, lease: timedelta,
+              limit: int, horizon: timedelta = DEFAULT_HORIZON) -> list[ClaimedJob]:
+    """Lease up to `limit` jobs that are due, or whose previous lease expired.
+
+    A job whose serial key belongs to a job running under a live lease waits its turn.
+    """
+    due = _due(now, lease, horizon)
+    busy = select(OutboxJob.serial_key).where(
+        OutboxJob.state == RUNNING, OutboxJob.lease_expires_at > now,
+        OutboxJob.serial_key.is_not(None))
+    query = (select(OutboxJob)
+             .where(due, or_(OutboxJob.serial_key.is_(None), OutboxJob.serial_key.not_in(busy)))
+             .order_by(OutboxJob.next_run_at, OutboxJob.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = []
+    taken: set[str] = set()
+    for job in session.scalars(query):
+        if job.serial_key is not None:
+            if job.serial_key in taken:
+                continue
+            taken.add(job.serial_key)
+        job.state = RUNNING
+        job.attempts += 1
+        job.lease_owner = owner
+        job.lease_expires_at = now + lease
+        job.updated_at = now
+        claimed.append(ClaimedJob(job.id, job.kind, job.idempotency_key, dict(job.payload),
+                                  job.store_id, job.attempts, owner))
+    return claimed
+
+
+def claim_one(session: Session, job_id: int, owner: str, now: datetime,
+              lease: timedelta) -> ClaimedJob | None:
+    """Lease one named job if it is runnable now (a worker got its id from the queue).
+
+    None when another worker has it, it is finished, not due yet, or its serial key is busy:
+    a duplicate or stale queue message is harmless.
+    """
+    query = select(OutboxJob).where(OutboxJob.id == job_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    job = session.scalar(query)
+    if job is None:
+        return None
+    if session.scalar(select(OutboxJob.id).where(
+            OutboxJob.id == job_id, _due(now, lease, DEFAULT_HORIZON))) is None:
+        return None
+    if job.serial_key is not None and session.scalar(select(OutboxJob.id).where(
+            OutboxJob.serial_key == job.serial_key, OutboxJob.id != job.id,
+            OutboxJob.state == RUNNING, OutboxJob.lease_expires_at > now)) is not None:
+        return None
+    job.state = RUNNING
+    job.attempts += 1
+    job.lease_owner = owner
+    job.lease_expires_at = now + lease
+    job.updated_at = now
+    return ClaimedJob(job.id, job.kind, job.idempotency_key, dict(job.payload), job.store_id,
+                      job.attempts, owner)
+
+
+def mark_for_queue(session: Session, now: datetime, grace: timedelta, limit: int,
+                   lease: timedelta, horizon: timedelta = DEFAULT_HORIZON) -> list[int]:
+    """Ids of jobs to put on the message queue now, marked so they are not sent again
+    before `grace` has passed (after which a lost message is simply sent again).
+
+    A pending job carries no lease, so its lease column records when it was last queued.
+    """
+    not_queued_recently = (OutboxJob.lease_expires_at.is_(None)
+                           | (OutboxJob.lease_expires_at <= now)
+                           | (OutboxJob.lease_expires_at > now + grace + CLOCK_SLACK))
+    due = _due(now, lease, horizon) & ((OutboxJob.state == RUNNING) | not_queued_recently)
+    query = select(OutboxJob).where(due).order_by(OutboxJob.next_run_at, OutboxJob.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = []
+    for job in session.scalars(query.limit(limit)):
+        if job.state == RUNNING:  # its worker died: back in line
+            job.state, job.lease_owner = PENDING, None
+        job.lease_expires_at = now + grace
+        job.updated_at = now
+        ids.append(job.id)
+    return ids
+
+
+def renew_leases(session: Session, jobs: Sequence[ClaimedJob], now: datetime,
+                 lease: timedelta) -> set[tuple[int, str]]:
+    """Extend the leases of `jobs` that their owners still hold to `now + lease`. Returns the
+    (id, owner) pairs renewed; a job missing from them was taken over (its lease had run out)
+    or has finished."""
+    if not jobs:
+        return set()
+    held = or_(*(and_(OutboxJob.id == job.id, OutboxJob.lease_owner == job.lease_owner,
+                      OutboxJob.attempts == job.attempt) for job in jobs))
+    renewed = session.execute(
+        update(OutboxJob).where(OutboxJob.state == RUNNING, held)
+        .values(lease_expires_at=now + lease).returning(OutboxJob.id, OutboxJob.lease_owner))
+    return {(job_id, str(owner)) for job_id, owner in renewed}
+
+
+def _owned(session: Session, job: ClaimedJob) -> OutboxJob | None:
+    """The job row if this worker still holds its lease (a stale worker must not finish it)."""
+    row = session.get(OutboxJob, job.id)
+    if row is None or row.state != RUNNING or row.lease_owner != job.lease_owner:
+        return None
+    if row.attempts != job.attempt:
+        return None
+    return row
+
+
+def complete(session: Session, job: ClaimedJob, now: datetime) -> bool:
+    row = _owned(session, job)
+    if row is None:
+        return False
+    row.state = DONE
+    row.finished_at = now
+    row.updated_at = now
+    row.lease_owner = None
+    row.lease_expires_at = None
+    row.last_error = None
+    return True
+
+
+def backoff_seconds(attempt: int, base: float, cap: float,
+                    rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: uniform in [base/2, min(cap, base * 2**(attempt-1))]."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return (rng or random).uniform(min(base / 2, ceiling), ceiling)
+
+
+def fail(session: Session, job: ClaimedJob, error: BaseException, now: datetime,
+         backoff_base: float, backoff_max: float) -> str:
+    """Record a failure: schedule a retry or dead-letter. Returns the job's new state."""
+    row = _owned(session, job)
+    if row is None:
+        return "lost-lease"
+    row.last_error = f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
+    row.updated_at = now
+    row.lease_owner = None
+    row.lease_expires_at = None
+    permanent = isinstance(error, PermanentError) or row.attempts >= row.max_attempts
+    if permanent:
+        row.state = DEAD
+        row.finished_at = now
+        return DEAD
+    delay = backoff_seconds(row.attempts, backoff_base, backoff_max)
+    if isinstance(error, RetryableError) and error.retry_after_seconds is not None:
+        delay = max(delay, error.retry_after_seconds)
+    row.state = PENDING
+    row.next_run_at = now + timedelta(seconds=delay)
+    return PENDING
+
+
+def replay(session: Session, job_id: int, now: datetime) -> bool:
+    """Put a dead (or finished) job back in the queue with a fresh attempt budget."""
+    row = session.get(OutboxJob, job_id)
+    if row is None or row.state == RUNNING:
+        return False
+    row.state = PENDING
+    row.attempts = 0
+    row.next_run_at = now
+    row.finished_at = None
+    row.updated_at = now
+    return True
+
+
+def list_jobs(session: Session, states: Sequence[str] | None = None,
+              limit: int = 50) -> list[OutboxJob]:
+    query = select(OutboxJob).order_by(OutboxJob.id.desc()).limit(limit)
+    if states:
+        query = query.where(OutboxJob.state.in_(states))
+    return list(session.scalars(query))
+
+
+def prune_done(session: Session, older_than: datetime) -> int:
+    """Finished jobs are deleted after the retention period; dead ones stay for the owner."""
+    result = session.execute(
+        delete(OutboxJob)
+        .where(OutboxJob.state == DONE, OutboxJob.finished_at < older_than)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,126 @@
+"""Outbox handler that turns a stored webhook delivery into work for the engine."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from connectors.parsing import Problems
+from connectors.shopify import mapper as shopify_mapper
+from connectors.suppliers.rest import mapper as rest_mapper
+from connectors.woocommerce import mapper as woocommerce_mapper
+from core.domain import StoreOrder
+from integration.accounts import stores
+from integration.engine import bindings
+from integration.engine.forwarding import POLL_JOB, SUPPLIER_ORDER
+from integration.engine.orders import import_order
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
+from integration.jobs import inbox, outbox
+from integration.jobs.outbox import ClaimedJob, PermanentError, RetryableError
+from integration.jobs.registry import job
+from integration.kernel.runtime import Runtime
+from integration.storage.models import InboxDelivery, Store
+from integration.sync.shopify import install as shopify_sync
+
+log = logging.getLogger(__name__)
+
+OrderParser = Callable[[dict[str, Any]], tuple[StoreOrder | None, Problems]]
+
+ORDER_TOPICS: dict[str, tuple[frozenset[str], OrderParser]] = {
+    stores.SHOPIFY: (
+        frozenset({"orders/create", "orders/paid", "orders/updated", "orders/cancelled"}),
+        shopify_mapper.parse_order,
+    ),
+    stores.WOOCOMMERCE: (
+        frozenset({"order.created", "order.updated", "order.restored"}),
+        woocommerce_mapper.parse_order,
+    ),
+}
+UNINSTALL_TOPICS = frozenset({"app/uninstalled"})
+
+
+@job(inbox.PROCESS_JOB)
+def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
+    inbox_id = claimed.payload.get("inbox_id")
+    if not isinstance(inbox_id, int):
+        raise PermanentError("payload has no inbox_id")
+    now = runtime.clock.now()
+    try:
+        with runtime.db.write() as session:
+            delivery = session.get(InboxDelivery, inbox_id)
+            if delivery is None:
+                raise PermanentError(f"inbox delivery {inbox_id} no longer exists")
+            if delivery.state != "received":
+                return  # already handled by an earlier run of this job
+            outcome = _handle(session, delivery, now)
+            inbox.mark(session, inbox_id, outcome, now)
+    except IntegrityError as exc:
+        # Two deliveries of one new order raced to create it: the next attempt finds it.
+        raise RetryableError(f"concurrent update of the same order: {exc.orig}") from exc
+    except PermanentError as exc:
+        with runtime.db.write() as session:
+            inbox.mark(session, inbox_id, "failed", now, str(exc))
+        raise
+    log.info("inbox delivery %d %s", inbox_id, outcome)
+
+
+def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
+    if delivery.supplier_id is not None:
+        return _handle_supplier_push(session, delivery, now)
+    store = session.get(Store, delivery.store_id) if delivery.store_id else None
+    if store is None:
+        return "ignored"
+    if delivery.topic in UNINSTALL_TOPICS:
+        store.state = "uninstalled"
+        store.updated_at = now
+        return "processed"
+    if store.platform == stores.SHOPIFY and delivery.topic in shopify_sync.COMPLIANCE_TOPICS:
+        return shopify_sync.handle_compliance(session, store, delivery.topic, delivery.body, now)
+    topics, parse = ORDER_TOPICS.get(store.platform, (frozenset(), None))
+    if parse is None or delivery.topic not in topics:
+        return "ignored"
+    if store.state != "active":
+        return "ignored"
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError as exc:
+        raise PermanentError(f"inbox delivery {delivery.id} is not JSON") from exc
+    order, problems = parse(payload)
+    if order is None:
+        raise PermanentError("order payload rejected: " + "; ".join(problems))
+    result = import_order(session, store.id, order, now)
+    log.info("order %s of store %d: %s", order.number, store.id, result.outcome.value)
+    return "processed"
+
+
+def _handle_supplier_push(session: Session, delivery: InboxDelivery, now: datetime) -> str:
+    """A supplier's push is a hint: apply a tracking event at once, poll on order changes."""
+    assert delivery.supplier_id is not None
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError as exc:
+        raise PermanentError(f"inbox delivery {delivery.id} is not JSON") from exc
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    binding = bindings.find(session, bindings.SUPPLIER, delivery.supplier_id, SUPPLIER_ORDER,
+                            str(data.get("order_id", "")))
+    if binding is None:
+        return "ignored"  # not an order DropTrack placed (or placed by another install)
+    raw_event = data.get("event")
+    if delivery.topic == "tracking.updated" and isinstance(raw_event, dict):
+        event = rest_mapper.parse_event(raw_event)
+        number = str(raw_event.get("tracking_number") or "")
+        if event is None or not number or not data.get("parcel_id"):
+            return "ignored"
+        apply_parcel_update(session, ParcelUpdate(
+            binding.internal_id, str(data["parcel_id"]), number,
+            carrier=str(raw_event.get("carrier") or "") or None, events=[event]), now)
+        return "processed"
+    outbox.enqueue(session, POLL_JOB, f"poll:{binding.internal_id}:{delivery.dedupe_key}",
+                   {"supplier_order_id": binding.internal_id}, now)
+    return "processed"

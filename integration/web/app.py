@@ -1,0 +1,86 @@
+"""The Flask application factory, as a readable list of configure steps."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+from integration.kernel import logs
+from integration.kernel.config import Settings, load_settings
+from integration.kernel.runtime import Runtime, build_runtime
+from templates import TEMPLATES_DIR
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Flask:
+    if runtime is None:
+        runtime = build_runtime(settings or load_settings())
+    app = Flask(__name__, template_folder=str(TEMPLATES_DIR))
+    configure_flask(app, runtime)
+    configure_logging(app, runtime)
+    configure_blueprints(app)
+    configure_errors(app)
+    configure_webhooks(app, runtime)
+    return app
+
+
+def configure_flask(app: Flask, runtime: Runtime) -> None:
+    settings = runtime.settings
+    app.config.update(
+        SECRET_KEY=settings.security.secret_key or None,
+        MAX_CONTENT_LENGTH=settings.webhooks.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["droptrack"] = runtime
+
+
+def configure_logging(app: Flask, runtime: Runtime) -> None:
+    logs.configure(runtime.settings.logging.level, runtime.settings.logging.format)
+
+    @app.before_request
+    def _tag_request() -> None:
+        g.request_id = logs.request_id_from(request.headers.get("X-Request-ID"))
+        g.request_token = logs.request_id.set(g.request_id)
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response
+
+    @app.teardown_request
+    def _untag_request(_error: BaseException | None) -> None:
+        token = g.pop("request_token", None)
+        if token is not None:
+            logs.request_id.reset(token)
+
+
+def configure_blueprints(app: Flask) -> None:
+    from integration.web import (
+        admin,
+        api,
+        health,
+        metrics,
+        shopify_app,
+        tracking,
+        woocommerce_connect,
+    )
+
+    for module in (health, shopify_app, woocommerce_connect, admin, tracking, api, metrics):
+        app.register_blueprint(module.blueprint)
+
+
+def configure_webhooks(app: Flask, runtime: Runtime) -> None:
+    """The webhook endpoints answer in front of Flask (see `webhooks.endpoints`)."""
+    from webhooks.endpoints import WebhookEndpoints
+    from webhooks.intake import Intake
+    from webhooks.store_secrets import StoreSecretCache
+
+    secrets = app.extensions["droptrack_store_secrets"] = StoreSecretCache()
+    app.wsgi_app = WebhookEndpoints(app.wsgi_app, Intake(runtime, secrets))  # type: ignore[method-assign]
+
+
+def configure_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> ResponseReturnValue:
+        return jsonify(error=(error.name or "error").lower()), error.code or 500

@@ -1,0 +1,154 @@
+"""Authorization code grant, token refresh and client credentials, as Shopify serves them."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from sandboxes.shopify.admin_api import shop_from_request
+from sandboxes.shopify.sandbox import ShopifySandbox
+from sandboxes.shopify.signing import oauth_hmac, signed_query
+from sandboxes.shopify.state import (
+    AUTHORIZATION_CODE_TTL,
+    REFRESH_TOKEN_TTL,
+    AccessToken,
+    AuthorizationCode,
+    scope_set,
+)
+
+oauth = Blueprint("shopify_oauth", __name__)
+
+
+def _sandbox() -> ShopifySandbox:
+    found: ShopifySandbox = current_app.extensions["sandbox"]
+    return found
+
+
+def _error(status: int, error: str, description: str) -> Response:
+    response = jsonify({"error": error, "error_description": description})
+    response.status_code = status
+    return response
+
+
+def _token_body(token: AccessToken) -> dict[str, Any]:
+    body: dict[str, Any] = {"access_token": token.token, "scope": ",".join(sorted(token.scopes))}
+    if token.expires_at is not None:
+        body["expires_in"] = 3600
+        body["refresh_token"] = token.refresh_token
+        body["refresh_token_expires_in"] = int(REFRESH_TOKEN_TTL.total_seconds())
+    return body
+
+
+@oauth.get("/admin/oauth/authorize")
+@oauth.get("/shops/<path_shop>/admin/oauth/authorize")
+def authorize(path_shop: str | None = None) -> Response | str:
+    box = _sandbox()
+    shop = shop_from_request(path_shop) or request.args.get("shop", "")
+    app = box.state.apps.get(request.args.get("client_id", ""))
+    if box.state.shop(shop) is None or app is None:
+        return Response("Oauth error invalid_request: The client_id or shop is not valid",
+                        status=400)
+    redirect_uri = request.args.get("redirect_uri", "")
+    if app.redirect_urls and redirect_uri not in app.redirect_urls:
+        return Response("Oauth error invalid_request: The redirect_uri is not whitelisted",
+                        status=400)
+    scopes = scope_set(request.args.get("scope", ""))
+    return render_template("sandbox/shopify/consent.html", app=app, shop=shop,
+                           scopes=sorted(scopes), query=request.query_string.decode(),
+                           action=request.path)
+
+
+@oauth.post("/admin/oauth/authorize")
+@oauth.post("/shops/<path_shop>/admin/oauth/authorize")
+def grant(path_shop: str | None = None) -> WerkzeugResponse:
+    """The merchant pressed "Install app": issue a code and redirect, signed with the secret."""
+    box = _sandbox()
+    shop = shop_from_request(path_shop) or request.args.get("shop", "")
+    app = box.state.apps[request.args["client_id"]]
+    redirect_uri = request.args["redirect_uri"]
+    now = box.clock.now()
+    code = AuthorizationCode(code=secrets.token_hex(16), shop=shop, client_id=app.client_id,
+                             scopes=scope_set(request.args.get("scope", "")),
+                             redirect_uri=redirect_uri, expires_at=now + AUTHORIZATION_CODE_TTL)
+    with box.state.lock:
+        box.state.codes[code.code] = code
+        box.state.shops[shop].installed_client_ids.add(app.client_id)
+    host = f"admin.shopify.com/store/{shop.split('.')[0]}"
+    params = {"code": code.code, "host": base64.b64encode(host.encode()).decode().rstrip("="),
+              "shop": shop, "state": request.args.get("state", ""),
+              "timestamp": str(int(now.timestamp()))}
+    separator = "&" if urlsplit(redirect_uri).query else "?"
+    return redirect(f"{redirect_uri}{separator}{signed_query(params, app.client_secret)}")
+
+
+@oauth.post("/admin/oauth/access_token")
+@oauth.post("/shops/<path_shop>/admin/oauth/access_token")
+def access_token(path_shop: str | None = None) -> Response:
+    box = _sandbox()
+    shop = shop_from_request(path_shop) or ""
+    data: dict[str, Any] = request.get_json(silent=True) or request.form.to_dict()
+    app = box.state.apps.get(str(data.get("client_id", "")))
+    if box.state.shop(shop) is None:
+        return _error(404, "shop_not_found", "Shop not found")
+    if app is None or not secrets.compare_digest(str(data.get("client_secret", "")),
+                                                 app.client_secret):
+        return _error(400, "invalid_client", "Client authentication failed")
+    grant_type = data.get("grant_type")
+    now = box.clock.now()
+    with box.state.lock:
+        if grant_type == "refresh_token":
+            old = box.state.refresh_tokens.get(str(data.get("refresh_token", "")))
+            if (old is None or old.client_id != app.client_id or old.shop != shop
+                    or old.revoked or old.refresh_expires_at is None
+                    or now >= old.refresh_expires_at):
+                return _error(400, "invalid_grant", "The refresh token is invalid or expired")
+            token = box.state.issue_token(shop, app.client_id, old.scopes, expiring=True)
+            old.revoked = True
+            box.state.refresh_tokens.pop(str(old.refresh_token), None)
+            return jsonify(_token_body(token))
+        if grant_type == "client_credentials":
+            if not app.custom:
+                return _error(400, "unauthorized_client",
+                              "Client credentials grant is only available to apps created "
+                              "by the merchant (custom apps)")
+            box.state.shops[shop].installed_client_ids.add(app.client_id)
+            token = box.state.issue_token(shop, app.client_id, app.scopes, expiring=True)
+            token.refresh_token = None
+            body = _token_body(token)
+            body.pop("refresh_token", None)
+            body.pop("refresh_token_expires_in", None)
+            return jsonify(body)
+        code = box.state.codes.get(str(data.get("code", "")))
+        if (code is None or code.used or code.client_id != app.client_id or code.shop != shop
+                or now >= code.expires_at):
+            return _error(400, "invalid_request",
+                          "The authorization code was not found or was already used")
+        code.used = True
+        expiring = str(data.get("expiring", "0")) == "1"
+        token = box.state.issue_token(shop, app.client_id, code.scopes, expiring=expiring)
+        return jsonify(_token_body(token))
+
+
+def signed_install_url(base_url: str, shop: str, secret: str, *, timestamp: int,
+                       path: str = "/shopify/install", **extra: str) -> str:
+    """What Shopify opens when a merchant installs from the admin: `?hmac&shop&timestamp`."""
+    params = {"shop": shop, "timestamp": str(timestamp), **extra}
+    return f"{base_url.rstrip('/')}{path}?{signed_query(params, secret)}"
+
+
+def verify_callback(query: dict[str, str], secret: str) -> bool:
+    """Independent check of an OAuth callback's `hmac` (for tests of the sandbox itself)."""
+    return secrets.compare_digest(query.get("hmac", ""), oauth_hmac(query, secret))
+
+
+def authorize_url(base_url: str, shop: str, client_id: str, scopes: str, redirect_uri: str,
+                  state: str) -> str:
+    query = urlencode({"client_id": client_id, "scope": scopes, "redirect_uri": redirect_uri,
+                       "state": state})
+    return f"{base_url.rstrip('/')}/shops/{shop}/admin/oauth/authorize?{query}"
