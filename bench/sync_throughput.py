@@ -98,6 +98,7 @@ from integration.storage.models import (
     SupplierOrder,
     TrackingEvent,
 )
+from integration.sync.woocommerce import statuses
 from integration.sync.woocommerce import store as woocommerce_sync
 from integration.sync.writeback import FULFILLMENT
 from sandboxes.server import BackgroundServer
@@ -379,7 +380,7 @@ def change_statuses(runtime: Runtime, seeded: Seeded, share: float,
                     carrier=CARRIER, events=[CarrierEvent(
                         f"ev:{parcel.shipment_id}:2", status,
                         now - timedelta(minutes=30, seconds=k), raw_status=status.value)]), now)
-    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.FLUSH_STATUSES_JOB, 5)
+    woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
     return changed, time.perf_counter() - started
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from connectors.parsing import text
 from connectors.request_limits import InProcessRequestLimiter, RequestLimiter, limit_requests
@@ -29,8 +29,6 @@ from core.status import Status, woocommerce_order_status
 
 log = logging.getLogger(__name__)
 
-# modified_after is exclusive and WooCommerce stores whole seconds: re-read a little.
-RECONCILE_OVERLAP = timedelta(minutes=2)
 # Statuses whose note names the parcel: in notes-only mode the note carries the link too.
 _NOTE_WITH_LINK = frozenset({Status.INFO_RECEIVED, Status.IN_TRANSIT})
 
@@ -186,9 +184,8 @@ class WooCommerceConnector:
 
     def orders_modified_since(self, since: datetime, cursor: str | None = None) -> OrderPage:
         page = int(cursor) if cursor and cursor.isdigit() else 1
-        after = since - RECONCILE_OVERLAP
         params: dict[str, str | int] = {
-            "modified_after": after.strftime("%Y-%m-%dT%H:%M:%S"), "dates_are_gmt": "true",
+            "modified_after": since.strftime("%Y-%m-%dT%H:%M:%S"), "dates_are_gmt": "true",
             "orderby": "modified", "order": "asc", "per_page": MAX_PER_PAGE,
         }
         raw, total = self.client.page("orders", params, page,

@@ -26,7 +26,7 @@ from integration.jobs.outbox import ClaimedJob, PermanentError, RetryableError
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, Store
-from integration.sync.shopify import install as shopify_sync
+from integration.sync.shopify import compliance
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
         store.state = "uninstalled"
         store.updated_at = now
         return "processed"
-    if store.platform == stores.SHOPIFY and delivery.topic in shopify_sync.COMPLIANCE_TOPICS:
-        return shopify_sync.handle_compliance(session, store, delivery.topic, delivery.body, now)
+    if store.platform == stores.SHOPIFY and delivery.topic in compliance.COMPLIANCE_TOPICS:
+        return compliance.handle_compliance(session, store, delivery.topic, delivery.body, now)
     topics, parse = ORDER_TOPICS.get(store.platform, (frozenset(), None))
     if parse is None or delivery.topic not in topics:
         return "ignored"

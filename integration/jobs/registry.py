@@ -29,8 +29,13 @@ def _load_builtin_handlers() -> None:
     import integration.engine.forwarding
     import integration.engine.notifications
     import integration.jobs.processing
-    import integration.sync.shopify.install
-    import integration.sync.woocommerce.store
+    import integration.sync.shopify.fulfillment_service
+    import integration.sync.shopify.reconcile
+    import integration.sync.shopify.tokens
+    import integration.sync.shopify.webhooks
+    import integration.sync.woocommerce.reconcile
+    import integration.sync.woocommerce.statuses
+    import integration.sync.woocommerce.webhooks
     import integration.sync.writeback  # noqa: F401
 
 

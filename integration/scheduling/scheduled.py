@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from integration.kernel.runtime import Runtime
 
 # Modules with a module-level `SCHEDULED: list[ScheduledJob]`.
-CONTRIBUTORS = ("integration.sync.shopify.install", "integration.sync.woocommerce.store")
+CONTRIBUTORS = ("integration.sync.shopify.schedule", "integration.sync.woocommerce.schedule")
 
 
 @dataclass(frozen=True)

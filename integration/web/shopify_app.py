@@ -37,7 +37,8 @@ from core.errors import PermanentError, RetryableError
 from integration.accounts import stores
 from integration.engine.tracking_view import tracking_view
 from integration.kernel.runtime import Runtime
-from integration.sync.shopify.install import connect_store, queue_fulfillment_requests
+from integration.sync.shopify.fulfillment_service import queue_fulfillment_requests
+from integration.sync.shopify.install import connect_store
 from integration.web.security import runtime
 from webhooks.signatures import verify_base64_hmac
 

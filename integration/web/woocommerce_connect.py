@@ -25,7 +25,7 @@ from integration.accounts.audit import record_audit
 from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
-from integration.sync.woocommerce.store import WEBHOOK_HEALTH_JOB
+from integration.sync.woocommerce.webhooks import WEBHOOK_HEALTH_JOB
 from integration.web.admin.auth import load_user
 
 blueprint = Blueprint("woocommerce_connect", __name__)

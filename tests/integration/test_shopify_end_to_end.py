@@ -18,7 +18,7 @@ from integration.jobs.outbox import enqueue
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Store, Supplier, SupplierOrder
-from integration.sync.shopify.install import RECONCILE_JOB
+from integration.sync.shopify.reconcile import RECONCILE_JOB
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.shopify.oauth import signed_install_url

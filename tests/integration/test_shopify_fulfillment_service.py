@@ -23,11 +23,11 @@ from integration.jobs import outbox
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, AuditLog, Order, OutboxJob, SkuMapping, Store
-from integration.sync.shopify.install import (
-    ENSURE_WEBHOOKS_JOB,
+from integration.sync.shopify.fulfillment_service import (
     FULFILLMENT_REQUESTS_JOB,
     set_fulfillment_mode,
 )
+from integration.sync.shopify.store import ENSURE_WEBHOOKS_JOB
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.shopify.signing import webhook_hmac

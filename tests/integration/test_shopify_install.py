@@ -19,7 +19,7 @@ from core.clock import FrozenClock
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import AuditLog, OutboxJob, Store
-from integration.sync.shopify.install import check_webhooks
+from integration.sync.shopify.webhooks import check_webhooks
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.shopify.oauth import signed_install_url

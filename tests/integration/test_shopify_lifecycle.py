@@ -23,13 +23,10 @@ from integration.storage.models import (
     Shipment,
     Store,
 )
-from integration.sync.shopify.install import (
-    check_webhooks,
-    connect_custom_app,
-    forget_uninstalled_tokens,
-    handle_compliance,
-    renew_expiring_tokens,
-)
+from integration.sync.shopify.compliance import handle_compliance
+from integration.sync.shopify.install import connect_custom_app
+from integration.sync.shopify.tokens import forget_uninstalled_tokens, renew_expiring_tokens
+from integration.sync.shopify.webhooks import check_webhooks
 from sandboxes.shopify.state import Order as SandboxOrder
 from tests.helpers.jobs import run_jobs
 from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)

@@ -18,6 +18,7 @@ from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Store, Supplier, SupplierOrder
+from integration.sync.woocommerce import statuses, webhooks
 from integration.sync.woocommerce import store as woocommerce_sync
 from sandboxes.woocommerce.state import TrackingMode
 from tests.conftest import make_settings
@@ -75,7 +76,7 @@ def test_connect_order_ship_and_the_customer_sees_it(
         store = session.get_one(Store, store_id)
         assert "consumer_secret" not in (store.credentials_encrypted or "")
 
-    assert run_jobs(runtime, woocommerce_sync.WEBHOOK_HEALTH_JOB) == 1
+    assert run_jobs(runtime, webhooks.WEBHOOK_HEALTH_JOB) == 1
     assert sorted(w.topic for w in wc_sandbox.store.webhooks.values()) == [
         "order.created", "order.updated"]
 
@@ -99,8 +100,8 @@ def test_connect_order_ship_and_the_customer_sees_it(
     # webhooks for DropTrack's own writes come back: stale or unchanged, nothing new
     wc_sandbox.deliver_pending()
     run_jobs(runtime, "inbox.process")
-    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.FLUSH_STATUSES_JOB, 5)
-    assert run_jobs(runtime, woocommerce_sync.FLUSH_STATUSES_JOB) == 1
+    woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
+    assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
     assert wc_sandbox.store.order(placed.id).status == "completed"
 
     page.goto(f"{wc_sandbox.url}/my-account/view-order/{placed.id}/"

@@ -14,6 +14,8 @@ from integration.accounts import stores
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Order, Shipment, Store
+from integration.sync.reconcile import UNREADABLE_ORDER
+from integration.sync.woocommerce import reconcile, statuses, webhooks
 from integration.sync.woocommerce import store as woocommerce_sync
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
@@ -80,17 +82,17 @@ def test_reconciliation_pages_through_changed_orders_once(
     store_id = connect(runtime, wc_site)
     for _ in range(150):
         wc_site.store.place_order()
-    assert woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.RECONCILE_JOB, 15)
-    assert run_jobs(runtime, woocommerce_sync.RECONCILE_JOB) == 1
+    assert woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 15)
+    assert run_jobs(runtime, reconcile.RECONCILE_JOB) == 1
     assert order_count(runtime) == 150
     with runtime.db.read() as session:
-        watermark = woocommerce_sync.watermark(session.get_one(Store, store_id))
+        watermark = reconcile.watermark(session.get_one(Store, store_id))
     assert watermark == wc_site.clock.now()
     # A second poll re-reads the overlap; duplicates change nothing.
     wc_site.clock.advance(timedelta(minutes=1))
     late = wc_site.store.place_order()
-    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.RECONCILE_JOB, 0.001)
-    run_jobs(runtime, woocommerce_sync.RECONCILE_JOB)
+    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 0.001)
+    run_jobs(runtime, reconcile.RECONCILE_JOB)
     assert order_count(runtime) == 151
     with runtime.db.read() as session:
         numbers = session.scalars(select(Order.number).where(Order.number == str(late.id)))
@@ -103,10 +105,32 @@ def test_an_order_the_mapper_rejects_does_not_stop_the_rest(
     broken = wc_sandbox.store.place_order()
     broken.line_items[0].quantity = 0
     wc_sandbox.store.place_order()
-    page = connector_for(wc_sandbox).orders_modified_since(wc_sandbox.clock.now())
+    page = connector_for(wc_sandbox).orders_modified_since(
+        wc_sandbox.clock.now() - timedelta(seconds=1))
     assert len(page.orders) == 1
     assert page.problems == [f"order {broken.id}: line_items[1].quantity: "
                              "must be a positive integer"]
+
+
+def test_reconciliation_alerts_the_owner_once_about_an_unreadable_order(
+        runtime: Runtime, wc_sandbox: WooCommerceSandbox) -> None:
+    """The reconciler imports the readable orders and raises one alert for the order it
+    cannot read, instead of skipping it silently; a second run adds no second alert."""
+    connect(runtime, wc_sandbox)
+    broken = wc_sandbox.store.place_order()
+    broken.line_items[0].quantity = 0
+    wc_sandbox.store.place_order()
+    for minutes in (15, 0.001):
+        wc_sandbox.clock.advance(timedelta(minutes=1))
+        woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, minutes)
+        assert run_jobs(runtime, reconcile.RECONCILE_JOB) == 1
+    assert order_count(runtime) == 1
+    with runtime.db.read() as session:
+        messages = list(session.scalars(select(Alert.message).where(
+            Alert.kind == UNREADABLE_ORDER)))
+    assert len(messages) == 1
+    assert f"order {broken.id}: line_items[1].quantity: must be a positive integer" \
+        in messages[0]
 
 
 # -- webhooks ----------------------------------------------------------------------------------
@@ -122,8 +146,8 @@ def public(runtime: Runtime, live_url: str) -> Iterator[str]:
 def test_disabled_webhook_is_re_enabled_and_the_gap_reconciled(
         runtime: Runtime, public: str, wc_sandbox: WooCommerceSandbox) -> None:
     store_id = connect(runtime, wc_sandbox)
-    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.WEBHOOK_HEALTH_JOB, 30)
-    assert run_jobs(runtime, woocommerce_sync.WEBHOOK_HEALTH_JOB) == 1
+    woocommerce_sync.queue_for_every_store(runtime, webhooks.WEBHOOK_HEALTH_JOB, 30)
+    assert run_jobs(runtime, webhooks.WEBHOOK_HEALTH_JOB) == 1
     hooks = sorted(wc_sandbox.store.webhooks.values(), key=lambda w: w.topic)
     assert [(w.topic, w.status) for w in hooks] == [("order.created", "active"),
                                                     ("order.updated", "active")]
@@ -145,13 +169,13 @@ def test_disabled_webhook_is_re_enabled_and_the_gap_reconciled(
     for hook in hooks:
         hook.delivery_url = hook.delivery_url.replace("/missing/", "/webhooks/")
 
-    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.WEBHOOK_HEALTH_JOB, 0.001)
-    run_jobs(runtime, woocommerce_sync.WEBHOOK_HEALTH_JOB)
+    woocommerce_sync.queue_for_every_store(runtime, webhooks.WEBHOOK_HEALTH_JOB, 0.001)
+    run_jobs(runtime, webhooks.WEBHOOK_HEALTH_JOB)
     assert {w.status for w in hooks} == {"active"}
     with runtime.db.read() as session:
         [alert] = session.scalars(select(Alert).where(Alert.kind == "webhook_gap"))
     assert "re-enabled" in alert.message
-    run_jobs(runtime, woocommerce_sync.RECONCILE_JOB)
+    run_jobs(runtime, reconcile.RECONCILE_JOB)
     assert order_count(runtime) == 1 + len(missed)
 
 
@@ -161,10 +185,10 @@ def test_webhooks_are_not_duplicated_and_paused_ones_are_left(
     with runtime.db.read() as session:
         store = session.get_one(Store, store_id)
     connector = woocommerce_sync.connector_for(runtime, store)
-    woocommerce_sync.check_webhooks(runtime, store, connector)
+    webhooks.check_webhooks(runtime, store, connector)
     [paused] = [w for w in wc_sandbox.store.webhooks.values() if w.topic == "order.updated"]
     paused.status = "paused"
-    woocommerce_sync.check_webhooks(runtime, store, connector)
+    webhooks.check_webhooks(runtime, store, connector)
     assert len(wc_sandbox.store.webhooks) == 2 and paused.status == "paused"
 
 
@@ -178,14 +202,14 @@ def test_a_status_the_store_refused_is_sent_again_at_the_next_flush(
     from integration.engine import bindings
 
     def flush() -> None:
-        woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.FLUSH_STATUSES_JOB, 5)
-        assert run_jobs(runtime, woocommerce_sync.FLUSH_STATUSES_JOB) == 1
+        woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
+        assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
 
     wc_sandbox_https.store.set_tracking_mode("ast")
     store_id = connect(runtime, wc_sandbox_https, complete_on="delivered")
     partial, whole = (wc_sandbox_https.store.place_order() for _ in range(2))
-    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.RECONCILE_JOB, 15)
-    run_jobs(runtime, woocommerce_sync.RECONCILE_JOB)
+    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 15)
+    run_jobs(runtime, reconcile.RECONCILE_JOB)
     flush()  # nothing due yet; DropTrack probes the store and notes the plugin
     now = runtime.clock.now()
     with runtime.db.write() as session:
@@ -255,8 +279,8 @@ def test_the_status_flush_sends_each_change_once_and_keeps_the_merchants_status(
     """Only orders that changed since the last flush are read; a status set by hand stays."""
     store_id = connect(runtime, wc_sandbox, complete_on="delivered")
     placed = [wc_sandbox.store.place_order() for _ in range(3)]
-    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.RECONCILE_JOB, 15)
-    run_jobs(runtime, woocommerce_sync.RECONCILE_JOB)
+    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 15)
+    run_jobs(runtime, reconcile.RECONCILE_JOB)
     now = runtime.clock.now()
     with runtime.db.write() as session:
         for order in session.scalars(select(Order).where(Order.store_id == store_id)):
@@ -266,9 +290,9 @@ def test_the_status_flush_sends_each_change_once_and_keeps_the_merchants_status(
                                  status="delivered", status_epoch=0, written_status="delivered",
                                  created_at=now, updated_at=now))
     wc_sandbox.store.set_order_status(placed[2].id, "on-hold")
-    woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.FLUSH_STATUSES_JOB, 5)
+    woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
     calls = sum(wc_sandbox.store.api_calls.values())
-    assert run_jobs(runtime, woocommerce_sync.FLUSH_STATUSES_JOB) == 1
+    assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
     assert [wc_sandbox.store.order(o.id).status for o in placed] == [
         "completed", "completed", "on-hold"]
     assert sum(wc_sandbox.store.api_calls.values()) - calls == 2  # one read, one batch
@@ -276,7 +300,7 @@ def test_the_status_flush_sends_each_change_once_and_keeps_the_merchants_status(
     # committed late) and writes nothing; the one after reads nothing.
     for expected_calls in (1, 0):
         wc_sandbox.clock.advance(timedelta(minutes=10))
-        woocommerce_sync.queue_for_every_store(runtime, woocommerce_sync.FLUSH_STATUSES_JOB, 5)
+        woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
         calls = sum(wc_sandbox.store.api_calls.values())
-        assert run_jobs(runtime, woocommerce_sync.FLUSH_STATUSES_JOB) == 1
+        assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
         assert sum(wc_sandbox.store.api_calls.values()) - calls == expected_calls

@@ -45,7 +45,7 @@ def connect_custom(ctx: click.Context, shop: str, client_id: str, client_secret:
 @click.pass_context
 def check_webhooks_command(ctx: click.Context) -> None:
     """Queue a webhook subscription check (create missing, repair stale) for every store."""
-    from integration.sync.shopify.install import check_webhooks
+    from integration.sync.shopify.webhooks import check_webhooks
 
     check_webhooks(_runtime(ctx))
     click.echo("queued")
@@ -62,7 +62,7 @@ def fulfillment_mode(ctx: click.Context, store_id: int, mode: str) -> None:
     merchant's locations. fulfillment_service: DropTrack registers itself as a fulfillment
     service (needs the write_assigned_fulfillment_orders scope) and accepts or rejects the
     fulfillment requests Shopify sends it. Registration happens at the next dispatcher run."""
-    from integration.sync.shopify.install import set_fulfillment_mode
+    from integration.sync.shopify.fulfillment_service import set_fulfillment_mode
 
     try:
         set_fulfillment_mode(_runtime(ctx), store_id, mode, actor="cli")

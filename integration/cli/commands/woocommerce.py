@@ -21,7 +21,6 @@ def group() -> None:
 
 def _store(runtime: Runtime, store_id: int) -> Store:
     from integration.sync.woocommerce import store as woocommerce_sync
-
     store = woocommerce_sync.load_store(runtime, store_id)
     if store is None:
         raise click.ClickException(f"there is no active WooCommerce store {store_id}")
@@ -50,6 +49,7 @@ def test_connection(ctx: Context, store_id: int) -> None:
 
 
 def _run(ctx: Context, store_id: int, what: str) -> int:
+    from integration.sync.woocommerce import reconcile, statuses, webhooks
     from integration.sync.woocommerce import store as woocommerce_sync
 
     runtime = ctx.runtime()
@@ -57,11 +57,11 @@ def _run(ctx: Context, store_id: int, what: str) -> int:
     connector = woocommerce_sync.connector_for(runtime, store)
     try:
         if what == "webhooks":
-            woocommerce_sync.check_webhooks(runtime, store, connector)
+            webhooks.check_webhooks(runtime, store, connector)
             return 0
         if what == "reconcile":
-            return woocommerce_sync.reconcile(runtime, store, connector)
-        return woocommerce_sync.flush_statuses(runtime, store, connector)
+            return reconcile.reconcile(runtime, store, connector)
+        return statuses.flush_statuses(runtime, store, connector)
     except (PermanentError, RetryableError) as failure:
         raise click.ClickException(str(failure)) from None
     finally:

@@ -29,9 +29,9 @@ from integration.accounts.audit import record_audit
 from integration.engine.actions import ActionError
 from integration.jobs import outbox
 from integration.storage.models import Alert, InboxDelivery, OutboxJob, Store
-from integration.sync.shopify.install import ENSURE_WEBHOOKS_JOB
-from integration.sync.shopify.install import WATERMARK as SHOPIFY_WATERMARK
-from integration.sync.woocommerce.store import WEBHOOK_HEALTH_JOB
+from integration.sync.shopify.reconcile import WATERMARK as SHOPIFY_WATERMARK
+from integration.sync.shopify.store import ENSURE_WEBHOOKS_JOB
+from integration.sync.woocommerce.webhooks import WEBHOOK_HEALTH_JOB
 
 RECENT = timedelta(days=1)
 
