@@ -74,14 +74,10 @@ from connectors.shopify.ratelimit import InProcessLimiter
 from connectors.shopify.tokens import Credentials
 from connectors.woocommerce.client import WooCommerceClient
 from core.clock import SystemClock
-from core.status import Status, customer_note
-from integration.engine.tracking import (
-    PARCEL,
-    WRITEBACK_JOB,
-    CarrierEvent,
-    ParcelUpdate,
-    apply_parcel_update,
-)
+from core.domain import CarrierEvent
+from core.status import Status
+from core.wording import customer_note
+from integration.engine.tracking import PARCEL, WRITEBACK_JOB, ParcelUpdate, apply_parcel_update
 from integration.jobs import outbox
 from integration.jobs.dispatcher import Dispatcher
 from integration.kernel.config import load_settings

@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from core.status import Reason, Status
+
 
 class Payment(StrEnum):
     """Where the customer's money stands, normalised across platforms."""
@@ -68,3 +70,19 @@ class StoreOrder:
         for line in self.lines:
             if line.quantity < 1:
                 raise ValueError(f"line {line.external_id}: quantity must be at least 1")
+
+
+@dataclass(frozen=True)
+class CarrierEvent:
+    """One scan of a parcel as a supplier or tracking service reports it, in DropTrack's terms.
+
+    ``key`` deduplicates (the source's event id, or a digest of its fields); ``raw_status`` is
+    the source's own word for it, kept for the owner."""
+
+    key: str
+    status: Status
+    happened_at: datetime
+    reason: Reason | None = None
+    raw_status: str = ""
+    message: str = ""
+    location: str = ""

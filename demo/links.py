@@ -10,7 +10,8 @@ from urllib.parse import quote
 
 from sqlalchemy import select
 
-from core.status import Status, customer_label
+from core.status import Status
+from core.wording import customer_label
 from demo.orders import SHOPIFY, OrderStream, PlacedOrder
 from demo.sandboxes import Sandboxes
 from integration.kernel.runtime import Runtime

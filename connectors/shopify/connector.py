@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.shopify import graphql as ops
+from connectors.shopify import units
 from connectors.shopify.client import ShopifyClient, http_client, user_errors
 from connectors.shopify.fulfillment import (
     ShownFulfillment,
@@ -36,7 +37,6 @@ from connectors.shopify.tokens import Credentials
 from connectors.store_base import OrderPage, ShipmentSnapshot, StoreAccess, WriteResult
 from core.clock import Clock, SystemClock
 from core.errors import PermanentError
-from core.status import shopify_event_status
 
 
 @dataclass
@@ -64,7 +64,7 @@ class ShopifyConnector:
         shown = known or self._find_or_create(snapshot)
         if snapshot.tracking_number and snapshot.tracking_number not in shown.tracking_numbers:
             self._replace_tracking(shown.id, snapshot)
-        event_status = shopify_event_status(snapshot.status, snapshot.reason)
+        event_status = units.fulfillment_event_status(snapshot.status, snapshot.reason)
         if known is not None:  # the store shows the written status's event, nothing newer
             event_shown = snapshot.status == snapshot.written_status
         else:

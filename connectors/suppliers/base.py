@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from core.domain import Address
-from integration.engine.tracking import CarrierEvent
+from core.domain import Address, CarrierEvent
 
 
 @dataclass(frozen=True)

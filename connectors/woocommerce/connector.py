@@ -25,7 +25,7 @@ from connectors.woocommerce.capabilities import TRACKING_NAMESPACE, Capabilities
 from connectors.woocommerce.client import MAX_PER_PAGE, NotFound, WooCommerceClient
 from connectors.woocommerce.settings import StoreSettings, merged
 from core.errors import PermanentError
-from core.status import Status, woocommerce_order_status
+from core.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,8 @@ class WooCommerceConnector:
                          what=f"adding a customer note to order {snapshot.order_number}")
 
     def _write_status(self, snapshot: ShipmentSnapshot) -> None:
-        target = woocommerce_order_status(snapshot.status, snapshot.reason,
-                                          complete_on=self.settings.complete_on)
+        target = units.order_status(snapshot.status, snapshot.reason,
+                                    complete_on=self.settings.complete_on)
         route = f"orders/{snapshot.order_external_id}"
         current = self.client.get(route, params={"_fields": "id,status"},
                                   what=f"reading order {snapshot.order_number}")

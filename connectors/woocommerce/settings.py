@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from core.status import CompleteOn
+from connectors.woocommerce.units import CompleteOn
 
 SETTINGS_KEY = "woocommerce"
 StatusUpdates = Literal["batched", "immediate"]

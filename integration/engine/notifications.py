@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.smtp import Email, SmtpSettings, send
-from core.status import Reason, reason_hint
+from core.status import Reason
+from core.wording import reason_hint
 from integration.engine.alerts import OWNER_ALERT_JOB
 from integration.engine.orders import CONFIRM_ADDRESS_JOB
 from integration.engine.tracking import UNDELIVERED_NOTICE_JOB

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
+from core.domain import CarrierEvent
 from core.status import Reason, Status, StatusEvent, StatusState, apply_checked, rank
 from integration.engine import alerts, bindings
 from integration.jobs import outbox
@@ -35,17 +36,6 @@ NEXT_CHECK: dict[Status, timedelta | None] = {
     Status.CANCELLED: None,
     Status.REFUNDED: None,
 }
-
-
-@dataclass(frozen=True)
-class CarrierEvent:
-    key: str
-    status: Status
-    happened_at: datetime
-    reason: Reason | None = None
-    raw_status: str = ""
-    message: str = ""
-    location: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.status import Reason, Status, customer_label, customer_note
+from core.status import Reason, Status
+from core.wording import customer_label, customer_note
 from integration.storage.models import Order, Shipment, Store, SupplierOrder, TrackingEvent
 
 DEFAULT_ETA_DAYS = (7, 15)

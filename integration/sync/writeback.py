@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from connectors.carriers.detect import detect
 from connectors.store_base import ShipmentSnapshot, ShippedLine, StoreAccess, StoreConnector
 from connectors.url_safety import UnsafeURLError, check_outbound_url
-from core.status import Reason, Status, customer_note
+from core.status import Reason, Status
+from core.wording import customer_note
 from integration.engine import bindings, eta
 from integration.engine.orders import ORDER
 from integration.engine.tracking import WRITEBACK_JOB

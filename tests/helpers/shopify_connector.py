@@ -22,10 +22,10 @@ from connectors.shopify.mapper import parse_order
 from connectors.shopify.ratelimit import InProcessLimiter
 from connectors.shopify.tokens import OAUTH, Credentials
 from core.clock import FrozenClock
-from core.domain import StoreOrder
+from core.domain import CarrierEvent, StoreOrder
 from integration.accounts import stores
 from integration.engine.orders import import_order
-from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import SkuMapping, Store, Supplier, SupplierOrder

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from core.clock import FrozenClock
-from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, CarrierEvent, OrderLine, Payment, StoreOrder
 from core.status import Reason, Status
 from integration.accounts import owners as accounts
 from integration.accounts import stores
 from integration.engine.orders import import_order
-from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Supplier, SupplierOrder
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, CarrierEvent, OrderLine, Payment, StoreOrder
 from core.status import Status
 from integration.accounts import stores
 from integration.engine import eta
 from integration.engine.orders import import_order
-from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, Shipment, SkuMapping, Supplier, SupplierOrder
 from integration.sync.writeback import promised_delivery

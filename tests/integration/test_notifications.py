@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, CarrierEvent, OrderLine, Payment, StoreOrder
 from core.status import Reason, Status
 from integration.accounts import stores
 from integration.engine.orders import import_order
-from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs import outbox
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime

@@ -30,8 +30,9 @@ import redis
 import requests
 from sqlalchemy import func, select, update
 
+from connectors.shopify.units import fulfillment_event_status
 from core.clock import SystemClock, as_utc
-from core.status import Status, shopify_event_status
+from core.status import Status
 from integration.accounts import stores
 from integration.accounts.suppliers import add_rest_supplier
 from integration.jobs import outbox
@@ -328,7 +329,7 @@ def follow_parcels(runtime: Runtime, processes: Processes, supplier_sandbox: Sup
 def expected_events(statuses: list[str]) -> list[str]:
     """The fulfillment events a customer should see: one per status the parcel reached."""
     reached = list(dict.fromkeys(statuses))
-    return [event for event in (shopify_event_status(Status(s)) for s in reached) if event]
+    return [event for event in (fulfillment_event_status(Status(s)) for s in reached) if event]
 
 
 def assert_store_shows_every_order_once(shop: LiveShop, supplier_sandbox: SupplierSandbox,

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 import pytest
 from flask.testing import FlaskClient
 
+from core.domain import CarrierEvent
 from core.status import Status
-from integration.engine.tracking import CarrierEvent
 from integration.kernel.config import Settings
 from sandboxes.shopify.signing import app_proxy_signature
 from tests.conftest import make_settings

@@ -11,9 +11,8 @@ from sqlalchemy import select
 from connectors.shopify.client import ShopifyAuthError
 from connectors.shopify.connector import build
 from connectors.shopify.mapper import parse_order
-from core.domain import StoreOrder
+from core.domain import CarrierEvent, StoreOrder
 from core.status import Status
-from integration.engine.tracking import CarrierEvent
 from integration.storage.models import OutboxJob
 from integration.sync.writeback import store_access
 from sandboxes.shopify.webhooks import order_payload

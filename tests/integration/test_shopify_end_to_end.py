@@ -12,8 +12,9 @@ from playwright.sync_api import Page
 from sqlalchemy import select
 
 from core.clock import FrozenClock
+from core.domain import CarrierEvent
 from core.status import Status
-from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs.outbox import enqueue
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from connectors.shopify.tokens import CLIENT_CREDENTIALS
+from core.domain import CarrierEvent
 from core.status import Status
 from integration.accounts import stores
-from integration.engine.tracking import CarrierEvent
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     Alert,

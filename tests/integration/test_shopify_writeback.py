@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from connectors.shopify.connector import ShopifyConnector
 from connectors.store_base import WriteResult
+from core.domain import CarrierEvent
 from core.status import Reason, Status
-from integration.engine.tracking import CarrierEvent
 from integration.storage.models import OutboxJob
 from sandboxes.shopify.state import Fulfillment
 from tests.helpers.jobs import run_jobs

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from core.clock import FrozenClock
-from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, CarrierEvent, OrderLine, Payment, StoreOrder
 from core.status import Status
 from integration.accounts import stores
 from integration.engine.orders import import_order
-from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.kernel.runtime import Runtime
 from integration.scheduling.scheduler import flag_attention_needed
 from integration.storage.models import Alert, SkuMapping, Supplier, SupplierOrder

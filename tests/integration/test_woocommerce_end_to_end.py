@@ -12,9 +12,10 @@ import pytest
 from playwright.sync_api import Page
 from sqlalchemy import select
 
+from core.domain import CarrierEvent
 from core.status import Status
 from integration.accounts import owners as accounts
-from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Store, Supplier, SupplierOrder

@@ -13,7 +13,8 @@ from connectors.http import TransientHttpError
 from connectors.store_base import ShipmentSnapshot, ShippedLine
 from connectors.woocommerce.client import StoreRefused
 from connectors.woocommerce.connector import OrderDeleted
-from core.status import Reason, Status, customer_note
+from core.status import Reason, Status
+from core.wording import customer_note
 from sandboxes.woocommerce.state import Order
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
 from tests.helpers.woocommerce_connector import connector_for, wc_site  # noqa: F401

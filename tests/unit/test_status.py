@@ -7,13 +7,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.shopify.units import (
+    FULFILLMENT_EVENT_STATUSES as SHOPIFY_FULFILLMENT_EVENT_STATUSES,
+)
+from connectors.shopify.units import fulfillment_event_status as shopify_event_status
+from connectors.woocommerce.units import ORDER_STATUSES as WOOCOMMERCE_ORDER_STATUSES
+from connectors.woocommerce.units import order_status as woocommerce_order_status
 from core.status import (
-    CUSTOMER_LABELS,
-    REASON_HINTS,
     REASONS_BY_STATUS,
-    SHOPIFY_FULFILLMENT_EVENT_STATUSES,
     STATUS_BY_REASON,
-    WOOCOMMERCE_ORDER_STATUSES,
     Reason,
     Status,
     StatusEvent,
@@ -22,15 +24,11 @@ from core.status import (
     apply_checked,
     can_transition,
     correction,
-    customer_label,
-    customer_note,
     fold,
     rank,
-    reason_hint,
-    shopify_event_status,
     validate_reason,
-    woocommerce_order_status,
 )
+from core.wording import CUSTOMER_LABELS, REASON_HINTS, customer_label, customer_note, reason_hint
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -7,8 +7,8 @@ from typing import Any
 from connectors.carriers.units import normalize
 from connectors.parsing import text, timestamp
 from connectors.suppliers.base import Parcel, Rejection, SupplierOrderRequest, SupplierOrderView
+from core.domain import CarrierEvent
 from core.status import Reason, Status
-from integration.engine.tracking import CarrierEvent
 
 ADDRESS_FIELD_CODES_INCOMPLETE = frozenset({"missing_house_number", "missing_postcode",
                                             "missing_province", "required"})

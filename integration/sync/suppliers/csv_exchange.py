@@ -22,11 +22,11 @@ from connectors.suppliers.csv.settings import (
     DEFAULT_TRACKING_COLUMNS,
     CsvSupplierSettings,
 )
-from core.domain import Address
+from core.domain import Address, CarrierEvent
 from core.status import Status
 from integration.accounts.audit import record_audit
 from integration.engine import bindings
-from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Binding, Order, Store, Supplier, SupplierOrder
 

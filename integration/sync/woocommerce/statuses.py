@@ -13,7 +13,7 @@ from connectors.parsing import timestamp
 from connectors.woocommerce import units
 from connectors.woocommerce.connector import WooCommerceConnector
 from connectors.woocommerce.settings import StoreSettings
-from core.status import Reason, Status, woocommerce_order_status
+from core.status import Reason, Status
 from integration.engine import bindings
 from integration.engine.orders import ORDER
 from integration.jobs.outbox import ClaimedJob
@@ -34,7 +34,6 @@ FLUSH_STATUSES_JOB = "woocommerce.flush_statuses"
 
 # Order rows written just before a flush may commit just after it read: re-read this much.
 FLUSH_OVERLAP = timedelta(minutes=5)
-MOVABLE_TARGETS = frozenset(t for targets in units.FORWARD_MOVES.values() for t in targets)
 
 
 def due_statuses(runtime: Runtime, store: Store, settings: StoreSettings,
@@ -61,14 +60,10 @@ def due_statuses(runtime: Runtime, store: Store, settings: StoreSettings,
                        Shipment.written_status.is_not(None))))
             .order_by(Order.id))
         for order_status, reason, external in rows:
-            status = Status(order_status)
-            if status in (Status.PENDING, Status.PROCESSING):
-                target = units.PARTIAL_SHIPPED if ast else None  # some parcels, not all
-            else:
-                target = woocommerce_order_status(
-                    status, Reason(reason) if reason else None,
-                    complete_on=settings.complete_on)
-            if target in MOVABLE_TARGETS and external:
+            target = units.flush_target(
+                Status(order_status), Reason(reason) if reason else None,
+                complete_on=settings.complete_on, partial_shipped=ast)
+            if target in units.MOVABLE_TARGETS and external:
                 wanted[str(external)] = str(target)
     return wanted
 

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from core.status import Reason, reason_hint
+from core.status import Reason
+from core.wording import reason_hint
 from integration.engine import alerts, bindings
 from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB, ORDER
 from integration.engine.tracking import UNDELIVERED_NOTICE_JOB

@@ -9,7 +9,8 @@ from statistics import median
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.status import Status, customer_label
+from core.status import Status
+from core.wording import customer_label
 from integration.storage.models import Order, Shipment, Supplier, SupplierOrder
 
 DELIVERED_SAMPLE = 20_000

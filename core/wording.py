@@ -1,0 +1,212 @@
+"""What DropTrack calls each status, in words: the customer's labels and notes, the owner's hints.
+
+One module of copy, so every page, e-mail and store note says the same thing the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from core.status import Reason, Status, validate_reason
+
+__all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note", "reason_hint"]
+
+CUSTOMER_LABELS: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.PENDING: "Pending",
+        Status.PROCESSING: "Processing",
+        Status.INFO_RECEIVED: "Shipped",
+        Status.IN_TRANSIT: "In transit",
+        Status.OUT_FOR_DELIVERY: "Out for delivery",
+        Status.READY_FOR_PICKUP: "Ready for pick-up",
+        Status.DELIVERED: "Delivered",
+        Status.UNDELIVERED: "Action needed",
+        Status.EXCEPTION: "Delayed",
+        Status.CANCELLED: "Cancelled",
+        Status.REFUNDED: "Refunded",
+    }
+)
+
+REASON_HINTS: Mapping[Reason, str] = MappingProxyType(
+    {
+        Reason.PAYMENT_ISSUE: (
+            "Payment is not confirmed: check the payment in your store before ordering "
+            "from the supplier."
+        ),
+        Reason.OUT_OF_STOCK: (
+            "Supplier is out of stock: offer the customer a variant or a refund."
+        ),
+        Reason.ADDRESS_NEEDS_CONFIRMATION: (
+            "The shipping address looks incomplete or invalid for its country: the customer "
+            "was asked to confirm it; correct it and forward the order again."
+        ),
+        Reason.UNMAPPED_SKU: (
+            "No supplier is mapped for an item in this order: add a SKU mapping, then "
+            "forward the order again."
+        ),
+        Reason.INVALID_ADDRESS: (
+            "Carrier could not deliver: ask the customer to confirm the address."
+        ),
+        Reason.INCOMPLETE_ADDRESS: (
+            "Address is missing details (street number, unit or postcode): ask the customer "
+            "for the full address and pass it to the carrier."
+        ),
+        Reason.RECIPIENT_UNAVAILABLE: (
+            "Nobody was there to receive the parcel: the carrier usually retries or leaves "
+            "a notice; remind the customer to arrange redelivery or pick-up."
+        ),
+        Reason.REFUSED: (
+            "The recipient refused the parcel: contact the customer and decide on a "
+            "reshipment or a refund before it is returned."
+        ),
+        Reason.DELAYED: (
+            "Parcel is delayed in the carrier network: no action needed yet, check again "
+            "in a few days."
+        ),
+        Reason.LOST: (
+            "Carrier reports the parcel lost: open a claim with the supplier or carrier and "
+            "offer the customer a reshipment or a refund."
+        ),
+        Reason.CUSTOMS: (
+            "Parcel is held at customs: check whether duties or documents are needed and "
+            "let the customer know."
+        ),
+        Reason.RETURN_TO_SENDER: (
+            "Parcel is being returned to the sender: confirm the address with the customer "
+            "and decide whether to reship or refund."
+        ),
+    }
+)
+
+
+def customer_label(status: Status) -> str:
+    """The short customer-facing label for ``status`` (tracking page, emails)."""
+    return CUSTOMER_LABELS[status]
+
+
+def reason_hint(reason: Reason) -> str:
+    """A one-line, owner-facing explanation of ``reason`` with the action to take."""
+    return REASON_HINTS[reason]
+
+
+# --- customer notes -----------------------------------------------------------------------------
+
+def _clean(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def customer_note(
+    status: Status,
+    reason: Reason | None,
+    carrier: str | None,
+    tracking_number: str | None,
+) -> str | None:
+    """The customer-facing order note for ``(status, reason)``, or None when none is needed.
+
+    No note for pending without a reason or with payment_issue (nothing to tell the customer
+    yet) nor for processing (the store's own emails cover it).
+    """
+    validate_reason(status, reason)
+    carrier = _clean(carrier)
+    tracking_number = _clean(tracking_number)
+    via = f" with {carrier}" if carrier else ""
+    tracking = f", tracking number {tracking_number}" if tracking_number else ""
+
+    match status:
+        case Status.PENDING:
+            if reason is Reason.OUT_OF_STOCK:
+                return (
+                    "An item in your order is temporarily out of stock. "
+                    "We will contact you shortly with options."
+                )
+            if reason is Reason.ADDRESS_NEEDS_CONFIRMATION:
+                return (
+                    "We need you to confirm your delivery address before we can ship your "
+                    "order. Please check your e-mail."
+                )
+            return None
+        case Status.PROCESSING:
+            return None
+        case Status.INFO_RECEIVED:
+            return (
+                f"Your order has shipped{via}{tracking}. "
+                "Tracking updates can take a day or two to appear."
+            )
+        case Status.IN_TRANSIT:
+            return f"Your parcel is on its way{via}{tracking}."
+        case Status.OUT_FOR_DELIVERY:
+            return "Your parcel is out for delivery."
+        case Status.READY_FOR_PICKUP:
+            note = (
+                "Your parcel is ready for pick-up. Check the carrier's notice or tracking page "
+                "for the pick-up point and its opening hours."
+            )
+            if tracking_number:
+                note += f" Tracking number: {tracking_number}."
+            return note
+        case Status.DELIVERED:
+            return "Your parcel has been delivered. We hope you enjoy your order!"
+        case Status.UNDELIVERED:
+            return _UNDELIVERED_NOTES[reason]
+        case Status.EXCEPTION:
+            return _EXCEPTION_NOTES[reason]
+        case Status.CANCELLED:
+            return "Your order has been cancelled. Please contact us if you have any questions."
+        case Status.REFUNDED:
+            return (
+                "Your order has been refunded. Depending on your bank, the money can take a "
+                "few business days to appear on your statement."
+            )
+
+
+_UNDELIVERED_NOTES: Mapping[Reason | None, str] = MappingProxyType(
+    {
+        None: (
+            "The carrier could not deliver your parcel. "
+            "Please contact us so we can arrange delivery."
+        ),
+        Reason.INVALID_ADDRESS: (
+            "The carrier could not deliver your parcel: please confirm your delivery address."
+        ),
+        Reason.INCOMPLETE_ADDRESS: (
+            "The carrier could not deliver your parcel because the address is incomplete: "
+            "please send us your full address, including any apartment or unit number."
+        ),
+        Reason.RECIPIENT_UNAVAILABLE: (
+            "The carrier tried to deliver your parcel but nobody was available. They usually "
+            "try again or leave a notice with instructions."
+        ),
+        Reason.REFUSED: (
+            "Your parcel was refused at delivery. If this was a mistake, please contact us."
+        ),
+    }
+)
+
+_EXCEPTION_NOTES: Mapping[Reason | None, str] = MappingProxyType(
+    {
+        None: (
+            "Your parcel is delayed. We are keeping an eye on it and will let you know when "
+            "it moves again."
+        ),
+        Reason.DELAYED: (
+            "Your parcel is delayed. We are keeping an eye on it and will let you know when "
+            "it moves again."
+        ),
+        Reason.CUSTOMS: (
+            "Your parcel is being processed by customs. This can take a few days; we will let "
+            "you know when it is released."
+        ),
+        Reason.LOST: (
+            "Unfortunately the carrier reports that your parcel may be lost. We are looking "
+            "into it and will contact you about a replacement or a refund."
+        ),
+        Reason.RETURN_TO_SENDER: (
+            "Your parcel is being returned by the carrier. We will contact you to arrange a "
+            "new delivery or a refund."
+        ),
+    }
+)
