@@ -14,7 +14,7 @@ every size: 1,000 parcels in transit whose next check is 6-7 h away, 200 supplie
 forwarded an hour ago, 20,000 finished outbox jobs and 5,000 processed webhook deliveries
 inside the retention window: live, but nothing due. At each size every sweep of the scheduler
 (`integration/scheduling/scheduler.py`: queue_tracking_polls, flag_attention_needed,
-exchange_csv_files, prune_old_records) and the outbox queries that run every second
+queue_csv_exchanges, prune_old_records) and the outbox queries that run every second
 (`outbox.claim_due` of the
 embedded dispatcher, `outbox.mark_for_queue` of `droptrack scheduler`) run once to warm up and
 then `--repeat` times; reported: the median CPU time of this process (`time.process_time`;
@@ -77,7 +77,7 @@ CANDIDATES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "ix_shipments_delivered_at": ("shipments", ("delivered_at",),
                                   ("eta.delivery_window (per write-back)",)),
     "ix_supplier_orders_status_supplier": ("supplier_orders", ("status", "supplier_id"),
-                                           ("exchange_csv_files",)),
+                                           ("queue_csv_exchanges",)),
 }
 
 
@@ -106,7 +106,7 @@ def functions(seeded: Seeded) -> list[tuple[str, Callable[[Runtime], None]]]:
     return [
         ("queue_tracking_polls", scheduler.queue_tracking_polls),
         ("flag_attention_needed", scheduler.flag_attention_needed),
-        ("exchange_csv_files", scheduler.exchange_csv_files),
+        ("queue_csv_exchanges", scheduler.queue_csv_exchanges),
         ("prune_old_records", scheduler.prune_old_records),
         ("outbox.claim_due (every 0.5 s, embedded)", claim_due),
         ("outbox.mark_for_queue (every 1 s, scaled out)", mark_for_queue),

@@ -15,7 +15,7 @@ CONTRIBUTORS = ("integration.sync.shopify.schedule", "integration.sync.woocommer
 @dataclass(frozen=True)
 class ScheduledJob:
     id: str  # fixed, so a restart replaces rather than duplicates
-    function: Callable[[Runtime], None]  # module-level, idempotent
+    function: Callable[[Runtime], object]  # module-level, idempotent; its result is ignored
     minutes: float
 
 

@@ -14,7 +14,7 @@ from integration.jobs import inbox, outbox
 from integration.kernel.runtime import Runtime
 from integration.limits import logins as ratelimit
 from integration.scheduling.scheduled import contributed
-from integration.sync.suppliers import csv_exchange as csv_suppliers
+from integration.sync.suppliers import csv_exchange
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,11 @@ def queue_tracking_polls(runtime: Runtime) -> None:
         log.info("tracking: %d supplier polls queued", queued)
 
 
-def exchange_csv_files(runtime: Runtime) -> None:
-    """Spreadsheet suppliers: write waiting orders out, read tracking files in."""
-    written = csv_suppliers.export_batches(runtime)
-    applied = csv_suppliers.import_inbox(runtime)
-    if written or applied:
-        log.info("csv suppliers: %d batch files written, %d tracking rows applied",
-                 len(written), applied)
+def queue_csv_exchanges(runtime: Runtime) -> None:
+    """Spreadsheet suppliers: one exchange job each (orders out, tracking files in)."""
+    queued = csv_exchange.queue_exchanges(runtime)
+    if queued:
+        log.info("csv suppliers: %d exchanges queued", queued)
 
 
 class ClockJumpGuard:
@@ -99,7 +97,7 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
                       replace_existing=True)
     scheduler.add_job(queue_tracking_polls, "interval", args=[runtime], id="tracking_polls",
                       minutes=settings.tracking_sweep_minutes, replace_existing=True)
-    scheduler.add_job(exchange_csv_files, "interval", args=[runtime], id="csv_suppliers",
+    scheduler.add_job(queue_csv_exchanges, "interval", args=[runtime], id="csv_suppliers",
                       minutes=settings.csv_interval_minutes, replace_existing=True)
     for extra in contributed():
         scheduler.add_job(extra.function, "interval", args=[runtime], id=extra.id,

@@ -18,7 +18,13 @@ from integration.cli.main import main
 from integration.engine.orders import import_order
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, Shipment, SkuMapping, SupplierOrder
-from integration.sync.suppliers.csv_exchange import add_csv_supplier, export_batches, import_inbox
+from integration.sync.suppliers.csv_exchange import (
+    EXCHANGE_JOB,
+    add_csv_supplier,
+    export_batches,
+    import_inbox,
+    queue_exchanges,
+)
 from tests.helpers.jobs import run_jobs
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -44,6 +50,26 @@ def supplier_id(runtime: Runtime, folders: tuple[Path, Path]) -> int:
                 shipping_address=Address(name="Kim Park", address1="Invalidenstraße 116",
                                          city="Berlin", postcode="10115", country="DE")), T0)
     return supplier
+
+
+def test_the_scheduler_only_queues_one_exchange_job_per_supplier(
+        runtime: Runtime, supplier_id: int, folders: tuple[Path, Path], tmp_path: Path) -> None:
+    """The sweep writes no file itself; each supplier's job writes its own batch and reads its
+    own inbox, so the folders need to exist only where jobs run."""
+    other = add_csv_supplier(runtime, "Other Sheets", str(tmp_path / "o-out"),
+                             str(tmp_path / "o-in"))
+    run_jobs(runtime, "supplier.forward")
+    assert queue_exchanges(runtime) == 2
+    assert queue_exchanges(runtime) == 0  # once per interval
+    assert list(folders[0].glob("*.csv")) == []
+    (folders[1] / "tracking.csv").write_text(
+        "Reference,Tracking number,Carrier,Shipped at\nDT-1,LX123456785CN,China Post,\n")
+    assert run_jobs(runtime, EXCHANGE_JOB) == 2
+    assert len(list(folders[0].glob("orders-*.csv"))) == 1
+    assert list((tmp_path / "o-out").glob("*.csv")) == []  # nothing waited for the other one
+    with runtime.db.read() as session:
+        assert [s.tracking_number for s in session.scalars(select(Shipment))] == ["LX123456785CN"]
+    assert other != supplier_id
 
 
 def test_orders_go_out_once_in_a_batch_and_tracking_comes_back(

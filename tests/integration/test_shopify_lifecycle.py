@@ -25,7 +25,11 @@ from integration.storage.models import (
 )
 from integration.sync.shopify.compliance import handle_compliance
 from integration.sync.shopify.install import connect_custom_app
-from integration.sync.shopify.tokens import forget_uninstalled_tokens, renew_expiring_tokens
+from integration.sync.shopify.tokens import (
+    RENEW_TOKEN_JOB,
+    forget_uninstalled_tokens,
+    queue_token_renewals,
+)
 from integration.sync.shopify.webhooks import check_webhooks
 from sandboxes.shopify.state import Order as SandboxOrder
 from tests.helpers.jobs import run_jobs
@@ -63,7 +67,8 @@ def test_a_custom_app_connects_with_client_credentials(shopify_link: ShopifyLink
     assert sandbox.state.authenticate(shop.domain, credentials["access_token"]) is not None
     # When it expires, the sweep exchanges the client credentials again.
     shopify_link.clock.advance(timedelta(minutes=55))
-    renew_expiring_tokens(runtime)
+    assert queue_token_renewals(runtime) >= 1  # this store's, and the fixture's own
+    assert run_jobs(runtime, RENEW_TOKEN_JOB) >= 1
     with runtime.db.read() as session:
         renewed = runtime.secrets.decrypt_json(
             session.get_one(Store, store_id).credentials_encrypted or "")
@@ -84,11 +89,18 @@ def test_a_public_apps_credentials_cannot_connect_as_custom(shopify_link: Shopif
 
 def test_tokens_are_renewed_before_they_expire(shopify_link: ShopifyLink) -> None:
     old = shopify_link.credentials()
-    renew_expiring_tokens(shopify_link.runtime)
-    assert shopify_link.credentials().access_token == old.access_token  # 60 minutes left
+    assert queue_token_renewals(shopify_link.runtime) == 0  # 60 minutes left: nothing queued
+    assert shopify_link.credentials().access_token == old.access_token
     shopify_link.clock.advance(timedelta(minutes=52))
-    renew_expiring_tokens(shopify_link.runtime)
+    # The sweep only queues; the job renews (and a second job for the same store does not).
+    assert queue_token_renewals(shopify_link.runtime) == 1
+    shopify_link.clock.advance(timedelta(minutes=1))
+    assert queue_token_renewals(shopify_link.runtime) == 1
+    assert shopify_link.credentials().access_token == old.access_token
+    assert run_jobs(shopify_link.runtime, RENEW_TOKEN_JOB) == 1
     new = shopify_link.credentials()
+    assert run_jobs(shopify_link.runtime, RENEW_TOKEN_JOB) == 1  # the second one renews nothing
+    assert shopify_link.credentials().access_token == new.access_token
     assert new.access_token != old.access_token
     assert new.expires is not None
     lifetime = new.expires - shopify_link.clock.now()

@@ -13,39 +13,63 @@ from connectors.shopify.tokens import Credentials
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
 from integration.engine import alerts
+from integration.jobs import outbox
+from integration.jobs.outbox import ClaimedJob
+from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
+from integration.sync.shopify.store import active_store
 from integration.sync.writeback import store_access
 
 log = logging.getLogger(__name__)
 
 
-# ---------------------------------------------------------------------------- tokens
-def renew_expiring_tokens(runtime: Runtime) -> None:
-    """Renew every token that expires within the refresh margin (before a job hits a 401)."""
+RENEW_TOKEN_JOB = "shopify.tokens.renew"  # noqa: S105 (a job kind, not a secret)
+
+
+def queue_token_renewals(runtime: Runtime) -> int:
+    """Queue a renewal for every store whose token expires within the refresh margin (before
+    a job hits a 401). Only queues: the call to Shopify is the job's. Returns how many."""
     now = runtime.clock.now()
-    with runtime.db.read() as session:
-        rows = list(session.scalars(select(Store).where(
-            Store.platform == stores.SHOPIFY, Store.state == "active")))
-        session.expunge_all()
-    for store in rows:
-        access = store_access(runtime, store)
-        credentials = Credentials.from_dict(access.credentials)
-        if not credentials.needs_refresh(now):
-            continue
-        settings = StoreSettings.parse(access.settings, allow_override=access.allow_loopback_http)
-        try:
-            with http_client(settings.admin_base_url) as http:
-                access.save_credentials(renew(http, store.domain, credentials, now).as_dict())
-        except ShopifyAuthError as exc:
-            log.warning("store %d: %s", store.id, exc)
-            with runtime.db.write() as session:
-                alerts.raise_alert(session, "shopify_token", f"{store.id}:{credentials.expires_at}",
-                                   f"{store.domain}: DropTrack can no longer renew its access "
-                                   "token; open the app in Shopify to reinstall it.", now,
-                                   store_id=store.id)
-        except Exception:  # one store's failure must not stop the others; retried next sweep
-            log.exception("store %d: token renewal failed", store.id)
+    queued = 0
+    with runtime.db.write() as session:
+        for store in session.scalars(select(Store).where(
+                Store.platform == stores.SHOPIFY, Store.state == "active",
+                Store.credentials_encrypted.is_not(None))):
+            credentials = Credentials.from_dict(
+                runtime.secrets.decrypt_json(store.credentials_encrypted or ""))
+            if credentials.needs_refresh(now):
+                queued += outbox.enqueue(
+                    session, RENEW_TOKEN_JOB,
+                    f"shopify-token:{store.id}:{now.strftime('%Y%m%d%H%M')}",
+                    {"store_id": store.id}, now, store_id=store.id,
+                    serial_key=f"shopify-token:{store.id}")
+    return queued
+
+
+@job(RENEW_TOKEN_JOB)
+def renew_token(runtime: Runtime, claimed: ClaimedJob) -> None:
+    """Renew one store's token if it still needs it (a job queued twice renews once). A token
+    Shopify no longer renews raises an owner alert; any other failure is retried."""
+    store = active_store(runtime, int(claimed.payload["store_id"]))
+    if store is None:
+        return
+    now = runtime.clock.now()
+    access = store_access(runtime, store)
+    credentials = Credentials.from_dict(access.credentials)
+    if not credentials.needs_refresh(now):
+        return
+    settings = StoreSettings.parse(access.settings, allow_override=access.allow_loopback_http)
+    try:
+        with http_client(settings.admin_base_url) as http:
+            access.save_credentials(renew(http, store.domain, credentials, now).as_dict())
+    except ShopifyAuthError as exc:
+        log.warning("store %d: %s", store.id, exc)
+        with runtime.db.write() as session:
+            alerts.raise_alert(session, "shopify_token", f"{store.id}:{credentials.expires_at}",
+                               f"{store.domain}: DropTrack can no longer renew its access "
+                               "token; open the app in Shopify to reinstall it.", now,
+                               store_id=store.id)
 
 
 def forget_uninstalled_tokens(runtime: Runtime) -> None:

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, select
 
 from connectors.suppliers.base import SupplierLine, SupplierOrderRequest
 from connectors.suppliers.csv import mapper
@@ -27,6 +27,9 @@ from core.status import Status
 from integration.accounts.audit import record_audit
 from integration.engine import bindings
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
+from integration.jobs import outbox
+from integration.jobs.outbox import ClaimedJob
+from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Binding, Order, Store, Supplier, SupplierOrder
 
@@ -100,12 +103,20 @@ def _write_atomically(path: Path, text: str) -> None:
     os.replace(temporary, path)
 
 
-def export_batches(runtime: Runtime) -> list[Path]:
-    """Write one CSV per spreadsheet supplier with everything waiting; returns the files."""
+def _csv_suppliers(supplier_id: int | None) -> ColumnElement[bool]:
+    """Every spreadsheet supplier, or only this one."""
+    if supplier_id is None:
+        return Supplier.kind == CSV
+    return and_(Supplier.kind == CSV, Supplier.id == supplier_id)
+
+
+def export_batches(runtime: Runtime, supplier_id: int | None = None) -> list[Path]:
+    """Write one CSV per spreadsheet supplier (or just this one) with everything waiting;
+    returns the files."""
     now = runtime.clock.now()
     written = []
     with runtime.db.write() as session:
-        suppliers = list(session.scalars(select(Supplier).where(Supplier.kind == CSV)))
+        suppliers = list(session.scalars(select(Supplier).where(_csv_suppliers(supplier_id))))
         for supplier in suppliers:
             waiting = list(session.scalars(select(SupplierOrder).where(
                 SupplierOrder.supplier_id == supplier.id,
@@ -123,7 +134,9 @@ def export_batches(runtime: Runtime) -> list[Path]:
             select(SupplierOrder, Binding.external_id, Supplier)
             .join(Binding, (Binding.internal_id == SupplierOrder.id) & (Binding.kind == BATCH))
             .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
-            .where(SupplierOrder.status == BATCHED).order_by(SupplierOrder.id)).all()
+            .where(SupplierOrder.status == BATCHED,
+                   _csv_suppliers(supplier_id))
+            .order_by(SupplierOrder.id)).all()
         files: dict[tuple[int, str], list[mapper.BatchEntry]] = {}
         settings_by_supplier: dict[int, CsvSupplierSettings] = {}
         for supplier_order, external_id, supplier in pending:
@@ -184,11 +197,12 @@ def _line_number(message: str) -> int:
     return int(number) if number.isdigit() else 0
 
 
-def import_inbox(runtime: Runtime) -> int:
-    """Import every CSV dropped in a spreadsheet supplier's inbox folder, then file it away."""
+def import_inbox(runtime: Runtime, supplier_id: int | None = None) -> int:
+    """Import every CSV dropped in a spreadsheet supplier's (or this one's) inbox folder,
+    then file it away."""
     with runtime.db.read() as session:
         suppliers = [(s.id, settings_of(s)) for s in session.scalars(
-            select(Supplier).where(Supplier.kind == CSV))]
+            select(Supplier).where(_csv_suppliers(supplier_id)))]
     imported = 0
     for supplier_id, settings in suppliers:
         inbox = Path(settings.inbox_dir)
@@ -201,3 +215,33 @@ def import_inbox(runtime: Runtime) -> int:
                 (done / f"{path.stem}.errors.txt").write_text("\n".join(result.errors) + "\n")
             imported += result.applied
     return imported
+
+
+# -- the exchange as jobs -----------------------------------------------------------------------
+
+EXCHANGE_JOB = "csv.exchange"
+
+
+def queue_exchanges(runtime: Runtime) -> int:
+    """One exchange job per spreadsheet supplier per interval: the scheduler only queues, and
+    the folders need to exist only where the jobs run. Returns how many were queued."""
+    now = runtime.clock.now()
+    bucket = int(now.timestamp() // (runtime.settings.scheduler.csv_interval_minutes * 60))
+    queued = 0
+    with runtime.db.write() as session:
+        for supplier_id in list(session.scalars(select(Supplier.id).where(_csv_suppliers(None)))):
+            queued += outbox.enqueue(
+                session, EXCHANGE_JOB, f"{EXCHANGE_JOB}:{supplier_id}:{bucket}",
+                {"supplier_id": supplier_id}, now, serial_key=f"{EXCHANGE_JOB}:{supplier_id}")
+    return queued
+
+
+@job(EXCHANGE_JOB)
+def exchange(runtime: Runtime, claimed: ClaimedJob) -> None:
+    """Write the supplier's waiting orders out and read its tracking files in."""
+    supplier_id = int(claimed.payload["supplier_id"])
+    written = export_batches(runtime, supplier_id)
+    applied = import_inbox(runtime, supplier_id)
+    if written or applied:
+        log.info("csv supplier %d: %d batch files written, %d tracking rows applied",
+                 supplier_id, len(written), applied)
