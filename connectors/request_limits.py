@@ -3,7 +3,7 @@
 Every request (in-call retries included) first asks the `RequestLimiter`: at most `rate` per
 second (0 = no cap), and nothing while the remote system said to wait. A 429 or 503 with
 Retry-After pauses that system for everyone sharing the limiter: every thread with the
-in-process one, every worker with the Redis-backed one (integration/limits/shared.py). Used by
+in-process one, every worker with the Redis-backed one (integration/limits/redis_limits.py). Used by
 the REST supplier and by WooCommerce stores.
 """
 

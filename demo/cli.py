@@ -48,3 +48,6 @@ def group(port: int, speed: float, orders_per_minute: float, fresh: bool,
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+COMMANDS: list[click.Command] = [group]

@@ -5,7 +5,7 @@ Shopify refills each app+store bucket at `restoreRate` points per second up to
 store, reserves the points a call may cost before sending it, and makes the caller wait (sleep,
 never spin) until the bucket holds them. `CostLimiter` is the interface; this in-process
 version is shared by every thread of one process, the Redis-backed one
-(integration/limits/shared.py) by every worker process, with the same three methods.
+(integration/limits/redis_limits.py) by every worker process, with the same three methods.
 """
 
 from __future__ import annotations

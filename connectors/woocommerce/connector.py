@@ -36,7 +36,7 @@ _NOTE_WITH_LINK = frozenset({Status.INFO_RECEIVED, Status.IN_TRANSIT})
 @dataclass
 class Environment:
     """Process-wide: the request limiter every WooCommerce connector shares (swapped for the
-    Redis-backed one in worker processes, see integration/limits/shared.py)."""
+    Redis-backed one in worker processes, see integration/limits/redis_limits.py)."""
 
     limiter: RequestLimiter = field(default_factory=InProcessRequestLimiter)
 

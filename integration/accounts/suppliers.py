@@ -65,7 +65,7 @@ def connector_for(runtime: Runtime, supplier: Supplier) -> SupplierConnector:
     except UnsafeURLError as exc:
         raise SupplierError(f"supplier {supplier.name}: {exc}") from None
     timeout = float(supplier.settings.get("timeout_seconds", 15.0))
-    from integration.limits.shared import supplier_limiter  # this process's (or shared) limits
+    from integration.limits.choice import supplier_limiter  # this process's (or shared) limits
 
     return RestSupplier(RestSupplierSettings(base_url=base_url, timeout_seconds=timeout,
                                              api_key=str(credentials["api_key"])),
@@ -98,7 +98,7 @@ def supplier_connection(runtime: Runtime, supplier: Supplier) -> Iterator[Suppli
                                allow_loopback_http=runtime.settings.loopback_http_allowed)
         except UnsafeURLError as exc:
             raise SupplierError(f"supplier {supplier.name}: {exc}") from None
-    from integration.limits.shared import supplier_limiter
+    from integration.limits.choice import supplier_limiter
 
     limiter = supplier_limiter(runtime.settings)
     built_from = (supplier.kind, supplier.credentials_encrypted,

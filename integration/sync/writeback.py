@@ -90,7 +90,7 @@ def build_store_connector(runtime: Runtime, store: Store) -> StoreConnector:
     if module_name is None:
         raise PermanentError(f"store {store.id}: no connector for platform {store.platform!r}")
     module = importlib.import_module(module_name)
-    from integration.limits.shared import share_store_limits
+    from integration.limits.choice import share_store_limits
 
     share_store_limits(store.platform, runtime.settings)
     connector: StoreConnector = module.build(store_access(runtime, store))

@@ -201,7 +201,7 @@ def test_serve_starts_answers_health_and_processes_webhooks(cli_env: dict[str, s
     assert run("stores", "add-shopify", "--shop", "a.myshopify.com", "--token", "t",
                "--webhook-secret", "hook").exit_code == 0
     process = subprocess.Popen(
-        [sys.executable, "-m", "integration.cli.main", "serve", "--port", str(port)],
+        [sys.executable, "-m", "integration.cli", "serve", "--port", str(port)],
         env={**os.environ, "DROPTRACK_DISPATCHER_POLL_INTERVAL_SECONDS": "0.1"},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )

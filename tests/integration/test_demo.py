@@ -47,7 +47,7 @@ class DemoProcess:
         self._lock = threading.Lock()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DROPTRACK_")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "integration.cli.main", "demo", "--port", str(port),
+            [sys.executable, "-m", "integration.cli", "demo", "--port", str(port),
              "--speed", SPEED, "--orders-per-minute", "20", "--duration", str(RUN_FOR_SECONDS)],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)

@@ -25,7 +25,7 @@ from connectors.woocommerce import connector as woocommerce_connector
 from connectors.woocommerce.settings import StoreSettings
 from core.clock import SystemClock
 from core.errors import RetryableError
-from integration.limits.shared import RedisCostLimiter, RedisRequestLimiter
+from integration.limits.redis_limits import RedisCostLimiter, RedisRequestLimiter
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox, build
 from tests.helpers.sandbox_supplier import SupplierSandbox

@@ -38,7 +38,7 @@ from integration.accounts.suppliers import add_rest_supplier
 from integration.jobs import outbox
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
-from integration.limits.shared import RedisCostLimiter
+from integration.limits.redis_limits import RedisCostLimiter
 from integration.storage.models import (
     Order,
     OutboxJob,
@@ -103,7 +103,7 @@ class Processes:
         return process
 
     def scheduler(self) -> subprocess.Popen[bytes]:
-        return self.start("-m", "integration.cli.main", "scheduler")
+        return self.start("-m", "integration.cli", "scheduler")
 
     def worker(self, threads: int = 4, **env: str) -> subprocess.Popen[bytes]:
         return self.start("-m", "dramatiq", "tests.helpers.worker_module", "--queues",
@@ -373,7 +373,7 @@ def run_burst(runtime: Runtime, processes: Processes, supplier_sandbox: Supplier
         for _ in range(3):
             processes.worker()
     else:
-        processes.start("-m", "integration.cli.main", "serve", "--port", str(port))
+        processes.start("-m", "integration.cli", "serve", "--port", str(port))
     wait_until_up(url, processes)
     shop.subscribe(url)
     supplier_sandbox.state.faults.add("error", endpoint="create_order", times=OUTAGE,

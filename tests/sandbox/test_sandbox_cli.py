@@ -31,7 +31,7 @@ def test_sandbox_starts_from_the_cli(name: str, path: str, status: int, expect: 
                                      tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "integration.cli.main", "sandbox", name, "--port", str(port)],
+        [sys.executable, "-m", "integration.cli", "sandbox", name, "--port", str(port)],
         cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -16,8 +16,8 @@ from connectors.shopify import connector as shopify_connector
 from connectors.shopify.ratelimit import ThrottleStatus
 from core.clock import FrozenClock
 from core.errors import RetryableError
-from integration.limits import shared as ratelimits
-from integration.limits.shared import RedisCostLimiter, RedisRequestLimiter
+from integration.limits import choice, redis_limits
+from integration.limits.redis_limits import RedisCostLimiter, RedisRequestLimiter
 from tests.conftest import make_settings
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -110,12 +110,12 @@ def test_a_pause_reaches_every_worker_and_rates_are_shared(
 
 def test_redis_down_falls_back_to_the_process_limits_with_a_warning(
         clock: FrozenClock, caplog: pytest.LogCaptureFixture) -> None:
-    dead = ratelimits.connect("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    dead = redis_limits.connect("redis://127.0.0.1:1/0")  # nothing listens on port 1
     waits: list[float] = []
     costs = RedisCostLimiter(dead, clock=clock, sleep=sleeper(clock, waits))
     requests_ = RedisRequestLimiter(dead, clock=clock, fallback=InProcessRequestLimiter(
         sleep=lambda _s: None))
-    with caplog.at_level(logging.WARNING, logger="integration.limits.shared"):
+    with caplog.at_level(logging.WARNING, logger="integration.limits.redis_limits"):
         costs.observe(STORE, ThrottleStatus(100, 100, 10), actual=5, throttled=False)
         costs.acquire(STORE, 80)
         costs.acquire(STORE, 40)  # the process's own bucket still makes it wait
@@ -130,16 +130,16 @@ def test_redis_down_falls_back_to_the_process_limits_with_a_warning(
 def test_which_limits_a_process_uses(database_url: str, redis_url: str,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
     auto = make_settings(database_url, workers={"redis_url": redis_url})
-    assert not ratelimits.shared_limits(auto, {})  # droptrack serve, tests
-    assert ratelimits.shared_limits(auto, {"DROPTRACK_WORKER_PROCESS": "1"})
+    assert not choice.shared_limits(auto, {})  # droptrack serve, tests
+    assert choice.shared_limits(auto, {"DROPTRACK_WORKER_PROCESS": "1"})
     forced = make_settings(database_url, workers={"redis_url": redis_url, "rate_limits": "redis"})
     off = make_settings(database_url, workers={"rate_limits": "process"})
-    assert ratelimits.shared_limits(forced, {}) and not ratelimits.shared_limits(
+    assert choice.shared_limits(forced, {}) and not choice.shared_limits(
         off, {"DROPTRACK_WORKER_PROCESS": "1"})
     own = shopify_connector.Environment()
     monkeypatch.setattr(shopify_connector, "ENVIRONMENT", own)
-    assert ratelimits.shopify_environment(auto).limiter is own.limiter  # in-process, unchanged
-    assert isinstance(ratelimits.shopify_environment(forced).limiter, RedisCostLimiter)
+    assert choice.shopify_environment(auto).limiter is own.limiter  # in-process, unchanged
+    assert isinstance(choice.shopify_environment(forced).limiter, RedisCostLimiter)
     assert shopify_connector.ENVIRONMENT is own  # every connector of the process shares it
-    assert isinstance(ratelimits.supplier_limiter(forced), RedisRequestLimiter)
-    assert isinstance(ratelimits.supplier_limiter(auto), InProcessRequestLimiter)
+    assert isinstance(choice.supplier_limiter(forced), RedisRequestLimiter)
+    assert isinstance(choice.supplier_limiter(auto), InProcessRequestLimiter)

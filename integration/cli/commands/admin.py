@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from integration.accounts import owners as accounts
+from integration.cli.context import Context
 from integration.kernel.runtime import Runtime
 
 
 def _runtime(ctx: click.Context) -> Runtime:
-    from integration.cli.main import Context  # imported late: cli imports this module
 
     context = ctx.find_object(Context)
     if context is None:
@@ -107,3 +107,6 @@ def revoke_token(ctx: click.Context, token_id: int) -> None:
     if not revoked:
         raise click.ClickException(f"token {token_id} does not exist or is already revoked")
     click.echo(f"token {token_id} revoked")
+
+
+COMMANDS: list[click.Command] = [group]

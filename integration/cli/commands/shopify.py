@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 
 from integration.accounts import stores
+from integration.cli.context import Context
 from integration.kernel.runtime import Runtime
 
 
 def _runtime(ctx: click.Context) -> Runtime:
-    from integration.cli.main import Context  # imported late: cli imports this module
 
     context = ctx.find_object(Context)
     if context is None:
@@ -69,3 +69,6 @@ def fulfillment_mode(ctx: click.Context, store_id: int, mode: str) -> None:
     except stores.StoreError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"store {store_id}: {mode}")
+
+
+COMMANDS: list[click.Command] = [group]

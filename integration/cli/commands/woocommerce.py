@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 import click
 
 from core.errors import PermanentError, RetryableError
+from integration.cli.context import Context
 
 if TYPE_CHECKING:
-    from integration.cli.main import Context
     from integration.kernel.runtime import Runtime
     from integration.storage.models import Store
 
@@ -115,3 +115,6 @@ def configure(ctx: Context, store_id: int, complete_on: str | None,
     if changes:
         woocommerce_sync.update_store_settings(runtime, store_id, **changes)
     click.echo(", ".join(f"{k}={v}" for k, v in changes.items()) or "nothing changed")
+
+
+COMMANDS: list[click.Command] = [group]

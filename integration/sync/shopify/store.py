@@ -13,7 +13,7 @@ from connectors.shopify.connector import client_for
 from integration.accounts import stores
 from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
-from integration.limits.shared import shopify_environment
+from integration.limits.choice import shopify_environment
 from integration.storage.models import Store
 from integration.sync.writeback import store_access
 

@@ -1,4 +1,4 @@
-"""Rate limits shared by every worker process, kept in Redis, and which limiter a process uses.
+"""Rate limits shared by every worker process, kept in Redis.
 
 * `RedisCostLimiter` (a `CostLimiter`): each Shopify store's GraphQL bucket, mirrored from the
   `throttleStatus` of every answer. Before a call, a Lua script refills the bucket to now at
@@ -13,15 +13,13 @@ If Redis cannot be reached, both degrade to their in-process twin (a logged warn
 crash) and try Redis again after `RETRY_REDIS_SECONDS`: budgets are then per process, as in
 embedded mode, and a THROTTLED answer is still waited out by the client.
 
-Which one a process uses (`[workers] rate_limits`): "auto" = Redis in `droptrack worker`
-processes, in-process elsewhere (`droptrack serve`, tests); "redis" = always (set it for the
-scheduler's and web hosts of a scaled-out install); "process" = never.
+Which one a process uses is decided in `integration.limits.choice`; only a process that shares
+its limits imports this module (and Redis's client library, from the `workers` extra).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,20 +27,16 @@ from typing import Any, TypeVar
 
 import redis
 
-from connectors.request_limits import InProcessRequestLimiter, RequestLimiter, too_long
-from connectors.shopify import connector as shopify_connector
+from connectors.request_limits import InProcessRequestLimiter, too_long
 from connectors.shopify.ratelimit import (
     MIN_WAIT_SECONDS,
     POINT_TOLERANCE,
-    CostLimiter,
     InProcessLimiter,
     ThrottleStatus,
     Usage,
 )
-from connectors.woocommerce import connector as woocommerce_connector
 from core.clock import Clock, SystemClock
 from core.errors import RetryableError
-from integration.kernel.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -285,59 +279,3 @@ class RedisRequestLimiter:
             raw: Any = self._redis.client.hget(self.slot_key(key), "paused_until")
             return max(float(raw or 0) - self._now(), 0.0)
         return self._redis.run(read, lambda: self.fallback.remaining_pause(key))
-
-
-# ------------------------------------------------------------------------- per process choice
-_PROCESS_REQUEST_LIMITER = InProcessRequestLimiter()
-_shared: dict[str, tuple[RedisCostLimiter, RedisRequestLimiter]] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_limits(settings: Settings, environ: Mapping[str, str] | None = None) -> bool:
-    """Whether this process shares its limits with other processes through Redis."""
-    mode = settings.workers.rate_limits
-    if mode != "auto":
-        return mode == "redis"
-    return (os.environ if environ is None else environ).get("DROPTRACK_WORKER_PROCESS") == "1"
-
-
-def _redis_limiters(url: str) -> tuple[RedisCostLimiter, RedisRequestLimiter]:
-    with _shared_lock:
-        if url not in _shared:
-            client = connect(url)
-            _shared[url] = (RedisCostLimiter(client), RedisRequestLimiter(client))
-        return _shared[url]
-
-
-def shopify_environment(settings: Settings) -> shopify_connector.Environment:
-    """What every Shopify connector of this process shares (connector.ENVIRONMENT), switched
-    to the Redis-backed budget the first time when this process shares its limits."""
-    environment = shopify_connector.ENVIRONMENT
-    if shared_limits(settings) and not isinstance(environment.limiter, RedisCostLimiter):
-        limiter: CostLimiter = _redis_limiters(settings.workers.redis_url)[0]
-        environment.limiter = limiter
-    return environment
-
-
-def woocommerce_environment(settings: Settings) -> woocommerce_connector.Environment:
-    """What every WooCommerce connector of this process shares, switched to the Redis-backed
-    request limiter the first time when this process shares its limits."""
-    environment = woocommerce_connector.ENVIRONMENT
-    if shared_limits(settings) and not isinstance(environment.limiter, RedisRequestLimiter):
-        environment.limiter = _redis_limiters(settings.workers.redis_url)[1]
-    return environment
-
-
-def share_store_limits(platform: str, settings: Settings) -> None:
-    """Before a store connector of `platform` is built: its platform's budget, shared with
-    the other workers when this process shares its limits."""
-    if platform == "shopify":
-        shopify_environment(settings)
-    elif platform == "woocommerce":
-        woocommerce_environment(settings)
-
-
-def supplier_limiter(settings: Settings) -> RequestLimiter:
-    if not shared_limits(settings):
-        return _PROCESS_REQUEST_LIMITER
-    return _redis_limiters(settings.workers.redis_url)[1]

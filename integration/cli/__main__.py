@@ -1,0 +1,7 @@
+"""`python -m integration.cli`: the `droptrack` command."""
+
+import sys
+
+from integration.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""What every `droptrack` command shares: the config file it was given and, built on first use,
+the runtime (settings, database, clock, secrets).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from integration.kernel.config import (
+    ConfigError,
+    Settings,
+    load_settings,
+)
+from integration.kernel.runtime import Runtime, build_runtime
+from integration.storage import migrate
+
+
+class Context:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = config_path
+        self._runtime: Runtime | None = None
+
+    def settings(self, **overrides: dict[str, Any]) -> Settings:
+        try:
+            return load_settings(self.config_path, overrides=overrides or None)
+        except ConfigError as exc:
+            raise click.ClickException(f"invalid configuration: {exc}") from None
+
+    def runtime(self, require_schema: bool = True) -> Runtime:
+        if self._runtime is None:
+            self._runtime = build_runtime(self.settings())
+        if require_schema and not migrate.is_current(self._runtime.db):
+            raise click.ClickException(
+                "the database schema is not current: run `droptrack db upgrade` first"
+            )
+        return self._runtime
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+
+pass_context = click.make_pass_decorator(Context)

@@ -1,0 +1,45 @@
+"""`droptrack sandbox NAME`: one sandbox (a local stand-in for Shopify, WooCommerce or a
+supplier), registered with the `droptrack` command through the `droptrack.commands` entry point.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import click
+
+from sandboxes.registry import SANDBOXES
+
+
+@click.command("sandbox")
+@click.argument("name", type=click.Choice(sorted(SANDBOXES)))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=0, help="0 picks a free port")
+@click.option("--https", "use_https", is_flag=True,
+              help="serve HTTPS with a throwaway CA, whose certificate goes to --ca-file")
+@click.option("--ca-file", type=click.Path(dir_okay=False), default="sandbox-ca.pem",
+              show_default=True)
+def sandbox(name: str, host: str, port: int, use_https: bool, ca_file: str) -> None:
+    """Run one sandbox (a local stand-in for Shopify, WooCommerce or a supplier)."""
+    from core.clock import SystemClock
+    from sandboxes import registry
+    from sandboxes.server import serve_forever
+    from sandboxes.tls import make_tls
+
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = probe.getsockname()[1]
+    tls = make_tls(host) if use_https else None
+    scheme = "https" if tls else "http"
+    public_url = f"{scheme}://{host}:{port}"
+    app = registry.build(name, SystemClock(), public_url=public_url)
+    if tls is not None:
+        Path(ca_file).write_bytes(tls.ca_pem)
+        click.echo(f"CA certificate for clients: {Path(ca_file).resolve()}")
+    click.echo(f"{name} sandbox on {public_url}")
+    serve_forever(app, host, port, tls.server_context if tls else None)
+
+
+COMMANDS: list[click.Command] = [sandbox]
