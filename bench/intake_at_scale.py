@@ -88,8 +88,8 @@ from webhook_intake import (
 )
 
 from integration.accounts import stores, suppliers
+from integration.base.config import load_settings
 from integration.engine.mappings import import_csv
-from integration.kernel.config import load_settings
 from integration.kernel.runtime import build_runtime
 from integration.security.crypto import generate_key
 from integration.storage import migrate

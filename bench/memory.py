@@ -60,9 +60,9 @@ from scale_common import (
 from sqlalchemy import insert, select, text
 
 from core.clock import FrozenClock, SystemClock
+from integration.base.config import load_settings
 from integration.jobs import outbox
 from integration.jobs.dispatcher import run_job
-from integration.kernel.config import load_settings
 from integration.kernel.runtime import Runtime, build_runtime
 from integration.security.crypto import generate_key
 from integration.storage.models import Binding, Order, OutboxJob, Shipment, Store, SupplierOrder

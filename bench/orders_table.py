@@ -41,7 +41,7 @@ from sqlalchemy import create_engine, func, insert, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from integration.accounts import owners as accounts  # noqa: E402
-from integration.kernel.config import load_settings  # noqa: E402
+from integration.base.config import load_settings  # noqa: E402
 from integration.kernel.runtime import Runtime, build_runtime  # noqa: E402
 from integration.security.crypto import generate_key  # noqa: E402
 from integration.storage import migrate  # noqa: E402

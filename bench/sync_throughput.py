@@ -77,10 +77,10 @@ from core.clock import SystemClock
 from core.domain import CarrierEvent
 from core.status import Status
 from core.wording import customer_note
+from integration.base.config import load_settings
 from integration.engine.tracking import PARCEL, WRITEBACK_JOB, ParcelUpdate, apply_parcel_update
 from integration.jobs import outbox
 from integration.jobs.dispatcher import Dispatcher
-from integration.kernel.config import load_settings
 from integration.kernel.runtime import Runtime, build_runtime
 from integration.security.crypto import generate_key
 from integration.storage import migrate

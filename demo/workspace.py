@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from integration.kernel.config import Settings
+from integration.base.config import Settings
 from integration.security.crypto import generate_key
 
 DEFAULT_DIR = Path("var") / "demo"

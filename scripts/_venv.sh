@@ -1,5 +1,5 @@
 # Sourced by scripts/run and scripts/test: make ./.venv with DropTrack and its extras installed.
-# Re-installs only when pyproject.toml changed since the last install.
+# Re-installs only when pyproject.toml or constraints/dev.txt changed since the last install.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,11 +33,13 @@ ensure_venv() {
     fi
     local stamp="$VENV/.droptrack-installed"
     local hash
-    hash="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+    hash="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints/dev.txt" | sha256sum | cut -d' ' -f1)"
     if ! stamp_covers "$stamp" "$hash" "$extras"; then
         echo "installing DropTrack and its dependencies into $VENV" >&2
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
-        "$VENV/bin/python" -m pip install --quiet -e "$ROOT[$extras]"
+        # Pinned (constraints/dev.txt, made by scripts/lock): an upstream release cannot turn
+        # CI red on unchanged code.
+        "$VENV/bin/python" -m pip install --quiet -c "$ROOT/constraints/dev.txt" -e "$ROOT[$extras]"
         echo "$hash $extras" > "$stamp"
     fi
 }

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
-from integration.kernel.config import Settings, load_settings
+from integration.base.config import Settings, load_settings
 from integration.kernel.runtime import Runtime, build_runtime
 from integration.security.crypto import generate_key
 from integration.storage import migrate

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from integration.kernel import logs
+from integration.base import logs
 from webhooks import shopify, suppliers, woocommerce
 from webhooks.intake import Answer, Incoming, Intake, Rejected
 

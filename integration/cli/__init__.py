@@ -1,0 +1,3 @@
+"""The `droptrack` command: the root group, the shared context, one module per command group under
+commands/.
+"""

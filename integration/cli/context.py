@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from integration.kernel.config import (
+from integration.base.config import (
     ConfigError,
     Settings,
     load_settings,

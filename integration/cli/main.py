@@ -13,8 +13,8 @@ from importlib.metadata import entry_points
 
 import click
 
+from integration.base import logs
 from integration.cli.context import Context
-from integration.kernel import logs
 
 COMMAND_MODULES = ("setup", "processes", "database", "keys", "stores", "suppliers", "mappings",
                    "carriers", "jobs", "admin", "shopify", "woocommerce")

@@ -13,10 +13,10 @@ from datetime import timedelta
 
 from sqlalchemy.exc import OperationalError
 
+from integration.base import logs
+from integration.jobs import leases, outbox
 from integration.jobs import metrics as job_metrics
-from integration.jobs import outbox
 from integration.jobs.registry import handler_for
-from integration.kernel import logs
 from integration.kernel.heartbeat import beat
 from integration.kernel.runtime import Runtime
 
@@ -107,7 +107,7 @@ def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> None:
     """Run one claimed job and record its outcome; never raises."""
     token = logs.job_id.set(f"{job.id}:{job.attempt}")
     try:
-        with runtime.leases.holding(job):
+        with leases.keeper(runtime).holding(job):
             _run_and_record(runtime, job)
     finally:
         logs.job_id.reset(token)

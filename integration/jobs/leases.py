@@ -16,8 +16,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from core.clock import Clock
+from integration.base.process_thread import ProcessThread
 from integration.jobs import outbox
-from integration.kernel.process_thread import ProcessThread
+from integration.kernel.runtime import Runtime
 from integration.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -83,3 +84,9 @@ class LeaseKeeper:
 def _warn_lost(job: outbox.ClaimedJob) -> None:
     log.warning("job %s (%s) lost its lease while running; its outcome will not be recorded",
                 job.id, job.kind)
+
+
+def keeper(runtime: Runtime) -> LeaseKeeper:
+    """The lease keeper of this runtime's process (one per runtime, closed with it)."""
+    return runtime.resource("leases", lambda rt: LeaseKeeper(
+        rt.db, rt.clock, timedelta(seconds=rt.settings.dispatcher.lease_seconds)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from integration.jobs.outbox import ClaimedJob, PermanentError
@@ -24,20 +25,27 @@ def job(kind: str) -> Callable[[JobHandler], JobHandler]:
     return register
 
 
+# Modules that register handlers with `job` when imported. Imported by name, on first use:
+# the rooms that define jobs (engine, sync) sit above this one and import it.
+HANDLER_MODULES = (
+    "integration.engine.forwarding",
+    "integration.engine.notifications",
+    "integration.sync.deliveries",
+    "integration.sync.shopify.fulfillment_service",
+    "integration.sync.shopify.reconcile",
+    "integration.sync.shopify.tokens",
+    "integration.sync.shopify.webhooks",
+    "integration.sync.suppliers.csv_exchange",
+    "integration.sync.woocommerce.reconcile",
+    "integration.sync.woocommerce.statuses",
+    "integration.sync.woocommerce.webhooks",
+    "integration.sync.writeback",
+)
+
+
 def _load_builtin_handlers() -> None:
-    # Imported here, not at the top: these modules register themselves with `job` above.
-    import integration.engine.forwarding
-    import integration.engine.notifications
-    import integration.jobs.processing
-    import integration.sync.shopify.fulfillment_service
-    import integration.sync.shopify.reconcile
-    import integration.sync.shopify.tokens
-    import integration.sync.shopify.webhooks
-    import integration.sync.suppliers.csv_exchange
-    import integration.sync.woocommerce.reconcile
-    import integration.sync.woocommerce.statuses
-    import integration.sync.woocommerce.webhooks
-    import integration.sync.writeback  # noqa: F401
+    for name in HANDLER_MODULES:
+        importlib.import_module(name)
 
 
 def handler_for(kind: str) -> JobHandler:

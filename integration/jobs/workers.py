@@ -19,9 +19,9 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Retries, ShutdownNotifications, TimeLimit
 
+from integration.base.config import load_settings
 from integration.jobs import outbox
 from integration.jobs.dispatcher import run_job
-from integration.kernel.config import load_settings
 from integration.kernel.runtime import Runtime, build_runtime
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,2 @@
+"""The Runtime one process shares (settings, database, clock, secrets, caches) and its heartbeats.
+"""

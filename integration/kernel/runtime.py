@@ -1,19 +1,31 @@
-"""The objects every part of DropTrack shares: settings, database, clock, secret box."""
+"""The objects every part of DropTrack shares: settings, database, clock, secret box.
+
+Rooms above this one keep per-process objects of their own on it (`Runtime.resource`), such as
+the lease keeper of `integration.jobs.leases`, so the runtime imports none of them.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from typing import Any, Protocol, TypeVar
 
 from core.clock import Clock, SystemClock
-from integration.jobs.leases import LeaseKeeper
-from integration.kernel.config import Settings
+from integration.base.config import Settings
+from integration.kernel.connector_cache import ConnectorCache
 from integration.security.crypto import SecretBox, generate_key
 from integration.storage.db import Database
-from integration.sync.connector_cache import ConnectorCache
 
 log = logging.getLogger(__name__)
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+R = TypeVar("R", bound=Closable)
 
 
 @dataclass
@@ -24,15 +36,24 @@ class Runtime:
     secrets: SecretBox
     # Store connectors (and their HTTP connections) this process reuses across jobs.
     connectors: ConnectorCache = field(default_factory=ConnectorCache)
-    # The leases of the jobs this process is running, renewed while they run.
-    leases: LeaseKeeper = field(init=False)
+    # Per-process objects of the rooms above (see `resource`), closed with the runtime.
+    _resources: dict[str, Any] = field(default_factory=dict, repr=False)
+    _resources_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def __post_init__(self) -> None:
-        self.leases = LeaseKeeper(self.db, self.clock,
-                                  timedelta(seconds=self.settings.dispatcher.lease_seconds))
+    def resource(self, name: str, create: Callable[[Runtime], R]) -> R:
+        """The object kept under `name`, made by `create(self)` on first use (once, however
+        many threads ask)."""
+        with self._resources_lock:
+            if name not in self._resources:
+                self._resources[name] = create(self)
+            found: R = self._resources[name]
+            return found
 
     def close(self) -> None:
-        self.leases.close()
+        with self._resources_lock:
+            resources, self._resources = list(self._resources.values()), {}
+        for resource in resources:
+            resource.close()
         self.connectors.close()
         self.db.dispose()
 

@@ -17,7 +17,7 @@ from connectors.request_limits import InProcessRequestLimiter, RequestLimiter
 from connectors.shopify import connector as shopify_connector
 from connectors.shopify.ratelimit import CostLimiter
 from connectors.woocommerce import connector as woocommerce_connector
-from integration.kernel.config import Settings
+from integration.base.config import Settings
 
 if TYPE_CHECKING:
     from integration.limits.redis_limits import RedisCostLimiter, RedisRequestLimiter

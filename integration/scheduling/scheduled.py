@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from integration.kernel.runtime import Runtime
+from integration.jobs.timers import ScheduledJob
 
-# Modules with a module-level `SCHEDULED: list[ScheduledJob]`.
+# Modules with a module-level `SCHEDULED: list[ScheduledJob]`, imported by name: the scheduler
+# sits above the rooms it times, and they never import it.
 CONTRIBUTORS = ("integration.sync.shopify.schedule", "integration.sync.woocommerce.schedule")
-
-
-@dataclass(frozen=True)
-class ScheduledJob:
-    id: str  # fixed, so a restart replaces rather than duplicates
-    function: Callable[[Runtime], object]  # module-level, idempotent; its result is ignored
-    minutes: float
 
 
 def contributed() -> list[ScheduledJob]:

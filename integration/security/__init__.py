@@ -1,0 +1,1 @@
+"""Secrets at rest: MultiFernet encryption of credentials and webhook secrets."""

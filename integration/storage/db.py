@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from integration.kernel.config import DatabaseSettings
+from integration.base.config import DatabaseSettings
 from integration.storage.wal_checkpoints import WalCheckpointer
 from integration.storage.writer_lock import WriterLock
 

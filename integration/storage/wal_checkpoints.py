@@ -21,7 +21,7 @@ import threading
 
 from sqlalchemy import Engine
 
-from integration.kernel.process_thread import ProcessThread
+from integration.base.process_thread import ProcessThread
 from integration.storage.writer_lock import WriterLock
 
 log = logging.getLogger("droptrack.storage")

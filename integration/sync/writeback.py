@@ -26,6 +26,7 @@ from integration.engine.tracking import WRITEBACK_JOB
 from integration.jobs import outbox
 from integration.jobs.outbox import ClaimedJob, PermanentError
 from integration.jobs.registry import job
+from integration.kernel.connector_cache import store_key
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     Order,
@@ -35,7 +36,6 @@ from integration.storage.models import (
     SupplierOrder,
     TrackingEvent,
 )
-from integration.sync.connector_cache import store_key
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from flask import Flask, Response, g, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from integration.kernel import logs
-from integration.kernel.config import Settings, load_settings
+from integration.base import logs
+from integration.base.config import Settings, load_settings
 from integration.kernel.runtime import Runtime, build_runtime
 from templates import TEMPLATES_DIR
 

@@ -15,10 +15,10 @@ from types import FrameType
 
 import requests
 
+from integration.base.config import load_settings
 from integration.jobs.dispatcher import Dispatcher
 from integration.jobs.outbox import ClaimedJob, RetryableError
 from integration.jobs.registry import job
-from integration.kernel.config import load_settings
 from integration.kernel.runtime import Runtime, build_runtime
 
 KIND = "test.call_supplier"

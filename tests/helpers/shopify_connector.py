@@ -24,9 +24,9 @@ from connectors.shopify.tokens import OAUTH, Credentials
 from core.clock import FrozenClock
 from core.domain import CarrierEvent, StoreOrder
 from integration.accounts import stores
+from integration.base.config import Settings
 from integration.engine.orders import import_order
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import SkuMapping, Store, Supplier, SupplierOrder
 from sandboxes.server import BackgroundServer

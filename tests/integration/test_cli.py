@@ -17,9 +17,9 @@ import requests
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from integration.base.config import Settings, load_settings
 from integration.cli.main import main
 from integration.jobs import outbox
-from integration.kernel.config import Settings, load_settings
 from integration.kernel.runtime import build_runtime
 from integration.security.crypto import SecretBox
 from integration.storage.models import Store

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from core.domain import Address, OrderLine, Payment, StoreOrder
 from integration.accounts import stores
 from integration.accounts.suppliers import SupplierError, add_rest_supplier
+from integration.base.config import Settings
 from integration.engine.orders import import_order
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Order, OutboxJob, Shipment, SkuMapping, SupplierOrder
 from tests.conftest import make_settings

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from flask.testing import FlaskClient
 
+from integration.base.config import Settings
 from integration.jobs.dispatcher import Dispatcher
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime, build_runtime
 from integration.web.app import create_app
 from tests.conftest import make_settings

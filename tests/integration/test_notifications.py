@@ -10,10 +10,10 @@ from sqlalchemy import select
 from core.domain import Address, CarrierEvent, OrderLine, Payment, StoreOrder
 from core.status import Reason, Status
 from integration.accounts import stores
+from integration.base.config import Settings
 from integration.engine.orders import import_order
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs import outbox
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     OutboxJob,

@@ -9,8 +9,8 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 
+from integration.base import logs
 from integration.jobs import outbox
-from integration.kernel import logs
 from integration.kernel.runtime import Runtime
 from tests.helpers.jobs import run_jobs
 from tests.helpers.webhook_fixtures import ConnectedStore, shopify_headers, shopify_order_body

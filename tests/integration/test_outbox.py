@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from integration.jobs import outbox
+from integration.base.config import Settings
+from integration.jobs import leases, outbox
 from integration.jobs.dispatcher import Dispatcher
 from integration.jobs.leases import LeaseKeeper
 from integration.jobs.outbox import ClaimedJob, PermanentError, RetryableError
 from integration.jobs.registry import job
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime, build_runtime
 from integration.storage.models import OutboxJob
 from tests.conftest import make_settings
@@ -348,13 +348,13 @@ def test_a_forked_process_runs_its_own_lease_keeper(runtime: Runtime) -> None:
     with runtime.db.write() as session:
         [claimed] = outbox.claim_due(session, "parent", runtime.clock.now(),
                                      timedelta(seconds=30), 10)
-    with runtime.leases.holding(claimed):
+    with leases.keeper(runtime).holding(claimed):
         pass  # the parent's keeper thread is running now
     child = os.fork()
     if child == 0:  # pragma: no cover (the child reports through its exit code)
         code = 3
         try:
-            with runtime.leases.holding(claimed):
+            with leases.keeper(runtime).holding(claimed):
                 keepers = [t for t in threading.enumerate()
                            if t.name == "lease-keeper" and t.is_alive()]
                 code = 0 if keepers else 1

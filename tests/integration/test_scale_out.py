@@ -35,8 +35,8 @@ from core.clock import SystemClock, as_utc
 from core.status import Status
 from integration.accounts import stores
 from integration.accounts.suppliers import add_rest_supplier
+from integration.base.config import Settings
 from integration.jobs import outbox
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.limits.redis_limits import RedisCostLimiter
 from integration.storage.models import (

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from core.domain import CarrierEvent
 from core.status import Status
-from integration.kernel.config import Settings
+from integration.base.config import Settings
 from sandboxes.shopify.signing import app_proxy_signature
 from tests.conftest import make_settings
 from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from core.clock import FrozenClock
 from core.domain import CarrierEvent
 from core.status import Status
+from integration.base.config import Settings
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs.outbox import enqueue
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Store, Supplier, SupplierOrder
 from integration.sync.shopify.reconcile import RECONCILE_JOB

@@ -18,9 +18,9 @@ from connectors.shopify.settings import FULFILLMENT_SERVICE, MERCHANT_MANAGED
 from core.clock import FrozenClock
 from integration.accounts import stores
 from integration.accounts.suppliers import add_rest_supplier
+from integration.base.config import Settings
 from integration.engine.forwarding import POLL_JOB
 from integration.jobs import outbox
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, AuditLog, Order, OutboxJob, SkuMapping, Store
 from integration.sync.shopify.fulfillment_service import (

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from connectors.shopify.tokens import OAUTH, Credentials
 from core.clock import FrozenClock
-from integration.kernel.config import Settings
+from integration.base.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import AuditLog, OutboxJob, Store
 from integration.sync.shopify.webhooks import check_webhooks

@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from integration.accounts import stores
+from integration.base.config import Settings
 from integration.cli.main import main
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from tests.conftest import make_settings
 from tests.helpers.sandbox_supplier import SupplierSandbox

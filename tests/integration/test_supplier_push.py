@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from core.domain import Address, OrderLine, Payment, StoreOrder
 from integration.accounts import stores
 from integration.accounts.suppliers import add_rest_supplier
+from integration.base.config import Settings
 from integration.engine.orders import import_order
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, Shipment, SkuMapping, TrackingEvent
 from tests.conftest import make_settings

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from core.domain import Address, OrderLine, Payment, StoreOrder
 from integration.accounts import stores
 from integration.accounts.suppliers import add_rest_supplier
+from integration.base.config import Settings
 from integration.engine.orders import import_order
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.scheduling.scheduler import flag_attention_needed, queue_tracking_polls
 from integration.storage.models import Alert, Order, Shipment, SkuMapping

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from integration.kernel.config import DatabaseSettings
+from integration.base.config import DatabaseSettings
 from integration.storage.db import Database
 from integration.storage.wal_checkpoints import WalCheckpointer
 from integration.storage.writer_lock import WriterLock

@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from integration.accounts import stores
-from integration.kernel import logs
+from integration.base import logs
 from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, OutboxJob
 from tests.helpers.webhook_fixtures import (

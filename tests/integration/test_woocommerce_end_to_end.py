@@ -15,8 +15,8 @@ from sqlalchemy import select
 from core.domain import CarrierEvent
 from core.status import Status
 from integration.accounts import owners as accounts
+from integration.base.config import Settings
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
-from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Store, Supplier, SupplierOrder
 from integration.sync.woocommerce import statuses, webhooks

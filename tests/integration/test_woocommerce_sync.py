@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from connectors.woocommerce.connection import check_connection
 from integration.accounts import stores
-from integration.kernel.config import Settings
+from integration.base.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Order, Shipment, Store
 from integration.sync.reconcile import UNREADABLE_ORDER

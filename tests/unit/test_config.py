@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from integration.kernel.config import ConfigError, Settings, load_settings
+from integration.base.config import ConfigError, Settings, load_settings
 from integration.security.crypto import generate_key
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from integration.sync import connector_cache
-from integration.sync.connector_cache import ConnectorCache, store_key
+from integration.kernel import connector_cache
+from integration.kernel.connector_cache import ConnectorCache, store_key
 
 
 class FakeConnector:

@@ -1,1 +1,2 @@
-"""CLI command groups contributed by each part of DropTrack (registered in integration.cli.main)."""
+"""The `droptrack` command groups, one module each, each exporting COMMANDS
+(registered by integration.cli.main)."""

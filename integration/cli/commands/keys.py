@@ -8,15 +8,15 @@ import os
 import click
 import tomlkit
 
-from integration.cli.commands.setup import write_private_file
-from integration.cli.context import Context, pass_context
-from integration.kernel.config import (
+from integration.accounts.keys import reencrypt_all
+from integration.base.config import (
     ENV_PREFIX,
     resolve_config_path,
 )
+from integration.cli.commands.setup import write_private_file
+from integration.cli.context import Context, pass_context
 from integration.kernel.runtime import build_runtime
 from integration.security.crypto import SecretDecryptionError, generate_key
-from integration.security.keys import reencrypt_all
 
 
 @click.group()

@@ -11,8 +11,8 @@ from types import FrameType
 
 import click
 
+from integration.base.config import resolve_config_path
 from integration.cli.context import Context, pass_context
-from integration.kernel.config import resolve_config_path
 from integration.storage import migrate
 
 

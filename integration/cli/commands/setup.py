@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import tomlkit
 
-from integration.kernel.config import DEFAULT_CONFIG_FILE
+from integration.base.config import DEFAULT_CONFIG_FILE
 from integration.security.crypto import generate_key
 
 

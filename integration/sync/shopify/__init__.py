@@ -1,0 +1,3 @@
+"""Shopify jobs and sweeps: install, webhooks, fulfillment service, tokens, reconciliation,
+compliance.
+"""

@@ -33,7 +33,7 @@ DATA_REQUEST_ALERT = "customer_data_request"
 def handle_compliance(session: Session, store: Store, topic: str, body: bytes,
                       now: datetime) -> str:
     """customers/data_request, customers/redact or shop/redact for `store`; audited.
-    Called by the inbox job (integration/jobs/processing.py) for a stored delivery."""
+    Called by the inbox job (integration/sync/deliveries.py) for a stored delivery."""
     payload = _compliance_payload(body)
     if topic == "customers/data_request":
         return _data_request(session, store, payload, now)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from integration.scheduling.scheduled import ScheduledJob
+from integration.jobs.timers import ScheduledJob
 from integration.sync.shopify.fulfillment_service import poll_fulfillment_requests
 from integration.sync.shopify.reconcile import queue_reconciliation
 from integration.sync.shopify.tokens import forget_uninstalled_tokens, queue_token_renewals

@@ -1,0 +1,1 @@
+"""WooCommerce jobs and sweeps: store state, reconciliation, webhook health, order statuses."""

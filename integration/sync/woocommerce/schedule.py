@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from integration.scheduling.scheduled import ScheduledJob
+from integration.jobs.timers import ScheduledJob
 from integration.sync.woocommerce.reconcile import queue_reconciliation
 from integration.sync.woocommerce.statuses import queue_status_flush
 from integration.sync.woocommerce.webhooks import queue_webhook_health
