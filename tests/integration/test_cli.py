@@ -23,6 +23,7 @@ from integration.jobs import outbox
 from integration.kernel.runtime import build_runtime
 from integration.security.crypto import SecretBox
 from integration.storage.models import Store
+from tests.helpers.served import wait_until_healthy
 
 
 @pytest.fixture
@@ -207,15 +208,7 @@ def test_serve_starts_answers_health_and_processes_webhooks(cli_env: dict[str, s
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90  # a loaded CI machine can be slow to import and migrate
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, "serve did not answer /healthz"
-            time.sleep(0.1)
+        wait_until_healthy(base, process)
         from tests.helpers.webhook_fixtures import shopify_headers, shopify_order_body
 
         body = shopify_order_body()

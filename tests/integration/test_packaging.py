@@ -13,13 +13,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.helpers.served import wait_until_healthy
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = 900  # resolving and installing the dependencies (from pip's cache when warm)
@@ -44,9 +45,14 @@ def _source_copy(target: Path) -> Path:
     return target
 
 
-def _fresh_venv(path: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "venv", str(path)], check=True)
-    return path / "bin"
+def _install(what: Path, tmp_path: Path) -> Path:
+    """A fresh virtualenv with `what` (a wheel or a source folder) installed, no extras;
+    returns its bin folder."""
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    bin_dir = tmp_path / "venv" / "bin"
+    subprocess.run([str(bin_dir / "pip"), "install", "--quiet", str(what)], check=True,
+                   timeout=INSTALL_TIMEOUT, env=_clean_env(tmp_path))
+    return bin_dir
 
 
 def _clean_env(home: Path) -> dict[str, str]:
@@ -84,16 +90,7 @@ def _serve(bin_dir: Path, workdir: Path, env: dict[str, str]) -> Iterator[str]:
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the installed DropTrack did not start"
-            time.sleep(0.1)
+        wait_until_healthy(base, process)
         yield base
     finally:
         process.terminate()
@@ -101,6 +98,7 @@ def _serve(bin_dir: Path, workdir: Path, env: dict[str, str]) -> Iterator[str]:
 
 
 def _check_install(bin_dir: Path, workdir: Path) -> None:
+    workdir.mkdir()
     env = _clean_env(workdir)
     python = str(bin_dir / "python")
     # Installed without extras: the optional libraries really are absent...
@@ -132,27 +130,19 @@ def _check_install(bin_dir: Path, workdir: Path) -> None:
 @pytest.mark.timeout(INSTALL_TIMEOUT + 300)
 def test_a_wheel_installs_and_serves_track_and_admin_login(
         wheel: Path, tmp_path: Path) -> None:
-    bin_dir = _fresh_venv(tmp_path / "venv")
-    subprocess.run([str(bin_dir / "pip"), "install", "--quiet", str(wheel)], check=True,
-                   timeout=INSTALL_TIMEOUT, env=_clean_env(tmp_path))
+    bin_dir = _install(wheel, tmp_path)
     names = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(wheel)], check=True,
                            capture_output=True, text=True).stdout
     for packaged in ("templates/admin/login.html", "templates/emails/owner_alert.txt",
                      "integration/web/static/droptrack.css", "sandboxes/shopify/",
                      "integration/storage/migrations/versions/0001_initial_schema.py"):
         assert packaged in names, f"{packaged} is missing from the wheel"
-    workdir = tmp_path / "site"
-    workdir.mkdir()
-    _check_install(bin_dir, workdir)
+    _check_install(bin_dir, tmp_path / "site")
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(INSTALL_TIMEOUT + 300)
 def test_pip_install_of_the_source_serves_track_and_admin_login(
         source: Path, tmp_path: Path) -> None:
-    bin_dir = _fresh_venv(tmp_path / "venv")
-    subprocess.run([str(bin_dir / "pip"), "install", "--quiet", str(source)], check=True,
-                   timeout=INSTALL_TIMEOUT, env=_clean_env(tmp_path))
-    workdir = tmp_path / "site"
-    workdir.mkdir()
-    _check_install(bin_dir, workdir)
+    bin_dir = _install(source, tmp_path)
+    _check_install(bin_dir, tmp_path / "site")

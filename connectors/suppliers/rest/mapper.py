@@ -7,11 +7,9 @@ from typing import Any
 from connectors.carriers.units import normalize
 from connectors.parsing import text, timestamp
 from connectors.suppliers.base import Parcel, Rejection, SupplierOrderRequest, SupplierOrderView
+from connectors.suppliers.rest import units
 from core.domain import CarrierEvent
 from core.status import Reason, Status
-
-ADDRESS_FIELD_CODES_INCOMPLETE = frozenset({"missing_house_number", "missing_postcode",
-                                            "missing_province", "required"})
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -41,17 +39,16 @@ def parse_rejection(status: int, body: Any) -> Rejection | None:
         return None
     code, message = text(error.get("code")), text(error.get("message"))
     details = _object(error.get("details"))
-    if code == "out_of_stock":
+    if code == units.OUT_OF_STOCK:
         lines = [f"{text(line.get('supplier_sku'))}: {line.get('available', 0)} available, "
                  f"{line.get('requested')} requested"
                  for line in details.get("lines", []) if isinstance(line, dict)]
-        return Rejection("out_of_stock", message, lines)
-    if code == "invalid_address":
+        return Rejection(units.OUT_OF_STOCK, message, lines)
+    if code == units.INVALID_ADDRESS:
         fields = [f for f in details.get("fields", []) if isinstance(f, dict)]
         problems = [f"{text(f.get('field'))}: {text(f.get('message'))}" for f in fields]
-        incomplete = all(text(f.get("code")) in ADDRESS_FIELD_CODES_INCOMPLETE for f in fields)
-        return Rejection("incomplete_address" if fields and incomplete else "invalid_address",
-                         message, problems)
+        kind = units.address_rejection([text(f.get("code")) for f in fields])
+        return Rejection(kind, message, problems)
     return None
 
 
@@ -66,12 +63,11 @@ def parse_event(data: dict[str, Any]) -> CarrierEvent | None:
     status: Status | None = meaning.status if meaning else None
     reason: Reason | None = meaning.reason if meaning else None
     if status is None:
-        try:
-            status = Status.parse(text(data.get("suggested_status")))
-            suggested_reason = text(data.get("suggested_reason"))
-            reason = Reason.parse(suggested_reason) if suggested_reason else None
-        except ValueError:
+        suggested = units.suggested_status(text(data.get("suggested_status")),
+                                           text(data.get("suggested_reason")))
+        if suggested is None:
             return None  # unknown: never a guess
+        status, reason = suggested
     return CarrierEvent(key=event_id, status=status, reason=reason, happened_at=happened_at,
                         raw_status=raw, message=description, location=text(data.get("location")))
 

@@ -5,16 +5,7 @@ from __future__ import annotations
 import click
 
 from integration.accounts import owners as accounts
-from integration.cli.context import Context
-from integration.kernel.runtime import Runtime
-
-
-def _runtime(ctx: click.Context) -> Runtime:
-
-    context = ctx.find_object(Context)
-    if context is None:
-        raise click.ClickException("run this as `droptrack admin ...`")
-    return context.runtime()
+from integration.cli.context import Context, pass_context
 
 
 @click.group("admin")
@@ -25,10 +16,10 @@ def group() -> None:
 @group.command("create-user")
 @click.argument("email")
 @click.password_option(prompt="Password (12 characters or more)")
-@click.pass_context
-def create_user(ctx: click.Context, email: str, password: str) -> None:
+@pass_context
+def create_user(ctx: Context, email: str, password: str) -> None:
     """Create a dashboard account for EMAIL (the password is asked for, never echoed)."""
-    runtime = _runtime(ctx)
+    runtime = ctx.runtime()
     try:
         with runtime.db.write() as session:
             user_id = accounts.create_user(session, email, password, runtime.clock.now())
@@ -40,10 +31,10 @@ def create_user(ctx: click.Context, email: str, password: str) -> None:
 @group.command("set-password")
 @click.argument("email")
 @click.password_option(prompt="New password (12 characters or more)")
-@click.pass_context
-def set_password(ctx: click.Context, email: str, password: str) -> None:
+@pass_context
+def set_password(ctx: Context, email: str, password: str) -> None:
     """Change EMAIL's password; every open session of that account is signed out."""
-    runtime = _runtime(ctx)
+    runtime = ctx.runtime()
     try:
         with runtime.db.write() as session:
             user = accounts.find_user(session, email)
@@ -57,11 +48,11 @@ def set_password(ctx: click.Context, email: str, password: str) -> None:
 
 @group.command("enable-totp")
 @click.argument("email")
-@click.pass_context
-def enable_totp(ctx: click.Context, email: str) -> None:
+@pass_context
+def enable_totp(ctx: Context, email: str) -> None:
     """Turn on the second factor for EMAIL: add the shown key to an authenticator app, then
     type the code it shows."""
-    runtime = _runtime(ctx)
+    runtime = ctx.runtime()
     with runtime.db.read() as session:
         user = accounts.find_user(session, email)
         if user is None:
@@ -83,10 +74,10 @@ def enable_totp(ctx: click.Context, email: str) -> None:
 @group.command("create-token")
 @click.option("--store", "store_id", type=int, required=True, help="the store the token reads")
 @click.option("--name", default="", help="what the token is for")
-@click.pass_context
-def create_token(ctx: click.Context, store_id: int, name: str) -> None:
+@pass_context
+def create_token(ctx: Context, store_id: int, name: str) -> None:
     """Create a JSON API token for one store. It is shown once; only its hash is kept."""
-    runtime = _runtime(ctx)
+    runtime = ctx.runtime()
     try:
         with runtime.db.write() as session:
             issued = accounts.create_token(session, store_id, name, runtime.clock.now())
@@ -98,10 +89,10 @@ def create_token(ctx: click.Context, store_id: int, name: str) -> None:
 
 @group.command("revoke-token")
 @click.argument("token_id", type=int)
-@click.pass_context
-def revoke_token(ctx: click.Context, token_id: int) -> None:
+@pass_context
+def revoke_token(ctx: Context, token_id: int) -> None:
     """Stop a JSON API token from working."""
-    runtime = _runtime(ctx)
+    runtime = ctx.runtime()
     with runtime.db.write() as session:
         revoked = accounts.revoke_token(session, token_id, runtime.clock.now())
     if not revoked:

@@ -16,14 +16,13 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, and_, select
 
 from connectors.suppliers.base import SupplierLine, SupplierOrderRequest
-from connectors.suppliers.csv import mapper
+from connectors.suppliers.csv import mapper, units
 from connectors.suppliers.csv.settings import (
     DEFAULT_ORDER_COLUMNS,
     DEFAULT_TRACKING_COLUMNS,
     CsvSupplierSettings,
 )
 from core.domain import Address, CarrierEvent
-from core.status import Status
 from integration.accounts.audit import record_audit
 from integration.engine import bindings
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
@@ -182,7 +181,7 @@ def import_tracking(runtime: Runtime, supplier_id: int, text: str) -> TrackingIm
             if supplier_order is None or supplier_order.supplier_id != supplier_id:
                 result.errors.append(f"line {row.line}: unknown reference {row.reference!r}")
                 continue
-            events = [CarrierEvent(f"csv:{row.tracking_number}:shipped", Status.INFO_RECEIVED,
+            events = [CarrierEvent(f"csv:{row.tracking_number}:shipped", units.SHIPPED,
                                    row.shipped_at)] if row.shipped_at else []
             apply_parcel_update(session, ParcelUpdate(
                 supplier_order.id, f"csv:{row.tracking_number}", row.tracking_number,
