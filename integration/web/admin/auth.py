@@ -9,16 +9,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
-from flask import g, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from integration.accounts import owners as accounts
 from integration.limits import logins as ratelimit
 from integration.storage.accounts import User
 from integration.web.admin import blueprint
-from integration.web.security import allow_form_redirects_to_stores, client_address, runtime
+from integration.web.security import client_address, runtime
 
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.login_post", "admin.totp",
                               "admin.totp_post", "admin.static"})
@@ -76,26 +78,35 @@ def _require_login() -> ResponseReturnValue | None:
     return None
 
 
-# Pages outside /admin that need a signed-in owner and send them back after sign-in.
-NEXT_PREFIXES = ("/admin", "/woocommerce/connect")
+# Where sign-in may send the owner on: read-only pages only (a GET there changes nothing; a
+# state-changing flow such as connecting a store needs the owner's explicit POST).
+NEXT_ENDPOINT_PREFIXES = ("admin.",)
+NEXT_ENDPOINTS = frozenset({"woocommerce_connect.connect"})
+NEXT_NEVER = PUBLIC_ENDPOINTS
 
 
 def _safe_next(target: str | None) -> str:
-    # Only our own paths: an open redirect would help phishing.
-    if target and target.startswith(NEXT_PREFIXES) and not target.startswith("//") \
-            and "\\" not in target:
+    # Only our own read-only paths: an open redirect would help phishing.
+    if target and _is_safe_page(target):
         return target
     return url_for("admin.overview")
 
 
-def _allow_onward(next_url: str) -> None:
-    if next_url.startswith("/woocommerce/connect"):
-        allow_form_redirects_to_stores()
+def _is_safe_page(target: str) -> bool:
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return False
+    try:
+        endpoint, _ = current_app.url_map.bind("").match(parts.path, method="GET")
+    except HTTPException:
+        return False
+    return endpoint not in NEXT_NEVER and (
+        endpoint in NEXT_ENDPOINTS or endpoint.startswith(NEXT_ENDPOINT_PREFIXES))
 
 
 @blueprint.get("/login")
 def login() -> ResponseReturnValue:
-    _allow_onward(request.args.get("next", ""))
     return render_template("admin/login.html", email="", error=None,
                            next=request.args.get("next", ""))
 
@@ -111,7 +122,6 @@ def login_post() -> ResponseReturnValue:
     now = rt.clock.now()
 
     def fail(message: str, code: int) -> ResponseReturnValue:
-        _allow_onward(next_url)
         return render_template("admin/login.html", email=email, error=message,
                                next=next_url), code
 
