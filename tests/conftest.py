@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from hypothesis import HealthCheck, settings
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 
 from integration.kernel.config import Settings, load_settings
@@ -28,9 +29,9 @@ from integration.web.app import create_app
 from sandboxes.server import BackgroundServer
 
 # Property tests check behaviour, never speed: a busy CI machine must not fail them.
-settings.register_profile("droptrack", deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile("droptrack")
+hypothesis_settings.register_profile("droptrack", deadline=None,
+                                     suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("droptrack")
 
 pytest_plugins = [
     "tests.helpers.webhook_fixtures",

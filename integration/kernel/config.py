@@ -48,6 +48,10 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     threads: int = Field(default=8, ge=1, le=256)
+    connection_limit: int = Field(default=1000, ge=10, le=60_000)
+    request_read_seconds: float = Field(default=10.0, gt=0, le=600)
+    idle_seconds: int = Field(default=30, ge=1, le=3600)
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=1024 * 1024)
 
 
 class DatabaseSettings(_Section):
