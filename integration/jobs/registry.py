@@ -30,6 +30,7 @@ def _load_builtin_handlers() -> None:
     import integration.engine.notifications
     import integration.jobs.processing
     import integration.sync.shopify.install
+    import integration.sync.shopify.uninstall_check
     import integration.sync.woocommerce.store
     import integration.sync.writeback  # noqa: F401
 

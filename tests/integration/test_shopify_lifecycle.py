@@ -116,6 +116,7 @@ def test_uninstall_stops_work_and_drops_the_tokens(shopify_link: ShopifyLink,
     assert delivery.topic == "app/uninstalled" and delivery.state == "delivered"
     let_live_server_settle()
     run_jobs(runtime, "inbox.process")
+    assert run_jobs(runtime, "shopify.uninstall.confirm") == 1  # Shopify refuses the token
     forget_uninstalled_tokens(runtime)
     store = shopify_link.store()
     assert store.state == "uninstalled" and store.credentials_encrypted is None
