@@ -29,6 +29,7 @@ from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Binding, InboxDelivery, Store
 from integration.sync.shopify import install as shopify_sync
+from integration.sync.shopify import redaction_requests as shopify_redaction
 from integration.sync.shopify import uninstall_check
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
         if store.state == "active":  # Shopify confirms it first (the shop header is unsigned)
             uninstall_check.queue_confirmation(session, store, delivery.id, now)
         return "processed"
+    if store.platform == stores.SHOPIFY and delivery.topic in shopify_redaction.REDACTION_TOPICS:
+        return shopify_redaction.queue(session, store, delivery)  # batched, in a job of its own
     if store.platform == stores.SHOPIFY and delivery.topic in shopify_sync.COMPLIANCE_TOPICS:
         return shopify_sync.handle_compliance(session, store, delivery.topic, delivery.body, now)
     topics, parse = ORDER_TOPICS.get(store.platform, (frozenset(), None))

@@ -28,6 +28,7 @@ def _load_builtin_handlers() -> None:
     # Imported here, not at the top: these modules register themselves with `job` above.
     import integration.engine.forwarding
     import integration.engine.notifications
+    import integration.engine.redaction
     import integration.jobs.processing
     import integration.sync.shopify.install
     import integration.sync.shopify.uninstall_check
