@@ -9,6 +9,8 @@ class RetryableError(Exception):
     def __init__(self, message: str, retry_after_seconds: float | None = None) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+        # Which remote failed (e.g. "supplier:3"), named by the caller that knows it.
+        self.remote: str | None = None
 
 
 class PermanentError(Exception):

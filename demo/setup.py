@@ -140,8 +140,15 @@ def connect_woocommerce(runtime: Runtime, sandboxes: Sandboxes, workspace: Works
     public = runtime.settings.app.public_url
     trust = ssl.create_default_context(cafile=str(workspace.ca_file))
     with httpx.Client(follow_redirects=True, timeout=HTTP_TIMEOUT, verify=trust) as browser:
-        consent = browser.get(f"{public}/woocommerce/connect",
+        confirm = browser.get(f"{public}/woocommerce/connect",
                               params={"store_url": sandboxes.woocommerce_url})
+        token = re.search(r'name="csrf_token" value="([^"]+)"', confirm.text)
+        if confirm.status_code != 200 or token is None:
+            raise SetupError(f"WooCommerce connect: the confirmation page answered "
+                             f"{confirm.status_code}")
+        consent = browser.post(f"{public}/woocommerce/connect", data={
+            "store_url": sandboxes.woocommerce_url, "confirm": "yes",
+            "csrf_token": token.group(1)})
         if consent.status_code != 200:
             raise SetupError(f"WooCommerce connect: the consent page answered "
                              f"{consent.status_code}")

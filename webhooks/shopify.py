@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from connectors.shopify.webhook_shapes import shape_problem
 from integration.accounts import stores
 from integration.jobs import inbox
-from webhooks.intake import Answer, Incoming, Intake, parse_json_object, unauthorized
+from webhooks.intake import Answer, Incoming, Intake, Rejected, parse_json_object, unauthorized
 from webhooks.signatures import verify_base64_hmac
 from webhooks.store_secrets import verified_store
 
@@ -23,9 +24,14 @@ def receive(intake: Intake, incoming: Incoming) -> Answer:
         lambda secrets: verify_base64_hmac(body, headers[HMAC_HEADER], secrets))
     if store is None:
         raise unauthorized(f"unknown shop {shop!r} or bad signature")
-    parse_json_object(body)
+    topic = headers["X-Shopify-Topic"]
+    problem = shape_problem(topic, shop, parse_json_object(body))
+    if problem is not None:
+        # Signed, but not what the headers say it is (a replay under another topic or shop).
+        raise Rejected(400, "the body does not fit the topic",
+                       f"{topic!r} for {shop!r}: {problem}")
     return intake.persist(inbox.Delivery(
-        source=stores.SHOPIFY, store_id=store.store_id, topic=headers["X-Shopify-Topic"],
+        source=stores.SHOPIFY, store_id=store.store_id, topic=topic,
         dedupe_key=f"{store.store_id}:{headers['X-Shopify-Webhook-Id']}",
         headers=incoming.kept_headers("x-shopify-", [HMAC_HEADER]), body=body,
     ))

@@ -201,3 +201,9 @@ def gid(kind: str, legacy_id: str) -> str:
 def legacy_id(value: str) -> str:
     """`gid://shopify/LineItem/123` -> `123` (the id webhooks carry)."""
     return value.rsplit("/", 1)[-1].split("?", 1)[0]
+
+SHOP_IDENTITY = Operation("DropTrackShop", """
+query DropTrackShop {
+  shop { id myshopifyDomain }
+}
+""", 1)

@@ -13,8 +13,10 @@ from connectors.suppliers.base import SupplierConnector
 from connectors.suppliers.rest.client import RestSupplier
 from connectors.suppliers.rest.settings import RestSupplierSettings
 from connectors.url_safety import UnsafeURLError, check_outbound_url
+from core.errors import RetryableError
 from integration.accounts.audit import record_audit
 from integration.kernel.runtime import Runtime
+from integration.limits.circuits import tag
 from integration.storage.models import Supplier
 
 REST = "rest"
@@ -112,4 +114,8 @@ def supplier_connection(runtime: Runtime, supplier: Supplier) -> Iterator[Suppli
         _reused.by_supplier[supplier.id] = (built_from, limiter, connector)
         if cached is not None:
             cached[2].close()
-    yield connector
+    try:
+        yield connector
+    except RetryableError as exc:  # the supplier is (maybe) down: its circuit counts this
+        tag(exc, f"supplier:{supplier.id}")
+        raise

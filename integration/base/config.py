@@ -7,6 +7,7 @@ Lists (encryption keys) are comma-separated in the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -48,6 +49,24 @@ class ServerSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     threads: int = Field(default=8, ge=1, le=256)
+    connection_limit: int = Field(default=1000, ge=10, le=60_000)
+    request_read_seconds: float = Field(default=10.0, gt=0, le=600)
+    idle_seconds: int = Field(default=30, ge=1, le=3600)
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096, le=1024 * 1024)
+    # Reverse proxies in front of DropTrack (networks, e.g. ["127.0.0.1/32", "10.0.0.0/8"]),
+    # or how many there are; the client is then read from X-Forwarded-For.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    proxy_hops: int = Field(default=0, ge=0, le=10)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP network (e.g. 10.0.0.0/8)") from None
+        return value
 
 
 class DatabaseSettings(_Section):
@@ -104,6 +123,12 @@ class DispatcherSettings(_Section):
     max_attempts: int = Field(default=8, ge=1)
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=3600.0, gt=0)
+    # A remote (store or supplier) failing this many times in a row opens its circuit: its
+    # jobs wait (keeping their attempts) for circuit_open_seconds, doubling while it stays
+    # down, up to circuit_max_open_seconds; the first success closes it.
+    circuit_failures: int = Field(default=3, ge=1)
+    circuit_open_seconds: float = Field(default=30.0, gt=0)
+    circuit_max_open_seconds: float = Field(default=900.0, gt=0)
 
 
 class SchedulerSettings(_Section):
@@ -175,6 +200,12 @@ class AdminSettings(_Section):
     cookie_samesite: Literal["Lax", "Strict", "None"] = "Lax"
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
+    # Failed sign-ins from one address, whatever the e-mails, before it is paused.
+    login_address_max_failures: int = Field(default=20, ge=1)
+    # One account guessed from many addresses: after login_max_failures failures in a row,
+    # each attempt waits twice as long as the last, from this many seconds up to
+    # login_lockout_minutes. A browser that signed in to the account before is not slowed.
+    login_backoff_seconds: float = Field(default=30.0, gt=0)
     tracking_lookups_per_window: int = Field(default=20, ge=1)
     tracking_window_minutes: int = Field(default=10, ge=1)
     eta_min_days: int = Field(default=7, ge=0)

@@ -17,7 +17,7 @@ from connectors.carriers.detect import detect
 from core.domain import Address, OrderLine, Payment, StoreOrder
 from core.status import Status, correction
 from integration.accounts.audit import record_audit
-from integration.engine import alerts, bindings
+from integration.engine import bindings
 from integration.engine.address_check import check_address
 from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB, ORDER, decide
 from integration.engine.routing import Mapping, choose
@@ -27,7 +27,7 @@ from integration.engine.tracking import (
     WRITEBACK_JOB,
     _roll_up_order_status,
 )
-from integration.jobs import outbox
+from integration.jobs import alerts, outbox
 from integration.storage.models import (
     Alert,
     Order,

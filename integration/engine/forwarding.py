@@ -22,10 +22,10 @@ from connectors.suppliers.base import (
 from core.domain import Address
 from core.status import Reason, Status
 from integration.accounts.suppliers import supplier_connection
-from integration.engine import alerts, bindings
+from integration.engine import bindings
 from integration.engine.orders import CANCEL_JOB, CONFIRM_ADDRESS_JOB, FORWARD_JOB
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
-from integration.jobs import outbox
+from integration.jobs import alerts, outbox
 from integration.jobs.outbox import ClaimedJob, PermanentError
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime

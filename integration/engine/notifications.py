@@ -16,9 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from connectors.smtp import Email, SmtpSettings, send
 from core.status import Reason
 from core.wording import reason_hint
-from integration.engine.alerts import OWNER_ALERT_JOB
 from integration.engine.orders import CONFIRM_ADDRESS_JOB
 from integration.engine.tracking import UNDELIVERED_NOTICE_JOB
+from integration.jobs.alerts import OWNER_ALERT_JOB
 from integration.jobs.outbox import ClaimedJob, RetryableError
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
@@ -129,8 +129,6 @@ def send_owner_alert(runtime: Runtime, claimed: ClaimedJob) -> None:
         return
     with runtime.db.read() as session:
         alert = session.get_one(Alert, int(claimed.payload["alert_id"]))
-        if alert.order_id is None:
-            return
         try:
             hint = reason_hint(Reason(alert.kind))
         except ValueError:
@@ -141,4 +139,10 @@ def send_owner_alert(runtime: Runtime, claimed: ClaimedJob) -> None:
         email = Email(to=owner, subject=f"DropTrack: {alert.message[:120]}", text=text,
                       html=html, idempotency_key=claimed.idempotency_key)
         order_id = alert.order_id
+    if order_id is None:
+        # Not about one order (a remote down, a job that gave up): this job runs once, and
+        # its idempotency key is the e-mail's, so a retry after a lost answer is recognisable.
+        send(_smtp(runtime), email)
+        log.info("owner alert e-mail %s sent", alert.kind)
+        return
     deliver_once(runtime, email, order_id, f"owner_alert:{alert.kind}")

@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 
 from core.domain import Payment, StoreOrder
 from core.status import Reason, Status, rank
-from integration.engine import alerts, bindings
+from integration.engine import bindings
 from integration.engine.address_check import check_address
 from integration.engine.routing import Mapping, route
-from integration.jobs import outbox
+from integration.jobs import alerts, outbox
 from integration.storage.models import Order, OrderLine, SkuMapping, Supplier, SupplierOrder
 
 ORDER = "order"

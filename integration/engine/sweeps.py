@@ -12,7 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.status import Reason, Status
-from integration.engine import alerts
+from integration.jobs import alerts
 from integration.storage.models import Order, Shipment, SupplierOrder
 
 MOVING = (Status.INFO_RECEIVED, Status.IN_TRANSIT)

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from connectors.carriers.detect import detect
 from core.domain import CarrierEvent
 from core.status import Reason, Status, StatusEvent, StatusState, apply_checked, rank
-from integration.engine import alerts, bindings
-from integration.jobs import outbox
+from integration.engine import bindings
+from integration.jobs import alerts, outbox
 from integration.storage.models import Order, Shipment, SupplierOrder, TrackingEvent
 
 PARCEL = "parcel"

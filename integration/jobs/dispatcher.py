@@ -9,9 +9,10 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from integration.base import logs
 from integration.jobs import leases, outbox
@@ -19,10 +20,12 @@ from integration.jobs import metrics as job_metrics
 from integration.jobs.registry import handler_for
 from integration.kernel.heartbeat import beat
 from integration.kernel.runtime import Runtime
+from integration.limits import circuits
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_NAME = "dispatcher"
+DEAD_JOB_ALERT = "job_failed"
 HEARTBEAT_EVERY_SECONDS = 5.0
 
 
@@ -120,9 +123,15 @@ def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> None:
         handler_for(job.kind)(runtime, job)
     except Exception as exc:
         job_metrics.observe(job.kind, time.perf_counter() - started, failed=True)
+        remote = circuits.remote_of(exc)
         with runtime.db.write() as session:
-            state = outbox.fail(session, job, exc, runtime.clock.now(),
-                                settings.backoff_base_seconds, settings.backoff_max_seconds)
+            now = runtime.clock.now()
+            opened = circuits.record_failure(session, remote, now, str(exc), settings) \
+                if remote is not None else None
+            state = outbox.fail(session, job, exc, now, settings.backoff_base_seconds,
+                                settings.backoff_max_seconds, remote=remote,
+                                paused_until=circuits.wait_until(opened) if opened else None)
+            _tell_the_owner(session, job, exc, state, remote, opened, now)
         level = logging.ERROR if state == outbox.DEAD else logging.WARNING
         log.log(level, "job %s (%s) attempt %d failed -> %s: %s",
                 job.id, job.kind, job.attempt, state, exc)
@@ -131,3 +140,23 @@ def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> None:
     with runtime.db.write() as session:
         if not outbox.complete(session, job, runtime.clock.now()):
             log.warning("job %s finished after its lease was taken over", job.id)
+
+
+def _tell_the_owner(session: Session, job: outbox.ClaimedJob, error: Exception, state: str,
+                    remote: str | None, opened: circuits.Opened | None,
+                    now: datetime) -> None:
+    """A dead letter, or a remote found down, is an owner alert (with its e-mail)."""
+    from integration.jobs import alerts
+
+    if opened is not None and opened.newly and remote is not None:
+        alerts.raise_alert(session, circuits.REMOTE_DOWN_ALERT, f"{remote}:{now.isoformat()}", (
+            f"{remote.replace(':', ' ')} is not answering ({str(error)[:200]}). DropTrack "
+            f"pauses its work and resumes by itself when it answers again."), now,
+            store_id=job.store_id)
+    if state == outbox.DEAD and job.kind != alerts.OWNER_ALERT_JOB:
+        order_id = job.payload.get("order_id")
+        order_id = order_id if isinstance(order_id, int) else None
+        alerts.raise_alert(session, DEAD_JOB_ALERT, f"job:{job.id}:{job.attempt}", (
+            f"A {job.kind} job gave up after {job.attempt} attempt(s): {str(error)[:300]}. "
+            f"Fix the cause, then run it again (`droptrack jobs replay {job.id}`)."), now,
+            store_id=job.store_id, order_id=order_id)

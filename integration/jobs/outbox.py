@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 # Re-exported: job handlers raise these to say how the outbox should treat a failure.
 from core.errors import PermanentError as PermanentError
 from core.errors import RetryableError as RetryableError
+from integration.limits.circuits import record_success
 from integration.storage.insert_once import insert_once
-from integration.storage.models import OutboxJob
+from integration.storage.models import Circuit, OutboxJob
 
 PENDING = "pending"
 RUNNING = "running"
@@ -85,13 +86,17 @@ CLOCK_SLACK = timedelta(minutes=5)
 def _due(now: datetime, lease: timedelta, horizon: timedelta) -> ColumnElement[bool]:
     """Runnable now. Times further ahead than any lease or retry delay we ever set can only
     come from a clock that jumped back; they count as due instead of stalling for hours."""
-    return or_(
+    runnable = or_(
         (OutboxJob.state == PENDING)
         & ((OutboxJob.next_run_at <= now) | (OutboxJob.next_run_at > now + horizon)),
         (OutboxJob.state == RUNNING)
         & ((OutboxJob.lease_expires_at <= now)
            | (OutboxJob.lease_expires_at > now + lease + CLOCK_SLACK)),
     )
+    # A job whose remote is down waits for its circuit (integration/limits/circuits.py).
+    remote_up = OutboxJob.remote.is_(None) | OutboxJob.remote.not_in(
+        select(Circuit.remote).where(Circuit.open_until > now))
+    return runnable & remote_up
 
 
 DEFAULT_HORIZON = timedelta(days=1)
@@ -211,6 +216,9 @@ def complete(session: Session, job: ClaimedJob, now: datetime) -> bool:
     row = _owned(session, job)
     if row is None:
         return False
+    if row.remote is not None:  # it reached the remote it had failed to reach
+        record_success(session, row.remote)
+        row.remote = None
     row.state = DONE
     row.finished_at = now
     row.updated_at = now
@@ -227,9 +235,16 @@ def backoff_seconds(attempt: int, base: float, cap: float,
     return (rng or random).uniform(min(base / 2, ceiling), ceiling)
 
 
+PAUSED = "paused"  # what `fail` reports for a job waiting for its remote's circuit
+
+
 def fail(session: Session, job: ClaimedJob, error: BaseException, now: datetime,
-         backoff_base: float, backoff_max: float) -> str:
-    """Record a failure: schedule a retry or dead-letter. Returns the job's new state."""
+         backoff_base: float, backoff_max: float, remote: str | None = None,
+         paused_until: datetime | None = None) -> str:
+    """Record a failure: schedule a retry or dead-letter. Returns the job's new state.
+
+    A retryable failure against a `remote` whose circuit is open waits until `paused_until`
+    and gets its attempt back: an outage does not use up the job's retries."""
     row = _owned(session, job)
     if row is None:
         return "lost-lease"
@@ -237,6 +252,13 @@ def fail(session: Session, job: ClaimedJob, error: BaseException, now: datetime,
     row.updated_at = now
     row.lease_owner = None
     row.lease_expires_at = None
+    if remote is not None:
+        row.remote = remote
+    if paused_until is not None and not isinstance(error, PermanentError):
+        row.attempts = max(0, row.attempts - 1)
+        row.state = PENDING
+        row.next_run_at = paused_until
+        return PAUSED
     permanent = isinstance(error, PermanentError) or row.attempts >= row.max_attempts
     if permanent:
         row.state = DEAD

@@ -30,10 +30,12 @@ def job(kind: str) -> Callable[[JobHandler], JobHandler]:
 HANDLER_MODULES = (
     "integration.engine.forwarding",
     "integration.engine.notifications",
+    "integration.engine.redaction",
     "integration.sync.deliveries",
     "integration.sync.shopify.fulfillment_service",
     "integration.sync.shopify.reconcile",
     "integration.sync.shopify.tokens",
+    "integration.sync.shopify.uninstall_check",
     "integration.sync.shopify.webhooks",
     "integration.sync.suppliers.csv_exchange",
     "integration.sync.woocommerce.reconcile",

@@ -67,6 +67,21 @@ def block_if_exhausted(session: Session, key: str, now: datetime, limit: int,
     return None
 
 
+def back_off(session: Session, key: str, now: datetime, free: int, base: timedelta,
+             cap: timedelta) -> datetime | None:
+    """Count one failure in a row; past `free` of them, each further one makes the key wait
+    twice as long as the last (from `base`, at most `cap`). Never a lockout: the wait ends,
+    however many failures there were. Returns the end of the wait, if one started."""
+    row = _row(session, key, now)
+    row.count += 1
+    row.window_started_at = now  # the last failure: `prune` forgets quiet keys
+    if row.count <= free:
+        return None
+    wait = min(cap, base * 2 ** min(row.count - free - 1, 30))
+    row.blocked_until = now + wait
+    return row.blocked_until
+
+
 def clear(session: Session, key: str) -> None:
     session.execute(delete(RateLimit).where(RateLimit.key == key))
 

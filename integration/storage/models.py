@@ -304,6 +304,24 @@ class OutboxJob(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    # The remote (e.g. "supplier:3") the job last failed to reach: it waits while that
+    # remote's circuit is open (integration/limits/circuits.py).
+    remote: Mapped[str | None] = mapped_column(String(100))
+
+
+class Circuit(Base):
+    """A remote that keeps failing, shared by every worker: while open, its jobs wait instead
+    of spending their attempts."""
+
+    __tablename__ = "circuits"
+
+    remote: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    opened_times: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime | None]
+    open_until: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime]
 
 
 class Alert(Base):

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,16 +18,18 @@ from connectors.suppliers.rest import mapper as rest_mapper
 from connectors.woocommerce import mapper as woocommerce_mapper
 from core.domain import StoreOrder
 from integration.accounts import stores
+from integration.accounts.audit import record_audit
 from integration.engine import bindings
 from integration.engine.forwarding import POLL_JOB, SUPPLIER_ORDER
-from integration.engine.orders import import_order
+from integration.engine.orders import ORDER, import_order
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs import inbox, outbox
 from integration.jobs.outbox import ClaimedJob, PermanentError, RetryableError
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
-from integration.storage.models import InboxDelivery, Store
-from integration.sync.shopify import compliance
+from integration.storage.models import Binding, InboxDelivery, Store
+from integration.sync.shopify import compliance, uninstall_check
+from integration.sync.shopify import redaction_requests as shopify_redaction
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +80,11 @@ def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
     if store is None:
         return "ignored"
     if delivery.topic in UNINSTALL_TOPICS:
-        store.state = "uninstalled"
-        store.updated_at = now
+        if store.state == "active":  # Shopify confirms it first (the shop header is unsigned)
+            uninstall_check.queue_confirmation(session, store, delivery.id, now)
         return "processed"
+    if store.platform == stores.SHOPIFY and delivery.topic in shopify_redaction.REDACTION_TOPICS:
+        return shopify_redaction.queue(session, store, delivery)  # batched, in a job of its own
     if store.platform == stores.SHOPIFY and delivery.topic in compliance.COMPLIANCE_TOPICS:
         return compliance.handle_compliance(session, store, delivery.topic, delivery.body, now)
     topics, parse = ORDER_TOPICS.get(store.platform, (frozenset(), None))
@@ -94,9 +99,28 @@ def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
     order, problems = parse(payload)
     if order is None:
         raise PermanentError("order payload rejected: " + "; ".join(problems))
+    if store.platform == stores.SHOPIFY and (
+            other := _shopify_order_owner(session, store.id, order.external_id)) is not None:
+        # Shopify order ids are global and every shop of the app signs with one secret: this
+        # is another shop's delivery re-sent under this shop's name. Never a second order.
+        log.warning("shopify order %s of store %d refused for store %d", order.external_id,
+                    other, store.id)
+        record_audit(session, now, "shopify", "webhook.foreign_order_refused",
+                     store_id=store.id, subject=f"order:{order.external_id}",
+                     details={"bound_to_store": other, "inbox_id": delivery.id})
+        return "ignored"
     result = import_order(session, store.id, order, now)
     log.info("order %s of store %d: %s", order.number, store.id, result.outcome.value)
     return "processed"
+
+
+def _shopify_order_owner(session: Session, store_id: int, external_id: str) -> int | None:
+    """The other Shopify store this order id is already bound to, if any."""
+    others = select(Store.id).where(Store.platform == stores.SHOPIFY, Store.id != store_id)
+    owner: int | None = session.scalar(select(Binding.owner_id).where(
+        Binding.owner_type == bindings.STORE, Binding.owner_id.in_(others),
+        Binding.kind == ORDER, Binding.external_id == external_id).limit(1))
+    return owner
 
 
 def _handle_supplier_push(session: Session, delivery: InboxDelivery, now: datetime) -> str:

@@ -28,8 +28,8 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.store_base import OrderPage
 from core.domain import StoreOrder
-from integration.engine import alerts
 from integration.engine.orders import import_order
+from integration.jobs import alerts
 from integration.kernel.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -24,10 +24,11 @@ from integration.engine import bindings, eta
 from integration.engine.orders import ORDER
 from integration.engine.tracking import WRITEBACK_JOB
 from integration.jobs import outbox
-from integration.jobs.outbox import ClaimedJob, PermanentError
+from integration.jobs.outbox import ClaimedJob, PermanentError, RetryableError
 from integration.jobs.registry import job
 from integration.kernel.connector_cache import store_key
 from integration.kernel.runtime import Runtime
+from integration.limits.circuits import tag
 from integration.storage.models import (
     Order,
     OutboxJob,
@@ -175,7 +176,11 @@ def write_back(runtime: Runtime, claimed: ClaimedJob) -> None:
     if (current.written_status, current.written_tracking_number) == (
             current.status, current.tracking_number):
         return  # the store already shows exactly this
-    result = store_connector(runtime, store).write_shipment(current)
+    try:
+        result = store_connector(runtime, store).write_shipment(current)
+    except RetryableError as exc:  # the store is (maybe) down: its circuit counts this
+        tag(exc, f"store:{store.id}")
+        raise
     with runtime.db.write() as session:
         row = session.get_one(Shipment, shipment_id)
         row.written_status, row.written_tracking_number = current.status, current.tracking_number

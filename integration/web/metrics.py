@@ -20,9 +20,9 @@ import integration.jobs.metrics  # noqa: F401  (registers the job metrics)
 from core.clock import as_utc
 from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, OutboxJob, Store
+from integration.web import proxies
 
 blueprint = Blueprint("metrics", __name__)
-LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 class DatabaseCollector(Collector):
@@ -74,7 +74,7 @@ def _age(now: datetime, then: datetime | None) -> float:
 
 
 def _allowed(runtime: Runtime) -> bool:
-    if request.remote_addr in LOOPBACK:
+    if proxies.local_client(request.environ, runtime.settings):
         return True
     token = runtime.settings.metrics.token
     supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()

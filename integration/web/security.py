@@ -19,6 +19,7 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
 from integration.kernel.runtime import Runtime
+from integration.web import proxies
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -151,6 +152,5 @@ def protect(blueprint: Blueprint) -> None:
 
 
 def client_address() -> str:
-    """The caller's address. Behind a reverse proxy, wrap the app in werkzeug's ProxyFix so
-    that this is the client's, not the proxy's."""
-    return request.remote_addr or "unknown"
+    """The caller's address, through the trusted reverse proxies (integration/web/proxies.py)."""
+    return proxies.client_address(request.environ, runtime().settings)

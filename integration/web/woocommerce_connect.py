@@ -1,15 +1,21 @@
 """WooCommerce connect routes: the /wc-auth/v1 key request and its callback.
 
-`/woocommerce/connect?store_url=...` sends the owner to their store's consent page. The
-request is bound to the callback by `user_id`: a token signed with DropTrack's secret key,
-carrying the store URL and a random nonce, valid for `[woocommerce] connect_request_minutes`
-and usable once (the nonce becomes the idempotency key of the store's setup job). The callback
-stores the keys encrypted and answers exactly 200; anything else makes WooCommerce delete
-the keys. No call to the store happens in the request: the setup job creates the webhooks.
+`GET /woocommerce/connect?store_url=...` only shows a confirmation naming the store; nothing
+starts on a GET (a link opened by a signed-in owner must not connect a stranger's store). The
+confirmation's form POSTs back with the session's CSRF token, and only then is the owner sent
+to the store's consent page. The request is bound to the callback by `user_id`: a token signed
+with DropTrack's secret key, carrying the store URL and a random nonce, valid for
+`[woocommerce] connect_request_minutes` and usable once (the nonce becomes the idempotency key
+of the store's setup job). Each start is audited with a digest of its nonce, and a callback is
+taken only for the latest attempt started for that store: an older link is dead once a newer
+one exists. The callback stores the keys encrypted and answers exactly 200; anything else makes
+WooCommerce delete the keys. No call to the store happens in the request: the setup job
+creates the webhooks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -18,17 +24,21 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
 from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
-from integration.storage.models import Store
+from integration.storage.models import AuditLog, Store
 from integration.sync.woocommerce.webhooks import WEBHOOK_HEALTH_JOB
 from integration.web.admin.auth import load_user
+from integration.web.security import allow_form_redirects_to_stores, csrf_exempt, protect
 
 blueprint = Blueprint("woocommerce_connect", __name__)
+protect(blueprint)
+CONNECT_REQUESTED = "store.connect_requested"
 
 SIGNING_CONTEXT = "droptrack.woocommerce.connect"
 SCOPE = "read_write"
@@ -61,24 +71,70 @@ def _read_token(runtime: Runtime, token: str) -> dict[str, str]:
     return {"url": str(data["url"]), "nonce": str(data["nonce"])}
 
 
+def _owner_or_login() -> tuple[str | None, ResponseReturnValue | None]:
+    """The actor starting a connection, or the redirect to sign in. Only a signed-in owner may
+    start one (it adds a store to this DropTrack); demo mode, which has no owner accounts,
+    connects its sandbox store without signing in."""
+    if _runtime().settings.demo:
+        return "demo", None
+    user = load_user()
+    if user is None:
+        target = request.full_path.rstrip("?") if request.method == "GET" else (
+            "/woocommerce/connect")
+        return None, redirect(url_for("admin.login", next=target))
+    return user.actor, None
+
+
+def _checked_store_url(raw_url: str) -> str:
+    url = stores.normalize_store_url(raw_url)
+    check_outbound_url(url, allow_loopback_http=_runtime().settings.loopback_http_allowed)
+    return url
+
+
+def _attempt_digest(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()[:32]
+
+
 @blueprint.get("/woocommerce/connect")
 def connect() -> ResponseReturnValue:
-    """Only a signed-in owner may start a connection (it adds a store to this DropTrack); the
-    callback and the return page stay public: WooCommerce and the browser come back there.
-    Demo mode, which has no owner accounts, connects its sandbox store without signing in."""
-    runtime = _runtime()
-    if not runtime.settings.demo and load_user() is None:
-        return redirect(url_for("admin.login", next=request.full_path.rstrip("?")))
+    """The address form, or with `store_url` the confirmation naming the store. Read-only."""
+    _, login = _owner_or_login()
+    if login is not None:
+        return login
     raw_url = request.args.get("store_url", "").strip()
     if not raw_url:
         return render_template("woocommerce/connect.html", error=None, store_url="")
     try:
-        url = stores.normalize_store_url(raw_url)
-        check_outbound_url(url, allow_loopback_http=runtime.settings.loopback_http_allowed)
+        url = _checked_store_url(raw_url)
     except (stores.StoreError, UnsafeURLError) as bad:
         return render_template("woocommerce/connect.html", error=str(bad),
                                store_url=raw_url), 400
-    token = _serializer(runtime).dumps({"url": url, "nonce": secrets.token_urlsafe(24)})
+    allow_form_redirects_to_stores()
+    return render_template("woocommerce/confirm.html", store_url=url)
+
+
+@blueprint.post("/woocommerce/connect")
+def connect_post() -> ResponseReturnValue:
+    """The confirmed start (CSRF-checked by `protect`): record the attempt, go to the store."""
+    runtime = _runtime()
+    actor, login = _owner_or_login()
+    if login is not None or actor is None:
+        return login or redirect(url_for("admin.login"))
+    raw_url = request.form.get("store_url", "").strip()
+    if request.form.get("confirm") != "yes":
+        return render_template("woocommerce/connect.html", store_url=raw_url,
+                               error="Confirm the store address to connect it."), 400
+    try:
+        url = _checked_store_url(raw_url)
+    except (stores.StoreError, UnsafeURLError) as bad:
+        return render_template("woocommerce/connect.html", error=str(bad),
+                               store_url=raw_url), 400
+    nonce = secrets.token_urlsafe(24)
+    with runtime.db.write() as session:
+        record_audit(session, runtime.clock.now(), actor, CONNECT_REQUESTED,
+                     subject=f"{stores.WOOCOMMERCE}:{url}",
+                     details={"attempt": _attempt_digest(nonce)})
+    token = _serializer(runtime).dumps({"url": url, "nonce": nonce})
     public = runtime.settings.app.public_url
     query = urlencode({
         "app_name": runtime.settings.woocommerce.app_name, "scope": SCOPE, "user_id": token,
@@ -89,6 +145,7 @@ def connect() -> ResponseReturnValue:
 
 
 @blueprint.post("/woocommerce/connect/callback")
+@csrf_exempt  # WooCommerce's server calls it; the signed, single-use user_id is the check
 def callback() -> ResponseReturnValue:
     runtime = _runtime()
     body = request.get_json(silent=True)
@@ -114,6 +171,7 @@ def _save_keys(runtime: Runtime, request_data: dict[str, str], key: str, secret:
     now = runtime.clock.now()
     credentials = runtime.secrets.encrypt_json({"consumer_key": key, "consumer_secret": secret})
     with runtime.db.write() as session:
+        _require_latest_attempt(session, request_data)
         store = session.scalar(select(Store).where(Store.platform == stores.WOOCOMMERCE,
                                                    Store.domain == request_data["url"]))
         if store is None:
@@ -134,6 +192,16 @@ def _save_keys(runtime: Runtime, request_data: dict[str, str], key: str, secret:
         record_audit(session, now, "wc-auth", "store.connected", store_id=store.id,
                      subject=f"{stores.WOOCOMMERCE}:{store.domain}")
         return store.id
+
+
+def _require_latest_attempt(session: Session, request_data: dict[str, str]) -> None:
+    latest = session.scalar(
+        select(AuditLog.details).where(
+            AuditLog.action == CONNECT_REQUESTED,
+            AuditLog.subject == f"{stores.WOOCOMMERCE}:{request_data['url']}")
+        .order_by(AuditLog.id.desc()).limit(1))
+    if not latest or latest.get("attempt") != _attempt_digest(request_data["nonce"]):
+        raise ConnectRefused("not the pending connect request for this store")
 
 
 @blueprint.get("/woocommerce/connect/return")

@@ -147,6 +147,17 @@ def shop_payload(state: SandboxState, shop_domain: str) -> dict[str, Any]:
             "plan_name": shop.plan}
 
 
+def compliance_payload(topic: str, shop_id: int, shop: str) -> dict[str, Any]:
+    """The body Shopify sends for a compliance topic (no customer orders named)."""
+    body: dict[str, Any] = {"shop_id": shop_id, "shop_domain": shop}
+    customer = {"id": 191167, "email": "john@example.com", "phone": "555-625-1199"}
+    if topic == "customers/data_request":
+        body.update(orders_requested=[], customer=customer, data_request={"id": 9999})
+    elif topic == "customers/redact":
+        body.update(customer=customer, orders_to_redact=[])
+    return body
+
+
 class WebhookDispatcher:
     """Queues and sends deliveries for every subscription matching an emitted event."""
 
@@ -242,7 +253,7 @@ class WebhookDispatcher:
         if not app.compliance_url:
             raise ValueError(f"app {app.name} has no compliance_url configured")
         shop_record = self.state.shops[shop]
-        body = payload or {"shop_id": shop_record.id, "shop_domain": shop}
+        body = payload or compliance_payload(topic, shop_record.id, shop)
         return self.enqueue(shop, topic, app.compliance_url, app.client_secret,
                             json.dumps(body).encode())
 

@@ -13,6 +13,7 @@ from connectors.shopify.tokens import CLIENT_CREDENTIALS
 from core.domain import CarrierEvent
 from core.status import Status
 from integration.accounts import stores
+from integration.jobs import inbox
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     Alert,
@@ -20,10 +21,10 @@ from integration.storage.models import (
     Binding,
     InboxDelivery,
     Order,
+    OutboxJob,
     Shipment,
     Store,
 )
-from integration.sync.shopify.compliance import handle_compliance
 from integration.sync.shopify.install import connect_custom_app
 from integration.sync.shopify.tokens import (
     RENEW_TOKEN_JOB,
@@ -125,6 +126,7 @@ def test_uninstall_stops_work_and_drops_the_tokens(shopify_link: ShopifyLink,
     assert delivery.topic == "app/uninstalled" and delivery.state == "delivered"
     let_live_server_settle()
     run_jobs(runtime, "inbox.process")
+    assert run_jobs(runtime, "shopify.uninstall.confirm") == 1  # Shopify refuses the token
     forget_uninstalled_tokens(runtime)
     store = shopify_link.store()
     assert store.state == "uninstalled" and store.credentials_encrypted is None
@@ -144,10 +146,17 @@ def customer_order(link: ShopifyLink, email: str) -> SandboxOrder:
 
 
 def compliance(link: ShopifyLink, topic: str, payload: dict[str, object]) -> None:
-    with link.runtime.db.write() as session:
-        store = session.get_one(Store, link.store_id)
-        assert handle_compliance(session, store, topic, json.dumps(payload).encode(),
-                                 link.clock.now()) == "processed"
+    """The delivery as the intake stores it, then the jobs that act on it."""
+    runtime = link.runtime
+    inbox.record_directly(runtime.db, inbox.Delivery(
+        source="shopify", store_id=link.store_id, topic=topic, dedupe_key=f"c:{topic}",
+        headers={}, body=json.dumps(payload).encode()), link.clock.now())
+    assert run_jobs(runtime, "inbox.process") == 1
+    run_jobs(runtime, "compliance.redact")
+    with runtime.db.read() as session:
+        assert session.scalars(select(OutboxJob).where(
+            OutboxJob.kind.in_(("inbox.process", "compliance.redact")),
+            OutboxJob.state != "done")).all() == []
 
 
 def test_a_customer_data_request_gives_the_owner_an_export(shopify_link: ShopifyLink) -> None:
@@ -191,7 +200,8 @@ def test_customers_redact_erases_personal_data_and_keeps_the_facts(
         assert session.scalars(select(Shipment)).one().tracking_number == "LX123456785CN"
         others = [o for o in orders.values() if o.id != redacted.id]
         assert [o.email for o in others] == ["other@example.com"]
-        assert session.scalars(select(InboxDelivery)).one().body == b"{}"
+        assert session.scalars(select(InboxDelivery).where(
+            InboxDelivery.topic == "orders/create")).one().body == b"{}"
         entry = session.scalars(select(AuditLog).where(
             AuditLog.action == "compliance.customer_redacted")).one()
         assert "ada@example.com" not in json.dumps(entry.details)

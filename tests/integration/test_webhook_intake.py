@@ -134,7 +134,9 @@ def test_malformed_json_behind_a_valid_signature_is_400(
 def test_json_the_standard_library_accepts_is_stored_even_where_orjson_refuses(
         client: FlaskClient, runtime: Runtime, connected_shopify: ConnectedStore,
         body: bytes) -> None:
-    response = client.post("/webhooks/shopify", data=body, headers=shopify_headers(body))
+    # A topic whose body shape DropTrack does not check: only the JSON parsing is under test.
+    response = client.post("/webhooks/shopify", data=body,
+                           headers=shopify_headers(body, topic="fulfillments/create"))
     assert response.status_code == 200
     assert counts(runtime) == (1, 1)
 
@@ -186,7 +188,7 @@ def test_real_shopify_payloads_from_the_contracts_are_accepted(
     samples = [path for path in samples if not path.name.startswith("_")]
     assert samples, "no webhook samples in the contract data"
     for number, path in enumerate(samples):
-        body = path.read_bytes()
+        body = path.read_bytes().replace(b"{shop}.myshopify.com", SHOP.encode())
         topic = path.stem.replace("__", "/")
         response = client.post("/webhooks/shopify", data=body,
                                headers=shopify_headers(body, webhook_id=f"s{number}",

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from connectors.url_safety import check_outbound_url
 from integration.accounts import owners as accounts
 from integration.kernel.runtime import Runtime
-from integration.storage.models import Store
+from integration.storage.models import AuditLog, Store
 from integration.web import woocommerce_connect
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
@@ -33,10 +33,8 @@ def sign_in_owner(client: FlaskClient, runtime: Runtime) -> None:
     with runtime.db.write() as session:
         accounts.create_user(session, OWNER, PASSWORD, runtime.clock.now())
     page = client.get("/admin/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token is not None
     answer = client.post("/admin/login", data={"email": OWNER, "password": PASSWORD,
-                                               "csrf_token": token.group(1)})
+                                               "csrf_token": csrf_of(page)})
     assert answer.status_code == 302
 
 
@@ -47,8 +45,18 @@ def public_dns(monkeypatch: pytest.MonkeyPatch) -> None:
                         partial(check_outbound_url, resolver=lambda host, port: ["93.184.215.14"]))
 
 
+def csrf_of(page: str) -> str:
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    return token.group(1)
+
+
 def start(client: FlaskClient, store_url: str = "https://shop.example.com") -> dict[str, str]:
-    answer = client.get(f"/woocommerce/connect?store_url={store_url}")
+    """Open the confirmation page, then confirm it (a POST with the CSRF token)."""
+    page = client.get(f"/woocommerce/connect?store_url={store_url}")
+    assert page.status_code == 200
+    answer = client.post("/woocommerce/connect", data={
+        "store_url": store_url, "confirm": "yes", "csrf_token": csrf_of(page.get_data(True))})
     assert answer.status_code == 302
     location = urlsplit(answer.headers["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == (
@@ -111,7 +119,46 @@ def test_only_a_signed_in_owner_may_start_a_connection(app: Flask, runtime: Runt
     answer = visitor.get("/woocommerce/connect?store_url=https://shop.example.com")
     assert answer.status_code == 302
     assert answer.headers["Location"].startswith("/admin/login?next=/woocommerce/connect")
+    # The confirmation is a read-only page: sign-in may go on to it.
     sign_in_owner(visitor, runtime)
     assert start(visitor)["scope"] == "read_write"
     # The callback stays public: WooCommerce itself calls it, without the owner's cookie.
     assert app.test_client().post("/woocommerce/connect/callback", json={}).status_code == 400
+
+
+def test_a_cross_site_get_starts_nothing(client: FlaskClient, runtime: Runtime) -> None:
+    """A link (or an <img>) opened by a signed-in owner only shows a confirmation naming the
+    store; starting needs the POST with the session's CSRF token and the explicit confirm."""
+    page = client.get("/woocommerce/connect?store_url=https://attacker.example.com")
+    assert page.status_code == 200 and "Location" not in page.headers
+    assert "https://attacker.example.com" in page.get_data(as_text=True)
+    forged = {"store_url": "https://attacker.example.com", "confirm": "yes"}
+    assert client.post("/woocommerce/connect", data=forged).status_code == 400  # no CSRF token
+    unconfirmed = {"store_url": "https://attacker.example.com",
+                   "csrf_token": csrf_of(page.get_data(True))}
+    assert client.post("/woocommerce/connect", data=unconfirmed).status_code == 400
+    with runtime.db.read() as session:
+        assert session.scalars(select(AuditLog).where(
+            AuditLog.action == woocommerce_connect.CONNECT_REQUESTED)).all() == []
+
+
+def test_the_callback_binds_to_the_latest_attempt(client: FlaskClient) -> None:
+    older = start(client)["user_id"]
+    newer = start(client)["user_id"]
+    assert client.post("/woocommerce/connect/callback", json=keys(older)).status_code == 400
+    assert client.post("/woocommerce/connect/callback", json=keys(newer)).status_code == 200
+
+
+@pytest.mark.parametrize("target", [
+    "/woocommerce/connect/callback", "/admin/logout", "/admin/login", "//evil.example/admin",
+    "/admin\\..", "https://evil.example/admin", "/admin/%0d%0aSet-Cookie:x", "/track",
+])
+def test_sign_in_only_goes_on_to_read_only_pages(app: Flask, runtime: Runtime,
+                                                  target: str) -> None:
+    visitor = app.test_client()
+    with runtime.db.write() as session:
+        accounts.create_user(session, OWNER, PASSWORD, runtime.clock.now())
+    page = visitor.get("/admin/login").get_data(as_text=True)
+    answer = visitor.post("/admin/login", data={"email": OWNER, "password": PASSWORD,
+                                                "csrf_token": csrf_of(page), "next": target})
+    assert answer.headers["Location"] == "/admin/", target

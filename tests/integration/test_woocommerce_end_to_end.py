@@ -50,6 +50,7 @@ def connect_in_browser(page: Page, public: str, sandbox: WooCommerceSandbox,
     page.fill("#email", "owner@example.com")
     page.fill("#password", "correct horse battery")
     page.click("button[type=submit]")
+    page.click("button[name=confirm]")  # the confirmation names the store; GET starts nothing
     page.click("a.wc-auth-approve")
     page.wait_for_selector("#result[data-store-id]")
     return int(page.get_attribute("#result", "data-store-id") or 0)

@@ -22,11 +22,10 @@ from integration.storage import migrate
 @pass_context
 def serve(ctx: Context, host: str | None, port: int | None) -> None:
     """Run the web app, the outbox dispatcher and the scheduler in one process."""
-    from waitress import serve as waitress_serve
-
     from integration.jobs.dispatcher import Dispatcher
     from integration.scheduling.scheduler import build_scheduler
     from integration.web.app import create_app
+    from integration.web.server import build_server
 
     runtime = ctx.runtime(require_schema=False)
     settings = runtime.settings
@@ -39,16 +38,16 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    listen_host = host or settings.server.host
+    listen_port = port or settings.server.port
+    server = build_server(app, settings, listen_host, listen_port)  # binds before work starts
     if dispatcher is not None:
         dispatcher.start()
     if scheduler is not None:
         scheduler.start()
-    listen_host = host or settings.server.host
-    listen_port = port or settings.server.port
     click.echo(f"DropTrack listening on http://{listen_host}:{listen_port}")
     try:
-        waitress_serve(app, host=listen_host, port=listen_port,
-                       threads=settings.server.threads, ident="droptrack")
+        server.run()
     except KeyboardInterrupt:
         pass
     finally:

@@ -8,21 +8,19 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import PermanentError
 from integration.accounts.audit import record_audit
-from integration.engine import alerts, bindings
+from integration.engine import bindings
 from integration.engine.orders import ORDER
+from integration.jobs import alerts
 from integration.storage.models import (
     Binding,
-    InboxDelivery,
     Order,
-    OrderLine,
     Shipment,
     Store,
-    TrackingEvent,
 )
 
 COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
@@ -32,16 +30,13 @@ DATA_REQUEST_ALERT = "customer_data_request"
 # ---------------------------------------------------------------------------- compliance
 def handle_compliance(session: Session, store: Store, topic: str, body: bytes,
                       now: datetime) -> str:
-    """customers/data_request, customers/redact or shop/redact for `store`; audited.
+    """customers/data_request for `store`; audited.
     Called by the inbox job (integration/sync/deliveries.py) for a stored delivery."""
     payload = _compliance_payload(body)
     if topic == "customers/data_request":
         return _data_request(session, store, payload, now)
-    if topic == "customers/redact":
-        return _redact_customer(session, store, payload, now)
-    if topic == "shop/redact":
-        return _redact_shop(session, store, now)
-    raise PermanentError(f"not a compliance topic: {topic}")
+    # customers/redact and shop/redact run as batched jobs: integration/engine/redaction.py
+    raise PermanentError(f"not a compliance topic handled here: {topic}")
 
 
 def _customer_orders(session: Session, store: Store, payload: dict[str, Any],
@@ -90,51 +85,6 @@ def _data_request(session: Session, store: Store, payload: dict[str, Any],
         f"{request_id}): {len(orders)} order(s). The export is in the audit log entry "
         f"compliance.customer_data_request; send it to the customer within 30 days."),
         now, store_id=store.id)
-    return "processed"
-
-
-def _redact_customer(session: Session, store: Store, payload: dict[str, Any],
-                     now: datetime) -> str:
-    orders = _customer_orders(session, store, payload, "orders_to_redact")
-    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
-    email = str((customer or {}).get("email") or "").strip()
-    for order in orders:
-        order.email = order.customer_name = ""
-        order.ship_name = order.ship_company = order.ship_address1 = order.ship_address2 = ""
-        order.ship_city = order.ship_province = order.ship_zip = order.ship_phone = ""
-        order.updated_at = now  # country, lines, amounts and shipment statuses stay
-        for shipment_id in session.scalars(select(Shipment.id).where(
-                Shipment.order_id == order.id)):
-            session.execute(update(TrackingEvent).where(
-                TrackingEvent.shipment_id == shipment_id).values(location=""))
-    # Raw webhook bodies carry the same personal data: empty the ones about these orders.
-    ids = {bindings.external_id_of(session, bindings.STORE, store.id, ORDER, o.id)
-           for o in orders}
-    needles = [n.encode() for n in (*{i for i in ids if i}, email) if n]
-    redacted_deliveries = 0
-    for delivery in session.scalars(select(InboxDelivery).where(
-            InboxDelivery.store_id == store.id)):
-        if delivery.topic not in COMPLIANCE_TOPICS and any(n in delivery.body for n in needles):
-            delivery.body, delivery.headers = b"{}", {}
-            redacted_deliveries += 1
-    record_audit(session, now, "shopify", "compliance.customer_redacted", store_id=store.id,
-                 subject=f"customer:{(customer or {}).get('id', '')}",
-                 details={"orders": [o.number for o in orders],
-                          "deliveries_emptied": redacted_deliveries})
-    return "processed"
-
-
-def _redact_shop(session: Session, store: Store, now: datetime) -> str:
-    store_id, domain = store.id, store.domain
-    order_count = len(list(session.scalars(select(Order.id).where(Order.store_id == store_id))))
-    session.execute(delete(OrderLine).where(OrderLine.order_id.in_(
-        select(Order.id).where(Order.store_id == store_id))))
-    session.execute(delete(Binding).where(Binding.owner_type == bindings.STORE,
-                                          Binding.owner_id == store_id))
-    session.delete(store)  # orders, shipments, inbox, outbox, mappings, alerts cascade
-    session.flush()
-    record_audit(session, now, "shopify", "compliance.shop_redacted", store_id=None,
-                 subject=domain, details={"orders_deleted": order_count})
     return "processed"
 
 

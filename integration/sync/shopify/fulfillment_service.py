@@ -26,9 +26,8 @@ from core.domain import Payment
 from core.status import Reason, Status
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
-from integration.engine import alerts
 from integration.engine.orders import import_order
-from integration.jobs import outbox
+from integration.jobs import alerts, outbox
 from integration.jobs.outbox import ClaimedJob
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime

@@ -12,8 +12,7 @@ from connectors.shopify.settings import StoreSettings
 from connectors.shopify.tokens import Credentials
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
-from integration.engine import alerts
-from integration.jobs import outbox
+from integration.jobs import alerts, outbox
 from integration.jobs.outbox import ClaimedJob
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime

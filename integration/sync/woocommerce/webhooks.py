@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from connectors.woocommerce.connector import WooCommerceConnector
 from connectors.woocommerce.settings import merged
 from connectors.woocommerce.webhooks import ensure_webhooks
-from integration.engine import alerts
-from integration.jobs import outbox
+from integration.jobs import alerts, outbox
 from integration.jobs.outbox import ClaimedJob
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime

@@ -9,16 +9,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
-from flask import g, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from integration.accounts import owners as accounts
 from integration.limits import logins as ratelimit
 from integration.storage.accounts import User
 from integration.web.admin import blueprint
-from integration.web.security import allow_form_redirects_to_stores, client_address, runtime
+from integration.web.security import client_address, runtime
 
 PUBLIC_ENDPOINTS = frozenset({"admin.login", "admin.login_post", "admin.totp",
                               "admin.totp_post", "admin.static"})
@@ -76,26 +79,35 @@ def _require_login() -> ResponseReturnValue | None:
     return None
 
 
-# Pages outside /admin that need a signed-in owner and send them back after sign-in.
-NEXT_PREFIXES = ("/admin", "/woocommerce/connect")
+# Where sign-in may send the owner on: read-only pages only (a GET there changes nothing; a
+# state-changing flow such as connecting a store needs the owner's explicit POST).
+NEXT_ENDPOINT_PREFIXES = ("admin.",)
+NEXT_ENDPOINTS = frozenset({"woocommerce_connect.connect"})
+NEXT_NEVER = PUBLIC_ENDPOINTS
 
 
 def _safe_next(target: str | None) -> str:
-    # Only our own paths: an open redirect would help phishing.
-    if target and target.startswith(NEXT_PREFIXES) and not target.startswith("//") \
-            and "\\" not in target:
+    # Only our own read-only paths: an open redirect would help phishing.
+    if target and _is_safe_page(target):
         return target
     return url_for("admin.overview")
 
 
-def _allow_onward(next_url: str) -> None:
-    if next_url.startswith("/woocommerce/connect"):
-        allow_form_redirects_to_stores()
+def _is_safe_page(target: str) -> bool:
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return False
+    try:
+        endpoint, _ = current_app.url_map.bind("").match(parts.path, method="GET")
+    except HTTPException:
+        return False
+    return endpoint not in NEXT_NEVER and (
+        endpoint in NEXT_ENDPOINTS or endpoint.startswith(NEXT_ENDPOINT_PREFIXES))
 
 
 @blueprint.get("/login")
 def login() -> ResponseReturnValue:
-    _allow_onward(request.args.get("next", ""))
     return render_template("admin/login.html", email="", error=None,
                            next=request.args.get("next", ""))
 
@@ -107,25 +119,37 @@ def login_post() -> ResponseReturnValue:
     email = accounts.normalize_email(request.form.get("email", ""))[:320]
     password = request.form.get("password", "")[:1024]
     next_url = request.form.get("next", "")
-    key = f"login:{client_address()}:{email}"
+    address = client_address()
+    # One address + account, one address whatever the account (spraying), one account from
+    # any address (guessing from many): the last one backs off instead of locking the owner
+    # out, and does not slow a browser that signed in to this account before.
+    pair_key, address_key, account_key = (
+        f"login:{address}:{email}", f"login-address:{address}", f"login-account:{email}")
+    checked = [pair_key, address_key] + ([] if _known_device(email) else [account_key])
     now = rt.clock.now()
+    lockout = timedelta(minutes=admin.login_lockout_minutes)
 
     def fail(message: str, code: int) -> ResponseReturnValue:
-        _allow_onward(next_url)
         return render_template("admin/login.html", email=email, error=message,
                                next=next_url), code
 
     with rt.db.write() as db:
-        if ratelimit.blocked_until(db, key, now) is not None:
-            return fail(LOCKED.format(minutes=admin.login_lockout_minutes), 429)
+        waits = [until for key in checked
+                 if (until := ratelimit.blocked_until(db, key, now)) is not None]
+        if waits:
+            return fail(_paused_message(max(waits) - now), 429)
         user = accounts.verify_password(db, email, password)
         if user is None:
-            ratelimit.block_if_exhausted(db, key, now, admin.login_max_failures,
-                                         timedelta(minutes=admin.login_lockout_minutes),
-                                         timedelta(minutes=admin.login_lockout_minutes))
+            ratelimit.block_if_exhausted(db, pair_key, now, admin.login_max_failures,
+                                         lockout, lockout)
+            ratelimit.block_if_exhausted(db, address_key, now,
+                                         admin.login_address_max_failures, lockout, lockout)
+            ratelimit.back_off(db, account_key, now, admin.login_max_failures,
+                               timedelta(seconds=admin.login_backoff_seconds), lockout)
             failed = True
         else:
-            ratelimit.clear(db, key)
+            ratelimit.clear(db, pair_key)
+            ratelimit.clear(db, account_key)
             failed = False
             if user.totp_secret_encrypted is None:
                 user.last_login_at = now
@@ -140,7 +164,48 @@ def login_post() -> ResponseReturnValue:
     session.clear()
     session.permanent = True
     session["uid"], session["ver"], session["iat"] = user_id, version, _issued_at()
-    return redirect(_safe_next(next_url))
+    return _remember_device(redirect(_safe_next(next_url)), email)
+
+
+def _paused_message(wait: timedelta) -> str:
+    minutes = max(1, -(-int(wait.total_seconds()) // 60))
+    return LOCKED.format(minutes=minutes)
+
+
+DEVICE_COOKIE = "droptrack_device"
+DEVICE_DAYS = 90
+
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key or "", "droptrack.known-device")
+
+
+def _known_device(email: str) -> bool:
+    """Whether this browser signed in to `email`'s account before (a signed cookie)."""
+    cookie = request.cookies.get(DEVICE_COOKIE, "")
+    if not cookie or not current_app.secret_key:
+        return False
+    try:
+        known = _device_serializer().loads(cookie, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        return False
+    return isinstance(known, list) and email in known
+
+
+def _remember_device(response: Response, email: str) -> Response:
+    if not current_app.secret_key:
+        return response
+    try:
+        known = _device_serializer().loads(request.cookies.get(DEVICE_COOKIE, ""),
+                                           max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        known = []
+    accounts_seen = [email, *[e for e in known if isinstance(e, str) and e != email][:4]]
+    response.set_cookie(DEVICE_COOKIE, _device_serializer().dumps(accounts_seen),
+                        max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=current_app.config.get("SESSION_COOKIE_SECURE", True),
+                        path="/admin")
+    return response
 
 
 @blueprint.get("/login/code")
@@ -157,19 +222,25 @@ def totp_post() -> ResponseReturnValue:
     if not isinstance(uid, int) or not isinstance(started, float) or time.time() - started > 300:
         session.clear()
         return redirect(url_for("admin.login"))
-    key = f"totp:{client_address()}:{uid}"
+    key, account_key = f"totp:{client_address()}:{uid}", f"totp-account:{uid}"
     now = rt.clock.now()
     admin = rt.settings.admin
+    lockout = timedelta(minutes=admin.login_lockout_minutes)
     with rt.db.write() as db:
-        if ratelimit.blocked_until(db, key, now) is not None:
+        waits = [until for k in (key, account_key)
+                 if (until := ratelimit.blocked_until(db, k, now)) is not None]
+        if waits:
             session.clear()
             return render_template("admin/login.html", email="", next="",
-                                   error=LOCKED.format(minutes=admin.login_lockout_minutes)), 429
+                                   error=_paused_message(max(waits) - now)), 429
         ok = accounts.verify_totp(db, rt.secrets, uid, request.form.get("code", "")[:12], now)
         if not ok:
-            ratelimit.block_if_exhausted(db, key, now, admin.login_max_failures,
-                                         timedelta(minutes=admin.login_lockout_minutes),
-                                         timedelta(minutes=admin.login_lockout_minutes))
+            ratelimit.block_if_exhausted(db, key, now, admin.login_max_failures, lockout,
+                                         lockout)
+            ratelimit.back_off(db, account_key, now, admin.login_max_failures,
+                               timedelta(seconds=admin.login_backoff_seconds), lockout)
+        else:
+            ratelimit.clear(db, account_key)
         user = db.get_one(User, uid)
         if ok:
             user.last_login_at = now
@@ -178,10 +249,19 @@ def totp_post() -> ResponseReturnValue:
                                error="That code is not right or was already used. Enter the "
                                "current code from your authenticator app."), 401
     _start_session(user)
-    return redirect(_safe_next(request.form.get("next")))
+    return _remember_device(redirect(_safe_next(request.form.get("next"))), user.email)
 
 
 @blueprint.post("/logout")
 def logout() -> Response:
+    """Ends the session on the server too: the account's session version moves on, so a
+    copy of this cookie (or any other session of the account) no longer signs anyone in."""
+    uid = session.get("uid")
+    if isinstance(uid, int):
+        rt = runtime()
+        with rt.db.write() as db:
+            user = db.get(User, uid)
+            if user is not None and user.session_version == session.get("ver"):
+                user.session_version += 1
     session.clear()
     return redirect(url_for("admin.login"))

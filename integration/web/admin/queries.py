@@ -14,11 +14,11 @@ from sqlalchemy.orm import Session
 
 from core.status import Reason
 from core.wording import reason_hint
-from integration.engine import alerts, bindings
+from integration.engine import bindings
 from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB, ORDER
 from integration.engine.tracking import UNDELIVERED_NOTICE_JOB
 from integration.engine.tracking_view import number_candidates
-from integration.jobs import outbox
+from integration.jobs import alerts, outbox
 from integration.storage.models import (
     Alert,
     InboxDelivery,
