@@ -33,6 +33,7 @@ def _load_builtin_handlers() -> None:
     import integration.sync.shopify.reconcile
     import integration.sync.shopify.tokens
     import integration.sync.shopify.webhooks
+    import integration.sync.woocommerce.deleted
     import integration.sync.woocommerce.reconcile
     import integration.sync.woocommerce.statuses
     import integration.sync.woocommerce.webhooks

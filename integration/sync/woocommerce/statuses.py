@@ -38,7 +38,7 @@ MOVABLE_TARGETS = frozenset(t for targets in units.FORWARD_MOVES.values() for t 
 
 
 def due_statuses(runtime: Runtime, store: Store, settings: StoreSettings,
-                 ast: bool) -> dict[str, str]:
+                 partial_shipped: bool) -> dict[str, str]:
     """order id in the store -> the status DropTrack wants it to show, for orders shown a
     parcel whose status changed since the last flush (at most `status_lookback_hours` ago).
 
@@ -63,7 +63,8 @@ def due_statuses(runtime: Runtime, store: Store, settings: StoreSettings,
         for order_status, reason, external in rows:
             status = Status(order_status)
             if status in (Status.PENDING, Status.PROCESSING):
-                target = units.PARTIAL_SHIPPED if ast else None  # some parcels, not all
+                # some parcels, not all: only where the store has the status switched on
+                target = units.PARTIAL_SHIPPED if partial_shipped else None
             else:
                 target = woocommerce_order_status(
                     status, Reason(reason) if reason else None,
@@ -77,9 +78,11 @@ def flush_statuses(runtime: Runtime, store: Store, connector: WooCommerceConnect
     """Send the statuses DropTrack owes this store; returns how many orders changed.
 
     The current statuses are read first (100 per call) so a status the merchant set by hand
-    (on hold, cancelled, completed already) is never overwritten."""
+    (on hold, cancelled, completed already) is never overwritten, and so an order the store
+    mishandled (a status it no longer knows) is put back as it was."""
     started = runtime.clock.now()
-    wanted = due_statuses(runtime, store, connector.settings, connector.capabilities().ast)
+    wanted = due_statuses(runtime, store, connector.settings,
+                          connector.capabilities().partial_shipped)
     done: list[str] = []
     problems: list[str] = []
     if wanted:
@@ -87,7 +90,7 @@ def flush_statuses(runtime: Runtime, store: Store, connector: WooCommerceConnect
         moves = {order_id: target for order_id, target in wanted.items()
                  if units.may_move(current.get(order_id, ""), target)}
         if moves:
-            done, problems = connector.update_statuses(moves)
+            done, problems = connector.update_statuses(moves, previous=current)
             for problem in problems:
                 log.warning("store %d: status not updated: %s", store.id, problem)
             record_health(runtime, store.id, "; ".join(problems) or None)

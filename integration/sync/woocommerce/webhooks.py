@@ -38,7 +38,12 @@ def check_webhooks(runtime: Runtime, store: Store, connector: WooCommerceConnect
         record_gap(runtime, store, [hook.topic for hook in report.reenabled])
     if report.created:
         log.info("store %d: webhooks created for %s", store.id, ", ".join(report.created))
-    record_health(runtime, store.id, None)
+    paused = sorted(hook.topic for hook in report.paused)
+    # Paused by someone in WooCommerce: left so, but the store is not healthy while it is.
+    record_health(runtime, store.id, (
+        f"DropTrack's {' and '.join(paused)} webhook is paused in WooCommerce (WooCommerce > "
+        "Settings > Advanced > Webhooks): orders reach DropTrack only through the slower "
+        "reconciliation until it is set to Active.") if paused else None)
 
 
 def record_gap(runtime: Runtime, store: Store, topics: list[str]) -> None:
