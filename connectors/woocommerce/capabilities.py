@@ -7,6 +7,8 @@
 - `GET wc/v3/reports/orders/totals`: the order statuses the store has registered right now.
   A plugin's status (AST's "partial-shipped") is used only when it is listed: AST installs it
   switched off, and `orders/batch` turns an unknown status into "pending" without an error.
+- `GET wc/v3/orders/0/fulfillments`: WooCommerce core's Order Fulfillments (beta since 2025-09)
+  exist only while the feature is on; off, the route is missing (`rest_no_route`).
 - The providers list from the route the plugin serves (`orders/<id>/shipment-trackings/
   providers`; AST has no order-independent one).
 
@@ -41,10 +43,11 @@ class Capabilities:
     ast: bool = False  # ...served by Advanced Shipment Tracking
     providers: tuple[str, ...] = field(default=())  # provider names as the plugin knows them
     statuses: tuple[str, ...] = field(default=())  # order statuses registered in the store
+    fulfillments: bool = False  # WooCommerce core's Order Fulfillments routes are on
 
     def to_settings(self) -> dict[str, Any]:
         return {"tracking": self.tracking, "ast": self.ast, "providers": list(self.providers),
-                "statuses": list(self.statuses)}
+                "statuses": list(self.statuses), "fulfillments": self.fulfillments}
 
     @classmethod
     def from_settings(cls, data: Mapping[str, Any]) -> Capabilities | None:
@@ -56,7 +59,8 @@ class Capabilities:
         return cls(tracking=bool(data["tracking"]), ast=bool(data.get("ast")),
                    providers=tuple(str(p) for p in providers)
                    if isinstance(providers, list) else (),
-                   statuses=tuple(str(s) for s in data["statuses"]))
+                   statuses=tuple(str(s) for s in data["statuses"]),
+                   fulfillments=bool(data.get("fulfillments")))
 
     @property
     def partial_shipped(self) -> bool:
@@ -105,11 +109,21 @@ def probe(client: WooCommerceClient) -> Capabilities:
         raise RestApiMissing(f"{client.site_url} runs WordPress but not the WooCommerce REST "
                              "API (wc/v3): is WooCommerce installed and active?")
     statuses = probe_statuses(client)
+    fulfillments = probe_fulfillments(client)
     if TRACKING_NAMESPACE not in found:
-        return Capabilities(statuses=statuses)
+        return Capabilities(statuses=statuses, fulfillments=fulfillments)
     return Capabilities(tracking=True, ast=AST_NAMESPACE in found,
                         providers=tuple(parse_provider_names(_providers(client))),
-                        statuses=statuses)
+                        statuses=statuses, fulfillments=fulfillments)
+
+
+def probe_fulfillments(client: WooCommerceClient) -> bool:
+    """True when the Order Fulfillments routes exist (order 0 itself is then not found)."""
+    try:
+        client.get("orders/0/fulfillments", what="looking for WooCommerce's order fulfillments")
+    except NotFound as missing:
+        return not missing.no_route
+    return True
 
 
 def _providers(client: WooCommerceClient) -> Any:

@@ -80,6 +80,7 @@ class WooCommerceConnector:
             raise PermanentError(f"order {snapshot.order_number}: no WooCommerce order id")
         try:
             tracked = self._write_tracking_item(snapshot)
+            tracked = self._write_fulfillment(snapshot) or tracked
             self._write_note(snapshot, tracked)
             if self.settings.status_updates == "immediate":
                 self._write_status(snapshot)
@@ -131,6 +132,30 @@ class WooCommerceConnector:
         made, _ = mapper.parse_tracking_items([created])
         if made:
             self._keep_ship_date(snapshot, made[0], shipped_on)
+        return True
+
+    def _write_fulfillment(self, snapshot: ShipmentSnapshot) -> bool:
+        """Where core's Order Fulfillments are on, one fulfillment per parcel number (read
+        first, so a retry adds none; a replaced number's fulfillment is removed). The store
+        sends no e-mail for it: the customer note does the telling."""
+        if not snapshot.tracking_number or not self.capabilities().fulfillments:
+            return False
+        route = f"orders/{snapshot.order_external_id}/fulfillments"
+        existing = mapper.fulfillment_numbers(self.client.get(
+            route, what=f"reading the fulfillments of order {snapshot.order_number}"))
+        if snapshot.tracking_number in existing:
+            return True
+        replaced = snapshot.written_tracking_number
+        if replaced and replaced in existing:
+            self.client.delete(f"{route}/{existing[replaced]}",
+                               what=f"removing the fulfillment of replaced number {replaced}")
+        provider = mapper.known_provider(self.capabilities().providers, snapshot.carrier,
+                                         snapshot.shopify_company) or snapshot.carrier
+        body = mapper.build_fulfillment(
+            snapshot.tracking_number, provider, snapshot.tracking_url,
+            [(line.external_id, line.quantity) for line in snapshot.lines])
+        self.client.request("POST", route, json_body=body, params={"notify_customer": "false"},
+                            what=f"adding a fulfillment to order {snapshot.order_number}")
         return True
 
     def _keep_ship_date(self, snapshot: ShipmentSnapshot, item: mapper.TrackingItem,

@@ -172,6 +172,31 @@ def build_tracking_item(number: str, carrier: str, tracking_url: str, provider: 
     return body
 
 
+def fulfillment_numbers(data: Any) -> dict[str, str]:
+    """tracking number -> fulfillment id, from `GET orders/<id>/fulfillments`."""
+    found: dict[str, str] = {}
+    for entry in data if isinstance(data, list) else []:
+        if not isinstance(entry, dict) or entry.get("id") is None:
+            continue
+        for meta in entry.get("meta_data") or []:
+            if isinstance(meta, dict) and meta.get("key") == "_tracking_number":
+                found[text(meta.get("value"))] = str(entry["id"])
+    return found
+
+
+def build_fulfillment(number: str, provider: str, tracking_url: str,
+                      lines: Iterable[tuple[str, int]]) -> dict[str, Any]:
+    """A create request for WooCommerce core's Order Fulfillments (documented API)."""
+    items = [{"item_id": int(line_id), "qty": quantity} for line_id, quantity in lines
+             if line_id.isdigit()]
+    meta: list[dict[str, Any]] = [{"key": "_tracking_number", "value": number},
+                                  {"key": "_shipping_provider", "value": provider},
+                                  {"key": "_tracking_url", "value": tracking_url}]
+    if items:
+        meta.insert(0, {"key": "_items", "value": items})
+    return {"status": "fulfilled", "is_fulfilled": True, "meta_data": meta}
+
+
 def parse_customer_notes(data: Any) -> set[str]:
     """The texts of the customer notes an order already shows."""
     if not isinstance(data, list):

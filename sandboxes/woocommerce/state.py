@@ -235,6 +235,10 @@ class WooCommerceStore:
             self.ast_api_date_format = ""
             self.index_bytes_sent: list[int] = []
             self._request_salt = 0
+            # WooCommerce core's Order Fulfillments (a feature flag, off by default)
+            self.fulfillments_enabled = False
+            self.fulfillments: dict[int, list[dict[str, Any]]] = {}
+            self._next_fulfillment_id = 0
             self.faults: list[Fault] = []
             self.auth_salt = secrets.token_hex(16)
 
@@ -385,6 +389,11 @@ class WooCommerceStore:
             self.orders[order.id] = order
             self.enqueue_order_event(order.id, "order.created")
             return order
+
+    def next_fulfillment_id(self) -> int:
+        with self.lock:
+            self._next_fulfillment_id += 1
+            return self._next_fulfillment_id
 
     def next_request_salt(self) -> int:
         with self.lock:

@@ -114,7 +114,7 @@ def suppliers_for(runtime: Runtime, store_id: int, *skus: str) -> None:
 
 
 def ship(runtime: Runtime, order_id: int, sku: str, *, shipped_at: datetime,
-         number: str = NUMBER) -> None:
+         number: str = NUMBER, status: Status = Status.INFO_RECEIVED) -> None:
     """The supplier of `sku` reports a parcel (a test double at the supplier edge), and
     DropTrack writes it back to the store."""
     with runtime.db.write() as session:
@@ -123,7 +123,7 @@ def ship(runtime: Runtime, order_id: int, sku: str, *, shipped_at: datetime,
             .where(SupplierOrder.order_id == order_id, Supplier.name == f"Supplier {sku}")).one()
         apply_parcel_update(session, ParcelUpdate(
             supplier_order.id, f"P-{sku}", number, carrier="China Post",
-            events=[CarrierEvent(f"e-{sku}", Status.INFO_RECEIVED, shipped_at)]),
+            events=[CarrierEvent(f"e-{sku}-{status}", status, shipped_at)]),
             runtime.clock.now())
     run_jobs(runtime, "store.writeback")
 
