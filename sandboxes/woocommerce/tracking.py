@@ -224,7 +224,8 @@ def build_tracking_blueprint(store: WooCommerceStore) -> Blueprint:
                 item["custom_tracking_provider"] = ""
             items.append(item)
             store.save_tracking_items(order_id, items)
-            if mode == "ast" and item["status_shipped"] in ("1", "2"):
+            partial_off = item.get("status_shipped") == "2" and not store.ast_partial_shipped
+            if mode == "ast" and item["status_shipped"] in ("1", "2") and not partial_off:
                 target = "completed" if item["status_shipped"] == "1" else AST_PARTIAL_SHIPPED
                 if store.order(order_id).status != target:
                     store.set_order_status(order_id, target)
