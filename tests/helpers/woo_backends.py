@@ -68,6 +68,10 @@ class WooBackend(Protocol):
 
     def clear_webhooks(self) -> None: ...
 
+    def share_modified_second(self, order_ids: list[int]) -> None:
+        """Give the orders one `date_modified` second, as a bulk edit or import saving many
+        orders at once does (the sandbox's frozen clock does it anyway)."""
+
     def next_second(self) -> None:
         """Return once the store's clock is in a later second than now (its dates have
         one-second resolution, and DropTrack ignores a change not newer than the last)."""
@@ -148,6 +152,12 @@ class SandboxBackend(RestBackend):
     def next_second(self) -> None:
         self.box.clock.advance(timedelta(seconds=1))
 
+    def share_modified_second(self, order_ids: list[int]) -> None:
+        with self.box.store.lock:
+            moment = max(self.box.store.orders[i].date_modified for i in order_ids)
+            for order_id in order_ids:
+                self.box.store.orders[order_id].date_modified = moment
+
 
 def sandbox_backend(sandbox: WooCommerceSandbox) -> SandboxBackend:
     """The sandbox seeded as the kit seeds the real store: AST, its products, two keys."""
@@ -189,6 +199,12 @@ class RealStoreBackend(RestBackend):
 
     def set_partial_shipped(self, on: bool) -> None:
         self._php("ast-partial-shipped.php", "on" if on else "off")
+
+    def share_modified_second(self, order_ids: list[int]) -> None:
+        ids = ",".join(str(int(i)) for i in order_ids)  # integers only
+        self._sql("UPDATE wp_wc_orders o JOIN (SELECT MAX(date_updated_gmt) AS t FROM "  # noqa: S608
+                  f"wp_wc_orders WHERE id IN ({ids})) m SET o.date_updated_gmt = m.t "
+                  f"WHERE o.id IN ({ids})")
 
     def next_second(self) -> None:
         start = int(time.time())

@@ -24,8 +24,10 @@ from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel
 from integration.kernel.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
+    Alert,
     InboxDelivery,
     Order,
+    OutboxJob,
     SkuMapping,
     Store,
     Supplier,
@@ -195,9 +197,8 @@ def test_1_a_status_switched_off_after_the_probe_is_put_back_not_left_pending(
 
 def test_2_reconciliation_reads_every_order_once_when_many_share_a_second(
         runtime: Runtime, woo_backend: WooBackend) -> None:
-    """150 orders created through orders/batch (the real store saves a few per second, the
-    sandbox all in one): paging through the changes yields each exactly once, and the
-    reconciliation job imports them all."""
+    """150 orders saved in the same second (as a bulk edit or import does): paging through
+    the changes yields each exactly once, and the reconciliation job imports them all."""
     store_id = connect(runtime, woo_backend)
     created: list[int] = []
     for _ in range(2):
@@ -206,10 +207,10 @@ def test_2_reconciliation_reads_every_order_once_when_many_share_a_second(
              "line_items": [{"product_id": woo_backend.products["MUG-1"], "quantity": 1}]}
             for _ in range(75)]})
         created += [int(item["id"]) for item in answer["create"]]
-        if len(created) == 75:
-            first = timestamp(answer["create"][0]["date_modified_gmt"])
-    assert first is not None
-    since = first - timedelta(seconds=1)
+    woo_backend.share_modified_second(created)
+    last = timestamp(store_order(woo_backend, created[0])["date_modified_gmt"])
+    assert last is not None
+    since = last - timedelta(seconds=1)
     seen: list[int] = []
     cursor: str | None = None
     shop = connector(woo_backend)
@@ -357,3 +358,42 @@ def test_8_a_paused_webhook_is_not_reported_healthy(
     assert "order.updated webhook is paused" in health["problem"]
     assert our_webhooks(woo_backend, public)["order.updated"]["status"] == "paused"
 
+
+
+def dead_jobs(runtime: Runtime) -> list[str]:
+    with runtime.db.read() as session:
+        return list(session.scalars(select(OutboxJob.kind).where(OutboxJob.state == "dead")))
+
+
+def test_8_wrong_keys_are_one_alert_not_a_failed_job_per_sweep(
+        runtime: Runtime, woo_backend: WooBackend) -> None:
+    store_id = connect(runtime, woo_backend, key=(woo_backend.key[0], "cs_" + "0" * 40))
+    for _ in range(2):  # two reconciliation sweeps
+        woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 0.001)
+        assert run_jobs(runtime, reconcile.RECONCILE_JOB) == 1
+    assert dead_jobs(runtime) == []
+    with runtime.db.read() as session:
+        refused = list(session.scalars(select(Alert).where(
+            Alert.kind == woocommerce_sync.KEYS_REFUSED, Alert.store_id == store_id)))
+        health = session.get_one(Store, store_id).settings["woocommerce"]["health"]
+    assert len(refused) == 1 and "refused DropTrack's API keys" in refused[0].message
+    assert health["ok"] is False
+
+
+def test_8_write_backs_a_read_only_key_stopped_resume_once_the_key_works(
+        runtime: Runtime, woo_backend: WooBackend, public: str) -> None:
+    store_id = connect(runtime, woo_backend, key=woo_backend.readonly_key)
+    suppliers_for(runtime, store_id, "LAMP-1")
+    order_id = place_order(woo_backend, ("LAMP-1",))
+    ours = bring_in(runtime, store_id, woo_backend, order_id)
+    ship(runtime, ours, "LAMP-1", shipped_at=runtime.clock.now())
+    assert dead_jobs(runtime) == ["store.writeback"]
+    assert tracking_items(woo_backend, order_id) == []
+    # The owner gives the key write permission (here: DropTrack is given the read/write one).
+    with runtime.db.write() as session:
+        session.get_one(Store, store_id).credentials_encrypted = runtime.secrets.encrypt_json(
+            {"consumer_key": woo_backend.key[0], "consumer_secret": woo_backend.key[1]})
+    check_webhooks(runtime)
+    assert run_jobs(runtime, "store.writeback") == 1
+    assert [item["tracking_number"] for item in tracking_items(woo_backend, order_id)] == [
+        NUMBER]
