@@ -173,10 +173,9 @@ def build_index_blueprint(store: WooCommerceStore) -> Blueprint:
             "routes": {f"/{namespace}/route-{n}": {"methods": ["GET"], "padding": "x" * 200}
                        for namespace in namespaces for n in range(40)},
         }
-        response = json_response(filter_fields(body, fields or None))
         with store.lock:
-            store.index_bytes_sent.append(len(response.get_data()))
-        return response
+            store.index_queries.append(dict(query_params()))
+        return json_response(filter_fields(body, fields or None))
 
     @api.route("/wp-json/<path:route>",
                methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])

@@ -233,7 +233,7 @@ class WooCommerceStore:
             # format empty (false): `date_shipped` sent over REST is then lost (today shown).
             self.ast_partial_shipped = False
             self.ast_api_date_format = ""
-            self.index_bytes_sent: list[int] = []
+            self.index_queries: list[dict[str, str]] = []  # every GET /wp-json/'s query
             self._request_salt = 0
             # WooCommerce core's Order Fulfillments (a feature flag, off by default)
             self.fulfillments_enabled = False
