@@ -42,6 +42,7 @@ pytest_plugins = [
     "tests.helpers.smtp",
     "tests.helpers.redis_server",
     "tests.helpers.woocommerce_connector",
+    "tests.helpers.woo_backends",
     "tests.helpers.shopify_connector",
 ]
 

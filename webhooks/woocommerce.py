@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import secrets
 from typing import Any
 
 from integration.accounts import stores
@@ -26,6 +27,7 @@ SOURCE = "woocommerce"
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 TOPIC_HEADER = "X-WC-Webhook-Topic"
 _PING_BODY = re.compile(rb"webhook_id=\d+")
+DELETED_ORDER_CODE = "woocommerce_rest_shop_order_invalid_id"
 
 
 def receive(intake: Intake, incoming: Incoming, store_id: int) -> Answer:
@@ -62,6 +64,12 @@ def dedupe_suffix(topic: str, payload: dict[str, Any], body: bytes) -> str:
     """WooCommerce's delivery id is not unique: an order's state is (id, date_modified)."""
     resource, _, event = topic.partition(".")
     object_id = payload.get("id")
+    if resource == "order" and payload.get("code") == DELETED_ORDER_CODE and object_id is None:
+        # The order was deleted before WooCommerce built this delivery: the body is the REST
+        # error. Acknowledged (a refusal counts towards disabling the webhook); processing
+        # finds the deleted order and withdraws it. Every such body is the same, whichever
+        # order it was, so each delivery is kept (handling one twice changes nothing).
+        return f"order:deleted-before-delivery:{secrets.token_hex(12)}"
     if resource == "order":
         if not isinstance(object_id, int | str) or object_id == "":
             raise Rejected(400, "order body without an id", "order body without id")

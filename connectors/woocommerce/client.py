@@ -163,8 +163,9 @@ class WooCommerceClient:
         return _json(self.request("POST", route, what=what, json_body=body,
                                   namespace=namespace), self.site_url, what)
 
-    def put(self, route: str, body: Any, *, what: str, namespace: str = WC_V3) -> Any:
-        return _json(self.request("PUT", route, what=what, json_body=body,
+    def put(self, route: str, body: Any, *, what: str, namespace: str = WC_V3,
+            params: Mapping[str, str | int] | None = None) -> Any:
+        return _json(self.request("PUT", route, what=what, json_body=body, params=params,
                                   namespace=namespace), self.site_url, what)
 
     def delete(self, route: str, *, what: str, params: Mapping[str, str | int] | None = None,
@@ -172,9 +173,12 @@ class WooCommerceClient:
         return _json(self.request("DELETE", route, what=what, params=params,
                                   namespace=namespace), self.site_url, what)
 
-    def index(self) -> requests.Response:
-        """`GET /wp-json/`: namespace discovery (a redirect is returned, not followed)."""
-        return self.request("GET", "", what="reading the REST API index", namespace="")
+    def index(self, fields: str = "namespaces") -> requests.Response:
+        """`GET /wp-json/?_fields=...`: namespace discovery, only the fields asked for (the
+        whole index describes every route: over a megabyte). A redirect is returned, not
+        followed."""
+        return self.request("GET", "", what="reading the REST API index", namespace="",
+                            params={"_fields": fields} if fields else None)
 
     def page(self, route: str, params: Mapping[str, str | int], page: int, *,
              what: str) -> tuple[list[Any], int]:

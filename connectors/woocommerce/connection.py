@@ -9,9 +9,14 @@ from connectors.http import TransientHttpError
 from connectors.store_base import StoreAccess
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from connectors.woocommerce.capabilities import Capabilities, RestApiMissing
+from connectors.woocommerce.client import StoreRefused
 from connectors.woocommerce.connector import build
 from core.errors import PermanentError
 
+READ_ONLY_KEY = (
+    "The API key can only read: WooCommerce refused DropTrack a write with it, so tracking "
+    "could never be added to orders. In WooCommerce > Settings > Advanced > REST API, give "
+    "the key Read/Write permission (or create a new Read/Write key) and connect again.")
 HTTPS_REQUIRED = (
     "The store address starts with http://. DropTrack sends API keys only over HTTPS: use "
     "your store's https:// address (the site needs a valid SSL certificate).")
@@ -47,6 +52,13 @@ def check_connection(access: StoreAccess) -> ConnectionReport:
         found = connector.capabilities(fresh=True)
         connector.client.get("orders", params={"per_page": 1, "_fields": "id"},
                              what="reading orders")
+        try:
+            # An empty batch writes nothing, but WooCommerce checks the key may write first.
+            connector.client.post("orders/batch", {}, what="checking that the key may write")
+        except StoreRefused as refused:
+            if refused.status == 401:  # the same key just read
+                return ConnectionReport([READ_ONLY_KEY])
+            raise
     except RestApiMissing as missing:
         return ConnectionReport([str(missing)])
     except TransientHttpError as unreachable:

@@ -14,15 +14,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from connectors.parsing import text
+from connectors.parsing import text, timestamp
 from connectors.request_limits import InProcessRequestLimiter, RequestLimiter, limit_requests
 from connectors.store_base import OrderPage, ShipmentSnapshot, StoreAccess, WriteResult
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from connectors.woocommerce import mapper, units
 from connectors.woocommerce.capabilities import TRACKING_NAMESPACE, Capabilities, probe
 from connectors.woocommerce.client import MAX_PER_PAGE, NotFound, WooCommerceClient
+from connectors.woocommerce.cursor import Cursor, advance
 from connectors.woocommerce.settings import StoreSettings, merged
 from core.errors import PermanentError
 from core.status import Status
@@ -50,8 +52,10 @@ class OrderDeleted(PermanentError):
 
 class WooCommerceConnector:
     def __init__(self, client: WooCommerceClient, settings: StoreSettings,
-                 on_probe: Callable[[Capabilities], None] | None = None) -> None:
+                 on_probe: Callable[[Capabilities], None] | None = None,
+                 page_size: int = MAX_PER_PAGE) -> None:
         self.client = client
+        self.page_size = page_size
         self.settings = settings
         self._capabilities = Capabilities.from_settings(settings.capabilities)
         self._on_probe = on_probe
@@ -76,6 +80,7 @@ class WooCommerceConnector:
             raise PermanentError(f"order {snapshot.order_number}: no WooCommerce order id")
         try:
             tracked = self._write_tracking_item(snapshot)
+            tracked = self._write_fulfillment(snapshot) or tracked
             self._write_note(snapshot, tracked)
             if self.settings.status_updates == "immediate":
                 self._write_status(snapshot)
@@ -106,8 +111,13 @@ class WooCommerceConnector:
         items, problems = mapper.parse_tracking_items(raw)
         if problems:
             raise PermanentError("; ".join(problems))
-        if any(item.tracking_number == snapshot.tracking_number for item in items):
-            return True
+        shipped_on = (snapshot.status_happened_at.date()
+                      if snapshot.status is Status.INFO_RECEIVED and snapshot.status_happened_at
+                      else None)
+        for item in items:
+            if item.tracking_number == snapshot.tracking_number:
+                self._keep_ship_date(snapshot, item, shipped_on)
+                return True
         replaced = snapshot.written_tracking_number
         for item in items:
             if replaced and item.tracking_number == replaced:
@@ -115,14 +125,61 @@ class WooCommerceConnector:
                                    what=f"removing the replaced number {replaced}")
         provider = mapper.known_provider(self.capabilities().providers, snapshot.carrier,
                                          snapshot.shopify_company)
-        shipped_on = (snapshot.status_happened_at.date()
-                      if snapshot.status is Status.INFO_RECEIVED and snapshot.status_happened_at
-                      else None)
         body = mapper.build_tracking_item(snapshot.tracking_number, snapshot.carrier,
                                           snapshot.tracking_url, provider, shipped_on)
-        self.client.post(route, body, namespace=TRACKING_NAMESPACE,
-                         what=f"adding tracking to order {snapshot.order_number}")
+        created = self.client.post(route, body, namespace=TRACKING_NAMESPACE,
+                                   what=f"adding tracking to order {snapshot.order_number}")
+        made, _ = mapper.parse_tracking_items([created])
+        if made:
+            self._keep_ship_date(snapshot, made[0], shipped_on)
         return True
+
+    def _write_fulfillment(self, snapshot: ShipmentSnapshot) -> bool:
+        """Where core's Order Fulfillments are on, one fulfillment per parcel number (read
+        first, so a retry adds none; a replaced number's fulfillment is removed). The store
+        sends no e-mail for it: the customer note does the telling."""
+        if not snapshot.tracking_number or not self.capabilities().fulfillments:
+            return False
+        route = f"orders/{snapshot.order_external_id}/fulfillments"
+        existing = mapper.fulfillment_numbers(self.client.get(
+            route, what=f"reading the fulfillments of order {snapshot.order_number}"))
+        if snapshot.tracking_number in existing:
+            return True
+        replaced = snapshot.written_tracking_number
+        if replaced and replaced in existing:
+            self.client.delete(f"{route}/{existing[replaced]}",
+                               what=f"removing the fulfillment of replaced number {replaced}")
+        provider = mapper.known_provider(self.capabilities().providers, snapshot.carrier,
+                                         snapshot.shopify_company) or snapshot.carrier
+        body = mapper.build_fulfillment(
+            snapshot.tracking_number, provider, snapshot.tracking_url,
+            [(line.external_id, line.quantity) for line in snapshot.lines])
+        self.client.request("POST", route, json_body=body, params={"notify_customer": "false"},
+                            what=f"adding a fulfillment to order {snapshot.order_number}")
+        return True
+
+    def _keep_ship_date(self, snapshot: ShipmentSnapshot, item: mapper.TrackingItem,
+                        shipped_on: date | None) -> None:
+        """Make the item show the day the parcel shipped. AST parses `date_shipped` with its
+        "API date format" setting, which a fresh install leaves empty: the date is then lost
+        and today's shown. The item is corrected in the order's tracking meta, where both
+        plugins keep it (the REST routes offer no update)."""
+        if shipped_on is None or not item.date_shipped or item.date_shipped == str(shipped_on):
+            return
+        route = f"orders/{snapshot.order_external_id}"
+        found = mapper.tracking_meta(self.client.get(
+            route, params={"_fields": "id,meta_data"},
+            what=f"reading the tracking of order {snapshot.order_number}"))
+        if found is None:
+            return
+        meta_id, raw_items = found
+        fixed = mapper.with_ship_date(raw_items, item.tracking_id, shipped_on)
+        if fixed is None:
+            return
+        self.client.put(route, {"meta_data": [{"id": meta_id, "key": mapper.TRACKING_META_KEY,
+                                               "value": fixed}]},
+                        params={"_fields": "id"},
+                        what=f"setting the ship date of order {snapshot.order_number}")
 
     def _write_note(self, snapshot: ShipmentSnapshot, tracked: bool) -> None:
         note = snapshot.customer_note
@@ -166,43 +223,70 @@ class WooCommerceConnector:
             found.update(mapper.parse_statuses(data))
         return found
 
-    def update_statuses(self, statuses: dict[str, str]) -> tuple[list[str], list[str]]:
-        """Set statuses through orders/batch, 100 per call: (updated ids, problems)."""
+    def update_statuses(self, statuses: dict[str, str], previous: dict[str, str] | None = None,
+                        ) -> tuple[list[str], list[str]]:
+        """Set statuses through orders/batch, 100 per call: (updated ids, problems).
+
+        Each item's answer is what the store did, and it is checked: WooCommerce answers 200
+        for a status it does not know (a plugin's, switched off) and sets the order to
+        "pending" instead. Such an order is put back to its `previous` status with a single
+        PUT (which validates the status), reported as a problem, and the store's statuses are
+        probed again."""
         done: list[str] = []
         problems: list[str] = []
+        refused = False
         items = list(statuses.items())
         for start in range(0, len(items), MAX_PER_PAGE):
             chunk = dict(items[start:start + MAX_PER_PAGE])
             answer = self.client.post("orders/batch", mapper.build_status_batch(chunk),
                                       what="updating order statuses in a batch")
-            updated, failed = mapper.parse_batch_update(answer)
-            done += updated
+            shown, failed = mapper.parse_batch_update(answer)
             problems += failed
+            for order_id, status in shown.items():
+                wanted = chunk.get(order_id)
+                if status == wanted:
+                    done.append(order_id)
+                    continue
+                refused = True
+                problems.append(f"order {order_id}: the store did not accept the status "
+                                f"{wanted!r} and shows {status!r}")
+                before = (previous or {}).get(order_id)
+                if before and status != before:
+                    self.client.put(f"orders/{order_id}", {"status": before},
+                                    params={"_fields": "id,status"},
+                                    what=f"putting order {order_id} back to {before}")
+        if refused:
+            self.capabilities(fresh=True)
         return done, problems
 
     # -- reconciliation ------------------------------------------------------------------------
 
     def orders_modified_since(self, since: datetime, cursor: str | None = None) -> OrderPage:
-        page = int(cursor) if cursor and cursor.isdigit() else 1
-        params: dict[str, str | int] = {
-            "modified_after": since.strftime("%Y-%m-%dT%H:%M:%S"), "dates_are_gmt": "true",
-            "orderby": "modified", "order": "asc", "per_page": MAX_PER_PAGE,
-        }
-        raw, total = self.client.page("orders", params, page,
-                                      what="reading orders changed since the last poll")
+        """One page of the orders changed after `since`, through a cursor that neither skips
+        nor repeats an order when many share a modified second (see cursor.py)."""
+        position = Cursor.decode(cursor, since)
+        raw, _ = self.client.page("orders", position.params(self.page_size), 1,
+                                  what="reading orders changed since the last poll")
+        entries = [entry for entry in raw if isinstance(entry, dict)]
+        keys = [(int(entry.get("id") or 0), _modified(entry) or position.second)
+                for entry in entries]
+        step = advance(position, keys, self.page_size)
         orders = []
-        problems: list[str] = []
-        for entry in raw:
-            if not isinstance(entry, dict):
-                problems.append("an order that is not an object")
-                continue
+        problems: list[str] = [] if len(entries) == len(raw) else [
+            "an order that is not an object"]
+        for index in step.take:
+            entry = entries[index]
             order, found = mapper.parse_order(entry)
             if order is None:
                 problems.append(f"order {entry.get('id')}: " + "; ".join(found))
             else:
                 orders.append(order)
         return OrderPage(orders=orders, problems=problems,
-                         next_cursor=str(page + 1) if page < total else None)
+                         next_cursor=step.next.encode() if step.next else None)
+
+
+def _modified(entry: dict[str, Any]) -> datetime | None:
+    return timestamp(entry.get("date_modified_gmt")) or timestamp(entry.get("date_modified"))
 
 
 def build_client(access: StoreAccess, settings: StoreSettings) -> WooCommerceClient:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from connectors.parsing import (
@@ -16,6 +16,8 @@ from connectors.parsing import (
     timestamp,
 )
 from core.domain import Address, OrderLine, Payment, StoreOrder
+
+TRACKING_META_KEY = "_wc_shipment_tracking_items"  # where both tracking plugins keep items
 
 PAYMENT_BY_STATUS = {
     "processing": Payment.PAID,
@@ -83,7 +85,8 @@ def parse_order(data: dict[str, Any]) -> tuple[StoreOrder | None, Problems]:
         external_id=order_id, number=text(data.get("number")) or order_id,
         email=text(billing.get("email")), payment=payment, updated_at=updated_at,
         lines=lines, shipping_address=shipping, customer_name=shipping.name,
-        cancelled=status == "cancelled", currency=text(data.get("currency")),
+        # A trashed order is still readable (status "trash"): withdrawn like a cancelled one.
+        cancelled=status in ("cancelled", "trash"), currency=text(data.get("currency")),
         total=decimal(data.get("total")),
         placed_at=timestamp(data.get("date_created_gmt")),
     ), problems
@@ -102,12 +105,34 @@ def parse_provider_names(data: Any) -> list[str]:
     return names
 
 
+# DropTrack's carrier names (connectors/carriers/registry.py) as the tracking plugins list them
+# (AST's carrier table; the official extension's list), where the names differ.
+PROVIDER_ALIASES: dict[str, tuple[str, ...]] = {
+    "China Post / ePacket": ("China Post", "China EMS ( ePacket )", "ePacket"),
+    "La Poste Colissimo": ("La Poste", "Colissimo", "La Poste Colissimo"),
+    "Amazon Logistics": ("Amazon Shipping", "Amazon Logistics", "Amazon"),
+    "DHL Express": ("DHL Express", "DHL"),
+    "DHL eCommerce": ("DHL eCommerce", "DHL eCommerce Solutions", "DHL eCommerce US"),
+    "Japan Post": ("Japan Post", "Japan Post (EN)"),
+    "Singapore Post": ("Singapore Post", "SingPost"),
+    "Postal service": (),
+}
+
+
+def _plain(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
 def known_provider(names: Iterable[str], *candidates: str | None) -> str | None:
-    """The plugin's own spelling of the first candidate carrier name it knows."""
-    by_lower = {name.strip().lower(): name for name in names}
+    """The plugin's own spelling of the first candidate carrier it lists: the name itself,
+    then DropTrack's aliases for it, compared without case, spaces or punctuation."""
+    by_plain = {_plain(name): name for name in names if _plain(name)}
     for candidate in candidates:
-        if candidate and candidate.strip().lower() in by_lower:
-            return by_lower[candidate.strip().lower()]
+        if not candidate:
+            continue
+        for spelling in (candidate, *PROVIDER_ALIASES.get(candidate.strip(), ())):
+            if _plain(spelling) in by_plain:
+                return by_plain[_plain(spelling)]
     return None
 
 
@@ -115,6 +140,7 @@ def known_provider(names: Iterable[str], *candidates: str | None) -> str | None:
 class TrackingItem:
     tracking_id: str
     tracking_number: str
+    date_shipped: str = ""  # Y-m-d as the REST API shows it
 
 
 def parse_tracking_items(data: Any) -> tuple[list[TrackingItem], Problems]:
@@ -127,7 +153,8 @@ def parse_tracking_items(data: Any) -> tuple[list[TrackingItem], Problems]:
         if not isinstance(entry, dict) or not entry.get("tracking_id"):
             problems.append("shipment-trackings: an item without tracking_id")
             continue
-        items.append(TrackingItem(str(entry["tracking_id"]), text(entry.get("tracking_number"))))
+        items.append(TrackingItem(str(entry["tracking_id"]), text(entry.get("tracking_number")),
+                                  text(entry.get("date_shipped"))))
     return items, problems
 
 
@@ -143,6 +170,31 @@ def build_tracking_item(number: str, carrier: str, tracking_url: str, provider: 
     if shipped_on is not None:
         body["date_shipped"] = shipped_on.isoformat()
     return body
+
+
+def fulfillment_numbers(data: Any) -> dict[str, str]:
+    """tracking number -> fulfillment id, from `GET orders/<id>/fulfillments`."""
+    found: dict[str, str] = {}
+    for entry in data if isinstance(data, list) else []:
+        if not isinstance(entry, dict) or entry.get("id") is None:
+            continue
+        for meta in entry.get("meta_data") or []:
+            if isinstance(meta, dict) and meta.get("key") == "_tracking_number":
+                found[text(meta.get("value"))] = str(entry["id"])
+    return found
+
+
+def build_fulfillment(number: str, provider: str, tracking_url: str,
+                      lines: Iterable[tuple[str, int]]) -> dict[str, Any]:
+    """A create request for WooCommerce core's Order Fulfillments (documented API)."""
+    items = [{"item_id": int(line_id), "qty": quantity} for line_id, quantity in lines
+             if line_id.isdigit()]
+    meta: list[dict[str, Any]] = [{"key": "_tracking_number", "value": number},
+                                  {"key": "_shipping_provider", "value": provider},
+                                  {"key": "_tracking_url", "value": tracking_url}]
+    if items:
+        meta.insert(0, {"key": "_items", "value": items})
+    return {"status": "fulfilled", "is_fulfilled": True, "meta_data": meta}
 
 
 def parse_customer_notes(data: Any) -> set[str]:
@@ -166,14 +218,16 @@ def build_status_batch(statuses: Mapping[str, str]) -> dict[str, list[dict[str, 
                        for order_id, status in statuses.items()]}
 
 
-def parse_batch_update(data: Any) -> tuple[list[str], Problems]:
-    """The ids updated by an orders/batch call; a failed item is a problem, not an exception."""
+def parse_batch_update(data: Any) -> tuple[dict[str, str], Problems]:
+    """order id -> the status the store shows after an orders/batch call; a failed item is a
+    problem, not an exception. The status is what the store did, which need not be what was
+    asked (WooCommerce turns an unknown status into "pending" and answers 200)."""
     problems = Problems()
     raw = data.get("update") if isinstance(data, dict) else None
     if not isinstance(raw, list):
         problems.append("orders/batch: the answer has no update list")
-        return [], problems
-    done = []
+        return {}, problems
+    done: dict[str, str] = {}
     for item in raw:
         if not isinstance(item, dict):
             problems.append("orders/batch: an item is not an object")
@@ -183,5 +237,29 @@ def parse_batch_update(data: Any) -> tuple[list[str], Problems]:
             problems.append(f"order {item.get('id')}: {text(error.get('message'))} "
                             f"({text(error.get('code'))})")
             continue
-        done.append(str(item.get("id")))
+        done[str(item.get("id"))] = text(item.get("status"))
     return done, problems
+
+
+def tracking_meta(data: Any) -> tuple[int, list[dict[str, Any]]] | None:
+    """(meta id, raw items) of `_wc_shipment_tracking_items` in an order read with
+    `_fields=meta_data`; None when the order has none."""
+    meta = data.get("meta_data") if isinstance(data, dict) else None
+    for entry in meta if isinstance(meta, list) else []:
+        if (isinstance(entry, dict) and entry.get("key") == TRACKING_META_KEY
+                and isinstance(entry.get("id"), int) and isinstance(entry.get("value"), list)):
+            return entry["id"], [dict(item) for item in entry["value"] if isinstance(item, dict)]
+    return None
+
+
+def with_ship_date(items: list[dict[str, Any]], tracking_id: str,
+                   shipped_on: date) -> list[dict[str, Any]] | None:
+    """The raw items with `tracking_id`'s ship date set (noon UTC, so the day shows the same
+    in every time zone); None when the item is not there."""
+    moment = int(datetime.combine(shipped_on, time(12), tzinfo=UTC).timestamp())
+    changed = None
+    for item in items:
+        if str(item.get("tracking_id")) == tracking_id:
+            item["date_shipped"] = moment
+            changed = items
+    return changed

@@ -81,7 +81,8 @@ def flush_target(status: Status, reason: Reason | None, *, complete_on: Complete
     """The status a batched flush asks for an order some of whose parcels the store shows.
 
     An order still pending or processing has parcels that are not out yet: the store's
-    "partially shipped" status when it has one, otherwise leave it as is."""
+    "partially shipped" status only where the store has it switched on, otherwise leave it as
+    is."""
     if status in (Status.PENDING, Status.PROCESSING):
         return PARTIAL_SHIPPED if partial_shipped else None
     return order_status(status, reason, complete_on=complete_on)

@@ -1,8 +1,11 @@
-"""DropTrack's webhooks in a WooCommerce store: create the missing, re-enable the disabled.
+"""DropTrack's webhooks in a WooCommerce store: create the missing, replace the disabled.
 
-WooCommerce never retries a delivery and disables a webhook after repeated failures, so the
-health sweep calls `ensure_webhooks` and treats every re-enabled webhook as a gap for
-reconciliation to cover.
+WooCommerce never retries a delivery and disables a webhook once its failure count (kept in
+the database, not shown by the REST API) passes the limit. Setting a disabled webhook back to
+`active` leaves that count where it was, so a single failure more disables it again; only a
+successful delivery resets it. A disabled webhook is therefore deleted and created afresh,
+with a count of zero. The health sweep calls `ensure_webhooks` and treats every replaced
+webhook as a gap for reconciliation to cover.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class RemoteWebhook:
 @dataclass
 class WebhookReport:
     created: list[str] = field(default_factory=list)  # topics
-    reenabled: list[RemoteWebhook] = field(default_factory=list)
+    reenabled: list[RemoteWebhook] = field(default_factory=list)  # replaced: count reset
     healthy: list[RemoteWebhook] = field(default_factory=list)
     paused: list[RemoteWebhook] = field(default_factory=list)  # the merchant's choice: kept
 
@@ -62,17 +65,21 @@ def ensure_webhooks(client: WooCommerceClient, delivery_url: str, secret: str, n
         if active:
             report.healthy.append(active[0])
         elif disabled:
-            hook = disabled[0]
-            # The secret goes along: it may have been rotated while the webhook was off.
-            client.put(f"webhooks/{hook.id}", {"status": "active", "secret": secret},
-                       what=f"re-enabling the {topic} webhook")
-            report.reenabled.append(hook)
+            for hook in disabled:
+                client.delete(f"webhooks/{hook.id}", params={"force": "true"},
+                              what=f"removing the disabled {topic} webhook")
+            _create(client, delivery_url, secret, name, topic)
+            report.reenabled.append(disabled[0])
         elif matching:
             report.paused.append(matching[0])
         else:
-            client.post("webhooks", {"name": f"{name} {topic}", "topic": topic,
-                                     "delivery_url": delivery_url, "secret": secret,
-                                     "status": "active"},
-                        what=f"creating the {topic} webhook")
+            _create(client, delivery_url, secret, name, topic)
             report.created.append(topic)
     return report
+
+
+def _create(client: WooCommerceClient, delivery_url: str, secret: str, name: str,
+            topic: str) -> None:
+    client.post("webhooks", {"name": f"{name} {topic}", "topic": topic,
+                             "delivery_url": delivery_url, "secret": secret, "status": "active"},
+                what=f"creating the {topic} webhook")

@@ -177,6 +177,19 @@ def _withdraw(session: Session, order: Order, incoming: StoreOrder,
     return ImportResult(order.id, Outcome.CANCELLED)
 
 
+def withdraw_deleted(session: Session, order: Order, now: datetime) -> ImportResult:
+    """The store deleted the order: nothing more is forwarded or written for it, and what
+    suppliers hold is cancelled, as for an order cancelled in the store."""
+    if Status(order.status) in (Status.CANCELLED, Status.REFUNDED):
+        return ImportResult(order.id, Outcome.UNCHANGED)
+    _set_status(order, Status.CANCELLED, None, now)
+    for supplier_order in session.scalars(select(SupplierOrder).where(
+            SupplierOrder.order_id == order.id, SupplierOrder.status != "cancelled")):
+        outbox.enqueue(session, CANCEL_JOB, f"cancel:{supplier_order.idempotency_key}",
+                       {"supplier_order_id": supplier_order.id}, now, store_id=order.store_id)
+    return ImportResult(order.id, Outcome.CANCELLED)
+
+
 def _mappings(session: Session, store_id: int) -> list[Mapping]:
     rows = session.scalars(select(SkuMapping).where(SkuMapping.store_id == store_id))
     return [Mapping(supplier_id=row.supplier_id, sku=row.sku, supplier_sku=row.supplier_sku,

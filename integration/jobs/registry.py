@@ -38,6 +38,7 @@ HANDLER_MODULES = (
     "integration.sync.shopify.uninstall_check",
     "integration.sync.shopify.webhooks",
     "integration.sync.suppliers.csv_exchange",
+    "integration.sync.woocommerce.deleted",
     "integration.sync.woocommerce.reconcile",
     "integration.sync.woocommerce.statuses",
     "integration.sync.woocommerce.webhooks",

@@ -30,6 +30,7 @@ from integration.kernel.runtime import Runtime
 from integration.storage.models import Binding, InboxDelivery, Store
 from integration.sync.shopify import compliance, uninstall_check
 from integration.sync.shopify import redaction_requests as shopify_redaction
+from integration.sync.woocommerce import deleted
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,13 @@ def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
         payload = json.loads(delivery.body)
     except ValueError as exc:
         raise PermanentError(f"inbox delivery {delivery.id} is not JSON") from exc
+    if store.platform == stores.WOOCOMMERCE and deleted.is_deleted_order_body(payload):
+        # An order deleted before this delivery ran: find which, and withdraw it.
+        outbox.enqueue(session, deleted.WITHDRAW_DELETED_JOB,
+                       f"{deleted.WITHDRAW_DELETED_JOB}:{store.id}:{delivery.id}",
+                       {"store_id": store.id}, now, store_id=store.id,
+                       serial_key=f"{deleted.WITHDRAW_DELETED_JOB}:{store.id}")
+        return "processed"
     order, problems = parse(payload)
     if order is None:
         raise PermanentError("order payload rejected: " + "; ".join(problems))

@@ -32,6 +32,7 @@ from integration.accounts.audit import record_audit
 from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
 from integration.storage.models import AuditLog, Store
+from integration.sync.woocommerce.store import resume_store_jobs
 from integration.sync.woocommerce.webhooks import WEBHOOK_HEALTH_JOB
 from integration.web.admin.auth import load_user
 from integration.web.security import allow_form_redirects_to_stores, csrf_exempt, protect
@@ -191,6 +192,7 @@ def _save_keys(runtime: Runtime, request_data: dict[str, str], key: str, secret:
             raise ConnectRefused("this connect request was already used")
         record_audit(session, now, "wc-auth", "store.connected", store_id=store.id,
                      subject=f"{stores.WOOCOMMERCE}:{store.domain}")
+        resume_store_jobs(session, store.id, now)  # new keys: what the old ones stopped
         return store.id
 
 

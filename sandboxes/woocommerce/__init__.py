@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 
 from core.clock import Clock
+from sandboxes.woocommerce.fulfillments import build_fulfillments_blueprint
 from sandboxes.woocommerce.pages import build_pages_blueprint
 from sandboxes.woocommerce.rest_orders import build_orders_blueprint
 from sandboxes.woocommerce.rest_support import install_rest_gate
@@ -51,6 +52,7 @@ def build(clock: Clock, *, public_url: str, tracking_mode: TrackingMode = "none"
     app.register_blueprint(build_orders_blueprint(store))
     app.register_blueprint(build_webhooks_blueprint(store, dispatcher))
     app.register_blueprint(build_tracking_blueprint(store))
+    app.register_blueprint(build_fulfillments_blueprint(store))
     app.register_blueprint(build_index_blueprint(store))
     app.register_blueprint(build_pages_blueprint(store))
     app.register_blueprint(build_wc_auth_blueprint(

@@ -21,7 +21,8 @@ def build_pages_blueprint(store: WooCommerceStore) -> Blueprint:
             return render_template("sandbox/woocommerce/invalid_order.html", store=store)
         with store.lock:
             data = order_json(store, order)
-            tracking = [{**formatted_item(item), "number": item["tracking_number"],
+            ast = store.tracking_mode == "ast"
+            tracking = [{**formatted_item(item, ast=ast), "number": item["tracking_number"],
                          "shipped": shipped_at(item)}
                         for item in store.tracking_items(order_id)]
             updates = [note for note in order.notes if note.customer_note]

@@ -62,7 +62,8 @@ def order_json(store: WooCommerceStore, order: Order) -> Json:
     total = subtotal + order.shipping_total
     needs_payment = order.status in ("pending", "failed") and total > 0
     return {
-        "id": order.id, "parent_id": 0, "status": order.status, "currency": order.currency,
+        "id": order.id, "parent_id": 0, "status": "trash" if order.trashed else order.status,
+        "currency": order.currency,
         "version": "9.4.0", "prices_include_tax": False,
         **_dates(store, "date_created", order.date_created),
         **_dates(store, "date_modified", order.date_modified),

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response
 
-from sandboxes.woocommerce.payloads import webhook_json
+from sandboxes.woocommerce.payloads import filter_fields, webhook_json
 from sandboxes.woocommerce.rest_orders import parse_bool
 from sandboxes.woocommerce.rest_support import (
     RestError,
@@ -104,8 +104,8 @@ def build_webhooks_blueprint(store: WooCommerceStore,
             changes = _webhook_changes(data)
             for name, value in changes.items():
                 setattr(webhook, name, value)
-            if changes.get("status") == "active":
-                webhook.failure_count = 0
+            # As in WooCommerce: status=active leaves the failure count as it was (only a
+            # successful delivery resets it), so one more failure disables the webhook again.
             webhook.date_modified = store.now()
             should_ping = webhook.status == "active" and webhook.pending_delivery
             body = webhook_json(store, webhook, edit=True)
@@ -159,16 +159,23 @@ def build_index_blueprint(store: WooCommerceStore) -> Blueprint:
     @api.get("/wp-json")
     def index() -> Response:
         namespaces = ["wc/v3"]
+        fields = query_params().get("_fields", "")
         if store.tracking_mode == "shipment_tracking":
             namespaces.append("wc-shipment-tracking/v3")
         elif store.tracking_mode == "ast":
             namespaces += ["wc-shipment-tracking/v3", "wc-ast/v3"]
-        return json_response({
+        body = {
             "name": "DropTrack WooCommerce sandbox",
             "description": "Just another WooCommerce store",
             "url": store.site_url, "home": store.site_url, "gmt_offset": "0",
-            "timezone_string": "", "namespaces": namespaces, "authentication": [], "routes": {},
-        })
+            "timezone_string": "", "namespaces": namespaces, "authentication": [],
+            # A real index describes every route (about 1.4 MB on a stock store).
+            "routes": {f"/{namespace}/route-{n}": {"methods": ["GET"], "padding": "x" * 200}
+                       for namespace in namespaces for n in range(40)},
+        }
+        with store.lock:
+            store.index_queries.append(dict(query_params()))
+        return json_response(filter_fields(body, fields or None))
 
     @api.route("/wp-json/<path:route>",
                methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])

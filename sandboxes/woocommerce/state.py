@@ -229,6 +229,16 @@ class WooCommerceStore:
             self.api_calls: Counter[str] = Counter()
             self.tracking_mode: TrackingMode = self.initial_tracking_mode
             self.duplicate_order_updated = False
+            # AST installs its "Partially Shipped" status switched off, and its API date
+            # format empty (false): `date_shipped` sent over REST is then lost (today shown).
+            self.ast_partial_shipped = False
+            self.ast_api_date_format = ""
+            self.index_queries: list[dict[str, str]] = []  # every GET /wp-json/'s query
+            self._request_salt = 0
+            # WooCommerce core's Order Fulfillments (a feature flag, off by default)
+            self.fulfillments_enabled = False
+            self.fulfillments: dict[int, list[dict[str, Any]]] = {}
+            self._next_fulfillment_id = 0
             self.faults: list[Fault] = []
             self.auth_salt = secrets.token_hex(16)
 
@@ -380,6 +390,21 @@ class WooCommerceStore:
             self.enqueue_order_event(order.id, "order.created")
             return order
 
+    def next_fulfillment_id(self) -> int:
+        with self.lock:
+            self._next_fulfillment_id += 1
+            return self._next_fulfillment_id
+
+    def next_request_salt(self) -> int:
+        with self.lock:
+            self._request_salt += 1
+            return self._request_salt
+
+    def set_ast_partial_shipped(self, on: bool) -> None:
+        """AST's settings switch for its "Partially Shipped" order status."""
+        with self.lock:
+            self.ast_partial_shipped = on
+
     def order(self, order_id: int, *, include_trashed: bool = False) -> Order:
         with self.lock:
             order = self.orders.get(order_id)
@@ -393,7 +418,8 @@ class WooCommerceStore:
             return None if order is None or order.trashed else order
 
     def known_statuses(self) -> tuple[str, ...]:
-        extra = (AST_PARTIAL_SHIPPED,) if self.tracking_mode == "ast" else ()
+        extra = ((AST_PARTIAL_SHIPPED,) if self.tracking_mode == "ast" and self.ast_partial_shipped
+                 else ())
         return (*ORDER_STATUS_LABELS, *extra)
 
     def status_label(self, status: str) -> str:

@@ -45,6 +45,49 @@ PROVIDERS: dict[str, tuple[str, str]] = {
 }
 
 
+# AST's carrier table as the realstore kit seeds it offline (AST downloads it at install):
+# slug -> (name, URL with {number}, country). AST matches a sent provider by name or slug;
+# any other name is stored as the slug itself, and the REST answer's provider is then empty.
+AST_PROVIDERS: dict[str, tuple[str, str, str]] = {
+    "china-post": ("China Post", "https://t.17track.net/en#nums={number}", "China"),
+    "yunexpress": ("YunExpress", "https://www.yuntrack.com/parcelTracking?id={number}",
+                   "China"),
+    "4px": ("4PX", "https://track.4px.com/#/result/0/{number}", "China"),
+    "cainiao": ("Cainiao", "https://global.cainiao.com/detail.htm?mailNoList={number}",
+                "China"),
+    "usps": ("USPS", "https://tools.usps.com/go/TrackConfirmAction_input?qtc_tLabels1={number}",
+             "United States (US)"),
+    "ups": ("UPS", "https://www.ups.com/track?tracknum={number}", "United States (US)"),
+    "fedex": ("FedEx", "https://www.fedex.com/fedextrack/?trknbr={number}",
+              "United States (US)"),
+    "dhl-express": ("DHL Express", "https://www.dhl.com/global-en/home/tracking/"
+                    "tracking-express.html?tracking-id={number}", "Global"),
+    "dhl-ecommerce": ("DHL eCommerce", "https://www.dhl.com/us-en/home/tracking/"
+                      "tracking-ecommerce.html?tracking-id={number}", "Global"),
+    "royal-mail": ("Royal Mail", "https://www.royalmail.com/track-your-item#/tracking-results/"
+                   "{number}", "United Kingdom (UK)"),
+    "la-poste": ("La Poste", "https://www.laposte.fr/outils/suivre-vos-envois?code={number}",
+                 "France"),
+}
+
+
+def ast_providers_by_country() -> dict[str, dict[str, str]]:
+    """AST's `get_providers_for_app()`: country -> provider name -> URL with %number%."""
+    regions: dict[str, dict[str, str]] = {}
+    for name, template, country in AST_PROVIDERS.values():
+        regions.setdefault(country, {})[name] = template.replace("{number}", "%number%")
+    return regions
+
+
+def ast_slug(name_or_slug: str) -> str:
+    """`get_provider_slug_from_name()`: a known name or slug, else the text itself."""
+    wanted = name_or_slug.strip()
+    for slug, (name, _, _) in AST_PROVIDERS.items():
+        if wanted.lower() in (slug, name.lower()):
+            return slug
+    return wanted
+
+
 REGION_BY_PROVIDER = {
     "usps": "United States", "ups": "United States", "fedex": "United States",
     "dhl-us": "United States", "royal-mail": "United Kingdom",
@@ -69,9 +112,15 @@ def provider_slug(name_or_slug: str) -> str:
     return wanted.replace(" ", "-")
 
 
-def formatted_item(item: dict[str, Any]) -> dict[str, str]:
+def formatted_item(item: dict[str, Any], ast: bool = False) -> dict[str, str]:
     """Provider name and link as the extension shows them (custom provider wins)."""
     number = str(item.get("tracking_number", ""))
+    if ast and not item.get("custom_tracking_provider"):
+        slug = str(item.get("tracking_provider", ""))
+        known = AST_PROVIDERS.get(slug)
+        if known is None:  # AST looks the slug up in its table: an unknown one shows empty
+            return {"provider": "", "link": str(item.get("custom_tracking_link") or "")}
+        return {"provider": known[0], "link": known[1].format(number=number)}
     if item.get("custom_tracking_provider"):
         return {"provider": str(item["custom_tracking_provider"]),
                 "link": str(item.get("custom_tracking_link") or "")}
@@ -112,8 +161,8 @@ def build_tracking_blueprint(store: WooCommerceStore) -> Blueprint:
         raise no_route()
 
     def item_json(namespace: str, order_id: int, item: dict[str, Any]) -> dict[str, Any]:
-        shown = formatted_item(item)
-        date_format = "%B %-d, %Y" if store.tracking_mode == "ast" else "%Y-%m-%d"
+        shown = formatted_item(item, ast=store.tracking_mode == "ast")
+        date_format = "%Y-%m-%d"  # both plugins: gmdate('Y-m-d', date_shipped)
         collection = (f"{store.home_url}wp-json/{namespace}/orders/{order_id}/"
                       "shipment-trackings")
         return {
@@ -150,6 +199,9 @@ def build_tracking_blueprint(store: WooCommerceStore) -> Blueprint:
         require("create")
         order_or_404(order_id)
         shipped = _parse_date_shipped(data.get("date_shipped"), store)
+        if mode == "ast" and not store.ast_api_date_format:
+            # date_i18n(false, ...) is "": strtotime("") fails and AST stores time() instead.
+            shipped = store.now()
         item: dict[str, Any] = {
             "tracking_provider": provider_slug(str(data.get("tracking_provider") or "")),
             "custom_tracking_provider": str(data.get("custom_tracking_provider") or ""),
@@ -165,11 +217,15 @@ def build_tracking_blueprint(store: WooCommerceStore) -> Blueprint:
                     items = []
                 status_shipped = str(data.get("status_shipped") or "0")
                 item.update(status_shipped=status_shipped, source="REST_API")
-                if item["custom_tracking_provider"]:
-                    item["tracking_provider"] = provider_slug(item["custom_tracking_provider"])
+                # AST resolves the custom name (else the provider) to a slug and keeps no
+                # custom provider: an unknown name is stored as the "slug" itself.
+                item["tracking_provider"] = ast_slug(item["custom_tracking_provider"] or str(
+                    data.get("tracking_provider") or ""))
+                item["custom_tracking_provider"] = ""
             items.append(item)
             store.save_tracking_items(order_id, items)
-            if mode == "ast" and item["status_shipped"] in ("1", "2"):
+            partial_off = item.get("status_shipped") == "2" and not store.ast_partial_shipped
+            if mode == "ast" and item["status_shipped"] in ("1", "2") and not partial_off:
                 target = "completed" if item["status_shipped"] == "1" else AST_PARTIAL_SHIPPED
                 if store.order(order_id).status != target:
                     store.set_order_status(order_id, target)
@@ -202,15 +258,19 @@ def build_tracking_blueprint(store: WooCommerceStore) -> Blueprint:
 
     @api.get("/wp-json/<namespace>/<version>/shipment-trackings/providers")
     def public_providers(namespace: str, version: str) -> Response:
-        """The extension's documented providers route: public, grouped by region."""
-        serving(f"{namespace}/{version}")
+        """The official extension's order-independent providers route; AST has none."""
+        if serving(f"{namespace}/{version}") == "ast":
+            raise no_route()
         return json_response(providers_by_region())
 
     @api.get(base + "/providers")
     def list_providers(namespace: str, version: str, order_id: int) -> Response:
-        serving(f"{namespace}/{version}")
+        """Whatever the order (AST does not look it up)."""
+        mode = serving(f"{namespace}/{version}")
         require("list")
-        return json_response({slug: name for slug, (name, _) in PROVIDERS.items()})
+        if mode == "ast":
+            return json_response(ast_providers_by_country())
+        return json_response(providers_by_region())
 
     return api
 

@@ -30,7 +30,7 @@ from sandboxes.woocommerce.state import (
 )
 
 MAX_DELIVERY_FAILURES = 5
-DELIVERY_TIMEOUT_SECONDS = 10.0
+DELIVERY_TIMEOUT_SECONDS = 60.0  # WC_Webhook::deliver(): the "timeout" argument
 USER_AGENT = "WooCommerce/9.4.0 Hookshot (WordPress/6.7)"
 DeliveryMode = Literal["queued", "background"]
 
@@ -111,9 +111,14 @@ class WebhookDispatcher:
         return self._record(webhook, "delivery", webhook.topic, headers, body, status, error)
 
     def _payload(self, event: WebhookEvent) -> str:
-        order = self.store.find_order(event.resource_id)
-        if event.topic.endswith(".deleted") or order is None:
+        """Built at delivery time. For `.deleted` just the id; for an order deleted for good
+        since the event, the REST error WooCommerce's own request for it returned."""
+        order = self.store.orders.get(event.resource_id)
+        if event.topic.endswith(".deleted"):
             return json.dumps({"id": event.resource_id})
+        if order is None:
+            return json.dumps({"code": "woocommerce_rest_shop_order_invalid_id",
+                               "message": "Invalid ID.", "data": {"status": 404}})
         return json.dumps(order_json(self.store, order))
 
     def _delivery_id(self, webhook: Webhook) -> str:

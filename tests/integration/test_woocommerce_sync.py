@@ -171,7 +171,11 @@ def test_disabled_webhook_is_re_enabled_and_the_gap_reconciled(
 
     woocommerce_sync.queue_for_every_store(runtime, webhooks.WEBHOOK_HEALTH_JOB, 0.001)
     run_jobs(runtime, webhooks.WEBHOOK_HEALTH_JOB)
-    assert {w.status for w in hooks} == {"active"}
+    # Replaced, not set back to active: a fresh webhook starts with no failures counted.
+    now_hooks = sorted(wc_sandbox.store.webhooks.values(), key=lambda w: w.topic)
+    assert [(w.topic, w.status, w.failure_count) for w in now_hooks] == [
+        ("order.created", "active", 0), ("order.updated", "active", 0)]
+    assert hooks[0].id not in {w.id for w in now_hooks}
     with runtime.db.read() as session:
         [alert] = session.scalars(select(Alert).where(Alert.kind == "webhook_gap"))
     assert "re-enabled" in alert.message
@@ -206,6 +210,7 @@ def test_a_status_the_store_refused_is_sent_again_at_the_next_flush(
         assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
 
     wc_sandbox_https.store.set_tracking_mode("ast")
+    wc_sandbox_https.store.set_ast_partial_shipped(True)
     store_id = connect(runtime, wc_sandbox_https, complete_on="delivered")
     partial, whole = (wc_sandbox_https.store.place_order() for _ in range(2))
     woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 15)
@@ -230,6 +235,9 @@ def test_a_status_the_store_refused_is_sent_again_at_the_next_flush(
     assert [wc_sandbox_https.store.order(o.id).status for o in (partial, whole)] == [
         "processing", "completed"]
     wc_sandbox_https.store.set_tracking_mode("ast")  # and on again
+    with runtime.db.read() as session:  # which the health sweep's probe notices
+        store = session.get_one(Store, store_id)
+    woocommerce_sync.connector_for(runtime, store).capabilities(fresh=True)
     wc_sandbox_https.clock.advance(timedelta(minutes=10))  # past the flush overlap
     flush()
     assert [wc_sandbox_https.store.order(o.id).status for o in (partial, whole)] == [
@@ -290,6 +298,9 @@ def test_the_status_flush_sends_each_change_once_and_keeps_the_merchants_status(
                                  status="delivered", status_epoch=0, written_status="delivered",
                                  created_at=now, updated_at=now))
     wc_sandbox.store.set_order_status(placed[2].id, "on-hold")
+    with runtime.db.read() as session:  # the store's capabilities are known (probed once)
+        store = session.get_one(Store, store_id)
+    woocommerce_sync.connector_for(runtime, store).capabilities()
     woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
     calls = sum(wc_sandbox.store.api_calls.values())
     assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1

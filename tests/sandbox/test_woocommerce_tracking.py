@@ -68,6 +68,7 @@ def test_custom_provider_keeps_its_link(wc_sandbox: WooCommerceSandbox) -> None:
 
 def test_ast_status_shipped_and_replace_tracking(wc_sandbox_https: WooCommerceSandbox) -> None:
     wc_sandbox_https.store.set_tracking_mode("ast")
+    wc_sandbox_https.store.set_ast_partial_shipped(True)  # off on a fresh install
     key = wc_sandbox_https.store.create_key()
     order = wc_sandbox_https.store.place_order()
     ast = wc_sandbox_https.api(key, version="wc-ast/v3")

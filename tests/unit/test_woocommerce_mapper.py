@@ -13,7 +13,8 @@ def test_batch_answer_from_the_docs(contracts_dir: Path) -> None:
     example = json.loads((contracts_dir / "woocommerce" / "rest_v3_docs_examples" /
                           "orders__batch-update-orders.json").read_text())
     done, problems = mapper.parse_batch_update(example)
-    assert done == [str(order["id"]) for order in example["update"]] and problems == []
+    assert done == {str(order["id"]): order["status"] for order in example["update"]}
+    assert problems == []
 
 
 def test_a_failed_batch_item_is_a_problem_not_an_exception() -> None:
@@ -22,7 +23,7 @@ def test_a_failed_batch_item_is_a_problem_not_an_exception() -> None:
         {"id": 6, "error": {"code": "woocommerce_rest_shop_order_invalid_id",
                             "message": "Invalid ID.", "data": {"status": 400}}},
         "garbage"]})
-    assert done == ["5"]
+    assert done == {"5": "completed"}
     assert problems == ["order 6: Invalid ID. (woocommerce_rest_shop_order_invalid_id)",
                         "orders/batch: an item is not an object"]
     assert mapper.parse_batch_update([])[1] == ["orders/batch: the answer has no update list"]

@@ -37,7 +37,7 @@ FLUSH_OVERLAP = timedelta(minutes=5)
 
 
 def due_statuses(runtime: Runtime, store: Store, settings: StoreSettings,
-                 ast: bool) -> dict[str, str]:
+                 partial_shipped: bool) -> dict[str, str]:
     """order id in the store -> the status DropTrack wants it to show, for orders shown a
     parcel whose status changed since the last flush (at most `status_lookback_hours` ago).
 
@@ -62,7 +62,7 @@ def due_statuses(runtime: Runtime, store: Store, settings: StoreSettings,
         for order_status, reason, external in rows:
             target = units.flush_target(
                 Status(order_status), Reason(reason) if reason else None,
-                complete_on=settings.complete_on, partial_shipped=ast)
+                complete_on=settings.complete_on, partial_shipped=partial_shipped)
             if target in units.MOVABLE_TARGETS and external:
                 wanted[str(external)] = str(target)
     return wanted
@@ -72,9 +72,11 @@ def flush_statuses(runtime: Runtime, store: Store, connector: WooCommerceConnect
     """Send the statuses DropTrack owes this store; returns how many orders changed.
 
     The current statuses are read first (100 per call) so a status the merchant set by hand
-    (on hold, cancelled, completed already) is never overwritten."""
+    (on hold, cancelled, completed already) is never overwritten, and so an order the store
+    mishandled (a status it no longer knows) is put back as it was."""
     started = runtime.clock.now()
-    wanted = due_statuses(runtime, store, connector.settings, connector.capabilities().ast)
+    wanted = due_statuses(runtime, store, connector.settings,
+                          connector.capabilities().partial_shipped)
     done: list[str] = []
     problems: list[str] = []
     if wanted:
@@ -82,7 +84,7 @@ def flush_statuses(runtime: Runtime, store: Store, connector: WooCommerceConnect
         moves = {order_id: target for order_id, target in wanted.items()
                  if units.may_move(current.get(order_id, ""), target)}
         if moves:
-            done, problems = connector.update_statuses(moves)
+            done, problems = connector.update_statuses(moves, previous=current)
             for problem in problems:
                 log.warning("store %d: status not updated: %s", store.id, problem)
             record_health(runtime, store.id, "; ".join(problems) or None)

@@ -6,24 +6,30 @@ Per-store state lives in `stores.settings` (section `woocommerce`).
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.woocommerce.capabilities import Capabilities
+from connectors.woocommerce.client import StoreRefused
 from connectors.woocommerce.connector import WooCommerceConnector, build
 from connectors.woocommerce.settings import SETTINGS_KEY, merged
 from core.errors import PermanentError
 from integration.accounts.stores import WOOCOMMERCE
-from integration.jobs import outbox
+from integration.jobs import alerts, outbox
 from integration.jobs.outbox import ClaimedJob
 from integration.kernel.runtime import Runtime
-from integration.storage.models import Store
+from integration.storage.models import Alert, OutboxJob, Store
 from integration.sync.writeback import store_access, store_connector
 
 log = logging.getLogger(__name__)
+KEYS_REFUSED = "store_keys_refused"  # alert kind
+KEYS_REFUSED_TEXT = "refused DropTrack's API keys"  # in the error of a job the keys stopped
 
 
 def load_store(runtime: Runtime, store_id: int) -> Store | None:
@@ -65,6 +71,9 @@ def connector_for(runtime: Runtime, store: Store) -> WooCommerceConnector:
 
 def run_for_store(runtime: Runtime, claimed: ClaimedJob,
          work: Callable[[Runtime, Store, WooCommerceConnector], None]) -> None:
+    """Run one sweep's work for a store. Keys the store refuses are one owner alert (and the
+    store's health), not a failed job per sweep: the next sweep tries again, and once the
+    keys work (fixed in WooCommerce or reconnected) the jobs they stopped are resumed."""
     store_id = int(claimed.payload["store_id"])
     store = load_store(runtime, store_id)
     if store is None:
@@ -73,9 +82,46 @@ def run_for_store(runtime: Runtime, claimed: ClaimedJob,
         connector = store_connector(runtime, store)
         assert isinstance(connector, WooCommerceConnector)
         work(runtime, store, connector)
+    except StoreRefused as refused:
+        record_health(runtime, store_id, str(refused))
+        if refused.status != 401:
+            raise
+        with runtime.db.write() as session:
+            alerts.raise_alert(session, KEYS_REFUSED, _keys_key(store), str(refused),
+                               runtime.clock.now(), store_id=store_id)
+        log.warning("store %d: keys refused: %s", store_id, refused)
+        return
     except PermanentError as failure:
         record_health(runtime, store_id, str(failure))
         raise
+
+
+def _keys_key(store: Store) -> str:
+    """One alert per stored key pair: new keys that fail again are a new alert."""
+    digest = hashlib.sha256((store.credentials_encrypted or "").encode()).hexdigest()[:16]
+    return f"store:{store.id}:{digest}"
+
+
+def resume_store_jobs(session: Session, store_id: int, now: datetime) -> int:
+    """The store's keys work again: resolve the keys alert and put the store's jobs that died
+    meanwhile (write-backs refused with the old keys) back in the queue."""
+    for alert in session.scalars(select(Alert).where(
+            Alert.store_id == store_id, Alert.kind == KEYS_REFUSED,
+            Alert.resolved_at.is_(None))):
+        alert.resolved_at = now
+    dead = list(session.scalars(select(OutboxJob.id).where(
+        OutboxJob.store_id == store_id, OutboxJob.state == outbox.DEAD,
+        OutboxJob.last_error.contains(KEYS_REFUSED_TEXT))))
+    return sum(outbox.replay(session, job_id, now) for job_id in dead)
+
+
+def resume_after_keys_work(runtime: Runtime, store_id: int) -> int:
+    """Called when the store accepted a write with its stored keys (the health sweep)."""
+    with runtime.db.write() as session:
+        resumed = resume_store_jobs(session, store_id, runtime.clock.now())
+    if resumed:
+        log.info("store %d: keys accepted again; %d stopped jobs resumed", store_id, resumed)
+    return resumed
 
 
 def queue_for_every_store(runtime: Runtime, kind: str, minutes: float) -> int:

@@ -17,7 +17,12 @@ from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, Store
 from integration.sync.woocommerce.reconcile import RECONCILE_JOB, watermark
-from integration.sync.woocommerce.store import queue_for_every_store, record_health, run_for_store
+from integration.sync.woocommerce.store import (
+    queue_for_every_store,
+    record_health,
+    resume_after_keys_work,
+    run_for_store,
+)
 
 log = logging.getLogger(__name__)
 WEBHOOK_HEALTH_JOB = "woocommerce.webhook_health"
@@ -37,7 +42,13 @@ def check_webhooks(runtime: Runtime, store: Store, connector: WooCommerceConnect
         record_gap(runtime, store, [hook.topic for hook in report.reenabled])
     if report.created:
         log.info("store %d: webhooks created for %s", store.id, ", ".join(report.created))
-    record_health(runtime, store.id, None)
+    resume_after_keys_work(runtime, store.id)  # the store accepted the keys again
+    paused = sorted(hook.topic for hook in report.paused)
+    # Paused by someone in WooCommerce: left so, but the store is not healthy while it is.
+    record_health(runtime, store.id, (
+        f"DropTrack's {' and '.join(paused)} webhook is paused in WooCommerce (WooCommerce > "
+        "Settings > Advanced > Webhooks): orders reach DropTrack only through the slower "
+        "reconciliation until it is set to Active.") if paused else None)
 
 
 def record_gap(runtime: Runtime, store: Store, topics: list[str]) -> None:

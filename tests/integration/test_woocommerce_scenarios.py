@@ -1,0 +1,400 @@
+"""DropTrack's WooCommerce scenarios, each run against the sandbox and against a real
+WordPress 6.8.8 + WooCommerce 10.0.2 (HPOS) + Advanced Shipment Tracking 3.9.2 store (the
+realstore kit, `-m realstore` selects only those). Same steps, same expected outcomes: the
+numbers in the test names are the differences issue 22 found between the two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from connectors.parsing import timestamp
+from connectors.store_base import StoreAccess
+from connectors.woocommerce import mapper
+from connectors.woocommerce.connection import check_connection
+from connectors.woocommerce.connector import WooCommerceConnector, build
+from core.domain import CarrierEvent
+from core.status import Status
+from integration.accounts import stores
+from integration.base.config import Settings
+from integration.engine.orders import import_order
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
+from integration.kernel.runtime import Runtime
+from integration.storage.models import (
+    Alert,
+    InboxDelivery,
+    Order,
+    OutboxJob,
+    SkuMapping,
+    Store,
+    Supplier,
+    SupplierOrder,
+)
+from integration.sync.woocommerce import deleted, reconcile, statuses, webhooks
+from integration.sync.woocommerce import store as woocommerce_sync
+from tests.conftest import make_settings
+from tests.helpers.jobs import run_jobs
+from tests.helpers.woo_backends import ADDRESS, WooBackend, wait_for
+
+pytestmark = pytest.mark.timeout(600)  # the real store's first start installs packages
+
+NUMBER = "LX123456785CN"  # a valid China Post S10 number: DropTrack names it "China Post / ePacket"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url, security={"allow_loopback_http": True})
+
+
+@pytest.fixture
+def public(runtime: Runtime, live_url: str) -> Iterator[str]:
+    """DropTrack's public URL is the live test server, so the store can deliver to it."""
+    app_settings = runtime.settings.app.model_copy(update={"public_url": live_url})
+    runtime.settings = runtime.settings.model_copy(update={"app": app_settings})
+    yield live_url
+
+
+# -- steps -------------------------------------------------------------------------------------
+
+def connect(runtime: Runtime, backend: WooBackend, key: tuple[str, str] | None = None) -> int:
+    consumer_key, consumer_secret = key or backend.key
+    store_id = stores.add_woocommerce_store(runtime, backend.url, consumer_key,
+                                            consumer_secret, "hook-secret")
+    with runtime.db.write() as session:
+        session.get_one(Store, store_id).settings = {
+            "woocommerce": {"ca_bundle": backend.ca_file}}
+    return store_id
+
+
+def access(backend: WooBackend, key: tuple[str, str] | None = None) -> StoreAccess:
+    consumer_key, consumer_secret = key or backend.key
+    return StoreAccess(store_id=1, platform="woocommerce", domain=backend.url,
+                       credentials={"consumer_key": consumer_key,
+                                    "consumer_secret": consumer_secret},
+                       settings={"woocommerce": {"ca_bundle": backend.ca_file}},
+                       allow_loopback_http=True, save_credentials=lambda _: None)
+
+
+def connector(backend: WooBackend) -> WooCommerceConnector:
+    return build(access(backend))
+
+
+def place_order(backend: WooBackend, skus: tuple[str, ...]) -> int:
+    shipping = {k: v for k, v in ADDRESS.items() if k not in ("email", "phone")}
+    order = backend.rest("POST", "orders", {
+        "status": "processing", "set_paid": True, "billing": ADDRESS, "shipping": shipping,
+        "line_items": [{"product_id": backend.products[sku], "quantity": 1} for sku in skus]})
+    return int(order["id"])
+
+
+def store_order(backend: WooBackend, order_id: int) -> dict[str, object]:
+    data: dict[str, object] = backend.rest("GET", f"orders/{order_id}")
+    return data
+
+
+def bring_in(runtime: Runtime, store_id: int, backend: WooBackend, order_id: int) -> int:
+    """The order as a webhook or reconciliation brings it: read, mapped, imported."""
+    parsed, problems = mapper.parse_order(backend.rest("GET", f"orders/{order_id}"))
+    assert parsed is not None, problems
+    with runtime.db.write() as session:
+        return import_order(session, store_id, parsed, runtime.clock.now()).order_id
+
+
+def suppliers_for(runtime: Runtime, store_id: int, *skus: str) -> None:
+    """One supplier per SKU."""
+    with runtime.db.write() as session:
+        for sku in skus:
+            supplier = Supplier(name=f"Supplier {sku}", kind="rest",
+                                created_at=runtime.clock.now())
+            session.add(supplier)
+            session.flush()
+            session.add(SkuMapping(store_id=store_id, sku=sku, supplier_id=supplier.id,
+                                   created_at=runtime.clock.now()))
+
+
+def ship(runtime: Runtime, order_id: int, sku: str, *, shipped_at: datetime,
+         number: str = NUMBER, status: Status = Status.INFO_RECEIVED) -> None:
+    """The supplier of `sku` reports a parcel (a test double at the supplier edge), and
+    DropTrack writes it back to the store."""
+    with runtime.db.write() as session:
+        supplier_order = session.scalars(
+            select(SupplierOrder).join(Supplier, Supplier.id == SupplierOrder.supplier_id)
+            .where(SupplierOrder.order_id == order_id, Supplier.name == f"Supplier {sku}")).one()
+        apply_parcel_update(session, ParcelUpdate(
+            supplier_order.id, f"P-{sku}", number, carrier="China Post",
+            events=[CarrierEvent(f"e-{sku}-{status}", status, shipped_at)]),
+            runtime.clock.now())
+    run_jobs(runtime, "store.writeback")
+
+
+def flush_statuses(runtime: Runtime) -> None:
+    woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 0.001)
+    assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
+
+
+def tracking_items(backend: WooBackend, order_id: int) -> list[dict[str, str]]:
+    items: list[dict[str, str]] = backend.rest(
+        "GET", f"orders/{order_id}/shipment-trackings", namespace="wc-shipment-tracking/v3")
+    return items
+
+
+def check_webhooks(runtime: Runtime) -> None:
+    woocommerce_sync.queue_for_every_store(runtime, webhooks.WEBHOOK_HEALTH_JOB, 0.001)
+    assert run_jobs(runtime, webhooks.WEBHOOK_HEALTH_JOB) == 1
+
+
+def our_webhooks(backend: WooBackend, public: str) -> dict[str, dict[str, object]]:
+    hooks = backend.rest("GET", "webhooks", params={"status": "all", "per_page": 100})
+    return {str(h["topic"]): h for h in hooks if str(h["delivery_url"]).startswith(public)}
+
+
+# -- 1: partial shipments and AST's status -----------------------------------------------------
+
+@pytest.mark.parametrize("partial_shipped", [False, True], ids=["ast-status-off", "ast-status-on"])
+def test_1_a_partly_shipped_order_never_becomes_pending_payment(
+        runtime: Runtime, woo_backend: WooBackend, partial_shipped: bool) -> None:
+    """Two suppliers, one has shipped: the store shows "Partially Shipped" where AST has that
+    status switched on, and stays "Processing" where it is off (as on a fresh install);
+    orders/batch would have turned the unknown status into "Pending payment"."""
+    woo_backend.set_partial_shipped(partial_shipped)
+    try:
+        store_id = connect(runtime, woo_backend)
+        suppliers_for(runtime, store_id, "TENT-2P", "LAMP-1")
+        order_id = place_order(woo_backend, ("TENT-2P", "LAMP-1"))
+        ours = bring_in(runtime, store_id, woo_backend, order_id)
+        ship(runtime, ours, "TENT-2P", shipped_at=runtime.clock.now())
+        flush_statuses(runtime)
+        shown = store_order(woo_backend, order_id)
+        assert shown["status"] == ("partial-shipped" if partial_shipped else "processing")
+        assert shown["needs_payment"] is False
+    finally:
+        woo_backend.set_partial_shipped(False)
+
+
+def test_1_a_status_switched_off_after_the_probe_is_put_back_not_left_pending(
+        runtime: Runtime, woo_backend: WooBackend) -> None:
+    """DropTrack probed the status while it was on; the merchant switched it off; the next
+    batch finds out from the store's answer, puts the order back and probes again."""
+    woo_backend.set_partial_shipped(True)
+    store_id = connect(runtime, woo_backend)
+    suppliers_for(runtime, store_id, "TENT-2P", "LAMP-1")
+    order_id = place_order(woo_backend, ("TENT-2P", "LAMP-1"))
+    ours = bring_in(runtime, store_id, woo_backend, order_id)
+    ship(runtime, ours, "TENT-2P", shipped_at=runtime.clock.now())  # probes: status on
+    woo_backend.set_partial_shipped(False)
+    flush_statuses(runtime)
+    assert store_order(woo_backend, order_id)["status"] == "processing"
+    with runtime.db.read() as session:
+        section = session.get_one(Store, store_id).settings["woocommerce"]
+    assert "partial-shipped" not in section["capabilities"]["statuses"]
+    assert "did not accept the status 'partial-shipped'" in section["health"]["problem"]
+
+
+# -- 2: reconciliation across orders modified in the same second -------------------------------
+
+def test_2_reconciliation_reads_every_order_once_when_many_share_a_second(
+        runtime: Runtime, woo_backend: WooBackend) -> None:
+    """150 orders saved in the same second (as a bulk edit or import does): paging through
+    the changes yields each exactly once, and the reconciliation job imports them all."""
+    store_id = connect(runtime, woo_backend)
+    created: list[int] = []
+    for _ in range(2):
+        answer = woo_backend.rest("POST", "orders/batch", {"create": [
+            {"status": "processing", "set_paid": True, "billing": ADDRESS,
+             "line_items": [{"product_id": woo_backend.products["MUG-1"], "quantity": 1}]}
+            for _ in range(75)]})
+        created += [int(item["id"]) for item in answer["create"]]
+    woo_backend.share_modified_second(created)
+    last = timestamp(store_order(woo_backend, created[0])["date_modified_gmt"])
+    assert last is not None
+    since = last - timedelta(seconds=1)
+    seen: list[int] = []
+    cursor: str | None = None
+    shop = connector(woo_backend)
+    while True:
+        page = shop.orders_modified_since(since, cursor)
+        seen += [int(order.external_id) for order in page.orders]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    mine = [order_id for order_id in seen if order_id in set(created)]
+    assert sorted(mine) == sorted(created), (
+        f"missing {sorted(set(created) - set(mine))}, repeated "
+        f"{sorted({i for i in mine if mine.count(i) > 1})}")
+    with runtime.db.write() as session:
+        row = session.get_one(Store, store_id)
+        row.settings = {**row.settings, "woocommerce": {
+            **row.settings["woocommerce"], "reconciled_until": since.isoformat()}}
+    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 0.001)
+    assert run_jobs(runtime, reconcile.RECONCILE_JOB) == 1
+    with runtime.db.read() as session:
+        imported = set(session.scalars(select(Order.number)))
+    assert {str(order_id) for order_id in created} <= imported
+
+
+# -- 3: a disabled webhook's failure count -----------------------------------------------------
+
+def test_3_a_webhook_disabled_by_failures_comes_back_with_a_clean_count(
+        runtime: Runtime, woo_backend: WooBackend, public: str) -> None:
+    """WooCommerce disabled DropTrack's webhook after failed deliveries. The health sweep
+    brings it back so that a single failure more does not disable it again (setting it to
+    active would have kept the count, and the next failure would disable it)."""
+    connect(runtime, woo_backend)
+    check_webhooks(runtime)
+    updated = our_webhooks(woo_backend, public)["order.updated"]
+    woo_backend.mark_webhook_failed(int(str(updated["id"])), failures=6)
+    check_webhooks(runtime)
+    back = our_webhooks(woo_backend, public)["order.updated"]
+    assert back["status"] == "active"
+    assert woo_backend.failure_count(int(str(back["id"]))) == 0
+
+
+# -- 4: a deleted order's queued delivery ------------------------------------------------------
+
+def test_4_a_deleted_orders_delivery_is_acknowledged_and_the_order_withdrawn(
+        runtime: Runtime, woo_backend: WooBackend, public: str) -> None:
+    """The order changed and was deleted before WooCommerce sent the delivery: the body is
+    the REST error for an invalid id. DropTrack answers 200 (a refusal counts towards the
+    webhook being disabled) and withdraws the order."""
+    store_id = connect(runtime, woo_backend)
+    suppliers_for(runtime, store_id, "MUG-1")
+    order_id = place_order(woo_backend, ("MUG-1",))
+    ours = bring_in(runtime, store_id, woo_backend, order_id)
+    check_webhooks(runtime)
+    woo_backend.rest("PUT", f"orders/{order_id}", {"customer_note": "leave at the door"})
+    woo_backend.rest("DELETE", f"orders/{order_id}", params={"force": "true"})
+
+    def received() -> InboxDelivery | None:
+        with runtime.db.read() as session:
+            return session.scalars(select(InboxDelivery).where(
+                InboxDelivery.store_id == store_id,
+                InboxDelivery.dedupe_key.contains("deleted-before-delivery"))).first()
+
+    wait_for(woo_backend, received, "the deleted order's delivery reaching DropTrack's inbox")
+    hook = our_webhooks(woo_backend, public)["order.updated"]
+    assert woo_backend.failure_count(int(str(hook["id"]))) == 0
+    run_jobs(runtime, "inbox.process")
+    assert run_jobs(runtime, deleted.WITHDRAW_DELETED_JOB) >= 1
+    with runtime.db.read() as session:
+        assert session.get_one(Order, ours).status == Status.CANCELLED
+
+
+def test_4_a_trashed_order_is_withdrawn_by_reconciliation(
+        runtime: Runtime, woo_backend: WooBackend) -> None:
+    """A trashed order stays readable with status "trash": DropTrack withdraws it."""
+    store_id = connect(runtime, woo_backend)
+    suppliers_for(runtime, store_id, "MUG-1")
+    order_id = place_order(woo_backend, ("MUG-1",))
+    ours = bring_in(runtime, store_id, woo_backend, order_id)
+    woo_backend.next_second()
+    woo_backend.rest("DELETE", f"orders/{order_id}")
+    assert store_order(woo_backend, order_id)["status"] == "trash"
+    bring_in(runtime, store_id, woo_backend, order_id)
+    with runtime.db.read() as session:
+        assert session.get_one(Order, ours).status == Status.CANCELLED
+
+
+# -- 5 and 6: the tracking item AST shows ------------------------------------------------------
+
+def test_5_the_tracking_item_names_asts_own_provider(
+        runtime: Runtime, woo_backend: WooBackend) -> None:
+    """DropTrack's "China Post / ePacket" is AST's "China Post": the item links to it, and
+    AST does not store an unknown name as its provider (which it then shows empty)."""
+    store_id = connect(runtime, woo_backend)
+    suppliers_for(runtime, store_id, "LAMP-1")
+    order_id = place_order(woo_backend, ("LAMP-1",))
+    ours = bring_in(runtime, store_id, woo_backend, order_id)
+    ship(runtime, ours, "LAMP-1", shipped_at=runtime.clock.now())
+    [item] = tracking_items(woo_backend, order_id)
+    assert item["tracking_number"] == NUMBER
+    assert item["tracking_provider"] == "China Post"
+    assert NUMBER in item["tracking_link"]
+
+
+def test_6_the_ship_date_is_the_day_the_parcel_shipped(
+        runtime: Runtime, woo_backend: WooBackend) -> None:
+    """A fresh AST has an empty API date format and replaces `date_shipped` with today;
+    DropTrack puts the real day back."""
+    store_id = connect(runtime, woo_backend)
+    suppliers_for(runtime, store_id, "LAMP-1")
+    order_id = place_order(woo_backend, ("LAMP-1",))
+    ours = bring_in(runtime, store_id, woo_backend, order_id)
+    shipped = runtime.clock.now() - timedelta(days=3)
+    ship(runtime, ours, "LAMP-1", shipped_at=shipped)
+    [item] = tracking_items(woo_backend, order_id)
+    assert item["date_shipped"] == shipped.date().isoformat()
+
+
+# -- 8: the smaller differences ----------------------------------------------------------------
+
+def test_8_the_capability_probe_downloads_only_the_namespaces(woo_backend: WooBackend) -> None:
+    before = len(woo_backend.index_queries())
+    report = check_connection(access(woo_backend))
+    assert report.ok, report.summary()
+    queries = woo_backend.index_queries()[before:]
+    assert queries and all(q.get("_fields") == "namespaces" for q in queries), queries
+
+
+def test_8_a_read_only_key_does_not_pass_the_connection_test(woo_backend: WooBackend) -> None:
+    report = check_connection(access(woo_backend, woo_backend.readonly_key))
+    assert not report.ok
+    assert "write" in report.summary().lower()
+    assert check_connection(access(woo_backend)).ok
+
+
+def test_8_a_paused_webhook_is_not_reported_healthy(
+        runtime: Runtime, woo_backend: WooBackend, public: str) -> None:
+    store_id = connect(runtime, woo_backend)
+    check_webhooks(runtime)
+    updated = our_webhooks(woo_backend, public)["order.updated"]
+    woo_backend.rest("PUT", f"webhooks/{updated['id']}", {"status": "paused"})
+    check_webhooks(runtime)
+    with runtime.db.read() as session:
+        health = session.get_one(Store, store_id).settings["woocommerce"]["health"]
+    assert health["ok"] is False
+    assert "order.updated webhook is paused" in health["problem"]
+    assert our_webhooks(woo_backend, public)["order.updated"]["status"] == "paused"
+
+
+
+def dead_jobs(runtime: Runtime) -> list[str]:
+    with runtime.db.read() as session:
+        return list(session.scalars(select(OutboxJob.kind).where(OutboxJob.state == "dead")))
+
+
+def test_8_wrong_keys_are_one_alert_not_a_failed_job_per_sweep(
+        runtime: Runtime, woo_backend: WooBackend) -> None:
+    store_id = connect(runtime, woo_backend, key=(woo_backend.key[0], "cs_" + "0" * 40))
+    for _ in range(2):  # two reconciliation sweeps
+        woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 0.001)
+        assert run_jobs(runtime, reconcile.RECONCILE_JOB) == 1
+    assert dead_jobs(runtime) == []
+    with runtime.db.read() as session:
+        refused = list(session.scalars(select(Alert).where(
+            Alert.kind == woocommerce_sync.KEYS_REFUSED, Alert.store_id == store_id)))
+        health = session.get_one(Store, store_id).settings["woocommerce"]["health"]
+    assert len(refused) == 1 and "refused DropTrack's API keys" in refused[0].message
+    assert health["ok"] is False
+
+
+def test_8_write_backs_a_read_only_key_stopped_resume_once_the_key_works(
+        runtime: Runtime, woo_backend: WooBackend, public: str) -> None:
+    store_id = connect(runtime, woo_backend, key=woo_backend.readonly_key)
+    suppliers_for(runtime, store_id, "LAMP-1")
+    order_id = place_order(woo_backend, ("LAMP-1",))
+    ours = bring_in(runtime, store_id, woo_backend, order_id)
+    ship(runtime, ours, "LAMP-1", shipped_at=runtime.clock.now())
+    assert dead_jobs(runtime) == ["store.writeback"]
+    assert tracking_items(woo_backend, order_id) == []
+    # The owner gives the key write permission (here: DropTrack is given the read/write one).
+    with runtime.db.write() as session:
+        session.get_one(Store, store_id).credentials_encrypted = runtime.secrets.encrypt_json(
+            {"consumer_key": woo_backend.key[0], "consumer_secret": woo_backend.key[1]})
+    check_webhooks(runtime)
+    assert run_jobs(runtime, "store.writeback") == 1
+    assert [item["tracking_number"] for item in tracking_items(woo_backend, order_id)] == [
+        NUMBER]
