@@ -6,6 +6,7 @@ numbers in the test names are the differences issue 22 found between the two.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -23,6 +24,7 @@ from integration.accounts import stores
 from integration.base.config import Settings
 from integration.engine.orders import import_order
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
+from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     Alert,
@@ -131,9 +133,19 @@ def ship(runtime: Runtime, order_id: int, sku: str, *, shipped_at: datetime,
     run_jobs(runtime, "store.writeback")
 
 
+def sweep(runtime: Runtime, kind: str) -> None:
+    """One run of a timed sweep's job for every store (a fresh job each call: calls within
+    one interval bucket of `queue_for_every_store` would be one job)."""
+    with runtime.db.write() as session:
+        store_ids = list(session.scalars(select(Store.id)))
+        for store_id in store_ids:
+            outbox.enqueue(session, kind, f"{kind}:{store_id}:{uuid.uuid4().hex}",
+                           {"store_id": store_id}, runtime.clock.now(), store_id=store_id)
+    assert run_jobs(runtime, kind) == len(store_ids)
+
+
 def flush_statuses(runtime: Runtime) -> None:
-    woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 0.001)
-    assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
+    sweep(runtime, statuses.FLUSH_STATUSES_JOB)
 
 
 def tracking_items(backend: WooBackend, order_id: int) -> list[dict[str, str]]:
@@ -143,8 +155,7 @@ def tracking_items(backend: WooBackend, order_id: int) -> list[dict[str, str]]:
 
 
 def check_webhooks(runtime: Runtime) -> None:
-    woocommerce_sync.queue_for_every_store(runtime, webhooks.WEBHOOK_HEALTH_JOB, 0.001)
-    assert run_jobs(runtime, webhooks.WEBHOOK_HEALTH_JOB) == 1
+    sweep(runtime, webhooks.WEBHOOK_HEALTH_JOB)
 
 
 def our_webhooks(backend: WooBackend, public: str) -> dict[str, dict[str, object]]:
@@ -229,8 +240,7 @@ def test_2_reconciliation_reads_every_order_once_when_many_share_a_second(
         row = session.get_one(Store, store_id)
         row.settings = {**row.settings, "woocommerce": {
             **row.settings["woocommerce"], "reconciled_until": since.isoformat()}}
-    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 0.001)
-    assert run_jobs(runtime, reconcile.RECONCILE_JOB) == 1
+    sweep(runtime, reconcile.RECONCILE_JOB)
     with runtime.db.read() as session:
         imported = set(session.scalars(select(Order.number)))
     assert {str(order_id) for order_id in created} <= imported
@@ -370,8 +380,7 @@ def test_8_wrong_keys_are_one_alert_not_a_failed_job_per_sweep(
         runtime: Runtime, woo_backend: WooBackend) -> None:
     store_id = connect(runtime, woo_backend, key=(woo_backend.key[0], "cs_" + "0" * 40))
     for _ in range(2):  # two reconciliation sweeps
-        woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 0.001)
-        assert run_jobs(runtime, reconcile.RECONCILE_JOB) == 1
+        sweep(runtime, reconcile.RECONCILE_JOB)
     assert dead_jobs(runtime) == []
     with runtime.db.read() as session:
         refused = list(session.scalars(select(Alert).where(
