@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
+from core.inputs import safe_link
 from core.status import Reason, Status, StatusEvent, StatusState, apply_checked, rank
 from integration.engine import alerts, bindings
 from integration.jobs import outbox
@@ -81,7 +82,8 @@ def apply_parcel_update(session: Session, update: ParcelUpdate, now: datetime) -
     detection = detect(update.tracking_number, stated_carrier=update.carrier)
     # One name per carrier, whatever the supplier calls it ("china-post", "China Post").
     carrier = detection.carrier.name if detection.carrier else (update.carrier or "")
-    url = update.tracking_url or detection.tracking_url
+    # A supplier's link reaches customers and stores: only http(s) (never javascript:).
+    url = safe_link(update.tracking_url) or detection.tracking_url
     if shipment is None:
         shipment = Shipment(
             order_id=supplier_order.order_id, supplier_order_id=supplier_order.id,

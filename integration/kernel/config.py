@@ -90,6 +90,9 @@ class SecuritySettings(_Section):
     secret_key: str = ""
     encryption_keys: list[str] = Field(default_factory=list)
     allow_loopback_http: bool = False
+    # Spreadsheet suppliers' folders must lie inside this folder ("" = the folder DropTrack
+    # is started in); DropTrack writes order files there and reads tracking files.
+    csv_root: str = ""
 
     @field_validator("secret_key")
     @classmethod

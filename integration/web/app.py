@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
+from typing import Any
+
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
@@ -24,7 +29,32 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     return app
 
 
+class StrictJSONProvider(DefaultJSONProvider):
+    """Request bodies as JSON allows them: no NaN or Infinity, no number beyond a double, no
+    nesting that would exhaust the stack; each is a clean 400 (Flask turns ValueError into
+    one), never a 500 or a non-finite number stored."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return json.loads(s, parse_constant=_reject_constant, parse_float=_finite_float,
+                              **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
 def configure_flask(app: Flask, runtime: Runtime) -> None:
+    app.json = StrictJSONProvider(app)
     settings = runtime.settings
     app.config.update(
         SECRET_KEY=settings.security.secret_key or None,
