@@ -18,7 +18,7 @@ import tomlkit
 
 from integration.accounts import stores
 from integration.jobs import outbox
-from integration.kernel import logs
+from integration.kernel import logs, startup
 from integration.kernel.config import (
     DEFAULT_CONFIG_FILE,
     ENV_PREFIX,
@@ -55,6 +55,20 @@ class Context:
                 "the database schema is not current: run `droptrack db upgrade` first"
             )
         return self._runtime
+
+    def checked_runtime(self, require_schema: bool = True) -> Runtime:
+        """The runtime of a long-running command, after the start-up checks: a database
+        that does not open or keys that do not open the stored secrets stop it in one line."""
+        runtime = self.runtime(require_schema=False)
+        try:
+            startup.check_database(runtime)
+            if require_schema:
+                self.runtime(require_schema=True)
+            startup.warn_about_settings(runtime, lambda line: click.echo(line, err=True))
+            startup.check_encryption_keys(runtime)
+        except startup.StartupError as exc:
+            raise click.ClickException(str(exc)) from None
+        return runtime
 
     def close(self) -> None:
         if self._runtime is not None:
@@ -132,8 +146,13 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     from integration.web.server import build_server
 
     runtime = ctx.runtime(require_schema=False)
-    settings = runtime.settings
+    try:
+        startup.check_database(runtime)
+    except startup.StartupError as exc:
+        raise click.ClickException(str(exc)) from None
     migrate.upgrade(runtime.db)
+    runtime = ctx.checked_runtime()
+    settings = runtime.settings
     app = create_app(runtime=runtime)
     dispatcher = Dispatcher(runtime) if settings.dispatcher.enabled else None
     scheduler = build_scheduler(runtime) if settings.scheduler.enabled else None
@@ -170,7 +189,7 @@ def scheduler(ctx: Context) -> None:
 
     from integration.scheduling import process as scheduler_process
 
-    runtime = ctx.runtime()
+    runtime = ctx.checked_runtime()
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -191,7 +210,8 @@ def worker(ctx: Context, processes: int, threads: int | None) -> None:
     """Run a Dramatiq worker for outbox jobs (scaled-out mode)."""
     from integration.jobs.workers import QUEUE
 
-    settings = ctx.settings()
+    settings = ctx.checked_runtime().settings
+    ctx.close()  # the workers open their own
     env = {**os.environ, "DROPTRACK_WORKER_PROCESS": "1"}
     config = resolve_config_path(ctx.config_path)
     if config is not None:

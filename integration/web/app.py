@@ -25,8 +25,27 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     configure_logging(app, runtime)
     configure_blueprints(app)
     configure_errors(app)
+    configure_security_headers(app, runtime)
     configure_webhooks(app, runtime)
     return app
+
+
+def configure_security_headers(app: Flask, runtime: Runtime) -> None:
+    """Every answer gets the basic security headers, every HTML page a strict CSP (pages of
+    protected blueprints set their own first; this covers the rest: errors, health, Shopify
+    install pages). Liquid for Shopify's app proxy is rendered into the shop's page: no CSP."""
+    from integration.web.security import content_security_policy, csp_nonce
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            headers.setdefault("Content-Security-Policy", content_security_policy(
+                runtime.settings.admin.frame_ancestors, csp_nonce()))
+            headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return response
 
 
 class StrictJSONProvider(DefaultJSONProvider):
