@@ -185,6 +185,10 @@ class ShopifySettings(_Section):
     # Tests and the demo only (needs loopback HTTP allowed): the sandbox serving every shop
     # under <admin_base_url>/shops/<shop>. Empty in production: always https://<shop>.
     admin_base_url: str = ""
+    # Shops that may install DropTrack from Shopify without the owner (self-hosted: nobody
+    # else's shop should connect). Any other shop is connected only when the owner, signed in,
+    # starts or approves it (the Stores page); a stranger's attempt is refused and reported.
+    allowed_shops: list[str] = Field(default_factory=list)
 
 
 class WooCommerceSettings(_Section):
