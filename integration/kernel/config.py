@@ -126,11 +126,10 @@ class DispatcherSettings(_Section):
     max_attempts: int = Field(default=8, ge=1)
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=3600.0, gt=0)
-    # A remote (store or supplier) failing this many times in a row opens its circuit: its
-    # jobs wait (keeping their attempts) for circuit_open_seconds, doubling while it stays
-    # down, up to circuit_max_open_seconds; the first success closes it.
+    # A remote (store or supplier) failing this many times in a row is down (its circuit
+    # opens): jobs that used up their attempts against it wait instead of giving up, retrying
+    # at most circuit_max_open_seconds apart; the first success closes it.
     circuit_failures: int = Field(default=3, ge=1)
-    circuit_open_seconds: float = Field(default=30.0, gt=0)
     circuit_max_open_seconds: float = Field(default=900.0, gt=0)
 
 
