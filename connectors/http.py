@@ -41,7 +41,7 @@ class TransientHttpError(RetryableError):
 
     def __init__(self, message: str, status: int | None = None,
                  retry_after_seconds: float | None = None) -> None:
-        super().__init__(message, retry_after_seconds)
+        super().__init__(message, retry_after_seconds, throttled=status == 429)
         self.status = status
 
 

@@ -42,7 +42,7 @@ class RequestLimiter(Protocol):
 
 def too_long(key: str, wait: float) -> RetryableError:
     return RetryableError(f"{key}: asked to wait {wait:.1f}s before the next request",
-                          retry_after_seconds=wait)
+                          retry_after_seconds=wait, throttled=True)
 
 
 @dataclass

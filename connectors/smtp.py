@@ -9,6 +9,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from core.errors import PermanentError, RetryableError
+from core.inputs import one_line, single_mailbox
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,16 @@ class Email:
 
 
 def build_message(settings: SmtpSettings, email: Email) -> EmailMessage:
+    """The message; PermanentError when `to` is not exactly one plain address (a comma, a
+    second address or a line break would add recipients or headers)."""
+    recipient = single_mailbox(email.to)
+    if recipient is None:
+        raise PermanentError(f"not one e-mail address: {one_line(email.to, 100)!r}; "
+                             "no e-mail sent")
     message = EmailMessage()
     message["From"] = settings.from_address
-    message["To"] = email.to
-    message["Subject"] = email.subject
+    message["To"] = recipient
+    message["Subject"] = one_line(email.subject, 200)
     # One Message-ID per logical message: a resend after a crash is recognisable as the same.
     domain = settings.from_address.rpartition("@")[2].strip("> ") or "droptrack.local"
     message["Message-ID"] = make_msgid(idstring=email.idempotency_key.replace(":", "."),

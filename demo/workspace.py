@@ -120,7 +120,7 @@ def demo_settings(workspace: Workspace, state: DemoSecrets, *, port: int, speed:
         "server": {"host": "127.0.0.1", "port": port, "threads": 8},
         "database": {"url": f"sqlite:///{workspace.database}"},
         "security": {"secret_key": state.secret_key, "encryption_keys": [state.encryption_key],
-                     "allow_loopback_http": True},
+                     "allow_loopback_http": True, "csv_root": str(workspace.root)},
         "dispatcher": {"threads": 4, "poll_interval_seconds": 0.2,
                        "lease_seconds": 120 * stretch, "backoff_base_seconds": 2 * stretch,
                        "backoff_max_seconds": 60 * stretch},

@@ -203,7 +203,8 @@ class ShopifyClient:
             if status == 429 or status >= 500:
                 raise RetryableError(
                     f"{self.domain} {operation.name}: HTTP {status}",
-                    parse_retry_after(result.response.headers.get("Retry-After")))
+                    parse_retry_after(result.response.headers.get("Retry-After")),
+                    throttled=status == 429)
             if status != 200:
                 raise PermanentError(f"{self.domain} {operation.name}: HTTP {status}: "
                                      f"{result.response.body[:300]}")
@@ -219,7 +220,7 @@ class ShopifyClient:
                 messages = "; ".join(str(e.get("message")) for e in errors if isinstance(e, dict))
                 text = f"{self.domain} {operation.name}: {messages or errors}"
                 if codes & RETRYABLE_CODES:
-                    raise RetryableError(text)
+                    raise RetryableError(text, throttled="THROTTLED" in codes)
                 raise PermanentError(text)
             data = body.get("data")
             if not isinstance(data, dict):

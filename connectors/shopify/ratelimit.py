@@ -104,7 +104,7 @@ class InProcessLimiter:
                 self._usage.setdefault(key, Usage()).waited_seconds += wait
             if wait > self.max_wait_seconds:
                 raise RetryableError(f"Shopify budget of {key} needs {wait:.0f}s to refill",
-                                     retry_after_seconds=wait)
+                                     retry_after_seconds=wait, throttled=True)
             self.sleep(wait)
 
     def observe(self, key: str, status: ThrottleStatus, *, actual: int | None,

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from connectors.url_safety import UnsafeURLError, check_url_form
+from core.inputs import has_control_characters
 from integration.accounts.audit import record_audit
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
@@ -51,7 +53,14 @@ def normalize_store_url(url: str) -> str:
         raise StoreError(f"{url!r}: put the keys in --key/--secret, not in the URL")
     if parts.query or parts.fragment:
         raise StoreError(f"{url!r}: the store URL must not have a query or fragment")
-    netloc = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
+    try:
+        port = parts.port
+    except ValueError:
+        raise StoreError(f"{url!r}: the port is not a number between 1 and 65535") from None
+    if has_control_characters(url) or " " in url.strip():
+        raise StoreError(f"{url!r}: the store URL has spaces or control characters")
+    host = parts.hostname.lower()
+    netloc = (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
@@ -92,6 +101,10 @@ def add_shopify_store(runtime: Runtime, shop: str, access_token: str,
 def add_woocommerce_store(runtime: Runtime, url: str, consumer_key: str, consumer_secret: str,
                           webhook_secret: str) -> int:
     domain = normalize_store_url(url)
+    try:  # a private address spelled out is refused now; DNS is checked before every call
+        check_url_form(domain, allow_loopback_http=runtime.settings.loopback_http_allowed)
+    except UnsafeURLError as exc:
+        raise StoreError(str(exc)) from None
     key = _require_secret(consumer_key, "the consumer key")
     secret = _require_secret(consumer_secret, "the consumer secret")
     hook_secret = _require_secret(webhook_secret, "the webhook secret")

@@ -90,6 +90,9 @@ class SecuritySettings(_Section):
     secret_key: str = ""
     encryption_keys: list[str] = Field(default_factory=list)
     allow_loopback_http: bool = False
+    # Spreadsheet suppliers' folders must lie inside this folder ("" = the folder DropTrack
+    # is started in); DropTrack writes order files there and reads tracking files.
+    csv_root: str = ""
 
     @field_validator("secret_key")
     @classmethod
@@ -123,11 +126,10 @@ class DispatcherSettings(_Section):
     max_attempts: int = Field(default=8, ge=1)
     backoff_base_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=3600.0, gt=0)
-    # A remote (store or supplier) failing this many times in a row opens its circuit: its
-    # jobs wait (keeping their attempts) for circuit_open_seconds, doubling while it stays
-    # down, up to circuit_max_open_seconds; the first success closes it.
+    # A remote (store or supplier) failing this many times in a row is down (its circuit
+    # opens): jobs that used up their attempts against it wait instead of giving up, retrying
+    # at most circuit_max_open_seconds apart; the first success closes it.
     circuit_failures: int = Field(default=3, ge=1)
-    circuit_open_seconds: float = Field(default=30.0, gt=0)
     circuit_max_open_seconds: float = Field(default=900.0, gt=0)
 
 
@@ -182,6 +184,10 @@ class ShopifySettings(_Section):
     # Tests and the demo only (needs loopback HTTP allowed): the sandbox serving every shop
     # under <admin_base_url>/shops/<shop>. Empty in production: always https://<shop>.
     admin_base_url: str = ""
+    # Shops that may install DropTrack from Shopify without the owner (self-hosted: nobody
+    # else's shop should connect). Any other shop is connected only when the owner, signed in,
+    # starts or approves it (the Stores page); a stranger's attempt is refused and reported.
+    allowed_shops: list[str] = Field(default_factory=list)
 
 
 class WooCommerceSettings(_Section):

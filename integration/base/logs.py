@@ -8,6 +8,8 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
+from core.inputs import escape_controls
+
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None)
 job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
@@ -32,13 +34,21 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """One record, one line: control characters in the message (a value from a webhook, an
+    order number) are escaped, so nothing can forge a record of its own."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": record.getMessage(),  # json.dumps escapes control characters
         }
         for key in ("request_id", "job_id"):
             value = getattr(record, key, None)
@@ -61,7 +71,7 @@ def configure(level: str, fmt: str) -> None:
         handler._droptrack = True  # type: ignore[attr-defined]
         handler.addFilter(ContextFilter())
         root.addHandler(handler)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT))
     root.setLevel(logging.WARNING)
     for name in ("droptrack", "integration", "connectors", "webhooks"):
         logging.getLogger(name).setLevel(level)

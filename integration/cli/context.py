@@ -13,6 +13,7 @@ from integration.base.config import (
     Settings,
     load_settings,
 )
+from integration.kernel import startup
 from integration.kernel.runtime import Runtime, build_runtime
 from integration.storage import migrate
 
@@ -36,6 +37,20 @@ class Context:
                 "the database schema is not current: run `droptrack db upgrade` first"
             )
         return self._runtime
+
+    def checked_runtime(self, require_schema: bool = True) -> Runtime:
+        """The runtime of a long-running command, after the start-up checks: a database
+        that does not open or keys that do not open the stored secrets stop it in one line."""
+        runtime = self.runtime(require_schema=False)
+        try:
+            startup.check_database(runtime)
+            if require_schema:
+                self.runtime(require_schema=True)
+            startup.warn_about_settings(runtime, lambda line: click.echo(line, err=True))
+            startup.check_encryption_keys(runtime)
+        except startup.StartupError as exc:
+            raise click.ClickException(str(exc)) from None
+        return runtime
 
     def close(self) -> None:
         if self._runtime is not None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
 from core.domain import CarrierEvent
+from core.inputs import safe_link
 from core.status import Reason, Status, StatusEvent, StatusState, apply_checked, rank
 from integration.engine import bindings
 from integration.jobs import alerts, outbox
@@ -71,7 +72,8 @@ def apply_parcel_update(session: Session, update: ParcelUpdate, now: datetime) -
     detection = detect(update.tracking_number, stated_carrier=update.carrier)
     # One name per carrier, whatever the supplier calls it ("china-post", "China Post").
     carrier = detection.carrier.name if detection.carrier else (update.carrier or "")
-    url = update.tracking_url or detection.tracking_url
+    # A supplier's link reaches customers and stores: only http(s) (never javascript:).
+    url = safe_link(update.tracking_url) or detection.tracking_url
     if shipment is None:
         shipment = Shipment(
             order_id=supplier_order.order_id, supplier_order_id=supplier_order.id,

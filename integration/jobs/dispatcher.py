@@ -130,7 +130,8 @@ def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> None:
                 if remote is not None else None
             state = outbox.fail(session, job, exc, now, settings.backoff_base_seconds,
                                 settings.backoff_max_seconds, remote=remote,
-                                paused_until=circuits.wait_until(opened) if opened else None)
+                                remote_down_wait=settings.circuit_max_open_seconds
+                                if opened else None)
             _tell_the_owner(session, job, exc, state, remote, opened, now)
         level = logging.ERROR if state == outbox.DEAD else logging.WARNING
         log.log(level, "job %s (%s) attempt %d failed -> %s: %s",

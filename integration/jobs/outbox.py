@@ -21,7 +21,7 @@ from core.errors import PermanentError as PermanentError
 from core.errors import RetryableError as RetryableError
 from integration.limits.circuits import record_success
 from integration.storage.insert_once import insert_once
-from integration.storage.models import Circuit, OutboxJob
+from integration.storage.models import OutboxJob
 
 PENDING = "pending"
 RUNNING = "running"
@@ -86,17 +86,13 @@ CLOCK_SLACK = timedelta(minutes=5)
 def _due(now: datetime, lease: timedelta, horizon: timedelta) -> ColumnElement[bool]:
     """Runnable now. Times further ahead than any lease or retry delay we ever set can only
     come from a clock that jumped back; they count as due instead of stalling for hours."""
-    runnable = or_(
+    return or_(
         (OutboxJob.state == PENDING)
         & ((OutboxJob.next_run_at <= now) | (OutboxJob.next_run_at > now + horizon)),
         (OutboxJob.state == RUNNING)
         & ((OutboxJob.lease_expires_at <= now)
            | (OutboxJob.lease_expires_at > now + lease + CLOCK_SLACK)),
     )
-    # A job whose remote is down waits for its circuit (integration/limits/circuits.py).
-    remote_up = OutboxJob.remote.is_(None) | OutboxJob.remote.not_in(
-        select(Circuit.remote).where(Circuit.open_until > now))
-    return runnable & remote_up
 
 
 DEFAULT_HORIZON = timedelta(days=1)
@@ -240,11 +236,12 @@ PAUSED = "paused"  # what `fail` reports for a job waiting for its remote's circ
 
 def fail(session: Session, job: ClaimedJob, error: BaseException, now: datetime,
          backoff_base: float, backoff_max: float, remote: str | None = None,
-         paused_until: datetime | None = None) -> str:
+         remote_down_wait: float | None = None) -> str:
     """Record a failure: schedule a retry or dead-letter. Returns the job's new state.
 
-    A retryable failure against a `remote` whose circuit is open waits until `paused_until`
-    and gets its attempt back: an outage does not use up the job's retries."""
+    A job that has used up its attempts against a `remote` that is down (its circuit open:
+    `remote_down_wait` given) is not dead-lettered: it waits, retrying at most that many
+    seconds apart, until the remote answers again. An outage strands nothing."""
     row = _owned(session, job)
     if row is None:
         return "lost-lease"
@@ -254,10 +251,12 @@ def fail(session: Session, job: ClaimedJob, error: BaseException, now: datetime,
     row.lease_expires_at = None
     if remote is not None:
         row.remote = remote
-    if paused_until is not None and not isinstance(error, PermanentError):
-        row.attempts = max(0, row.attempts - 1)
+    if remote_down_wait is not None and not isinstance(error, PermanentError) \
+            and row.attempts >= row.max_attempts:
         row.state = PENDING
-        row.next_run_at = paused_until
+        row.next_run_at = now + timedelta(seconds=min(
+            remote_down_wait, backoff_seconds(min(row.attempts, 30), backoff_base,
+                                              backoff_max)))
         return PAUSED
     permanent = isinstance(error, PermanentError) or row.attempts >= row.max_attempts
     if permanent:

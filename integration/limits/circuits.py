@@ -1,24 +1,21 @@
 """A circuit per remote (a supplier, a store), shared by every worker through the database.
 
 A job that cannot reach its remote raises a `RetryableError` naming it (`error.remote`, set
-where DropTrack calls the remote: `supplier_connection`, the store write-back). Failures in a
-row are counted per remote; at `dispatcher.circuit_failures` the circuit opens for
-`circuit_open_seconds`, doubling each time it opens again, up to `circuit_max_open_seconds`.
-While it is open:
+where DropTrack calls the remote: `supplier_connection`, the store write-back); rate limits
+(`error.throttled`) never count, the remote answered. Failures in a row are counted per
+remote; at `dispatcher.circuit_failures` the circuit opens, and while it is open:
 
-* the failing job and every job that failed against the same remote wait until it may close,
-  without spending an attempt (an outage longer than the retry budget strands nothing);
-* no worker claims those jobs (`outbox._due` leaves out jobs whose remote is open);
+* a job that has used up its attempts against that remote is not dead-lettered: it waits,
+  retrying at most `circuit_max_open_seconds` apart (its own back-off below that), so an
+  outage longer than the retry budget strands nothing;
 * the owner gets one alert per outage.
 
-When it may close, the waiting jobs come due spread over a few seconds: the first is the
-probe. Its success closes the circuit and the rest follow; its failure opens it again, and
-the others, not yet claimed, wait on.
+The first success against the remote closes the circuit; the waiting jobs then go through
+at their next retry, by themselves.
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,7 +38,10 @@ class Opened:
 
 
 def remote_of(error: BaseException) -> str | None:
-    return error.remote if isinstance(error, RetryableError) and error.remote else None
+    """The remote a failure counts against: none for a rate limit (the remote answered)."""
+    if not isinstance(error, RetryableError) or error.throttled:
+        return None
+    return error.remote or None
 
 
 def tag(error: RetryableError, remote: str) -> RetryableError:
@@ -62,23 +62,14 @@ def record_failure(session: Session, remote: str, now: datetime, error: str,
     circuit.failures += 1
     circuit.last_error = error[:500]
     circuit.updated_at = now
-    if circuit.open_until is not None and circuit.open_until > now:
-        return Opened(circuit.open_until, newly=False)
     if circuit.failures < settings.circuit_failures:
         return None
-    seconds = min(settings.circuit_max_open_seconds,
-                  settings.circuit_open_seconds * 2 ** circuit.opened_times)
     newly = circuit.opened_at is None
-    circuit.opened_times += 1
-    circuit.opened_at = circuit.opened_at or now
-    circuit.open_until = now + timedelta(seconds=seconds)
+    if newly:
+        circuit.opened_at = now
+        circuit.opened_times += 1
+    circuit.open_until = now + timedelta(seconds=settings.circuit_max_open_seconds)
     return Opened(circuit.open_until, newly=newly)
-
-
-def wait_until(opened: Opened) -> datetime:
-    """When a paused job comes due again: spread over a few seconds after the circuit may
-    close, so that one job probes first."""
-    return opened.until + timedelta(seconds=random.uniform(0, 5))
 
 
 def record_success(session: Session, remote: str) -> None:

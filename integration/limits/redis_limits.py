@@ -192,7 +192,7 @@ class RedisCostLimiter:
             wait = max(wait, MIN_WAIT_SECONDS)
             if wait > self.max_wait_seconds:
                 raise RetryableError(f"Shopify budget of {key} needs {wait:.0f}s to refill",
-                                     retry_after_seconds=wait)
+                                     retry_after_seconds=wait, throttled=True)
             self._count_wait(key, wait)
             self.sleep(wait)
 

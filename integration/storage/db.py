@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from integration.base.config import DatabaseSettings
@@ -68,8 +69,33 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _private_sqlite_files(database: str | None) -> None:
+    """The database (and so the WAL and shared-memory files SQLite creates with the same
+    mode) is private, like config.toml: created 0600, and tightened when found readable by
+    others. A folder that does not exist is left to the connection to report."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.is_dir():
+        return
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # not ours to create: the connection says why
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            info = name.stat()
+            if info.st_mode & 0o077 and info.st_uid == os.getuid():
+                os.chmod(name, 0o600)
+        except OSError:
+            continue
+
+
 def make_engine(settings: DatabaseSettings) -> Engine:
     if settings.url.startswith("sqlite"):
+        _private_sqlite_files(make_url(settings.url).database)
         engine = create_engine(settings.url, pool_size=settings.pool_size, max_overflow=20,
                                json_serializer=dump_json)
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import math
+from typing import Any
+
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
@@ -20,11 +25,55 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     configure_logging(app, runtime)
     configure_blueprints(app)
     configure_errors(app)
+    configure_security_headers(app, runtime)
     configure_webhooks(app, runtime)
     return app
 
 
+def configure_security_headers(app: Flask, runtime: Runtime) -> None:
+    """Every answer gets the basic security headers, every HTML page a strict CSP (pages of
+    protected blueprints set their own first; this covers the rest: errors, health, Shopify
+    install pages). Liquid for Shopify's app proxy is rendered into the shop's page: no CSP."""
+    from integration.web.security import content_security_policy, csp_nonce
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        if response.mimetype == "text/html":
+            headers.setdefault("Content-Security-Policy", content_security_policy(
+                runtime.settings.admin.frame_ancestors, csp_nonce()))
+            headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        return response
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Request bodies as JSON allows them: no NaN or Infinity, no number beyond a double, no
+    nesting that would exhaust the stack; each is a clean 400 (Flask turns ValueError into
+    one), never a 500 or a non-finite number stored."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return json.loads(s, parse_constant=_reject_constant, parse_float=_finite_float,
+                              **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number out of range")
+    return value
+
+
 def configure_flask(app: Flask, runtime: Runtime) -> None:
+    app.json = StrictJSONProvider(app)
     settings = runtime.settings
     app.config.update(
         SECRET_KEY=settings.security.secret_key or None,

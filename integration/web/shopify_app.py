@@ -35,6 +35,7 @@ from connectors.shopify.settings import FULFILLMENT_SERVICE_PATH, StoreSettings,
 from connectors.shopify.tokens import OAUTH, Credentials
 from core.errors import PermanentError, RetryableError
 from integration.accounts import stores
+from integration.engine import alerts
 from integration.engine.tracking_view import tracking_view
 from integration.kernel.runtime import Runtime
 from integration.sync.shopify.fulfillment_service import queue_fulfillment_requests
@@ -150,6 +151,11 @@ def install() -> ResponseReturnValue:
     except stores.StoreError:
         return _problem("Not a Shopify store", "The shop must be a name.myshopify.com domain.",
                         400)
+    if not _may_connect(rt, shop):
+        _report_install_request(rt, shop)
+        return _problem("This DropTrack is private",
+                        f"{shop} is not one of the shops its owner connected. The owner can "
+                        "connect it from DropTrack's Stores page, signed in.", 403)
     nonce = secrets.token_urlsafe(24)
     query = urlencode({"client_id": app.client_id, "scope": app.scopes, "state": nonce,
                        "redirect_uri": rt.settings.app.public_url + "/shopify/callback"})
@@ -159,6 +165,31 @@ def install() -> ResponseReturnValue:
                         secure=rt.settings.app.public_url.startswith("https://"),
                         path="/shopify/")
     return response
+
+
+INSTALL_REQUEST_ALERT = "shopify_install_request"
+
+
+def _may_connect(rt: Runtime, shop: str) -> bool:
+    """A self-hosted DropTrack connects only its owner's shops: one on the allow-list, one
+    already connected (a reinstall), or one the signed-in owner is installing right now."""
+    from integration.web.admin.auth import load_user  # the admin imports this module
+
+    if rt.settings.demo or shop in {s.strip().lower() for s in rt.settings.shopify.allowed_shops}:
+        return True
+    with rt.db.read() as session:
+        if stores.find_shopify_store(session, shop) is not None:
+            return True
+    return load_user() is not None
+
+
+def _report_install_request(rt: Runtime, shop: str) -> None:
+    now = rt.clock.now()
+    with rt.db.write() as session:
+        alerts.raise_alert(session, INSTALL_REQUEST_ALERT, f"{shop}:{now:%Y-%m-%d}", (
+            f"{shop} tried to install DropTrack and was refused: it is not one of your shops. "
+            "If it is yours, connect it from Stores while signed in, or add it to [shopify] "
+            "allowed_shops."), now)
 
 
 @blueprint.get("/shopify/callback")

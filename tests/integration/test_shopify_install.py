@@ -4,6 +4,7 @@ webhook subscriptions; and every way a forged or broken install is refused."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,9 +17,10 @@ from sqlalchemy import select
 
 from connectors.shopify.tokens import OAUTH, Credentials
 from core.clock import FrozenClock
+from integration.accounts import owners as accounts
 from integration.base.config import Settings
 from integration.kernel.runtime import Runtime
-from integration.storage.models import AuditLog, OutboxJob, Store
+from integration.storage.models import Alert, AuditLog, OutboxJob, Store
 from integration.sync.shopify.webhooks import check_webhooks
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
@@ -36,7 +38,7 @@ CLIENT_SECRET = "shpss_droptrack_app_secret"
 def settings(database_url: str, shopify_server: BackgroundServer) -> Settings:
     return make_settings(database_url, security={"allow_loopback_http": True}, shopify={
         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-        "admin_base_url": shopify_server.url})
+        "admin_base_url": shopify_server.url, "allowed_shops": ["new-merchant.myshopify.com"]})
 
 
 @dataclass
@@ -184,3 +186,37 @@ def test_missing_scopes_are_refused(client: FlaskClient, installing: Installing)
     assert answer.status_code == 403
     assert "write_merchant_managed_fulfillment_orders" in answer.text
     assert installing.store() is None
+
+
+def test_a_strangers_shop_cannot_install_itself(client: FlaskClient,
+                                                installing: Installing) -> None:
+    """Self-hosted: a shop that is neither allow-listed nor started by the signed-in owner is
+    refused before Shopify is even asked, and the owner hears of it."""
+    stranger = installing.sandbox.state.create_shop("stranger")
+    refused = client.get(installing.install_link(shop=stranger.domain))
+    assert refused.status_code == 403 and "This DropTrack is private" in refused.text
+    assert "Location" not in refused.headers
+    assert installing.store() is None
+    with installing.runtime.db.read() as session:
+        alert = session.scalars(select(Alert)).one()
+    assert alert.kind == "shopify_install_request" and stranger.domain in alert.message
+
+
+def test_the_signed_in_owner_approves_a_new_shop_by_installing_it(
+        client: FlaskClient, installing: Installing) -> None:
+    stranger = installing.sandbox.state.create_shop("owners-second-shop")
+    with installing.runtime.db.write() as session:
+        accounts.create_user(session, "owner@example.com", "correct horse battery",
+                             installing.clock.now())
+    page = client.get("/admin/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token is not None
+    assert client.post("/admin/login", data={
+        "email": "owner@example.com", "password": "correct horse battery",
+        "csrf_token": token.group(1)}).status_code == 302
+    started = client.get(installing.install_link(shop=stranger.domain))
+    assert started.status_code == 302
+    finished = client.get(path_of(consent(started.headers["Location"])))
+    assert finished.status_code == 200, finished.text
+    store = installing.store()
+    assert store is not None and store.domain == stranger.domain

@@ -74,26 +74,53 @@ def test_pushed_tracking_events_move_the_parcel(runtime: Runtime, supplier_id: i
         assert session.scalars(select(Shipment)).one().status == "delivered"
 
 
+def signed(body: bytes, secret: str = SECRET, **headers: str) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"X-Supplier-Signature": f"sha256={digest}", "Content-Type": "application/json",
+            **{f"X-Supplier-{name.replace('_', '-').title()}": v for name, v in headers.items()}}
+
+
+def push_body(runtime: Runtime, event_id: str = "evt_1", sent_ago: timedelta = timedelta(0),
+              **fields: object) -> bytes:
+    sent_at = (runtime.clock.now() - sent_ago).isoformat().replace("+00:00", "Z")
+    return json.dumps({"id": event_id, "type": "order.updated", "sent_at": sent_at,
+                       "attempt": 1, "data": {}, **fields}).encode()
+
+
 def test_forged_stale_and_duplicate_pushes(runtime: Runtime, supplier_id: int, live_url: str,
                                            supplier_sandbox: SupplierSandbox) -> None:
     url = f"{live_url}/webhooks/suppliers/{supplier_id}"
-    body = json.dumps({"id": "evt_1", "type": "order.updated", "data": {}}).encode()
-    now = int(runtime.clock.now().timestamp())
-
-    def headers(secret: str = SECRET, ts: int = now) -> dict[str, str]:
-        digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-        return {"X-Supplier-Signature": f"sha256={digest}", "X-Supplier-Timestamp": str(ts),
-                "X-Supplier-Event-Id": "evt_1", "X-Supplier-Event-Type": "order.updated",
-                "Content-Type": "application/json"}
-
-    assert requests.post(url, data=body, headers=headers("wrong"), timeout=5).status_code == 401
-    stale = requests.post(url, data=body, headers=headers(ts=now - 301), timeout=5)
-    assert stale.status_code == 401
-    missing = {k: v for k, v in headers().items() if k != "X-Supplier-Event-Id"}
-    assert requests.post(url, data=body, headers=missing, timeout=5).status_code == 400
-    assert requests.post(f"{live_url}/webhooks/suppliers/999", data=body, headers=headers(),
+    body = push_body(runtime)
+    assert requests.post(url, data=body, headers=signed(body, "wrong"),
                          timeout=5).status_code == 401
-    first = requests.post(url, data=body, headers=headers(), timeout=5)
-    again = requests.post(url, data=body, headers=headers(), timeout=5)
+    stale = push_body(runtime, sent_ago=timedelta(seconds=301))
+    assert requests.post(url, data=stale, headers=signed(stale), timeout=5).status_code == 401
+    no_id = json.dumps({"type": "order.updated", "sent_at": "2026-11-11T05:08:40Z"}).encode()
+    assert requests.post(url, data=no_id, headers=signed(no_id), timeout=5).status_code == 400
+    assert requests.post(f"{live_url}/webhooks/suppliers/999", data=body, headers=signed(body),
+                         timeout=5).status_code == 401
+    first = requests.post(url, data=body, headers=signed(body), timeout=5)
+    again = requests.post(url, data=body, headers=signed(body), timeout=5)
     assert (first.json()["status"], again.json()["status"]) == ("stored", "duplicate")
     assert count(runtime, InboxDelivery) == 1
+
+
+def test_unsigned_headers_cannot_refresh_or_renumber_a_captured_push(
+        runtime: Runtime, supplier_id: int, live_url: str) -> None:
+    """Dedupe key and timestamp come from the signed body; the headers prove nothing."""
+    url = f"{live_url}/webhooks/suppliers/{supplier_id}"
+    now = str(int(runtime.clock.now().timestamp()))
+    body = push_body(runtime)
+    assert requests.post(url, data=body, headers=signed(body, timestamp=now, event_id="evt_1"),
+                         timeout=5).json()["status"] == "stored"
+    # The same signed body, re-sent with a new event id header: still the same event.
+    replay = requests.post(url, data=body, timeout=5, headers=signed(
+        body, timestamp=now, event_id="evt_forged", event_type="tracking.updated"))
+    assert replay.json()["status"] == "duplicate"
+    # An hour-old capture with a fresh timestamp header: still an hour old.
+    old = push_body(runtime, "evt_2", sent_ago=timedelta(hours=1))
+    assert requests.post(url, data=old, headers=signed(old, timestamp=now, event_id="evt_2"),
+                         timeout=5).status_code == 401
+    with runtime.db.read() as session:
+        assert [(d.topic, d.dedupe_key) for d in session.scalars(select(InboxDelivery))] == [
+            ("order.updated", f"{supplier_id}:evt_1")]

@@ -128,7 +128,7 @@ def test_malformed_json_behind_a_valid_signature_is_400(
 
 
 @pytest.mark.parametrize("body", [
-    b'{"id": 123456789012345678901234567890, "total": 1e400}',  # beyond 64-bit and double
+    b'{"id": 123456789012345678901234567890, "total": 1e300}',  # beyond 64 bits
     b'{"note": "\\ud83d alone"}',  # a lone surrogate escape
 ])
 def test_json_the_standard_library_accepts_is_stored_even_where_orjson_refuses(

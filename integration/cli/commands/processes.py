@@ -13,6 +13,7 @@ import click
 
 from integration.base.config import resolve_config_path
 from integration.cli.context import Context, pass_context
+from integration.kernel import startup
 from integration.storage import migrate
 
 
@@ -28,8 +29,13 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     from integration.web.server import build_server
 
     runtime = ctx.runtime(require_schema=False)
-    settings = runtime.settings
+    try:
+        startup.check_database(runtime)
+    except startup.StartupError as exc:
+        raise click.ClickException(str(exc)) from None
     migrate.upgrade(runtime.db)
+    runtime = ctx.checked_runtime()
+    settings = runtime.settings
     app = create_app(runtime=runtime)
     dispatcher = Dispatcher(runtime) if settings.dispatcher.enabled else None
     scheduler = build_scheduler(runtime) if settings.scheduler.enabled else None
@@ -66,7 +72,7 @@ def scheduler(ctx: Context) -> None:
 
     from integration.scheduling import process as scheduler_process
 
-    runtime = ctx.runtime()
+    runtime = ctx.checked_runtime()
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:
@@ -87,7 +93,8 @@ def worker(ctx: Context, processes: int, threads: int | None) -> None:
     """Run a Dramatiq worker for outbox jobs (scaled-out mode)."""
     from integration.jobs.workers import QUEUE
 
-    settings = ctx.settings()
+    settings = ctx.checked_runtime().settings
+    ctx.close()  # the workers open their own
     env = {**os.environ, "DROPTRACK_WORKER_PROCESS": "1"}
     config = resolve_config_path(ctx.config_path)
     if config is not None:

@@ -23,6 +23,7 @@ from connectors.suppliers.csv.settings import (
     CsvSupplierSettings,
 )
 from core.domain import Address, CarrierEvent
+from core.inputs import has_control_characters
 from integration.accounts.audit import record_audit
 from integration.engine import bindings
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
@@ -55,10 +56,24 @@ def settings_of(supplier: Supplier) -> CsvSupplierSettings:
     )
 
 
+def allowed_folder(csv_root: str, folder: str) -> Path:
+    """`folder` resolved (links followed), when it lies inside `csv_root` (the setting
+    `security.csv_root`; empty: the working directory)."""
+    root = Path(csv_root or os.getcwd()).expanduser().resolve()
+    if has_control_characters(folder):
+        raise CsvSupplierError("the folder name has control characters")
+    path = Path(folder).expanduser()
+    path = (path if path.is_absolute() else root / path).resolve()
+    if not path.is_relative_to(root):
+        raise CsvSupplierError(f"folder {path} is outside {root}, the folder spreadsheet "
+                               "suppliers may use (security.csv_root)")
+    return path
+
+
 def add_csv_supplier(runtime: Runtime, name: str, outbox_dir: str, inbox_dir: str) -> int:
     folders = {}
     for label, folder in (("outbox", outbox_dir), ("inbox", inbox_dir)):
-        path = Path(folder).expanduser().resolve()
+        path = allowed_folder(runtime.settings.security.csv_root, folder)
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -13,7 +13,6 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from integration.engine.actions import ActionError
 from integration.engine.mappings import COLUMNS, ImportReport, import_csv
 from integration.security.crypto import SecretBox
 from integration.storage.models import SkuMapping, Store, Supplier
+from integration.sync.suppliers.csv_exchange import CsvSupplierError, allowed_folder
 
 MAPPINGS_SHOWN = 500
 
@@ -98,8 +98,11 @@ class SupplierEdit:
     inbox_dir: str = ""
 
 
-def _folder(label: str, folder: str) -> str:
-    path = Path(folder).expanduser().resolve()
+def _folder(label: str, folder: str, csv_root: str) -> str:
+    try:
+        path = allowed_folder(csv_root, folder)
+    except CsvSupplierError as exc:
+        raise ActionError(f"The {label} folder cannot be used: {exc}.") from None
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -109,7 +112,8 @@ def _folder(label: str, folder: str) -> str:
 
 
 def edit_supplier(session: Session, secrets: SecretBox, supplier_id: int, edit: SupplierEdit,
-                  now: datetime, actor: str, *, allow_loopback_http: bool) -> Supplier:
+                  now: datetime, actor: str, *, allow_loopback_http: bool,
+                  csv_root: str = "") -> Supplier:
     """Change a supplier's name, endpoint and keys (REST) or folders (spreadsheet). The URL is
     checked the way `add_rest_supplier` checks it: no private or loopback addresses."""
     supplier = _supplier(session, supplier_id)
@@ -126,7 +130,7 @@ def edit_supplier(session: Session, secrets: SecretBox, supplier_id: int, edit: 
         for key, label, value in (("outbox_dir", "orders", edit.outbox_dir),
                                   ("inbox_dir", "tracking", edit.inbox_dir)):
             if value.strip():
-                folder = _folder(label, value.strip())
+                folder = _folder(label, value.strip(), csv_root)
                 if folder != settings.get(key):
                     settings[key], changed = folder, [*changed, key]
     else:

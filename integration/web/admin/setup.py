@@ -99,7 +99,8 @@ def edit_supplier(supplier_id: int) -> ResponseReturnValue:
         with rt.db.write() as db:
             catalog.edit_supplier(db, rt.secrets, supplier_id, edit, rt.clock.now(),
                                   g.user.actor,
-                                  allow_loopback_http=rt.settings.loopback_http_allowed)
+                                  allow_loopback_http=rt.settings.loopback_http_allowed,
+                                  csv_root=rt.settings.security.csv_root)
     except ActionError as exc:
         flash(f"Nothing was changed: {exc}", "error")
         return redirect(url_for("admin.supplier", supplier_id=supplier_id))
