@@ -35,8 +35,8 @@ from connectors.shopify.settings import FULFILLMENT_SERVICE_PATH, StoreSettings,
 from connectors.shopify.tokens import OAUTH, Credentials
 from core.errors import PermanentError, RetryableError
 from integration.accounts import stores
-from integration.engine import alerts
 from integration.engine.tracking_view import tracking_view
+from integration.jobs import alerts
 from integration.kernel.runtime import Runtime
 from integration.sync.shopify.fulfillment_service import queue_fulfillment_requests
 from integration.sync.shopify.install import connect_store

@@ -15,15 +15,15 @@ from sqlalchemy import func, select
 
 from connectors.smtp import Email, SmtpSettings, build_message
 from connectors.url_safety import UnsafeURLError, check_outbound_url
-from core.domain import Address, OrderLine, Payment, StoreOrder
+from core.domain import Address, CarrierEvent, OrderLine, Payment, StoreOrder
 from core.errors import PermanentError
 from core.status import Status
 from integration.accounts import stores
+from integration.base import logs
+from integration.base.config import Settings
 from integration.cli.main import main
 from integration.engine.orders import import_order
-from integration.engine.tracking import CarrierEvent, ParcelUpdate, apply_parcel_update
-from integration.kernel import logs
-from integration.kernel.config import Settings
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     InboxDelivery,
