@@ -27,6 +27,7 @@ from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import InboxDelivery, Store
 from integration.sync.shopify import compliance
+from integration.sync.tracking import pushes as tracking_pushes
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,10 @@ def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
                 raise PermanentError(f"inbox delivery {inbox_id} no longer exists")
             if delivery.state != "received":
                 return  # already handled by an earlier run of this job
-            outcome = _handle(session, delivery, now)
+            if delivery.source == tracking_pushes.SOURCE:
+                outcome = tracking_pushes.handle_push(session, runtime.settings, delivery, now)
+            else:
+                outcome = _handle(session, delivery, now)
             inbox.mark(session, inbox_id, outcome, now)
     except IntegrityError as exc:
         # Two deliveries of one new order raced to create it: the next attempt finds it.
