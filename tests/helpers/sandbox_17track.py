@@ -16,8 +16,8 @@ import pytest
 
 from core.clock import FrozenClock
 from integration.kernel.runtime import Runtime
-from sandboxes.seventeen_track import DEFAULT_API_KEY, SeventeenTrackState, build
 from sandboxes.server import BackgroundServer
+from sandboxes.seventeen_track import DEFAULT_API_KEY, SeventeenTrackState, build
 
 TRACKER_EPOCH = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
