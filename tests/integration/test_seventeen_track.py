@@ -6,6 +6,7 @@ And the faults: a bad sign, a push 20 times at once, pushes out of order, quota 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -237,3 +238,234 @@ def test_spreadsheet_parcels_tracked_by_17track_into_woocommerce(
     assert tracker.state.quota_used == 6  # one credit per parcel
     assert tracked_row(tracked, "LX100000001CN").state == "stopped"
     assert tracked_row(tracked, "LX100000003CN").state == "registered"
+
+
+# -- faults --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def one_parcel(tracked: Runtime, tracker: Tracker, woo_store: int, tmp_path: Path,
+               wc_sandbox: WooCommerceSandbox) -> str:
+    """One spreadsheet parcel registered at 17TRACK (pushes not sent anywhere yet)."""
+    sheet = Spreadsheet(tracked, woo_store, tmp_path)
+    product = wc_sandbox.store.add_product("Mug", sku="MUG")
+    order = wc_sandbox.store.place_order([(product.id, 1)])
+    sheet.order(str(order.id), str(order.line_items[0].id))
+    sheet.ship("LX300000001CN")
+    register(tracked)
+    return "LX300000001CN"
+
+
+def recorded_pushes(tracker: Tracker, clock: FrozenClock, number: str) -> list[tuple[bytes, str]]:
+    """The number's whole timeline as 17TRACK would push it (not sent: no webhook URL)."""
+    bodies = []
+    while (due := tracker.state.next_due(number)) is not None:
+        clock.set(max(due, clock.now()))
+        bodies.extend((push.body, push.sign) for push in tracker.state.deliver_due())
+    return bodies
+
+
+def post(url: str, body: bytes, sign: str | None) -> requests.Response:
+    headers = {"Content-Type": "application/json"}
+    if sign is not None:
+        headers["sign"] = sign
+    return requests.post(url + HOOK, data=body, headers=headers, timeout=10)
+
+
+def test_a_bad_sign_is_refused_and_nothing_is_stored(
+        tracked: Runtime, tracker: Tracker, clock: FrozenClock, one_parcel: str,
+        live_url: str) -> None:
+    body, good = recorded_pushes(tracker, clock, one_parcel)[0]
+    assert post(live_url, body, mapper.sign(body, "not-the-key")).status_code == 401
+    assert post(live_url, body, good[:-1] + ("0" if good[-1] != "0" else "1")).status_code == 401
+    assert post(live_url, body + b" ", good).status_code == 401  # signed bytes, not JSON
+    assert post(live_url, body, None).status_code == 400
+    assert count(tracked, InboxDelivery) == 0
+    assert post(live_url, body, good).status_code == 200  # the real one is taken
+    assert count(tracked, InboxDelivery) == 1
+
+
+def test_the_same_push_twenty_times_at_once_has_one_effect(
+        tracked: Runtime, tracker: Tracker, clock: FrozenClock, one_parcel: str,
+        live_url: str) -> None:
+    body, sign = recorded_pushes(tracker, clock, one_parcel)[-1]  # delivered
+    start = threading.Barrier(20)
+
+    def send(_: int) -> int:
+        start.wait()
+        return post(live_url, body, sign).status_code
+
+    writebacks = count(tracked, OutboxJob, OutboxJob.kind == "store.writeback")
+    with ThreadPoolExecutor(20) as pool:
+        assert list(pool.map(send, range(20))) == [200] * 20
+    assert count(tracked, InboxDelivery) == 1
+    run_jobs(tracked, "inbox.process")
+    assert count(tracked, OutboxJob, OutboxJob.kind == "store.writeback") == writebacks + 1
+    events = count(tracked, TrackingEvent)
+    assert post(live_url, body, sign).json() == {"status": "duplicate"}
+    run_jobs(tracked, "inbox.process")
+    assert count(tracked, TrackingEvent) == events
+    assert shipment_of(tracked, one_parcel).status == Status.DELIVERED
+
+
+def test_pushes_out_of_order_never_move_a_status_back(
+        tracked: Runtime, tracker: Tracker, clock: FrozenClock, one_parcel: str,
+        live_url: str) -> None:
+    pushes = recorded_pushes(tracker, clock, one_parcel)
+    assert len(pushes) == 9
+    seen = []
+    writebacks = count(tracked, OutboxJob, OutboxJob.kind == "store.writeback")
+    for body, sign in [pushes[-1], *reversed(pushes[:-1])]:  # delivered first, then the rest
+        assert post(live_url, body, sign).status_code == 200
+        run_jobs(tracked, "inbox.process")
+        seen.append(shipment_of(tracked, one_parcel).status)
+    assert seen == [Status.DELIVERED] * 9
+    # One write-back (delivered, with the last-mile number), none for the late ones.
+    assert count(tracked, OutboxJob, OutboxJob.kind == "store.writeback") == writebacks + 1
+    assert shipment_of(tracked, one_parcel).tracking_number == handover_for(one_parcel).number
+
+
+def test_quota_running_out_loses_nothing_and_resumes(
+        tracked: Runtime, tracker: Tracker, woo_store: int, tmp_path: Path,
+        wc_sandbox: WooCommerceSandbox, clock: FrozenClock) -> None:
+    tracker.state.quota_total = 2
+    sheet = Spreadsheet(tracked, woo_store, tmp_path)
+    product = wc_sandbox.store.add_product("Mug", sku="MUG")
+    for _ in range(3):
+        order = wc_sandbox.store.place_order([(product.id, 1)])
+        sheet.order(str(order.id), str(order.line_items[0].id))
+    numbers = ["LX400000001CN", "LX400000002CN", "LX400000003CN"]
+    sheet.ship(*numbers)
+    register(tracked)
+    assert sorted(tracker.state.tracked) == numbers[:2]
+    assert tracked_row(tracked, numbers[2]).state == "waiting"
+    [exhausted] = alerts_of(tracked, QUOTA_EXHAUSTED)
+    assert "1 parcel number(s) wait" in exhausted
+    # While it is exhausted, later runs ask getquota (free) and register nothing.
+    clock.advance(timedelta(minutes=10))
+    register(tracked)
+    assert tracker.state.calls["register"] == 1
+    assert tracked_row(tracked, numbers[2]).state == "waiting"
+    tracker.state.quota_total = 20  # the owner bought more
+    clock.advance(timedelta(minutes=10))
+    register(tracked)
+    assert sorted(tracker.state.tracked) == numbers
+    assert tracked_row(tracked, numbers[2]).state == "registered"
+    # Warned once for the exhausted plan; 17 left of the new one is above the threshold.
+    assert [m.split(".")[0] for m in alerts_of(tracked, QUOTA_LOW)] == [
+        "17track: only 0 of 2 tracking credits left"]
+    with tracked.db.read() as session:  # quota is back: the exhausted alert is resolved
+        assert session.scalars(select(Alert.resolved_at).where(
+            Alert.kind == QUOTA_EXHAUSTED)).one() is not None
+
+
+def test_low_quota_warns_the_owner_before_it_runs_out(
+        tracked: Runtime, tracker: Tracker, one_parcel: str) -> None:
+    assert tracker.state.quota_remain == 99
+    tracker.state.quota_total = 5
+    configure_tracking(tracked, tracker, quota_alert_below=10)
+    with tracked.db.write() as session:
+        from connectors.tracking.base import Quota
+        from integration.sync.tracking.registration import save_quota
+
+        save_quota(session, "17track", Quota(5, 1, 4), tracked.clock.now(), tracked.settings)
+    [low] = alerts_of(tracked, QUOTA_LOW)
+    assert "only 4 of 5 tracking credits left" in low
+
+
+def test_429_and_5xx_are_retried_with_backoff(
+        tracked: Runtime, tracker: Tracker, one_parcel: str, clock: FrozenClock) -> None:
+    # In the call: two 429s (Retry-After: 1) and a 503, then the answer.
+    tracker.state.fail_next(429, 2)
+    tracker.state.fail_next(503, 1)
+    with tracked.db.write() as session:
+        session.scalars(select(TrackedNumber)).one().next_poll_at = clock.now()
+    queue_tracking_jobs(tracked)
+    assert run_jobs(tracked, POLL_JOB) == 1
+    assert tracker.state.calls["gettrackinfo"] == 4
+    assert tracker.state.faults == type(tracker.state.faults)()
+    # Longer outages go back to the outbox, which retries the job later with backoff.
+    tracker.state.fail_next(500, 8)
+    with tracked.db.write() as session:
+        session.scalars(select(TrackedNumber)).one().next_poll_at = clock.now()
+    clock.advance(timedelta(minutes=10))
+    queue_tracking_jobs(tracked)
+    run_jobs(tracked, POLL_JOB)
+    with tracked.db.read() as session:
+        job = session.scalars(select(OutboxJob).where(OutboxJob.kind == POLL_JOB)
+                              .order_by(OutboxJob.id.desc())).first()
+        assert job is not None and (job.state, job.attempts) == ("pending", 1)
+        assert job.next_run_at > clock.now() and "HTTP 500" in (job.last_error or "")
+    tracker.state.faults.clear()
+    assert run_jobs(tracked, POLL_JOB, ahead=timedelta(hours=1)) == 1
+    with tracked.db.read() as session:
+        assert session.get_one(OutboxJob, job.id).state == "done"
+
+
+def test_a_number_17track_refuses_is_a_problem_the_owner_can_correct(
+        tracked: Runtime, tracker: Tracker, woo_store: int, tmp_path: Path,
+        wc_sandbox: WooCommerceSandbox, pushes_to: str, clock: FrozenClock) -> None:
+    sheet = Spreadsheet(tracked, woo_store, tmp_path)
+    product = wc_sandbox.store.add_product("Mug", sku="MUG")
+    for _ in range(2):
+        order = wc_sandbox.store.place_order([(product.id, 1)])
+        sheet.order(str(order.id), str(order.line_items[0].id))
+    # One number no carrier pattern matches; one the detected carrier does not know.
+    tracker.state.set_scenario("LX500000002CN", "invalid")
+    sheet.ship("QQ7731995", "LX500000002CN")
+    register(tracked)
+    refused = tracked_row(tracked, "QQ7731995")
+    assert (refused.state, refused.problem_code) == ("rejected", "-18019903")
+    [problem] = alerts_of(tracked, TRACKING_PROBLEM)
+    assert "cannot track QQ7731995: the carrier could not be recognised" in problem
+    assert "Correct the carrier" in problem
+    with tracked.db.read() as session:
+        alert = session.scalars(select(Alert).where(Alert.kind == TRACKING_PROBLEM)).one()
+        assert alert.order_id is not None  # on the order
+    # The owner names the carrier (YunExpress, 190107): registered again, with it.
+    assert correct_carrier(tracked, refused.id, "190107") == "register"
+    clock.advance(timedelta(minutes=10))
+    register(tracked)
+    assert tracker.state.tracked["QQ7731995"].carrier == 190107
+    assert tracked_row(tracked, "QQ7731995").state == "registered"
+
+    # The other: registered, but the carrier says "no such number" -> changecarrier.
+    clock.set(tracker.state.next_due("LX500000002CN") or clock.now())
+    tracker.state.deliver_due()
+    run_jobs(tracked, "inbox.process")
+    wrong = tracked_row(tracked, "LX500000002CN")
+    assert wrong.problem_code == "invalid_number"
+    assert correct_carrier(tracked, wrong.id, "2151") == "change"
+    run_jobs(tracked, "tracking.change_carrier")
+    assert tracker.state.tracked["LX500000002CN"].carrier == 2151
+    assert tracker.state.calls["changecarrier"] == 1
+    with tracked.db.read() as session:
+        assert session.scalars(select(Alert.resolved_at).where(
+            Alert.kind == TRACKING_PROBLEM)).all() != [None, None]
+    assert count(tracked, Store) == 1
+
+
+def test_the_contract_samples_replayed_through_the_sandbox_and_the_intake(
+        tracked: Runtime, tracker: Tracker, live_url: str, contracts_dir: Path,
+        one_parcel: str) -> None:
+    """The verbatim samples: the v1 register body is accepted by the sandbox, the sandbox's
+    getquota has the documented fields, and the documented TRACKING_STOPPED push, signed,
+    goes through DropTrack's intake and stops the parcel it names."""
+    samples = contracts_dir / "trackers" / "17track" / "samples"
+    curl = (samples / "register_request.doc_v1_curl.txt").read_text()
+    body = curl.split("--data '")[1].split("'")[0]
+    answer = requests.post(f"{tracker.url}/register", data=body, timeout=5, headers={
+        "17token": tracker.key, "Content-Type": "application/json"}).json()
+    assert answer["code"] == 0 and answer["data"]["accepted"][0]["number"] == "RR123456789CN"
+    quota = requests.post(f"{tracker.url}/getquota", timeout=5,
+                          headers={"17token": tracker.key}).json()
+    documented = json.loads((samples / "getquota_response.doc_example.json").read_text())
+    assert set(quota["data"]) == set(documented["data"]) and quota["code"] == 0
+    assert requests.post(f"{tracker.url}/getquota", timeout=5, headers={
+        "17token": "wrong"}).status_code == 401
+    stopped = json.loads((samples / "webhook_TRACKING_STOPPED.doc_example.json").read_text())
+    stopped["data"]["number"] = one_parcel  # the documented body, naming our parcel
+    raw = json.dumps(stopped).encode()
+    assert post(live_url, raw, mapper.sign(raw, tracker.key)).status_code == 200
+    run_jobs(tracked, "inbox.process")
+    assert tracked_row(tracked, one_parcel).state == "stopped"

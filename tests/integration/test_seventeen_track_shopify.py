@@ -62,5 +62,5 @@ def test_a_spreadsheet_parcel_tracked_by_17track_into_shopify(
     tracker.state.push_again({"number": NUMBER})
     run_jobs(runtime, "inbox.process")
     assert run_jobs(runtime, "store.writeback") == 0
-    assert [e.status for e in list(state.fulfillments.values())[0].events] == statuses
+    assert [e.status for e in next(iter(state.fulfillments.values())).events] == statuses
     assert tracker.state.pushes[-1].body == last.body

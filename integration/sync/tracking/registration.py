@@ -33,6 +33,7 @@ from integration.jobs.outbox import ClaimedJob
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
+    Alert,
     Binding,
     Order,
     Shipment,
@@ -105,6 +106,10 @@ def save_quota(session: Session, service: str, quota: Quota, now: datetime,
     row.total, row.used, row.remaining, row.checked_at = (
         quota.total, quota.used, quota.remaining, now)
     row.exhausted = quota.remaining <= 0
+    if not row.exhausted:
+        for alert in session.scalars(select(Alert).where(
+                Alert.kind == QUOTA_EXHAUSTED, Alert.resolved_at.is_(None))):
+            alert.resolved_at = now
     if quota.remaining < settings.tracking.quota_alert_below:
         alerts.raise_alert(
             session, QUOTA_LOW, f"{service}:{quota.total}",

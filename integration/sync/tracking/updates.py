@@ -41,11 +41,13 @@ def apply_tracked(session: Session, settings: Settings, row: TrackedNumber,
                   parcel: TrackedParcel, now: datetime) -> Status:
     """Fold the service's events into the parcel; the last-mile number, once known, becomes
     the parcel's number; the ETA is taken when given. Returns the parcel's status."""
+    shipment = session.get_one(Shipment, row.shipment_id)
     if parcel.last_mile_number:
         number = parcel.last_mile_number
         carrier = _carrier_name(parcel.last_mile_carrier, parcel.last_mile_carrier_name)
     else:
-        number = row.number
+        # An older push (from before the handover) arriving late keeps the last-mile number.
+        number = shipment.tracking_number or row.number
         carrier = _carrier_name(parcel.carrier or row.carrier, parcel.carrier_name)
     change = apply_parcel_update(session, ParcelUpdate(
         row.supplier_order_id, row.parcel_ref, number, carrier=carrier, events=parcel.events,
@@ -53,7 +55,6 @@ def apply_tracked(session: Session, settings: Settings, row: TrackedNumber,
     row.last_update_at, row.updated_at = now, now
     if parcel.service_carrier:
         row.service_carrier = parcel.service_carrier
-    shipment = session.get_one(Shipment, row.shipment_id)
     order = session.get_one(Order, shipment.order_id)
     if parcel.expired:
         alerts.raise_alert(
