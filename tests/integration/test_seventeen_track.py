@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from connectors.tracking.seventeen_track import mapper
 from core.clock import FrozenClock
@@ -161,9 +161,11 @@ def tracked_row(runtime: Runtime, number: str) -> TrackedNumber:
         return row
 
 
-def count(runtime: Runtime, model: type, *where: object) -> int:
+def count(runtime: Runtime, model: type, *where: ColumnElement[bool]) -> int:
     with runtime.db.read() as session:
-        return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
+        found: int | None = session.scalar(
+            select(func.count()).select_from(model).where(*where))
+        return found or 0
 
 
 def alerts_of(runtime: Runtime, kind: str) -> list[str]:
@@ -258,7 +260,7 @@ def one_parcel(tracked: Runtime, tracker: Tracker, woo_store: int, tmp_path: Pat
 
 def recorded_pushes(tracker: Tracker, clock: FrozenClock, number: str) -> list[tuple[bytes, str]]:
     """The number's whole timeline as 17TRACK would push it (not sent: no webhook URL)."""
-    bodies = []
+    bodies: list[tuple[bytes, str]] = []
     while (due := tracker.state.next_due(number)) is not None:
         clock.set(max(due, clock.now()))
         bodies.extend((push.body, push.sign) for push in tracker.state.deliver_due())
