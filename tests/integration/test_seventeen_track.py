@@ -471,3 +471,48 @@ def test_the_contract_samples_replayed_through_the_sandbox_and_the_intake(
     assert post(live_url, raw, mapper.sign(raw, tracker.key)).status_code == 200
     run_jobs(tracked, "inbox.process")
     assert tracked_row(tracked, one_parcel).state == "stopped"
+
+
+def test_numbers_are_registered_40_to_a_call(
+        tracked: Runtime, tracker: Tracker, woo_store: int, tmp_path: Path,
+        wc_sandbox: WooCommerceSandbox) -> None:
+    sheet = Spreadsheet(tracked, woo_store, tmp_path)
+    product = wc_sandbox.store.add_product("Mug", sku="MUG")
+    for _ in range(45):
+        order = wc_sandbox.store.place_order([(product.id, 1)])
+        sheet.order(str(order.id), str(order.line_items[0].id))
+    sheet.ship(*(f"LX6{n:08d}CN" for n in range(45)))
+    register(tracked)
+    assert len(tracker.state.tracked) == 45
+    assert tracker.state.calls == {"register": 2, "getquota": 1}
+    register(tracked)  # registered once: nothing to do, no call
+    assert tracker.state.calls == {"register": 2, "getquota": 1}
+
+
+def test_which_source_tracks_a_parcel_is_configurable_per_supplier_and_store(
+        tracked: Runtime, tracker: Tracker, woo_store: int, tmp_path: Path,
+        wc_sandbox: WooCommerceSandbox) -> None:
+    from integration.storage.models import Supplier
+    from integration.sync.tracking.service import set_source, source_for
+
+    sheet = Spreadsheet(tracked, woo_store, tmp_path)
+    with tracked.db.write() as session:
+        supplier = session.get_one(Supplier, sheet.id)
+        store = session.get_one(Store, woo_store)
+        rest = Supplier(name="API supplier", kind="rest", created_at=tracked.clock.now())
+        session.add(rest)
+        settings = tracked.settings
+        assert source_for(settings, supplier, store) == "17track"  # spreadsheet: by default
+        assert source_for(settings, rest, store) == "supplier"  # it sends carrier events
+        set_source(session, store, "17track")
+        assert source_for(settings, rest, store) == "17track"  # the store says so
+        set_source(session, supplier, "supplier")
+        assert source_for(settings, supplier, store) == "supplier"  # the supplier's wins
+        with pytest.raises(ValueError, match="one of"):
+            set_source(session, store, "pigeon")
+    product = wc_sandbox.store.add_product("Mug", sku="MUG")
+    order = wc_sandbox.store.place_order([(product.id, 1)])
+    sheet.order(str(order.id), str(order.line_items[0].id))
+    sheet.ship("LX700000001CN")
+    register(tracked)
+    assert tracker.state.tracked == {}  # the supplier tracks its own parcels
