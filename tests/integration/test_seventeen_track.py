@@ -516,3 +516,37 @@ def test_which_source_tracks_a_parcel_is_configurable_per_supplier_and_store(
     sheet.ship("LX700000001CN")
     register(tracked)
     assert tracker.state.tracked == {}  # the supplier tracks its own parcels
+
+
+def test_the_owner_corrects_a_refused_number_from_the_command_line(
+        tracked: Runtime, tracker: Tracker, woo_store: int, tmp_path: Path,
+        wc_sandbox: WooCommerceSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from integration.cli.main import main
+
+    sheet = Spreadsheet(tracked, woo_store, tmp_path)
+    product = wc_sandbox.store.add_product("Mug", sku="MUG")
+    order = wc_sandbox.store.place_order([(product.id, 1)])
+    sheet.order(str(order.id), str(order.line_items[0].id))
+    sheet.ship("QQ7731995")
+    register(tracked)
+    settings = tracked.settings
+    for name, value in (("DATABASE_URL", settings.database.url),
+                        ("SECURITY_SECRET_KEY", settings.security.secret_key),
+                        ("SECURITY_ENCRYPTION_KEYS", settings.security.encryption_keys[0]),
+                        ("TRACKING_SEVENTEEN_TRACK_KEY", tracker.key),
+                        ("TRACKING_SEVENTEEN_TRACK_URL", tracker.url)):
+        monkeypatch.setenv(f"DROPTRACK_{name}", value)
+    runner = CliRunner()
+    problems = runner.invoke(main, ["tracking", "problems"])
+    assert problems.exit_code == 0 and "QQ7731995\trejected" in problems.output
+    tracked_id = problems.output.split("\t")[0]
+    fixed = runner.invoke(main, ["tracking", "correct-carrier", tracked_id, "190107"])
+    assert fixed.exit_code == 0, fixed.output
+    quota = runner.invoke(main, ["tracking", "quota"])
+    assert quota.exit_code == 0 and "remaining=100" in quota.output, quota.output
+    assert runner.invoke(main, ["tracking", "problems"]).output.strip() == "no problems"
+    tracked.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+    register(tracked)
+    assert tracker.state.tracked["QQ7731995"].carrier == 190107
