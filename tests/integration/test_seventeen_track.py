@@ -550,3 +550,26 @@ def test_the_owner_corrects_a_refused_number_from_the_command_line(
     tracked.clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
     register(tracked)
     assert tracker.state.tracked["QQ7731995"].carrier == 190107
+
+
+def test_the_dashboard_shows_the_quota_and_the_waiting_numbers(
+        tracked: Runtime, tracker: Tracker, woo_store: int, tmp_path: Path,
+        wc_sandbox: WooCommerceSandbox, client: object) -> None:
+    from tests.integration.test_admin_dashboard import sign_in
+    from tests.integration.test_admin_data import build_shop
+
+    build_shop(tracked)  # the owner's account
+    tracker.state.quota_total = 1
+    sheet = Spreadsheet(tracked, woo_store, tmp_path)
+    product = wc_sandbox.store.add_product("Mug", sku="MUG")
+    for _ in range(2):
+        order = wc_sandbox.store.place_order([(product.id, 1)])
+        sheet.order(str(order.id), str(order.line_items[0].id))
+    sheet.ship("LX800000001CN", "LX800000002CN")
+    register(tracked)
+    clock = tracked.clock
+    clock.advance(timedelta(minutes=10))  # type: ignore[attr-defined]
+    register(tracked)  # asks getquota: still none
+    assert sign_in(client).status_code == 302  # type: ignore[arg-type]
+    page = client.get("/admin/").get_data(as_text=True)  # type: ignore[attr-defined]
+    assert "0 / 1</div>17track credits left · 1 waiting" in page
