@@ -79,12 +79,20 @@ class Tracked:
     stop_reason: str | None = None
     retracked: bool = False
     carrier_changes: int = 0
-    revealed: int = 0  # steps pushed so far
+    revealed_at: list[datetime] = field(default_factory=list)  # when each shown step happened
     push_status: str = "NotPushed"
 
     @property
     def steps(self) -> tuple[Step, ...]:
         return SCENARIOS[self.scenario]
+
+    @property
+    def revealed(self) -> int:
+        return len(self.revealed_at)
+
+    def reveal_until(self, count: int) -> None:
+        for step in self.steps[self.revealed:count]:
+            self.revealed_at.append(self.registered_at + step.after)
 
 
 @dataclass
@@ -248,7 +256,8 @@ class SeventeenTrackState:
                 raise ItemError(-18019807, "Carrier change limit exceeded.")
             tracked.carrier, tracked.carrier_changes = new, tracked.carrier_changes + 1
             if tracked.scenario == "invalid":  # the right carrier knows the number
-                tracked.scenario, tracked.revealed = DEFAULT_SCENARIO, 0
+                tracked.scenario, tracked.revealed_at = DEFAULT_SCENARIO, []
+                tracked.registered_at = self.clock.now()
             return {"number": number, "carrier": new}
 
     def stop(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -311,22 +320,23 @@ class SeventeenTrackState:
             for tracked in self.tracked.values():
                 due = self.due_steps(tracked)
                 if tracked.tracking_status == "Tracking" and due > tracked.revealed:
-                    tracked.revealed = due
+                    tracked.reveal_until(due)
                     moving.append(tracked)
         for tracked in moving:
             sent.append(self._push(tracked))
         return sent
 
     def push_next(self, number: str) -> SentPush | None:
-        """Move the number's timeline on by one step now and push it (any clock: the
-        timeline is shifted so that the next step happens at this moment)."""
+        """Move the number's timeline on by one step now and push it (for any clock: the
+        step happens at this moment, and the rest of the timeline moves with it)."""
         with self.lock:
             tracked = self.tracked[number]
             if tracked.revealed >= len(tracked.steps):
                 return None
+            now = self.clock.now()
             step = tracked.steps[tracked.revealed]
-            tracked.registered_at = self.clock.now() - step.after
-            tracked.revealed += 1
+            tracked.registered_at = now - step.after  # later steps keep their spacing
+            tracked.revealed_at.append(max([now, *tracked.revealed_at]))
         return self._push(tracked)
 
     def stopped_push(self, number: str) -> SentPush:
@@ -369,7 +379,8 @@ class SeventeenTrackState:
 
     def _track_info(self, tracked: Tracked) -> dict[str, Any]:
         steps = tracked.steps[:tracked.revealed]
-        events = [self._event(tracked, step) for step in reversed(steps)]  # newest first
+        events = [self._event(step, at) for step, at in
+                  reversed(list(zip(steps, tracked.revealed_at, strict=True)))]  # newest first
         latest = steps[-1] if steps else None
         main = latest.sub_status.partition("_")[0] if latest else "NotFound"
         sub = latest.sub_status if latest else "NotFound_Other"
@@ -389,9 +400,9 @@ class SeventeenTrackState:
                     "source": "17TRACK" if eta else None,
                     "from": _iso(eta - (eta - started) * 0.1) if eta else None,
                     "to": _iso(eta) if eta else None}},
-            "milestone": [{"key_stage": step.stage, "time_iso": _iso(started + step.after),
-                           "time_utc": _utc(started + step.after)}
-                          for step in steps if step.stage],
+            "milestone": [{"key_stage": step.stage, "time_iso": _iso(at), "time_utc": _utc(at)}
+                          for step, at in zip(steps, tracked.revealed_at, strict=True)
+                          if step.stage],
             "misc_info": {
                 "risk_factor": 0, "service_type": "", "weight_raw": "", "weight_kg": "",
                 "pieces": "1", "dimensions": "", "customer_number": "", "reference_number": "",
@@ -407,8 +418,7 @@ class SeventeenTrackState:
                 "events": events}]},
         }
 
-    def _event(self, tracked: Tracked, step: Step) -> dict[str, Any]:
-        at = tracked.registered_at + step.after
+    def _event(self, step: Step, at: datetime) -> dict[str, Any]:
         city, _, country = step.location.partition(", ")
         return {"time_iso": _iso(at), "time_utc": _utc(at), "description": step.description,
                 "location": step.location, "stage": step.stage, "sub_status": step.sub_status,

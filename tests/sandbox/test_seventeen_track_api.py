@@ -124,3 +124,19 @@ def test_the_client_never_sends_more_than_40_numbers() -> None:
         service.register([TrackRequest(f"LX{n:09d}CN") for n in range(41)])
     service.close()
     assert issubclass(SeventeenTrackAuthError, PermanentError)
+
+
+def test_pushes_are_signed_and_earlier_events_keep_their_times(
+        service: SeventeenTrack, tracker: Tracker) -> None:
+    service.register([TrackRequest("LX123456785CN")])
+    first = tracker.state.push_next("LX123456785CN")
+    second = tracker.state.push_next("LX123456785CN")
+    assert first is not None and second is not None
+    assert service.verify_push(second.body, {"sign": second.sign})
+    from connectors.tracking.seventeen_track.mapper import parse_push
+
+    one, two = parse_push(first.body), parse_push(second.body)
+    assert one and two and one.parcel and two.parcel
+    assert one.parcel.events[0] in two.parcel.events  # the same event, the same key
+    assert [e.raw_status for e in two.parcel.events if "latest" not in e.key] == [
+        "InfoReceived", "InTransit_PickedUp"]
