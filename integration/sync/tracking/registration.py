@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.carriers.registry import by_name
@@ -62,25 +62,36 @@ MAX_BATCHES_PER_JOB = 25
 ENROL_BATCH = 1000
 
 
+def _tracked_pairs(session: Session, settings: Settings,
+                   service: str) -> list[ColumnElement[bool]]:
+    """(supplier, store) pairs whose parcels `service` tracks: decided on the few supplier and
+    store rows, so parcels tracked by their supplier never crowd the enrolment query."""
+    suppliers = list(session.scalars(select(Supplier)))
+    store_rows = list(session.scalars(select(Store)))
+    return [and_(SupplierOrder.supplier_id == supplier.id, Order.store_id == store.id)
+            for supplier in suppliers for store in store_rows
+            if services.source_for(settings, supplier, store) == service]
+
+
 def enrol(session: Session, settings: Settings, service: str, now: datetime) -> int:
     """Give every live parcel this service should watch a `waiting` number. Returns how many."""
+    pairs = _tracked_pairs(session, settings, service)
+    if not pairs:
+        return 0
     rows = session.execute(
-        select(Shipment, SupplierOrder, Supplier, Store)
+        select(Shipment, SupplierOrder)
         .join(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
-        .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
         .join(Order, Order.id == Shipment.order_id)
-        .join(Store, Store.id == Order.store_id)
         .outerjoin(TrackedNumber, and_(TrackedNumber.shipment_id == Shipment.id,
                                        TrackedNumber.service == service))
         .where(TrackedNumber.id.is_(None), Shipment.tracking_number != "",
-               Shipment.status.not_in([status.value for status in FINAL]))
+               Shipment.status.not_in([status.value for status in FINAL]), or_(*pairs))
         .order_by(Shipment.id).limit(ENROL_BATCH)).all()
     added = 0
-    for shipment, supplier_order, supplier, store in rows:
-        if services.source_for(settings, supplier, store) != service:
-            continue
+    for shipment, supplier_order in rows:
         ref = session.scalar(select(Binding.external_id).where(
-            Binding.owner_type == bindings.SUPPLIER, Binding.owner_id == supplier.id,
+            Binding.owner_type == bindings.SUPPLIER,
+            Binding.owner_id == supplier_order.supplier_id,
             Binding.kind == PARCEL, Binding.internal_id == shipment.id))
         if ref is None:
             continue
