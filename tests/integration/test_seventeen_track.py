@@ -182,6 +182,8 @@ SCENARIOS = {
     "LX100000004CN": ("failed_nobody", Status.UNDELIVERED, Reason.RECIPIENT_UNAVAILABLE),
     "LX100000005CN": ("returned", Status.EXCEPTION, Reason.RETURN_TO_SENDER),
     "LX100000006CN": ("customs", Status.EXCEPTION, Reason.CUSTOMS),
+    "LX100000007CN": ("lost", Status.EXCEPTION, Reason.LOST),
+    "LX100000008CN": ("expired", Status.IN_TRANSIT, None),  # 17TRACK gave up: not delivered
 }
 
 
@@ -200,8 +202,8 @@ def test_spreadsheet_parcels_tracked_by_17track_into_woocommerce(
     sheet.ship(*SCENARIOS)
     register(tracked)
     assert set(tracker.state.tracked) == set(SCENARIOS)
-    assert tracker.state.calls["register"] == 1  # six numbers, one call
-    assert tracker.state.quota_used == 6
+    assert tracker.state.calls["register"] == 1  # eight numbers, one call
+    assert tracker.state.quota_used == 8
 
     history = follow(tracked, tracker, clock, list(SCENARIOS))
     for order, (number, (scenario, status, reason)) in zip(placed, SCENARIOS.items(),
@@ -214,7 +216,7 @@ def test_spreadsheet_parcels_tracked_by_17track_into_woocommerce(
         notes = [n.note for n in wc_sandbox.store.order(order.id).notes if n.customer_note]
         assert len(notes) == len(set(notes)), f"{scenario}: a note was written twice: {notes}"
         items = wc_sandbox.store.tracking_items(order.id)
-        if scenario != "customs":  # the others reached the last-mile carrier
+        if scenario not in ("customs", "expired"):  # the others reached the last mile
             assert shipment.tracking_number == handover_for(number).number
             assert [i["tracking_number"] for i in items] == [handover_for(number).number]
     delivered = wc_sandbox.store.order(placed[0].id)
@@ -228,16 +230,21 @@ def test_spreadsheet_parcels_tracked_by_17track_into_woocommerce(
     assert [n.note.split(".")[0] for n in returned.notes if n.customer_note][-2:] == [
         "Your parcel was refused at delivery", "Your parcel is being returned by the carrier"]
     assert alerts_of(tracked, "return_to_sender")  # the owner is told to act
+    lost_number = handover_for("LX100000007CN").number  # lost after the handover
+    assert [m.split(": ")[1].split(".")[0] for m in alerts_of(tracked, "lost")] == [
+        f"parcel {lost_number} was lost by the carrier"]
+    [stuck] = alerts_of(tracked, "stuck_in_transit")
+    assert "LX100000008CN has had no carrier news" in stuck
     # Delivered parcels are stopped at 17TRACK, nothing is polled while pushes arrive.
     queue_tracking_jobs(tracked)
     run_jobs(tracked, STOP_JOB)
     run_jobs(tracked, POLL_JOB)
     assert tracker.state.tracked["LX100000001CN"].tracking_status == "Stopped"
     # The parcels left undelivered have had no push for days: one batched fallback poll.
-    # Six parcels over their whole lives: 1 register + 1 getquota + 1 stoptrack + 1 poll.
+    # Eight parcels over their whole lives: 1 register + 1 getquota + 1 stoptrack + 1 poll.
     assert tracker.state.calls == {"register": 1, "getquota": 1, "stoptrack": 1,
                                    "gettrackinfo": 1}
-    assert tracker.state.quota_used == 6  # one credit per parcel
+    assert tracker.state.quota_used == 8  # one credit per parcel
     assert tracked_row(tracked, "LX100000001CN").state == "stopped"
     assert tracked_row(tracked, "LX100000003CN").state == "registered"
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 from connectors.http import HttpClient, HttpError
-from connectors.parsing import Problems
 from connectors.request_limits import RequestLimiter, limit_requests
 from connectors.tracking.base import ProblemKind, QuotaExhausted
 from connectors.tracking.seventeen_track import units
@@ -68,11 +67,11 @@ class SeventeenTrackClient:
         envelope, problems = parse_envelope(body)
         if envelope is None:
             raise RetryableError(f"17TRACK {endpoint}: unreadable answer ({'; '.join(problems)})")
-        self._raise_for_request_error(endpoint, envelope, problems)
+        self._raise_for_request_error(endpoint, envelope)
         return envelope
 
     @staticmethod
-    def _raise_for_request_error(endpoint: str, envelope: Envelope, problems: Problems) -> None:
+    def _raise_for_request_error(endpoint: str, envelope: Envelope) -> None:
         code = envelope.error_code
         if not code:
             return
