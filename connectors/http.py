@@ -103,7 +103,11 @@ class HttpClient:
         """Send a request; return a 2xx/3xx response or raise HttpError/TransientHttpError."""
         method = method.upper()
         headers = kwargs.get("headers") or {}
-        may_retry = method in IDEMPOTENT_METHODS or "Idempotency-Key" in headers
+        # `retry_safe=True`: the caller knows this request may be repeated (a POST whose
+        # repeat the remote system recognises, e.g. registering a tracking number twice).
+        retry_safe = bool(kwargs.pop("retry_safe", False))
+        may_retry = (retry_safe or method in IDEMPOTENT_METHODS
+                     or "Idempotency-Key" in headers)
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("verify", self.verify)
         kwargs.setdefault("allow_redirects", False)

@@ -16,6 +16,7 @@ SANDBOXES: dict[str, str] = {
     "shopify": "sandboxes.shopify",
     "woocommerce": "sandboxes.woocommerce",
     "supplier": "sandboxes.supplier",
+    "17track": "sandboxes.seventeen_track",
 }
 
 

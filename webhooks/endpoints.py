@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from integration.base import logs
-from webhooks import shopify, suppliers, woocommerce
+from webhooks import shopify, suppliers, tracking, woocommerce
 from webhooks.intake import Answer, Incoming, Intake, Rejected
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ ROUTES = (
     Route(re.compile(r"/webhooks/shopify"), shopify.SOURCE, shopify.receive),
     Route(re.compile(rf"/webhooks/woocommerce/{ID}"), woocommerce.SOURCE, woocommerce.receive),
     Route(re.compile(rf"/webhooks/suppliers/{ID}"), suppliers.SOURCE, suppliers.receive),
+    Route(re.compile(r"/webhooks/tracking/17track"), tracking.SOURCE, tracking.receive),
 )
 
 

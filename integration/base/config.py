@@ -199,6 +199,23 @@ class WooCommerceSettings(_Section):
     connect_request_minutes: int = Field(default=60, ge=1)
 
 
+class TrackingSettings(_Section):
+    """Tracking services (17TRACK): which one watches parcels, its key, its budget."""
+
+    # The service parcels go to when their supplier sends no carrier events (spreadsheet
+    # suppliers) and no store or supplier setting says otherwise: "17track" or "supplier".
+    service: Literal["17track", "supplier"] = "17track"
+    # The 17TRACK API key (`17token`); it also signs 17TRACK's pushes. Empty: 17TRACK is off.
+    seventeen_track_key: str = ""
+    seventeen_track_url: str = "https://api.17track.net/track/v2.2"
+    requests_per_second: float = Field(default=3.0, gt=0)
+    sweep_minutes: float = Field(default=5.0, gt=0)
+    # Owner alert when fewer credits than this remain.
+    quota_alert_below: int = Field(default=10, ge=0)
+    # Fallback poll when no push came for this long (hours), by status; push is the rule.
+    poll_after_hours: float = Field(default=48.0, gt=0)
+
+
 class AdminSettings(_Section):
     """The dashboard, the JSON API and the customer's tracking page."""
 
@@ -244,6 +261,7 @@ class Settings(_Section):
     email: EmailSettings = Field(default_factory=EmailSettings)
     shopify: ShopifySettings = Field(default_factory=ShopifySettings)
     woocommerce: WooCommerceSettings = Field(default_factory=WooCommerceSettings)
+    tracking: TrackingSettings = Field(default_factory=TrackingSettings)
     admin: AdminSettings = Field(default_factory=AdminSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

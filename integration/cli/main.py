@@ -17,7 +17,7 @@ from integration.base import logs
 from integration.cli.context import Context
 
 COMMAND_MODULES = ("setup", "processes", "database", "keys", "stores", "suppliers", "mappings",
-                   "carriers", "jobs", "admin", "shopify", "woocommerce")
+                   "carriers", "jobs", "admin", "shopify", "woocommerce", "tracking")
 ENTRY_POINT_GROUP = "droptrack.commands"
 
 

@@ -39,6 +39,8 @@ HANDLER_MODULES = (
     "integration.sync.shopify.webhooks",
     "integration.sync.suppliers.csv_exchange",
     "integration.sync.woocommerce.deleted",
+    "integration.sync.tracking.polling",
+    "integration.sync.tracking.registration",
     "integration.sync.woocommerce.reconcile",
     "integration.sync.woocommerce.statuses",
     "integration.sync.woocommerce.webhooks",

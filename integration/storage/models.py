@@ -252,6 +252,51 @@ class TrackingEvent(Base):
     created_at: Mapped[datetime]
 
 
+class TrackedNumber(Base):
+    """A parcel's number as a tracking service (17TRACK, ...) watches it.
+
+    state: waiting (to register; also while quota is exhausted), registered, rejected (the
+    service refused it: `problem` says why, the owner may correct the carrier), stopped."""
+
+    __tablename__ = "tracked_numbers"
+    __table_args__ = (
+        UniqueConstraint("service", "shipment_id"),
+        Index("ix_tracked_numbers_number", "service", "number"),
+        Index("ix_tracked_numbers_due", "state", "next_poll_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service: Mapped[str] = mapped_column(String(20))
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id", ondelete="CASCADE"))
+    supplier_order_id: Mapped[int] = mapped_column(Integer)
+    parcel_ref: Mapped[str] = mapped_column(String(255))
+    number: Mapped[str] = mapped_column(String(100))
+    carrier: Mapped[str | None] = mapped_column(String(40))  # DropTrack carrier id
+    service_carrier: Mapped[str | None] = mapped_column(String(20))  # the service's code
+    state: Mapped[str] = mapped_column(String(20), default="waiting")
+    problem_code: Mapped[str | None] = mapped_column(String(40))
+    problem: Mapped[str | None] = mapped_column(Text)
+    registered_at: Mapped[datetime | None]
+    last_update_at: Mapped[datetime | None]
+    next_poll_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TrackingQuota(Base):
+    """The last quota a tracking service reported, and whether it ran out."""
+
+    __tablename__ = "tracking_quotas"
+
+    service: Mapped[str] = mapped_column(String(20), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    remaining: Mapped[int] = mapped_column(Integer, default=0)
+    exhausted: Mapped[bool] = mapped_column(Boolean, default=False)
+    checked_at: Mapped[datetime]
+
+
 class InboxDelivery(Base):
     """A received, verified webhook delivery, stored before it is acknowledged."""
 

@@ -30,6 +30,7 @@ from integration.kernel.runtime import Runtime
 from integration.storage.models import Binding, InboxDelivery, Store
 from integration.sync.shopify import compliance, uninstall_check
 from integration.sync.shopify import redaction_requests as shopify_redaction
+from integration.sync.tracking import pushes as tracking_pushes
 from integration.sync.woocommerce import deleted
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,10 @@ def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
                 raise PermanentError(f"inbox delivery {inbox_id} no longer exists")
             if delivery.state != "received":
                 return  # already handled by an earlier run of this job
-            outcome = _handle(session, delivery, now)
+            if delivery.source == tracking_pushes.SOURCE:
+                outcome = tracking_pushes.handle_push(session, runtime.settings, delivery, now)
+            else:
+                outcome = _handle(session, delivery, now)
             inbox.mark(session, inbox_id, outcome, now)
     except IntegrityError as exc:
         # Two deliveries of one new order raced to create it: the next attempt finds it.

@@ -414,3 +414,26 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
     return OrderDetail(order=order, store=(store.name or store.domain) if store else "",
                        lines=lines, supplier_orders=supplier_orders, shipments=shipments,
                        alerts=order_alerts, timeline=timeline)
+
+
+@dataclass(frozen=True)
+class TrackingBudget:
+    """A tracking service's last known quota, and the numbers waiting for it."""
+
+    service: str
+    remaining: int
+    total: int
+    exhausted: bool
+    waiting: int
+    checked_at: datetime
+
+
+def tracking_budgets(session: Session) -> list[TrackingBudget]:
+    from integration.storage.models import TrackedNumber, TrackingQuota
+
+    waiting = dict(session.execute(
+        select(TrackedNumber.service, func.count(TrackedNumber.id))
+        .where(TrackedNumber.state == "waiting").group_by(TrackedNumber.service)).all())
+    return [TrackingBudget(q.service, q.remaining, q.total, q.exhausted,
+                           int(waiting.get(q.service, 0)), q.checked_at)
+            for q in session.scalars(select(TrackingQuota).order_by(TrackingQuota.service))]

@@ -43,13 +43,14 @@ def overview() -> ResponseReturnValue:
     with rt.db.read() as db:
         numbers = stats.overview(db, rt.clock.now(), rt.settings.admin.eta_max_days)
         attention = queries.attention_count(db)
+        budgets = queries.tracking_budgets(db)
     charts = [stats.BarChart.of("Orders by status", numbers.by_status),
               stats.BarChart.of("Median days to delivery, by supplier",
                                 numbers.days_by_supplier),
               stats.BarChart.of("Median days to delivery, by destination",
                                 numbers.days_by_destination)]
     return render_template("admin/overview.html", numbers=numbers, attention=attention,
-                           charts=charts, section="overview")
+                           charts=charts, budgets=budgets, section="overview")
 
 
 @blueprint.get("/attention")
