@@ -39,7 +39,7 @@ DAY = timedelta(days=1)
 def settings(database_url: str, shopify_server: BackgroundServer) -> Settings:
     return make_settings(database_url, security={"allow_loopback_http": True}, shopify={
         "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-        "admin_base_url": shopify_server.url})
+        "admin_base_url": shopify_server.url, "allowed_shops": ["e2e-merchant.myshopify.com"]})
 
 
 def test_install_order_fulfil_deliver_as_the_customer_sees_it(
