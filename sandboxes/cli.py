@@ -4,6 +4,7 @@ supplier), registered with the `droptrack` command through the `droptrack.comman
 
 from __future__ import annotations
 
+import signal
 import socket
 from pathlib import Path
 
@@ -39,6 +40,10 @@ def sandbox(name: str, host: str, port: int, use_https: bool, ca_file: str) -> N
         Path(ca_file).write_bytes(tls.ca_pem)
         click.echo(f"CA certificate for clients: {Path(ca_file).resolve()}")
     click.echo(f"{name} sandbox on {public_url}")
+    # Ctrl-C (and SIGTERM) stop it even when started from a shell that ignores SIGINT in
+    # background jobs, which Python would otherwise inherit.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     serve_forever(app, host, port, tls.server_context if tls else None)
 
 
