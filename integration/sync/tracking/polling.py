@@ -25,6 +25,7 @@ from integration.sync.tracking.updates import (
     TRACKING_PROBLEM,
     WAITING,
     apply_tracked,
+    next_batch,
 )
 
 log = logging.getLogger(__name__)
@@ -79,12 +80,7 @@ def stop_finished(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> int:
     now = runtime.clock.now()
     stopped = 0
     for _ in range(MAX_BATCHES_PER_JOB):
-        with runtime.db.read() as session:
-            rows = list(session.scalars(select(TrackedNumber).where(
-                TrackedNumber.service == service_name, TrackedNumber.state == STOP_PENDING)
-                .order_by(TrackedNumber.id).limit(service.max_batch)))
-            for row in rows:
-                session.expunge(row)
+        rows = next_batch(runtime, service_name, STOP_PENDING, service.max_batch)
         if not rows:
             break
         result = service.stop([_request(row) for row in rows])

@@ -51,6 +51,7 @@ from integration.sync.tracking.updates import (
     REJECTED,
     TRACKING_PROBLEM,
     WAITING,
+    next_batch,
     next_poll,
 )
 
@@ -224,12 +225,7 @@ def register_waiting(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> i
             return 0
     registered, exhausted = 0, False
     for _ in range(MAX_BATCHES_PER_JOB):
-        with runtime.db.read() as session:
-            rows = list(session.scalars(select(TrackedNumber).where(
-                TrackedNumber.service == service_name, TrackedNumber.state == WAITING)
-                .order_by(TrackedNumber.id).limit(service.max_batch)))
-            for row in rows:
-                session.expunge(row)
+        rows = next_batch(runtime, service_name, WAITING, service.max_batch)
         if not rows:
             break
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.carriers.registry import CARRIERS
@@ -12,6 +13,7 @@ from core.status import Status
 from integration.base.config import Settings
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs import alerts
+from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, Shipment, TrackedNumber
 
 WAITING, REGISTERED, REJECTED, STOP_PENDING, STOPPED = (
@@ -76,3 +78,16 @@ def apply_tracked(session: Session, settings: Settings, row: TrackedNumber,
     row.next_poll_at = next_poll(settings, change.status, now) if row.state == REGISTERED \
         else None
     return change.status
+
+
+def next_batch(runtime: Runtime, service_name: str, state: str,
+               size: int) -> list[TrackedNumber]:
+    """The next `size` numbers of this service in `state`, oldest first, detached from the
+    session (a batch call to the service runs between reading them and writing the answer)."""
+    with runtime.db.read() as session:
+        rows = list(session.scalars(select(TrackedNumber).where(
+            TrackedNumber.service == service_name, TrackedNumber.state == state)
+            .order_by(TrackedNumber.id).limit(size)))
+        for row in rows:
+            session.expunge(row)
+    return rows
