@@ -55,6 +55,15 @@ _template_lock = threading.Lock()
 _template_ready = False
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that gets a database (through the database_url fixture) `database`:
+    scripts/test runs only those a second time, on PostgreSQL. Tests that reach the database
+    another way carry the marker themselves."""
+    for item in items:
+        if "database_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.database)
+
+
 def _postgres_url(database: str) -> str:
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
     return f"{base}/{database}"

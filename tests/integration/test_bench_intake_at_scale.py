@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import BACKEND, POSTGRES_ADMIN_URL
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180),
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180), pytest.mark.database,
               pytest.mark.skipif(BACKEND != "postgresql",
                                  reason="the benchmark runs on PostgreSQL only")]
 

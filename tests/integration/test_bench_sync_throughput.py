@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.database
 def test_the_sync_throughput_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> None:
     backend = os.environ.get("TEST_DATABASE_BACKEND", "sqlite")
     if backend == "postgresql" and not os.environ.get("TEST_POSTGRES_URL"):
