@@ -64,6 +64,7 @@ class SupplierKind:
 KIND_MODULES: dict[str, str] = {
     "rest": "integration.accounts.suppliers",
     "csv": "integration.accounts.csv_kind",
+    "cj": "integration.accounts.cj",
 }
 
 
