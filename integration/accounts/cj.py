@@ -17,12 +17,17 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.suppliers.base import SupplierConnector
 from connectors.suppliers.cjdropshipping.client import CJSupplier
-from connectors.suppliers.cjdropshipping.mapper import Tokens, parse_tokens
+from connectors.suppliers.cjdropshipping.mapper import Tokens, parse_tokens, product_id_from
 from connectors.suppliers.cjdropshipping.settings import BASE_URL, CJSettings
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from core.errors import PermanentError, RetryableError
 from integration.accounts.audit import record_audit
-from integration.accounts.supplier_kinds import FormField, SupplierError, SupplierKind
+from integration.accounts.supplier_kinds import (
+    FormField,
+    SupplierError,
+    SupplierKind,
+    VariantChoice,
+)
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Supplier
 
@@ -151,7 +156,29 @@ def test(runtime: Runtime, supplier: Supplier) -> str:
         raise SupplierError(f"CJ did not answer as expected: {exc}") from None
     finally:
         connector.close()
-    return f"Connected to CJ. Balance: {balance if balance is not None else 'not given'} USD."
+    shown = "not given" if balance is None else f"{balance:.2f} USD"
+    return f"Connected to CJ. Balance: {shown}."
+
+
+def find_variants(runtime: Runtime, supplier: Supplier, product: str) -> list[VariantChoice]:
+    pid = product_id_from(product)
+    if pid is None:
+        raise SupplierError("enter the CJ product id (digits) or paste the product page's "
+                            "address (…-p-<id>.html)")
+    connector = connect(runtime, supplier)
+    try:
+        variants = connector.product_variants(pid)
+    except PermanentError as exc:
+        raise SupplierError(f"CJ does not know product {pid} ({exc})") from None
+    except RetryableError as exc:
+        raise SupplierError(f"CJ is busy, try again in a moment ({exc})") from None
+    finally:
+        connector.close()
+    if not variants:
+        raise SupplierError(f"CJ product {pid} has no variants")
+    return [VariantChoice(product_id=v.pid or pid, variant_id=v.vid, label=v.name or v.sku,
+                          supplier_sku=v.sku, price="" if v.price is None else f"{v.price}")
+            for v in variants]
 
 
 KIND = SupplierKind(
@@ -163,4 +190,4 @@ KIND = SupplierKind(
           FormField("pay_from_balance", "Pay orders from my CJ balance", required=False,
                     choice=True)),
     add=add, describe=lambda supplier: str(supplier.settings.get("base_url", BASE_URL)),
-    account_state=account_state, test=test)
+    account_state=account_state, test=test, find_variants=find_variants)

@@ -3,6 +3,7 @@ freight, orders and tracking. No HTTP here (client.py)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -250,3 +251,17 @@ def parse_balance(data: Any) -> Decimal | None:
             if value is not None:
                 return value
     return decimal(data)
+
+
+_PID_IN_URL = re.compile(r"-p-(\d{6,25})(?:\.html)?(?:[?#/]|$)")
+_PID = re.compile(r"\d{6,25}|[0-9A-Fa-f-]{36}")
+
+
+def product_id_from(value: str) -> str | None:
+    """A CJ product id from what the owner pasted: the id itself, or a product page URL
+    (".../product/<name>-p-<pid>.html"). None when neither."""
+    value = value.strip()
+    if _PID.fullmatch(value):
+        return value
+    found = _PID_IN_URL.search(value)
+    return found.group(1) if found else None
