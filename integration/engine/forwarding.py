@@ -144,7 +144,10 @@ def _held(session: Session, forwarding: _Forwarding, hold: preflight.Hold,
 def _record(session: Session, forwarding: _Forwarding, result: CreateResult,
             runtime: Runtime) -> None:
     now = runtime.clock.now()
-    supplier_order = session.get_one(SupplierOrder, forwarding.supplier_order_id)
+    # Locked: a second worker that ran the same create (an expired lease) waits here, then
+    # finds the binding this one wrote instead of inserting it twice.
+    supplier_order = session.get_one(SupplierOrder, forwarding.supplier_order_id,
+                                     with_for_update=True)
     order = session.get_one(Order, supplier_order.order_id)
     if result.rejection is not None:
         _rejected(session, supplier_order, order, result.rejection, runtime)
