@@ -6,6 +6,7 @@
   that a fast simulated clock would reject as 15 minutes off. The same site is also served over
   plain HTTP for the customer's browser (no certificate warning on My Account > View order).
 * The reference supplier (REST, with push).
+* CJdropshipping (Open API 2.0; ships paid orders a simulated day later).
 
 Ports: the ones after DropTrack's (8081..8084 for 8080), so a resumed demo finds the same
 store URLs; a busy port falls back to any free one.
@@ -15,12 +16,16 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from core.clock import Clock
+from sandboxes import cj as cj_sandbox
 from sandboxes import shopify as shopify_sandbox
 from sandboxes import supplier as supplier_sandbox
 from sandboxes import woocommerce as woocommerce_sandbox
+from sandboxes.cj import DEFAULT_API_KEY as CJ_API_KEY
+from sandboxes.cj import CJState
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.supplier import SupplierState
@@ -59,6 +64,13 @@ class Sandboxes:
     supplier: SupplierState
     supplier_server: BackgroundServer
     ca_file: Path
+    cj: CJState | None = None  # CJdropshipping (its API key: CJ_API_KEY)
+    cj_server: BackgroundServer | None = None
+
+    @property
+    def cj_url(self) -> str:
+        assert self.cj_server is not None
+        return f"{self.cj_server.url}/api2.0/v1"
 
     @property
     def shopify_url(self) -> str:
@@ -82,8 +94,9 @@ class Sandboxes:
         self.woocommerce_webhooks.stop()
         self.supplier.close()
         for server in (self.shopify_server, self.woocommerce_api_server,
-                       self.woocommerce_shop_server, self.supplier_server):
-            server.stop()
+                       self.woocommerce_shop_server, self.supplier_server, self.cj_server):
+            if server is not None:
+                server.stop()
 
 
 def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
@@ -119,6 +132,13 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
         started.append(supplier_server.start())
         state: SupplierState = supplier_app.extensions["sandbox"]
         state.public_url = supplier_server.url
+
+        cj_app = cj_sandbox.build(clock, api_keys=())
+        cj: CJState = cj_app.extensions["sandbox"]
+        cj.add_account(CJ_API_KEY, qps=20.0)
+        cj.auto_ship_after = timedelta(hours=20)  # the warehouse ships a day after payment
+        cj_server = BackgroundServer(cj_app, port=preferred_port(first_port + 4))
+        started.append(cj_server.start())
     except BaseException:
         for server in started:
             server.stop()
@@ -126,4 +146,5 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
     return Sandboxes(shopify=box, shopify_server=shopify_server, woocommerce=store,
                      woocommerce_webhooks=woo_app.extensions["sandbox_webhooks"],
                      woocommerce_api_server=woo_api, woocommerce_shop_server=woo_shop,
-                     supplier=state, supplier_server=supplier_server, ca_file=ca_file)
+                     supplier=state, supplier_server=supplier_server, ca_file=ca_file,
+                     cj=cj, cj_server=cj_server)
