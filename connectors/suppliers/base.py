@@ -56,6 +56,9 @@ class SupplierOrderView:
     external_id: str
     status: str  # received | processing | shipped | cancelled | on_hold
     parcels: Sequence[Parcel] = field(default_factory=tuple)
+    # Whether every line of the order has left, as the supplier reports it per line
+    # ("shipped" can mean one parcel of several); None when it reports nothing per line.
+    all_lines_shipped: bool | None = None
 
 
 class SupplierConnector(Protocol):

@@ -21,16 +21,20 @@ from connectors.woocommerce.connector import WooCommerceConnector, build
 from core.domain import CarrierEvent
 from core.status import Status
 from integration.accounts import stores
+from integration.accounts.suppliers import add_rest_supplier
 from integration.base.config import Settings
+from integration.engine.forwarding import POLL_JOB
 from integration.engine.orders import import_order
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     Alert,
+    Binding,
     InboxDelivery,
     Order,
     OutboxJob,
+    Shipment,
     SkuMapping,
     Store,
     Supplier,
@@ -40,6 +44,7 @@ from integration.sync.woocommerce import deleted, reconcile, statuses, webhooks
 from integration.sync.woocommerce import store as woocommerce_sync
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
+from tests.helpers.sandbox_supplier import SupplierSandbox
 from tests.helpers.woo_backends import ADDRESS, WooBackend, wait_for
 
 pytestmark = pytest.mark.timeout(600)  # the real store's first start installs packages
@@ -407,3 +412,68 @@ def test_8_write_backs_a_read_only_key_stopped_resume_once_the_key_works(
     assert run_jobs(runtime, "store.writeback") == 1
     assert [item["tracking_number"] for item in tracking_items(woo_backend, order_id)] == [
         NUMBER]
+
+
+def poll_until(runtime: Runtime, supplier: SupplierSandbox, parcels: int) -> None:
+    """Let the supplier's days pass, polling it as the tracking sweep does, until DropTrack
+    knows `parcels` parcels."""
+    for _ in range(40):  # 40 x 6 h: ten days
+        with runtime.db.write() as session:
+            known = len(session.scalars(select(Shipment.id)).all())
+            if known >= parcels:
+                assert known == parcels
+                return
+            for supplier_order_id in session.scalars(select(SupplierOrder.id)):
+                outbox.enqueue(session, POLL_JOB, f"poll:{uuid.uuid4().hex}",
+                               {"supplier_order_id": supplier_order_id}, runtime.clock.now())
+        run_jobs(runtime, POLL_JOB)
+        supplier.clock.advance(timedelta(hours=6))
+    raise AssertionError(f"the supplier never shipped {parcels} parcels")
+
+
+@pytest.mark.parametrize("partial_shipped", [False, True], ids=["ast-status-off", "ast-status-on"])
+def test_8_a_split_shipment_completes_only_when_every_line_has_shipped(
+        runtime: Runtime, woo_backend: WooBackend, supplier_sandbox: SupplierSandbox,
+        partial_shipped: bool) -> None:
+    """One supplier (the reference supplier sandbox) ships a two-line order in two parcels,
+    days apart. After the first, the supplier reports line 2 unshipped: the order stays
+    partly shipped (AST's "Partially Shipped" where it is on, else "Processing"), with the
+    first parcel's tracking shown; it is completed only once the second parcel has left."""
+    runtime.clock = supplier_sandbox.clock
+    woo_backend.set_partial_shipped(partial_shipped)
+    try:
+        store_id = connect(runtime, woo_backend)
+        supplier_id = add_rest_supplier(runtime, "Split supplier", supplier_sandbox.url,
+                                        supplier_sandbox.api_key)
+        with runtime.db.write() as session:
+            for sku, supplier_sku in (("TENT-2P", "MUG-CERAMIC-11OZ"),
+                                      ("LAMP-1", "TEE-BLACK-M")):
+                session.add(SkuMapping(store_id=store_id, sku=sku, supplier_sku=supplier_sku,
+                                       supplier_id=supplier_id, created_at=runtime.clock.now()))
+        supplier_sandbox.state.seed_scenario("split_shipment")
+        order_id = place_order(woo_backend, ("TENT-2P", "LAMP-1"))
+        ours = bring_in(runtime, store_id, woo_backend, order_id)
+        assert run_jobs(runtime, "supplier.forward") == 1
+
+        poll_until(runtime, supplier_sandbox, parcels=1)
+        with runtime.db.read() as session:
+            external = session.scalars(select(Binding.external_id).where(
+                Binding.kind == "supplier_order")).one()
+        reported = supplier_sandbox.get_order(external)
+        assert [line["shipped"] for line in reported["lines"]] == [True, False]
+        run_jobs(runtime, "store.writeback")
+        flush_statuses(runtime)
+        shown = store_order(woo_backend, order_id)
+        assert shown["status"] == ("partial-shipped" if partial_shipped else "processing")
+        assert shown["needs_payment"] is False
+        assert len(tracking_items(woo_backend, order_id)) == 1
+        with runtime.db.read() as session:
+            assert session.get_one(Order, ours).status == Status.PROCESSING
+
+        poll_until(runtime, supplier_sandbox, parcels=2)
+        run_jobs(runtime, "store.writeback")
+        flush_statuses(runtime)
+        assert store_order(woo_backend, order_id)["status"] == "completed"
+        assert len(tracking_items(woo_backend, order_id)) == 2
+    finally:
+        woo_backend.set_partial_shipped(False)
