@@ -10,7 +10,8 @@ from types import MappingProxyType
 
 from core.status import Reason, Status, validate_reason
 
-__all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note", "reason_hint"]
+__all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note",
+           "reason_hint", "woocommerce_needs_https"]
 
 CUSTOMER_LABELS: Mapping[Status, str] = MappingProxyType(
     {
@@ -210,3 +211,19 @@ _EXCEPTION_NOTES: Mapping[Reason | None, str] = MappingProxyType(
         ),
     }
 )
+
+
+def woocommerce_needs_https(public_url: str) -> str:
+    """The owner's explanation when a WooCommerce store cannot be connected from here:
+    WooCommerce's key request refuses every callback address that is not https (loopback
+    included), so the keys could never arrive."""
+    return (
+        "WooCommerce sends its API keys only to an https address, and DropTrack is reached "
+        f"over plain http here ({public_url}), so the store would refuse the request. Serve "
+        "DropTrack over https (for example behind nginx or Caddy with a certificate) and set "
+        "[app] public_url to that https address; behind a proxy that already serves https, "
+        "set [server] trusted_proxies so DropTrack believes its X-Forwarded-Proto header. "
+        "Then connect the store again. Or create a Read/Write REST API key in WooCommerce "
+        "(Settings > Advanced > REST API) and add the store with "
+        "`droptrack stores add-woocommerce`."
+    )

@@ -24,7 +24,7 @@ from sandboxes import woocommerce as woocommerce_sandbox
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.supplier import SupplierState
-from sandboxes.tls import make_tls
+from sandboxes.tls import SandboxTLS, make_tls
 from sandboxes.woocommerce import WebhookDispatcher, WooCommerceStore
 
 LOOPBACK = "127.0.0.1"
@@ -59,6 +59,7 @@ class Sandboxes:
     supplier: SupplierState
     supplier_server: BackgroundServer
     ca_file: Path
+    tls: SandboxTLS  # its CA is in ca_file; DropTrack's own https listener uses it too
 
     @property
     def shopify_url(self) -> str:
@@ -126,4 +127,5 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
     return Sandboxes(shopify=box, shopify_server=shopify_server, woocommerce=store,
                      woocommerce_webhooks=woo_app.extensions["sandbox_webhooks"],
                      woocommerce_api_server=woo_api, woocommerce_shop_server=woo_shop,
-                     supplier=state, supplier_server=supplier_server, ca_file=ca_file)
+                     supplier=state, supplier_server=supplier_server, ca_file=ca_file,
+                     tls=tls)

@@ -6,11 +6,16 @@ numbers in the test names are the differences issue 22 found between the two.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from flask import Flask
 from sqlalchemy import select
 
 from connectors.parsing import timestamp
@@ -20,7 +25,7 @@ from connectors.woocommerce.connection import check_connection
 from connectors.woocommerce.connector import WooCommerceConnector, build
 from core.domain import CarrierEvent
 from core.status import Status
-from integration.accounts import stores
+from integration.accounts import owners, stores
 from integration.accounts.suppliers import add_rest_supplier
 from integration.base.config import Settings
 from integration.engine.forwarding import POLL_JOB
@@ -42,6 +47,8 @@ from integration.storage.models import (
 )
 from integration.sync.woocommerce import deleted, reconcile, statuses, webhooks
 from integration.sync.woocommerce import store as woocommerce_sync
+from sandboxes.server import BackgroundServer
+from sandboxes.tls import make_tls
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_supplier import SupplierSandbox
@@ -477,3 +484,71 @@ def test_8_a_split_shipment_completes_only_when_every_line_has_shipped(
         assert len(tracking_items(woo_backend, order_id)) == 2
     finally:
         woo_backend.set_partial_shipped(False)
+
+
+# -- 7: the key request's callback must be https -------------------------------------------------
+
+def test_7_an_http_callback_is_refused_by_the_store(woo_backend: WooBackend) -> None:
+    """What DropTrack asked for over plain http (loopback included): WooCommerce refuses it
+    before anything else, with "Access denied" (401)."""
+    for callback in ("http://127.0.0.1:8080/woocommerce/connect/callback",
+                     "http://droptrack.example.test/woocommerce/connect/callback"):
+        refused = requests.get(f"{woo_backend.url}/wc-auth/v1/authorize", params={
+            "app_name": "DropTrack", "scope": "read_write", "user_id": "u1",
+            "return_url": "http://127.0.0.1:8080/woocommerce/connect/return",
+            "callback_url": callback}, verify=woo_backend.ca_file, timeout=60,
+            allow_redirects=False)
+        assert refused.status_code == 401, callback
+        assert "Error: The callback_url needs to be over SSL." in refused.text
+
+
+def test_7_https_connect_through_the_stores_key_request(
+        runtime: Runtime, woo_backend: WooBackend, app: Flask, tmp_path: Path) -> None:
+    """DropTrack is published over plain http (public_url) and also served over https on
+    the same host, as the demo does. The owner connects the store on the https address:
+    DropTrack names that as the callback (over http the store would refuse it), the store's
+    admin approves, the store posts the keys there, and the setup job creates the webhooks."""
+    tls = make_tls("localhost", "127.0.0.1")
+    trust = tmp_path / "droptrack-and-store-ca.pem"  # the owner's browser trusts both
+    trust.write_bytes(tls.ca_pem + Path(woo_backend.ca_file).read_bytes())
+    verify = str(trust)
+    with BackgroundServer(app) as plain, BackgroundServer(
+            app, ssl_context=tls.server_context) as secure:
+        app_settings = runtime.settings.app.model_copy(update={"public_url": plain.url})
+        runtime.settings = runtime.settings.model_copy(update={"app": app_settings})
+        owner = requests.Session()
+        with runtime.db.write() as session:
+            owners.create_user(session, "owner@example.test", "correct horse battery",
+                               runtime.clock.now())
+        login = owner.get(f"{secure.url}/admin/login", verify=verify, timeout=30)
+        owner.post(f"{secure.url}/admin/login", verify=verify, timeout=30, data={
+            "email": "owner@example.test", "password": "correct horse battery",
+            "csrf_token": csrf_token(login.text)})
+        confirm = owner.get(f"{secure.url}/woocommerce/connect", verify=verify,
+                            params={"store_url": woo_backend.url}, timeout=30)
+        assert confirm.status_code == 200, confirm.text[:500]
+        started = owner.post(f"{secure.url}/woocommerce/connect", verify=verify, timeout=30,
+                             allow_redirects=False, data={
+                                 "store_url": woo_backend.url, "confirm": "yes",
+                                 "csrf_token": csrf_token(confirm.text)})
+        authorize = started.headers["Location"]
+        assert parse_qs(urlsplit(authorize).query)["callback_url"] == [
+            f"{secure.url}/woocommerce/connect/callback"]
+        done = woo_backend.approve_key_request(owner, authorize, verify)
+        assert done.status_code == 200 and "Your store is connected" in done.text, (
+            done.url, done.text[:500])
+        with runtime.db.write() as session:
+            store = session.scalars(select(Store).where(Store.domain == woo_backend.url)).one()
+            keys = runtime.secrets.decrypt_json(store.credentials_encrypted or "")
+            store.settings = {"woocommerce": {"ca_bundle": woo_backend.ca_file}}
+        assert check_connection(access(woo_backend, (str(keys["consumer_key"]),
+                                                     str(keys["consumer_secret"])))).ok
+        # Deliveries may go to the http address: only the key request needs https.
+        assert run_jobs(runtime, webhooks.WEBHOOK_HEALTH_JOB) == 1
+        assert {"order.created", "order.updated"} <= set(our_webhooks(woo_backend, plain.url))
+
+
+def csrf_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, page[:500]
+    return found.group(1)
