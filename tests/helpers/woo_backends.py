@@ -212,11 +212,18 @@ class RealStoreBackend(RestBackend):
     state_dir: str = ""
     db_name: str = ""
     admin: tuple[str, str] = ("", "")
+    home_url: str = ""  # WordPress's home (http); the https listener is on another port
 
     def approve_key_request(self, browser: requests.Session, authorize_url: str,
                             trust: str) -> requests.Response:
         """Not signed in, WooCommerce's authorize page sends the admin to its own login form
-        (wc-auth/v1/login, posting back to itself), then on to the consent page."""
+        (wc-auth/v1/login, posting back to itself), then on to the consent page.
+
+        The flow starts on the home URL: WordPress builds its redirects from the home URL
+        with the request's scheme, which on the kit's separate https port names https on the
+        http port. (A real store serves both on one host name and port.)"""
+        if authorize_url.startswith(self.url + "/"):
+            authorize_url = self.home_url + authorize_url[len(self.url):]
         page = browser.get(authorize_url, verify=trust, timeout=120)
         if 'class="wc-auth-login"' in page.text:
             fields = dict(re.findall(r'<input type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
@@ -326,7 +333,7 @@ def realstore() -> Iterator[RealStoreBackend]:
         key=(info["consumer_key"], info["consumer_secret"]),
         readonly_key=(info["readonly_consumer_key"], info["readonly_consumer_secret"]),
         products=dict(info["products"]), kit=kit, state_dir=state, db_name=info["db_name"],
-        admin=(info["admin_user"], info["admin_password"]))
+        admin=(info["admin_user"], info["admin_password"]), home_url=info["url"])
     try:
         yield backend
     finally:
