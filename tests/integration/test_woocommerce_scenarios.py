@@ -175,6 +175,48 @@ def our_webhooks(backend: WooBackend, public: str) -> dict[str, dict[str, object
     return {str(h["topic"]): h for h in hooks if str(h["delivery_url"]).startswith(public)}
 
 
+# -- the main path: webhooks, holds, forwarding, tracking and notes ---------------------------
+
+def test_webhooks_bring_orders_in_held_until_paid_and_the_customer_is_told(
+        runtime: Runtime, woo_backend: WooBackend, public: str) -> None:
+    """The store's own webhooks bring an unpaid order in: it is held, nothing goes to the
+    supplier. Paid in the store, the next delivery releases it to the supplier; its parcel
+    then shows on the order with a customer note."""
+    store_id = connect(runtime, woo_backend)
+    suppliers_for(runtime, store_id, "MUG-1")
+    check_webhooks(runtime)
+    shipping = {k: v for k, v in ADDRESS.items() if k not in ("email", "phone")}
+    order_id = int(woo_backend.rest("POST", "orders", {
+        "status": "pending", "billing": ADDRESS, "shipping": shipping,
+        "line_items": [{"product_id": woo_backend.products["MUG-1"], "quantity": 1}]})["id"])
+
+    def imported(status: Status) -> Order | None:
+        run_jobs(runtime, "inbox.process")
+        with runtime.db.read() as session:
+            order = session.scalars(select(Order).where(Order.store_id == store_id,
+                                                        Order.number == str(order_id))).first()
+            return order if order is not None and order.status == status else None
+
+    held = wait_for(woo_backend, lambda: imported(Status.PENDING),
+                    "the unpaid order arriving by webhook")
+    with runtime.db.read() as session:
+        assert session.scalars(select(SupplierOrder)).all() == []
+    woo_backend.next_second()
+    woo_backend.rest("PUT", f"orders/{order_id}", {"status": "processing", "set_paid": True})
+    wait_for(woo_backend, lambda: imported(Status.PROCESSING),
+             "the paid order's delivery releasing it")
+    with runtime.db.read() as session:
+        assert len(session.scalars(select(SupplierOrder).where(
+            SupplierOrder.order_id == held.id)).all()) == 1
+    ship(runtime, held.id, "MUG-1", shipped_at=runtime.clock.now())
+    assert [item["tracking_number"] for item in tracking_items(woo_backend, order_id)] == [
+        NUMBER]
+    notes = woo_backend.rest("GET", f"orders/{order_id}/notes", params={"type": "customer"})
+    assert [note["note"] for note in notes if NUMBER in note["note"]] == [
+        "Your order has shipped with China Post / ePacket, tracking number "
+        f"{NUMBER}. Tracking updates can take a day or two to appear."]
+
+
 # -- 1: partial shipments and AST's status -----------------------------------------------------
 
 @pytest.mark.parametrize("partial_shipped", [False, True], ids=["ast-status-off", "ast-status-on"])
