@@ -211,8 +211,8 @@ class WooCommerceConnector:
         route = f"orders/{snapshot.order_external_id}"
         current = self.client.get(route, params={"_fields": "id,status"},
                                   what=f"reading order {snapshot.order_number}")
-        status = text(current.get("status")) if isinstance(current, dict) else ""
-        if units.may_move(status, target):
+        shown = text(current.get("status")) if isinstance(current, dict) else ""
+        if units.may_move(shown, target):
             self.client.put(route, {"status": target},
                             what=f"setting order {snapshot.order_number} to {target}")
 
