@@ -480,52 +480,45 @@ def poll_until(runtime: Runtime, supplier: SupplierSandbox, parcels: int) -> Non
     raise AssertionError(f"the supplier never shipped {parcels} parcels")
 
 
-@pytest.mark.parametrize("partial_shipped", [False, True], ids=["ast-status-off", "ast-status-on"])
 def test_8_a_split_shipment_completes_only_when_every_line_has_shipped(
-        runtime: Runtime, woo_backend: WooBackend, supplier_sandbox: SupplierSandbox,
-        partial_shipped: bool) -> None:
+        runtime: Runtime, woo_backend: WooBackend, supplier_sandbox: SupplierSandbox) -> None:
     """One supplier (the reference supplier sandbox) ships a two-line order in two parcels,
     days apart. After the first, the supplier reports line 2 unshipped: the order stays
-    partly shipped (AST's "Partially Shipped" where it is on, else "Processing"), with the
-    first parcel's tracking shown; it is completed only once the second parcel has left."""
+    "Processing" (AST's "Partially Shipped" is off, as on a fresh install; test 1 covers it
+    on), with the first parcel's tracking shown; it is completed only once the second parcel
+    has left."""
     runtime.clock = supplier_sandbox.clock
-    woo_backend.set_partial_shipped(partial_shipped)
-    try:
-        store_id = connect(runtime, woo_backend)
-        supplier_id = add_rest_supplier(runtime, "Split supplier", supplier_sandbox.url,
-                                        supplier_sandbox.api_key)
-        with runtime.db.write() as session:
-            for sku, supplier_sku in (("TENT-2P", "MUG-CERAMIC-11OZ"),
-                                      ("LAMP-1", "TEE-BLACK-M")):
-                session.add(SkuMapping(store_id=store_id, sku=sku, supplier_sku=supplier_sku,
-                                       supplier_id=supplier_id, created_at=runtime.clock.now()))
-        supplier_sandbox.state.seed_scenario("split_shipment")
-        order_id = place_order(woo_backend, ("TENT-2P", "LAMP-1"))
-        ours = bring_in(runtime, store_id, woo_backend, order_id)
-        assert run_jobs(runtime, "supplier.forward") == 1
+    store_id = connect(runtime, woo_backend)
+    supplier_id = add_rest_supplier(runtime, "Split supplier", supplier_sandbox.url,
+                                    supplier_sandbox.api_key)
+    with runtime.db.write() as session:
+        for sku, supplier_sku in (("TENT-2P", "MUG-CERAMIC-11OZ"), ("LAMP-1", "TEE-BLACK-M")):
+            session.add(SkuMapping(store_id=store_id, sku=sku, supplier_sku=supplier_sku,
+                                   supplier_id=supplier_id, created_at=runtime.clock.now()))
+    supplier_sandbox.state.seed_scenario("split_shipment")
+    order_id = place_order(woo_backend, ("TENT-2P", "LAMP-1"))
+    ours = bring_in(runtime, store_id, woo_backend, order_id)
+    assert run_jobs(runtime, "supplier.forward") == 1
 
-        poll_until(runtime, supplier_sandbox, parcels=1)
-        with runtime.db.read() as session:
-            external = session.scalars(select(Binding.external_id).where(
-                Binding.kind == "supplier_order")).one()
-        reported = supplier_sandbox.get_order(external)
-        assert [line["shipped"] for line in reported["lines"]] == [True, False]
-        run_jobs(runtime, "store.writeback")
-        flush_statuses(runtime)
-        shown = store_order(woo_backend, order_id)
-        assert shown["status"] == ("partial-shipped" if partial_shipped else "processing")
-        assert shown["needs_payment"] is False
-        assert len(tracking_items(woo_backend, order_id)) == 1
-        with runtime.db.read() as session:
-            assert session.get_one(Order, ours).status == Status.PROCESSING
+    poll_until(runtime, supplier_sandbox, parcels=1)
+    with runtime.db.read() as session:
+        external = session.scalars(select(Binding.external_id).where(
+            Binding.kind == "supplier_order")).one()
+    reported = supplier_sandbox.get_order(external)
+    assert [line["shipped"] for line in reported["lines"]] == [True, False]
+    run_jobs(runtime, "store.writeback")
+    flush_statuses(runtime)
+    shown = store_order(woo_backend, order_id)
+    assert (shown["status"], shown["needs_payment"]) == ("processing", False)
+    assert len(tracking_items(woo_backend, order_id)) == 1
+    with runtime.db.read() as session:
+        assert session.get_one(Order, ours).status == Status.PROCESSING
 
-        poll_until(runtime, supplier_sandbox, parcels=2)
-        run_jobs(runtime, "store.writeback")
-        flush_statuses(runtime)
-        assert store_order(woo_backend, order_id)["status"] == "completed"
-        assert len(tracking_items(woo_backend, order_id)) == 2
-    finally:
-        woo_backend.set_partial_shipped(False)
+    poll_until(runtime, supplier_sandbox, parcels=2)
+    run_jobs(runtime, "store.writeback")
+    flush_statuses(runtime)
+    assert store_order(woo_backend, order_id)["status"] == "completed"
+    assert len(tracking_items(woo_backend, order_id)) == 2
 
 
 # -- 7: the key request's callback must be https -------------------------------------------------
