@@ -49,6 +49,11 @@ class ShipmentSnapshot:
     # The parcel had this status before (e.g. out for delivery again after a failed attempt),
     # so what the store shows for it may predate the written status.
     status_reached_before: bool = True
+    # The whole order's status (its least advanced parcel once every line has shipped; still
+    # processing while some are to come), for a store status set with the parcel. None: the
+    # parcel's own status stands for the order.
+    order_status: Status | None = None
+    order_reason: Reason | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from core.status import Reason, Status, validate_reason
 
 __all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note",
            "no_shipping_method", "pay_at_supplier", "price_above_limit", "reason_hint",
-           "supplier_cancelled", "unknown_supplier_product"]
+           "supplier_cancelled", "unknown_supplier_product", "woocommerce_needs_https"]
 
 CUSTOMER_LABELS: Mapping[Status, str] = MappingProxyType(
     {
@@ -258,3 +258,19 @@ def supplier_cancelled(order_number: str, supplier: str, note: str) -> str:
     said = f" ({note})" if note else ""
     return (f"Order {order_number}: {supplier} cancelled it{said}. Forward it again, switch "
             "to the backup supplier, or refund the customer.")
+
+
+def woocommerce_needs_https(public_url: str) -> str:
+    """The owner's explanation when a WooCommerce store cannot be connected from here:
+    WooCommerce's key request refuses every callback address that is not https (loopback
+    included), so the keys could never arrive."""
+    return (
+        "WooCommerce sends its API keys only to an https address, and DropTrack is reached "
+        f"over plain http here ({public_url}), so the store would refuse the request. Serve "
+        "DropTrack over https (for example behind nginx or Caddy with a certificate) and set "
+        "[app] public_url to that https address; behind a proxy that already serves https, "
+        "set [server] trusted_proxies so DropTrack believes its X-Forwarded-Proto header. "
+        "Then connect the store again. Or create a Read/Write REST API key in WooCommerce "
+        "(Settings > Advanced > REST API) and add the store with "
+        "`droptrack stores add-woocommerce`."
+    )

@@ -25,7 +25,7 @@ from demo.csv_partner import CsvPartner
 from demo.links import Reporter
 from demo.mailbox import MailSink
 from demo.orders import SHOPIFY, STORY_CYCLE, WOOCOMMERCE, OrderStream
-from demo.sandboxes import Sandboxes, port_is_free, start_sandboxes
+from demo.sandboxes import Sandboxes, port_is_free, preferred_port, start_sandboxes
 from demo.setup import SHOPIFY_DOMAIN, Connected, connect_everything
 from demo.workspace import (
     DEFAULT_DIR,
@@ -202,11 +202,17 @@ def run_demo(options: DemoOptions, echo: Echo, stop: threading.Event) -> None:
                                               smtp_port=mailbox.port), clock)
         running.add("database", runtime.close)
         migrate.upgrade(runtime.db)
-        server = BackgroundServer(create_app(runtime=runtime), port=options.port).start()
+        web = create_app(runtime=runtime)
+        server = BackgroundServer(web, port=options.port).start()
         running.add("DropTrack web", server.stop)
+        # WooCommerce posts its keys only to an https callback: DropTrack is also served
+        # over https (the demo's CA) on the same host, where the WooCommerce connect runs.
+        secure = BackgroundServer(web, port=preferred_port(options.port + 5),
+                                  ssl_context=sandboxes.tls.server_context).start()
+        running.add("DropTrack web (https)", secure.stop)
 
         echo("Connecting the sandbox stores through their install flows...")
-        connected = connect_everything(runtime, sandboxes, workspace, state)
+        connected = connect_everything(runtime, sandboxes, workspace, state, secure.url)
         if not options.fresh:
             _continue_numbering(runtime, sandboxes, connected)
         echo(f"  Shopify store {SHOPIFY_DOMAIN} installed (DropTrack store "

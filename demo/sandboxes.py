@@ -29,7 +29,7 @@ from sandboxes.cj import CJState
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.supplier import SupplierState
-from sandboxes.tls import make_tls
+from sandboxes.tls import SandboxTLS, make_tls
 from sandboxes.woocommerce import WebhookDispatcher, WooCommerceStore
 
 LOOPBACK = "127.0.0.1"
@@ -64,6 +64,7 @@ class Sandboxes:
     supplier: SupplierState
     supplier_server: BackgroundServer
     ca_file: Path
+    tls: SandboxTLS  # its CA is in ca_file; DropTrack's own https listener uses it too
     cj: CJState | None = None  # CJdropshipping (its API key: CJ_API_KEY)
     cj_server: BackgroundServer | None = None
 
@@ -147,4 +148,4 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
                      woocommerce_webhooks=woo_app.extensions["sandbox_webhooks"],
                      woocommerce_api_server=woo_api, woocommerce_shop_server=woo_shop,
                      supplier=state, supplier_server=supplier_server, ca_file=ca_file,
-                     cj=cj, cj_server=cj_server)
+                     cj=cj, cj_server=cj_server, tls=tls)

@@ -140,9 +140,14 @@ def keep_shopify_token(runtime: Runtime, sandboxes: Sandboxes, store_id: int) ->
     access.save_credentials(replace(credentials, expires_at="").as_dict())
 
 
-def connect_woocommerce(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace) -> int:
-    """The owner enters the store's address in DropTrack and approves the key request."""
-    public = runtime.settings.app.public_url
+def connect_woocommerce(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
+                        https_url: str) -> int:
+    """The owner enters the store's address in DropTrack and approves the key request.
+
+    WooCommerce sends the keys only to an https callback, so the owner does this on
+    DropTrack's https address (`https_url`, served with the demo's CA): DropTrack then names
+    that address as the callback. Over the plain http dashboard it would refuse, saying why."""
+    public = https_url
     trust = ssl.create_default_context(cafile=str(workspace.ca_file))
     with httpx.Client(follow_redirects=True, timeout=HTTP_TIMEOUT, verify=trust) as browser:
         confirm = browser.get(f"{public}/woocommerce/connect",
@@ -259,10 +264,10 @@ def ensure_owner(runtime: Runtime, state: DemoSecrets) -> None:
 
 
 def connect_everything(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
-                       state: DemoSecrets) -> Connected:
+                       state: DemoSecrets, https_url: str) -> Connected:
     ensure_owner(runtime, state)
     shopify_id = install_shopify(runtime, sandboxes)
-    woocommerce_id = connect_woocommerce(runtime, sandboxes, workspace)
+    woocommerce_id = connect_woocommerce(runtime, sandboxes, workspace, https_url)
     rest_supplier = add_suppliers(runtime, sandboxes, workspace)
     products = add_products(runtime, sandboxes, (shopify_id, woocommerce_id), rest_supplier)
     return Connected(shopify_id, woocommerce_id, products)

@@ -122,6 +122,9 @@ class SupplierOrderView:
     status: str  # received | awaiting_payment | processing | shipped | cancelled | on_hold
     parcels: Sequence[Parcel] = field(default_factory=tuple)
     note: str = ""  # the supplier's own words for its status (e.g. why it cancelled)
+    # Whether every line of the order has left, as the supplier reports it per line
+    # ("shipped" can mean one parcel of several); None when it reports nothing per line.
+    all_lines_shipped: bool | None = None
 
 
 class SupplierConnector(Protocol):

@@ -200,13 +200,19 @@ class WooCommerceConnector:
                          what=f"adding a customer note to order {snapshot.order_number}")
 
     def _write_status(self, snapshot: ShipmentSnapshot) -> None:
-        target = units.order_status(snapshot.status, snapshot.reason,
-                                    complete_on=self.settings.complete_on)
+        """The order's status, as a batched flush would set it: an order with parts still to
+        ship is partly shipped (or left processing), whatever this parcel's status."""
+        if snapshot.order_status is None:
+            status, reason = snapshot.status, snapshot.reason
+        else:
+            status, reason = snapshot.order_status, snapshot.order_reason
+        target = units.flush_target(status, reason, complete_on=self.settings.complete_on,
+                                    partial_shipped=self.capabilities().partial_shipped)
         route = f"orders/{snapshot.order_external_id}"
         current = self.client.get(route, params={"_fields": "id,status"},
                                   what=f"reading order {snapshot.order_number}")
-        status = text(current.get("status")) if isinstance(current, dict) else ""
-        if units.may_move(status, target):
+        shown = text(current.get("status")) if isinstance(current, dict) else ""
+        if units.may_move(shown, target):
             self.client.put(route, {"status": target},
                             what=f"setting order {snapshot.order_number} to {target}")
 

@@ -249,8 +249,8 @@ def poll_supplier_order(runtime: Runtime, claimed: ClaimedJob) -> None:
         for parcel in view.parcels:
             apply_parcel_update(session, ParcelUpdate(
                 supplier_order_id, parcel.ref, parcel.tracking_number, parcel.carrier,
-                parcel.tracking_url, parcel.events, parcel.estimated_delivery_at),
-                runtime.clock.now())
+                parcel.tracking_url, parcel.events, parcel.estimated_delivery_at,
+                all_lines_shipped=view.all_lines_shipped), runtime.clock.now())
 
 
 def _follow_status(session: Session, supplier_order_id: int, supplier_name: str,

@@ -1,6 +1,7 @@
 """Which supplier orders to ask about now: parcels whose next check is due, and forwarded
-orders still waiting for a parcel. Queues one poll job per supplier order and due time, so
-running the sweep twice (or on two schedulers) queues nothing twice.
+orders still waiting for a parcel (or partly shipped ones for the rest of their lines).
+Queues one poll job per supplier order and due time, so running the sweep twice (or on two
+schedulers) queues nothing twice.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integration.engine.forwarding import POLL_JOB
+from integration.engine.forwarding import AWAITING_PAYMENT, POLL_JOB
+from integration.engine.tracking import PARTIALLY_SHIPPED
 from integration.jobs import outbox
 from integration.storage.models import Order, Shipment, Supplier, SupplierOrder
 
@@ -39,7 +41,8 @@ def queue_due_polls(session: Session, now: datetime, unshipped_every: timedelta)
         select(SupplierOrder.id, Order.store_id)
         .join(Order, Order.id == SupplierOrder.order_id)
         .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
-        .where(SupplierOrder.status.in_(("forwarded", "awaiting_payment")),
+        # Partly shipped: the rest is still to come (its parcels may all be delivered).
+        .where(SupplierOrder.status.in_(("forwarded", AWAITING_PAYMENT, PARTIALLY_SHIPPED)),
                SupplierOrder.forwarded_at < forwarded_before,
                Supplier.active.is_(True))
         # (status, forwarded_at) is indexed: filter and order come from one index range.

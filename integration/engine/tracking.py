@@ -20,6 +20,9 @@ from integration.jobs import alerts, outbox
 from integration.storage.models import Order, Shipment, SupplierOrder, TrackingEvent
 
 PARCEL = "parcel"
+# A supplier order's status once parcels come: every line has left, or some are still to come.
+SHIPPED = "shipped"
+PARTIALLY_SHIPPED = "partially_shipped"
 PARCEL_LOST_OR_RETURNING = (Reason.LOST, Reason.RETURN_TO_SENDER)
 WRITEBACK_JOB = "store.writeback"
 UNDELIVERED_NOTICE_JOB = "notify.undelivered"
@@ -50,6 +53,10 @@ class ParcelUpdate:
     tracking_url: str | None = None
     events: Sequence[CarrierEvent] = ()
     estimated_delivery_at: datetime | None = None
+    # Whether every line of the supplier order has left now (the supplier's per-line report):
+    # False keeps the order partly shipped however far this parcel gets. None: the supplier
+    # reports nothing per line (a spreadsheet row), and a first parcel counts as the order.
+    all_lines_shipped: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +91,7 @@ def apply_parcel_update(session: Session, update: ParcelUpdate, now: datetime) -
         session.flush()
         bindings.bind(session, bindings.SUPPLIER, supplier_order.supplier_id, PARCEL,
                       update.parcel_ref, shipment.id, now)
-        supplier_order.status = "shipped"
+    lines_moved = _record_lines_shipped(supplier_order, update.all_lines_shipped, created)
     number_changed = not created and detection.number != shipment.tracking_number
     if number_changed:
         # A last-mile carrier took over with its own number: same parcel, new number.
@@ -100,10 +107,26 @@ def apply_parcel_update(session: Session, update: ParcelUpdate, now: datetime) -
         _queue_writeback(session, shipment, now, "number" if number_changed else "status")
     if status_changed:
         _after_status_change(session, shipment, now)
-    elif created:
+    elif created or lines_moved:
         _roll_up_order_status(session, session.get_one(Order, shipment.order_id), now)
     return ParcelChange(shipment.id, created, status_changed, number_changed,
                         Status(shipment.status))
+
+
+def _record_lines_shipped(supplier_order: SupplierOrder, all_lines_shipped: bool | None,
+                          new_parcel: bool) -> bool:
+    """Set the supplier order shipped or partly shipped as its supplier reports its lines;
+    True when that changed. Without a report a first parcel marks it shipped, and a later
+    parcel leaves what the supplier said before."""
+    if all_lines_shipped is None:
+        if not new_parcel or supplier_order.status in (SHIPPED, PARTIALLY_SHIPPED):
+            return False
+        all_lines_shipped = True
+    wanted = SHIPPED if all_lines_shipped else PARTIALLY_SHIPPED
+    if supplier_order.status in ("cancelled", wanted):
+        return False
+    supplier_order.status = wanted
+    return True
 
 
 def _current_state(shipment: Shipment) -> StatusState | None:
@@ -176,14 +199,19 @@ def _after_status_change(session: Session, shipment: Shipment, now: datetime) ->
 
 
 def _roll_up_order_status(session: Session, order: Order, now: datetime) -> None:
-    """The order shows its least advanced parcel, once every supplier order has one."""
+    """The order shows its least advanced parcel, once every line of every supplier order
+    has left; until then it stays as it is (the store shows it partly shipped), touched so
+    that the next status flush looks at it."""
     if order.status in (Status.CANCELLED, Status.REFUNDED):
         return
     parcels = list(session.scalars(select(Shipment).where(Shipment.order_id == order.id)))
     waiting = session.scalar(select(SupplierOrder.id).where(
-        SupplierOrder.order_id == order.id, SupplierOrder.status != "shipped",
+        SupplierOrder.order_id == order.id, SupplierOrder.status != SHIPPED,
         SupplierOrder.status != "cancelled"))
-    if not parcels or waiting is not None:
+    if not parcels:
+        return
+    if waiting is not None:
+        order.updated_at = now
         return
     least = min(parcels, key=lambda s: rank(Status(s.status),
                                             Reason(s.reason) if s.reason else None))

@@ -22,7 +22,7 @@ from integration.accounts.audit import record_audit
 from integration.engine import bindings
 from integration.engine.forwarding import POLL_JOB, SUPPLIER_ORDER
 from integration.engine.orders import ORDER, import_order
-from integration.engine.tracking import ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import PARCEL, ParcelUpdate, apply_parcel_update
 from integration.jobs import inbox, outbox
 from integration.jobs.outbox import ClaimedJob, PermanentError, RetryableError
 from integration.jobs.registry import job
@@ -156,9 +156,19 @@ def _handle_supplier_push(session: Session, delivery: InboxDelivery, now: dateti
         number = str(raw_event.get("tracking_number") or "")
         if event is None or not number or not data.get("parcel_id"):
             return "ignored"
+        parcel_ref = str(data["parcel_id"])
+        # The push names no lines: a parcel seen for the first time may be one of several,
+        # so the order counts as partly shipped until a poll reads its lines.
+        new_parcel = bindings.find(session, bindings.SUPPLIER, delivery.supplier_id, PARCEL,
+                                   parcel_ref) is None
         apply_parcel_update(session, ParcelUpdate(
-            binding.internal_id, str(data["parcel_id"]), number,
-            carrier=str(raw_event.get("carrier") or "") or None, events=[event]), now)
+            binding.internal_id, parcel_ref, number,
+            carrier=str(raw_event.get("carrier") or "") or None, events=[event],
+            all_lines_shipped=False if new_parcel else None), now)
+        if new_parcel:
+            outbox.enqueue(session, POLL_JOB, f"poll:{binding.internal_id}:{parcel_ref}",
+                           {"supplier_order_id": binding.internal_id}, now,
+                           serial_key=f"supplier_order:{binding.internal_id}")
         return "processed"
     outbox.enqueue(session, POLL_JOB, f"poll:{binding.internal_id}:{delivery.dedupe_key}",
                    {"supplier_order_id": binding.internal_id}, now)

@@ -133,6 +133,8 @@ def snapshot(session: Session, shipment: Shipment, *,
         written_tracking_number=shipment.written_tracking_number,
         store_state_known=store_state_known,
         status_reached_before=since is None or bool(earlier_same_status),
+        order_status=Status(order.status),
+        order_reason=Reason(order.reason) if order.reason else None,
     )
 
 

@@ -92,6 +92,21 @@ def _resolve(peer: str, forwarded: str, settings: Settings) -> str:
     return str(address) if address is not None else peer
 
 
+def reached_over_https(environ: dict[str, Any], settings: Settings) -> bool:
+    """Whether this request reached DropTrack over https: its own TLS, or a trusted reverse
+    proxy that says so in `X-Forwarded-Proto` (the nearest proxy's entry, the right-most).
+    The header of a peer that is not a trusted proxy proves nothing."""
+    if environ.get("wsgi.url_scheme") == "https":
+        return True
+    if not behind_proxy(settings):
+        return False
+    networks = _networks(tuple(settings.server.trusted_proxies))
+    if networks and not _trusted(_address(str(environ.get("REMOTE_ADDR") or "")), networks):
+        return False
+    proto = str(environ.get("HTTP_X_FORWARDED_PROTO") or "").split(",")[-1]
+    return proto.strip().lower() == "https"
+
+
 def is_loopback(text: str) -> bool:
     address = _address(text)
     return address is not None and address.is_loopback

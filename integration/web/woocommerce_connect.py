@@ -11,6 +11,12 @@ taken only for the latest attempt started for that store: an older link is dead 
 one exists. The callback stores the keys encrypted and answers exactly 200; anything else makes
 WooCommerce delete the keys. No call to the store happens in the request: the setup job
 creates the webhooks.
+
+WooCommerce refuses a `callback_url` that does not start with https:// (class-wc-auth.php,
+"The callback_url needs to be over SSL"; no exception for loopback), so the callback is
+DropTrack's https address: `public_url` when it is https, else the address this request came
+to when it came over https (DropTrack's own TLS, or a trusted proxy's X-Forwarded-Proto) on
+`public_url`'s host. With neither, the owner is told what to do before the store is asked.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -27,6 +33,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.url_safety import UnsafeURLError, check_outbound_url
+from core.wording import woocommerce_needs_https
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
 from integration.jobs import outbox
@@ -35,6 +42,7 @@ from integration.storage.models import AuditLog, Store
 from integration.sync.woocommerce.store import resume_store_jobs
 from integration.sync.woocommerce.webhooks import WEBHOOK_HEALTH_JOB
 from integration.web.admin.auth import load_user
+from integration.web.proxies import reached_over_https
 from integration.web.security import allow_form_redirects_to_stores, csrf_exempt, protect
 
 blueprint = Blueprint("woocommerce_connect", __name__)
@@ -92,6 +100,30 @@ def _checked_store_url(raw_url: str) -> str:
     return url
 
 
+def https_base() -> str | None:
+    """DropTrack's https address for WooCommerce's callback, or None when there is none.
+
+    `public_url` when it is https. Otherwise, when this request came over https, the same
+    host as `public_url` over https: the port this request came to when it named that host
+    (DropTrack's own TLS on another port), none when it named another (a proxy passing its
+    upstream's address). Another host never comes from the request: the store posts the keys
+    to this address."""
+    settings = _runtime().settings
+    public = urlsplit(settings.app.public_url)
+    if public.scheme == "https":
+        return settings.app.public_url
+    if not reached_over_https(request.environ, settings) or not public.hostname:
+        return None
+    asked = urlsplit(f"//{request.host}")
+    netloc = request.host if asked.hostname == public.hostname else (
+        f"[{public.hostname}]" if ":" in public.hostname else public.hostname)
+    return urlunsplit(("https", netloc, public.path, "", ""))
+
+
+def _needs_https() -> str:
+    return woocommerce_needs_https(_runtime().settings.app.public_url)
+
+
 def _attempt_digest(nonce: str) -> str:
     return hashlib.sha256(nonce.encode()).hexdigest()[:32]
 
@@ -103,6 +135,9 @@ def connect() -> ResponseReturnValue:
     if login is not None:
         return login
     raw_url = request.args.get("store_url", "").strip()
+    if https_base() is None:
+        return render_template("woocommerce/connect.html", error=_needs_https(),
+                               store_url=raw_url, needs_https=True), 400 if raw_url else 200
     if not raw_url:
         return render_template("woocommerce/connect.html", error=None, store_url="")
     try:
@@ -125,6 +160,10 @@ def connect_post() -> ResponseReturnValue:
     if request.form.get("confirm") != "yes":
         return render_template("woocommerce/connect.html", store_url=raw_url,
                                error="Confirm the store address to connect it."), 400
+    base = https_base()
+    if base is None:
+        return render_template("woocommerce/connect.html", error=_needs_https(),
+                               store_url=raw_url, needs_https=True), 400
     try:
         url = _checked_store_url(raw_url)
     except (stores.StoreError, UnsafeURLError) as bad:
@@ -136,11 +175,10 @@ def connect_post() -> ResponseReturnValue:
                      subject=f"{stores.WOOCOMMERCE}:{url}",
                      details={"attempt": _attempt_digest(nonce)})
     token = _serializer(runtime).dumps({"url": url, "nonce": nonce})
-    public = runtime.settings.app.public_url
     query = urlencode({
         "app_name": runtime.settings.woocommerce.app_name, "scope": SCOPE, "user_id": token,
-        "return_url": f"{public}/woocommerce/connect/return",
-        "callback_url": f"{public}/woocommerce/connect/callback",
+        "return_url": f"{base}/woocommerce/connect/return",
+        "callback_url": f"{base}/woocommerce/connect/callback",
     })
     return redirect(f"{url}/wc-auth/v1/authorize?{query}")
 

@@ -35,11 +35,11 @@ __all__ = ["WebhookDispatcher", "WooCommerceStore", "build"]
 
 def build(clock: Clock, *, public_url: str, tracking_mode: TrackingMode = "none",
           webhook_delivery: DeliveryMode = "background", utc_offset_minutes: int = 0,
-          allow_http_loopback_callback: bool = True, **options: Any) -> Flask:
+          **options: Any) -> Flask:
     """Options: `tracking_mode` none|shipment_tracking|ast; `webhook_delivery` background (a
     thread sends queued events, for the CLI/demo) or queued (tests call
     `app.extensions["sandbox_webhooks"].deliver_pending()`); `utc_offset_minutes` of the
-    site's timezone; `allow_http_loopback_callback` for /wc-auth/v1."""
+    site's timezone."""
     if options:
         raise TypeError(f"unknown woocommerce sandbox options: {', '.join(sorted(options))}")
     store = WooCommerceStore(clock, public_url, utc_offset=timedelta(minutes=utc_offset_minutes),
@@ -55,6 +55,5 @@ def build(clock: Clock, *, public_url: str, tracking_mode: TrackingMode = "none"
     app.register_blueprint(build_fulfillments_blueprint(store))
     app.register_blueprint(build_index_blueprint(store))
     app.register_blueprint(build_pages_blueprint(store))
-    app.register_blueprint(build_wc_auth_blueprint(
-        store, allow_http_loopback_callback=allow_http_loopback_callback))
+    app.register_blueprint(build_wc_auth_blueprint(store))
     return app

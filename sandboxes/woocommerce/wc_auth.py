@@ -4,15 +4,24 @@ authorize (consent page) -> access_granted (create keys, POST them as JSON to ca
 delete them unless it answered exactly 200) -> redirect to return_url `success=1&user_id=`.
 Deny links to return_url with `success=0`. Errors render WooCommerce's 401 "Access denied".
 
-WooCommerce requires `callback_url` to start with https://. The sandbox also accepts http://
-for loopback hosts (127.0.0.1, localhost, ::1) unless built with
-`allow_http_loopback_callback=False`, so tests can run a plain local receiver.
+Validation is WooCommerce's `WC_Auth::make_validation()` (class-wc-auth.php, 10.x), run on
+every route: each parameter present; scope read|write|read_write; both URLs valid after
+`get_formatted_url()` (URL-decoded once more, `https://` put in front when there is no
+`://`); and the callback starting with `https://` (case-insensitive), with no exception for
+loopback: "The callback_url needs to be over SSL". The keys are POSTed with a 60 s timeout.
+
+Certificates: WordPress verifies them; the realstore kit's must-use plugin (which also lets
+the store reach loopback at all) does not for loopback hosts, and neither does the sandbox,
+so a test's callback can use a throwaway certificate. Anywhere else it verifies them.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import secrets
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+import ssl
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
 from flask import Blueprint, redirect, render_template, request
@@ -22,7 +31,7 @@ from sandboxes.woocommerce.state import ADMIN_USER_ID, PERMISSIONS, WooCommerceS
 
 REQUIRED = ("app_name", "user_id", "return_url", "callback_url", "scope")
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-CALLBACK_TIMEOUT_SECONDS = 10.0
+CALLBACK_TIMEOUT_SECONDS = 60.0  # WC_Auth::post_consumer_data()
 SCOPE_LABELS = {"read": "Read", "write": "Write", "read_write": "Read/Write"}
 
 
@@ -36,8 +45,42 @@ def add_query_args(url: str, **args: str) -> str:
     return urlunsplit(parts._replace(query=urlencode([*query, *args.items()])))
 
 
-def build_wc_auth_blueprint(store: WooCommerceStore, *,
-                            allow_http_loopback_callback: bool = True) -> Blueprint:
+def formatted_url(url: str) -> str:
+    """`WC_Auth::get_formatted_url()`: PHP's urldecode() of the (already decoded) value, and
+    https:// in front of an address with no scheme."""
+    url = unquote_plus(url)
+    return url if "://" in url else f"https://{url}"
+
+
+def _valid_url(url: str) -> bool:
+    """Close to PHP's FILTER_VALIDATE_URL: a scheme, a host, no spaces or control bytes."""
+    parts = urlsplit(url)
+    return bool(parts.scheme and parts.netloc) and not any(
+        ch.isspace() or ord(ch) < 32 for ch in url)
+
+
+def post_consumer_data(url: str, consumer_data: dict[str, object]) -> int:
+    """POST the keys as JSON; the answer's status. A loopback receiver's certificate is not
+    checked (as the realstore kit's plugin lets the real store do), elsewhere it is."""
+    parts = urlsplit(url)
+    if parts.hostname not in LOOPBACK_HOSTS:
+        with requests.post(url, json=consumer_data, timeout=CALLBACK_TIMEOUT_SECONDS,
+                           allow_redirects=False) as answer:
+            return answer.status_code
+    connection = http.client.HTTPSConnection(
+        parts.hostname, parts.port, timeout=CALLBACK_TIMEOUT_SECONDS,
+        context=ssl._create_unverified_context())  # noqa: S323 - loopback test receivers
+    try:
+        path = parts.path or "/"
+        connection.request("POST", f"{path}?{parts.query}" if parts.query else path,
+                           body=json.dumps(consumer_data).encode(),
+                           headers={"Content-Type": "application/json;charset=UTF-8"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def build_wc_auth_blueprint(store: WooCommerceStore) -> Blueprint:
     flow = Blueprint("wc_auth", __name__, url_prefix="/wc-auth/v1")
     issued_nonces: set[str] = set()
 
@@ -51,13 +94,9 @@ def build_wc_auth_blueprint(store: WooCommerceStore, *,
         if data["scope"] not in PERMISSIONS:
             raise WcAuthError(f"Invalid scope {data['scope']}")
         for name in ("return_url", "callback_url"):
-            parts = urlsplit(data[name])
-            if not parts.scheme or not parts.netloc:
-                raise WcAuthError(f"The {data[name]} is not a valid URL")
-        callback = urlsplit(data["callback_url"])
-        loopback_http = (allow_http_loopback_callback and callback.scheme == "http"
-                         and callback.hostname in LOOPBACK_HOSTS)
-        if callback.scheme != "https" and not loopback_http:
+            if not _valid_url(formatted_url(data[name])):
+                raise WcAuthError(f"The {formatted_url(data[name])} is not a valid URL")
+        if not formatted_url(data["callback_url"]).lower().startswith("https://"):
             raise WcAuthError("The callback_url needs to be over SSL")
         return data
 
@@ -84,7 +123,8 @@ def build_wc_auth_blueprint(store: WooCommerceStore, *,
         issued_nonces.add(nonce)
         granted = f"{store.home_url}wc-auth/v1/access_granted?" + urlencode(
             {**data, "wc_auth_nonce": nonce})
-        denied = add_query_args(data["return_url"], success="0", user_id=data["user_id"])
+        denied = add_query_args(formatted_url(data["return_url"]), success="0",
+                                user_id=data["user_id"])
         return render_template("sandbox/woocommerce/wc_auth_grant.html", store=store,
                                app_name=data["app_name"], scope=SCOPE_LABELS[data["scope"]],
                                granted_url=granted, denied_url=denied)
@@ -106,16 +146,14 @@ def build_wc_auth_blueprint(store: WooCommerceStore, *,
                          "consumer_secret": key.consumer_secret,
                          "key_permissions": key.permissions}
         try:
-            answer = requests.post(data["callback_url"], json=consumer_data,
-                                   timeout=CALLBACK_TIMEOUT_SECONDS, allow_redirects=False)
-            answer.close()
-            if answer.status_code != 200:
+            if post_consumer_data(formatted_url(data["callback_url"]), consumer_data) != 200:
                 raise WcAuthError("An error occurred in the request and at the time were "
                                   "unable to send the consumer data")
-        except (requests.RequestException, WcAuthError) as error:
+        except (requests.RequestException, OSError, http.client.HTTPException,
+                WcAuthError) as error:
             store.delete_key(key.key_id)
             return access_denied(str(error))
-        return redirect(add_query_args(data["return_url"], success="1",
+        return redirect(add_query_args(formatted_url(data["return_url"]), success="1",
                                        user_id=data["user_id"]))
 
     return flow

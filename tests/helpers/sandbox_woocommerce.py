@@ -9,6 +9,7 @@ with the machine's time; advance it to make the client's timestamps stale.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -125,8 +126,7 @@ class WebhookReceiver:
             return [r for r in self.received if r.method == "POST" and r.path == path]
 
 
-@pytest.fixture
-def wc_receiver() -> Iterator[WebhookReceiver]:
+def _serve_receiver(ssl_context: ssl.SSLContext | None) -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     app = Flask("wc_webhook_receiver")
 
@@ -140,14 +140,27 @@ def wc_receiver() -> Iterator[WebhookReceiver]:
         return Response("ok", status=status)
 
     # Not BackgroundServer: a short poll interval makes shutdown (every test's teardown) fast.
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=ssl_context)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
-    receiver.url = f"http://127.0.0.1:{server.port}"
+    scheme = "https" if ssl_context else "http"
+    receiver.url = f"{scheme}://127.0.0.1:{server.port}"
     try:
         yield receiver
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@pytest.fixture
+def wc_receiver() -> Iterator[WebhookReceiver]:
+    yield from _serve_receiver(None)
+
+
+@pytest.fixture
+def wc_https_receiver() -> Iterator[WebhookReceiver]:
+    """The receiver over https with a throwaway certificate: WooCommerce posts wc-auth keys
+    only to an https callback_url."""
+    yield from _serve_receiver(make_tls("127.0.0.1").server_context)

@@ -10,8 +10,10 @@ DropTrack reaches both over https with basic auth, trusting the store's test CA.
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -75,6 +77,28 @@ class WooBackend(Protocol):
     def next_second(self) -> None:
         """Return once the store's clock is in a later second than now (its dates have
         one-second resolution, and DropTrack ignores a change not newer than the last)."""
+
+    def approve_key_request(self, browser: requests.Session, authorize_url: str,
+                            trust: str) -> requests.Response:
+        """What the store's admin does in a browser with DropTrack's key request: sign in to
+        the store if it asks, approve; the answer the browser ends on (DropTrack's return
+        page, after the store posted the keys to the callback). `trust`: a CA bundle for
+        both the store and DropTrack."""
+
+
+_APPROVE = re.compile(r'<a href="([^"]+)" class="button button-primary wc-auth-approve"'
+                      r'|<a href="([^"]+)" class="button wc-auth-approve"')
+
+
+def approve(browser: requests.Session, consent: requests.Response,
+            trust: str) -> requests.Response:
+    """Follow the consent page's Approve link."""
+    found = _APPROVE.search(consent.text)
+    if found is None:
+        raise StoreError(f"no Approve link on {consent.url}: {consent.status_code} "
+                         f"{consent.text[:300]}")
+    return browser.get(html.unescape(found.group(1) or found.group(2)), verify=trust,
+                       timeout=120)
 
 
 def wait_for(backend: WooBackend, condition: Callable[[], T | None], what: str,
@@ -152,6 +176,11 @@ class SandboxBackend(RestBackend):
     def next_second(self) -> None:
         self.box.clock.advance(timedelta(seconds=1))
 
+    def approve_key_request(self, browser: requests.Session, authorize_url: str,
+                            trust: str) -> requests.Response:
+        """The sandbox's merchant is always signed in."""
+        return approve(browser, browser.get(authorize_url, verify=trust, timeout=60), trust)
+
     def share_modified_second(self, order_ids: list[int]) -> None:
         with self.box.store.lock:
             moment = max(self.box.store.orders[i].date_modified for i in order_ids)
@@ -182,6 +211,28 @@ class RealStoreBackend(RestBackend):
     kit: Path = DEFAULT_KIT
     state_dir: str = ""
     db_name: str = ""
+    admin: tuple[str, str] = ("", "")
+    home_url: str = ""  # WordPress's home (http); the https listener is on another port
+
+    def approve_key_request(self, browser: requests.Session, authorize_url: str,
+                            trust: str) -> requests.Response:
+        """Not signed in, WooCommerce's authorize page sends the admin to its own login form
+        (wc-auth/v1/login, posting back to itself), then on to the consent page.
+
+        The flow starts on the home URL: WordPress builds its redirects from the home URL
+        with the request's scheme, which on the kit's separate https port names https on the
+        http port. (A real store serves both on one host name and port.)"""
+        if authorize_url.startswith(self.url + "/"):
+            authorize_url = self.home_url + authorize_url[len(self.url):]
+        page = browser.get(authorize_url, verify=trust, timeout=120)
+        if 'class="wc-auth-login"' in page.text:
+            fields = dict(re.findall(r'<input type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
+                                     page.text))
+            page = browser.post(page.url, data={
+                **{name: html.unescape(value) for name, value in fields.items()},
+                "username": self.admin[0], "password": self.admin[1], "login": "Login"},
+                verify=trust, timeout=120)
+        return approve(browser, page, trust)
 
     def _php(self, script: str, *args: str) -> Any:
         run = subprocess.run(["php", str(self.kit / "php" / script), "--dir", self.state_dir,
@@ -281,7 +332,8 @@ def realstore() -> Iterator[RealStoreBackend]:
         name="realstore", url=info["https_url"], ca_file=info["ca_file"],
         key=(info["consumer_key"], info["consumer_secret"]),
         readonly_key=(info["readonly_consumer_key"], info["readonly_consumer_secret"]),
-        products=dict(info["products"]), kit=kit, state_dir=state, db_name=info["db_name"])
+        products=dict(info["products"]), kit=kit, state_dir=state, db_name=info["db_name"],
+        admin=(info["admin_user"], info["admin_password"]), home_url=info["url"])
     try:
         yield backend
     finally:

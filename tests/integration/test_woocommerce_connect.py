@@ -14,11 +14,20 @@ from sqlalchemy import select
 
 from connectors.url_safety import check_outbound_url
 from integration.accounts import owners as accounts
+from integration.base.config import Settings
 from integration.kernel.runtime import Runtime
 from integration.storage.models import AuditLog, Store
 from integration.web import woocommerce_connect
+from tests.conftest import make_settings
 
 OWNER, PASSWORD = "owner@example.com", "correct horse battery"
+PUBLIC = "https://droptrack.example.test"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """DropTrack published over https, as WooCommerce's key request needs."""
+    return make_settings(database_url, app={"public_url": PUBLIC})
 
 
 @pytest.fixture
@@ -72,7 +81,8 @@ def keys(user_id: str, permissions: str = "read_write") -> dict[str, object]:
 def test_the_key_request_and_its_callback(client: FlaskClient, runtime: Runtime) -> None:
     params = start(client)
     assert params["scope"] == "read_write" and params["app_name"] == "DropTrack"
-    assert params["callback_url"].endswith("/woocommerce/connect/callback")
+    assert params["callback_url"] == f"{PUBLIC}/woocommerce/connect/callback"
+    assert params["return_url"] == f"{PUBLIC}/woocommerce/connect/return"
     answer = client.post("/woocommerce/connect/callback", json=keys(params["user_id"]))
     assert (answer.status_code, answer.data) == (200, b"ok")
     with runtime.db.read() as session:
@@ -162,3 +172,81 @@ def test_sign_in_only_goes_on_to_read_only_pages(app: Flask, runtime: Runtime,
     answer = visitor.post("/admin/login", data={"email": OWNER, "password": PASSWORD,
                                                 "csrf_token": csrf_of(page), "next": target})
     assert answer.headers["Location"] == "/admin/", target
+
+
+# -- https: WooCommerce refuses a callback_url that is not https (loopback included) ----------
+
+def served_as(runtime: Runtime, public_url: str, **server: object) -> None:
+    """DropTrack published at `public_url` with these [server] proxy settings (demo mode: no
+    sign-in, so a test client can come in on any address)."""
+    runtime.settings = runtime.settings.model_copy(update={
+        "app": runtime.settings.app.model_copy(update={"public_url": public_url,
+                                                        "mode": "demo"}),
+        "server": runtime.settings.server.model_copy(update=server)})
+
+
+def start_at(app: Flask, environ: dict[str, str]) -> FlaskClient:
+    visitor = app.test_client()
+    visitor.environ_base.update(environ)
+    return visitor
+
+
+@pytest.mark.parametrize(("public", "server", "base_url", "environ", "expected"), [
+    # DropTrack's own TLS, on another port of public_url's host (as the demo serves it)
+    ("http://127.0.0.1:8080", {}, "https://127.0.0.1:8443", {}, "https://127.0.0.1:8443"),
+    # a trusted proxy serving https says so; it passes the public host on
+    ("http://droptrack.example.test", {"trusted_proxies": ["10.0.0.0/8"]},
+     "http://droptrack.example.test", {"REMOTE_ADDR": "10.0.0.2",
+                                       "HTTP_X_FORWARDED_PROTO": "https"},
+     "https://droptrack.example.test"),
+    # a proxy passing its upstream's address: public_url's host, https's own port
+    ("http://droptrack.example.test:8080", {"proxy_hops": 1}, "http://127.0.0.1:8080",
+     {"HTTP_X_FORWARDED_PROTO": "http, https"}, "https://droptrack.example.test"),
+    # a Host header naming another host never becomes the address the keys are sent to
+    ("http://droptrack.example.test", {}, "https://attacker.example", {},
+     "https://droptrack.example.test"),
+])
+def test_the_callback_is_https_where_droptrack_is_reached_over_https(
+        app: Flask, runtime: Runtime, public: str, server: dict[str, object], base_url: str,
+        environ: dict[str, str], expected: str) -> None:
+    served_as(runtime, public, **server)
+    visitor = start_at(app, environ)
+    page = visitor.get("/woocommerce/connect?store_url=https://shop.example.com",
+                       base_url=base_url)
+    assert page.status_code == 200, page.get_data(True)
+    answer = visitor.post("/woocommerce/connect", base_url=base_url, data={
+        "store_url": "https://shop.example.com", "confirm": "yes",
+        "csrf_token": csrf_of(page.get_data(True))})
+    assert answer.status_code == 302
+    params = parse_qs(urlsplit(answer.headers["Location"]).query)
+    assert params["callback_url"] == [f"{expected}/woocommerce/connect/callback"]
+
+
+@pytest.mark.parametrize(("public", "server", "environ"), [
+    ("http://127.0.0.1:8080", {}, {}),  # loopback: WooCommerce makes no exception for it
+    ("http://droptrack.example.test", {}, {"HTTP_X_FORWARDED_PROTO": "https"}),  # no proxy set
+    ("http://droptrack.example.test", {"trusted_proxies": ["10.0.0.0/8"]},
+     {"REMOTE_ADDR": "192.0.2.9", "HTTP_X_FORWARDED_PROTO": "https"}),  # not our proxy
+    ("http://droptrack.example.test", {"trusted_proxies": ["10.0.0.0/8"]},
+     {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_PROTO": "https, http"}),  # ours says http
+])
+def test_over_plain_http_the_owner_is_told_what_to_do_and_the_store_is_not_asked(
+        app: Flask, runtime: Runtime, public: str, server: dict[str, object],
+        environ: dict[str, str]) -> None:
+    served_as(runtime, public, **server)
+    visitor = start_at(app, environ)
+    form = visitor.get("/woocommerce/connect")
+    assert form.status_code == 200
+    text = form.get_data(as_text=True)
+    assert "WooCommerce sends its API keys only to an https address" in text
+    assert "[app] public_url" in text and 'name="store_url"' not in text
+    confirm = visitor.get("/woocommerce/connect?store_url=https://shop.example.com")
+    assert confirm.status_code == 400 and "csrf_token" not in confirm.get_data(True)
+    answer = visitor.post("/woocommerce/connect", data={
+        "store_url": "https://shop.example.com", "confirm": "yes",
+        "csrf_token": csrf_of(visitor.get("/admin/login").get_data(True))})
+    assert answer.status_code == 400 and "Location" not in answer.headers
+    assert "only to an https address" in answer.get_data(as_text=True)
+    with runtime.db.read() as session:
+        assert session.scalars(select(AuditLog).where(
+            AuditLog.action == woocommerce_connect.CONNECT_REQUESTED)).all() == []

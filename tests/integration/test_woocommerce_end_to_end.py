@@ -1,4 +1,5 @@
-"""Issue 5's acceptance on the sandbox: connect through wc-auth in Chromium, webhooks created,
+"""Issue 5's acceptance on the sandbox: connect through wc-auth in Chromium (on DropTrack's
+https address: WooCommerce posts the keys only to an https callback), webhooks created,
 a processing order arrives by webhook, a supplier parcel (a test double at the supplier edge)
 is written back, and the customer's View order page shows the tracking and the notes."""
 
@@ -9,7 +10,8 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Page
+from flask import Flask
+from playwright.sync_api import Browser, Page
 from sqlalchemy import select
 
 from core.domain import CarrierEvent
@@ -21,6 +23,8 @@ from integration.kernel.runtime import Runtime
 from integration.storage.models import Order, SkuMapping, Store, Supplier, SupplierOrder
 from integration.sync.woocommerce import statuses, webhooks
 from integration.sync.woocommerce import store as woocommerce_sync
+from sandboxes.server import BackgroundServer
+from sandboxes.tls import make_tls
 from sandboxes.woocommerce.state import TrackingMode
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
@@ -41,12 +45,27 @@ def public(runtime: Runtime, live_url: str) -> Iterator[str]:
     yield live_url
 
 
-def connect_in_browser(page: Page, public: str, sandbox: WooCommerceSandbox,
+@pytest.fixture
+def secure_url(app: Flask) -> Iterator[str]:
+    """DropTrack also served over https on the same host (a throwaway certificate)."""
+    with BackgroundServer(app, ssl_context=make_tls("127.0.0.1").server_context) as server:
+        yield server.url
+
+
+@pytest.fixture
+def owners_page(browser: Browser) -> Iterator[Page]:
+    """The owner's browser, which has accepted DropTrack's test certificate."""
+    context = browser.new_context(ignore_https_errors=True)
+    yield context.new_page()
+    context.close()
+
+
+def connect_in_browser(page: Page, secure: str, sandbox: WooCommerceSandbox,
                        runtime: Runtime) -> int:
     with runtime.db.write() as session:  # only a signed-in owner may connect a store
         accounts.create_user(session, "owner@example.com", "correct horse battery",
                              runtime.clock.now())
-    page.goto(f"{public}/woocommerce/connect?store_url={quote(sandbox.url)}")
+    page.goto(f"{secure}/woocommerce/connect?store_url={quote(sandbox.url)}")
     page.fill("#email", "owner@example.com")
     page.fill("#password", "correct horse battery")
     page.click("button[type=submit]")
@@ -68,11 +87,11 @@ def ship(runtime: Runtime, sandbox: WooCommerceSandbox, status: Status, key: str
 
 @pytest.mark.parametrize("mode", ["shipment_tracking", "none", "ast"])
 def test_connect_order_ship_and_the_customer_sees_it(
-        runtime: Runtime, public: str, wc_sandbox: WooCommerceSandbox, page: Page,
-        mode: TrackingMode) -> None:
+        runtime: Runtime, public: str, secure_url: str, wc_sandbox: WooCommerceSandbox,
+        owners_page: Page, page: Page, mode: TrackingMode) -> None:
     runtime.clock = wc_sandbox.clock
     wc_sandbox.store.set_tracking_mode(mode)
-    store_id = connect_in_browser(page, public, wc_sandbox, runtime)
+    store_id = connect_in_browser(owners_page, secure_url, wc_sandbox, runtime)
     assert store_id
     with runtime.db.read() as session:
         store = session.get_one(Store, store_id)

@@ -6,11 +6,16 @@ numbers in the test names are the differences issue 22 found between the two.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from flask import Flask
 from sqlalchemy import select
 
 from connectors.parsing import timestamp
@@ -20,17 +25,21 @@ from connectors.woocommerce.connection import check_connection
 from connectors.woocommerce.connector import WooCommerceConnector, build
 from core.domain import CarrierEvent
 from core.status import Status
-from integration.accounts import stores
+from integration.accounts import owners, stores
+from integration.accounts.suppliers import add_rest_supplier
 from integration.base.config import Settings
+from integration.engine.forwarding import POLL_JOB
 from integration.engine.orders import import_order
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
     Alert,
+    Binding,
     InboxDelivery,
     Order,
     OutboxJob,
+    Shipment,
     SkuMapping,
     Store,
     Supplier,
@@ -38,8 +47,11 @@ from integration.storage.models import (
 )
 from integration.sync.woocommerce import deleted, reconcile, statuses, webhooks
 from integration.sync.woocommerce import store as woocommerce_sync
+from sandboxes.server import BackgroundServer
+from sandboxes.tls import make_tls
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
+from tests.helpers.sandbox_supplier import SupplierSandbox
 from tests.helpers.woo_backends import ADDRESS, WooBackend, wait_for
 
 pytestmark = pytest.mark.timeout(600)  # the real store's first start installs packages
@@ -161,6 +173,48 @@ def check_webhooks(runtime: Runtime) -> None:
 def our_webhooks(backend: WooBackend, public: str) -> dict[str, dict[str, object]]:
     hooks = backend.rest("GET", "webhooks", params={"status": "all", "per_page": 100})
     return {str(h["topic"]): h for h in hooks if str(h["delivery_url"]).startswith(public)}
+
+
+# -- the main path: webhooks, holds, forwarding, tracking and notes ---------------------------
+
+def test_webhooks_bring_orders_in_held_until_paid_and_the_customer_is_told(
+        runtime: Runtime, woo_backend: WooBackend, public: str) -> None:
+    """The store's own webhooks bring an unpaid order in: it is held, nothing goes to the
+    supplier. Paid in the store, the next delivery releases it to the supplier; its parcel
+    then shows on the order with a customer note."""
+    store_id = connect(runtime, woo_backend)
+    suppliers_for(runtime, store_id, "MUG-1")
+    check_webhooks(runtime)
+    shipping = {k: v for k, v in ADDRESS.items() if k not in ("email", "phone")}
+    order_id = int(woo_backend.rest("POST", "orders", {
+        "status": "pending", "billing": ADDRESS, "shipping": shipping,
+        "line_items": [{"product_id": woo_backend.products["MUG-1"], "quantity": 1}]})["id"])
+
+    def imported(status: Status) -> Order | None:
+        run_jobs(runtime, "inbox.process")
+        with runtime.db.read() as session:
+            order = session.scalars(select(Order).where(Order.store_id == store_id,
+                                                        Order.number == str(order_id))).first()
+            return order if order is not None and order.status == status else None
+
+    held = wait_for(woo_backend, lambda: imported(Status.PENDING),
+                    "the unpaid order arriving by webhook")
+    with runtime.db.read() as session:
+        assert session.scalars(select(SupplierOrder)).all() == []
+    woo_backend.next_second()
+    woo_backend.rest("PUT", f"orders/{order_id}", {"status": "processing", "set_paid": True})
+    wait_for(woo_backend, lambda: imported(Status.PROCESSING),
+             "the paid order's delivery releasing it")
+    with runtime.db.read() as session:
+        assert len(session.scalars(select(SupplierOrder).where(
+            SupplierOrder.order_id == held.id)).all()) == 1
+    ship(runtime, held.id, "MUG-1", shipped_at=runtime.clock.now())
+    assert [item["tracking_number"] for item in tracking_items(woo_backend, order_id)] == [
+        NUMBER]
+    notes = woo_backend.rest("GET", f"orders/{order_id}/notes", params={"type": "customer"})
+    assert [note["note"] for note in notes if NUMBER in note["note"]] == [
+        "Your order has shipped with China Post / ePacket, tracking number "
+        f"{NUMBER}. Tracking updates can take a day or two to appear."]
 
 
 # -- 1: partial shipments and AST's status -----------------------------------------------------
@@ -407,3 +461,129 @@ def test_8_write_backs_a_read_only_key_stopped_resume_once_the_key_works(
     assert run_jobs(runtime, "store.writeback") == 1
     assert [item["tracking_number"] for item in tracking_items(woo_backend, order_id)] == [
         NUMBER]
+
+
+def poll_until(runtime: Runtime, supplier: SupplierSandbox, parcels: int) -> None:
+    """Let the supplier's days pass, polling it as the tracking sweep does, until DropTrack
+    knows `parcels` parcels."""
+    for _ in range(40):  # 40 x 6 h: ten days
+        with runtime.db.write() as session:
+            known = len(session.scalars(select(Shipment.id)).all())
+            if known >= parcels:
+                assert known == parcels
+                return
+            for supplier_order_id in session.scalars(select(SupplierOrder.id)):
+                outbox.enqueue(session, POLL_JOB, f"poll:{uuid.uuid4().hex}",
+                               {"supplier_order_id": supplier_order_id}, runtime.clock.now())
+        run_jobs(runtime, POLL_JOB)
+        supplier.clock.advance(timedelta(hours=6))
+    raise AssertionError(f"the supplier never shipped {parcels} parcels")
+
+
+def test_8_a_split_shipment_completes_only_when_every_line_has_shipped(
+        runtime: Runtime, woo_backend: WooBackend, supplier_sandbox: SupplierSandbox) -> None:
+    """One supplier (the reference supplier sandbox) ships a two-line order in two parcels,
+    days apart. After the first, the supplier reports line 2 unshipped: the order stays
+    "Processing" (AST's "Partially Shipped" is off, as on a fresh install; test 1 covers it
+    on), with the first parcel's tracking shown; it is completed only once the second parcel
+    has left."""
+    runtime.clock = supplier_sandbox.clock
+    store_id = connect(runtime, woo_backend)
+    supplier_id = add_rest_supplier(runtime, "Split supplier", supplier_sandbox.url,
+                                    supplier_sandbox.api_key)
+    with runtime.db.write() as session:
+        for sku, supplier_sku in (("TENT-2P", "MUG-CERAMIC-11OZ"), ("LAMP-1", "TEE-BLACK-M")):
+            session.add(SkuMapping(store_id=store_id, sku=sku, supplier_sku=supplier_sku,
+                                   supplier_id=supplier_id, created_at=runtime.clock.now()))
+    supplier_sandbox.state.seed_scenario("split_shipment")
+    order_id = place_order(woo_backend, ("TENT-2P", "LAMP-1"))
+    ours = bring_in(runtime, store_id, woo_backend, order_id)
+    assert run_jobs(runtime, "supplier.forward") == 1
+
+    poll_until(runtime, supplier_sandbox, parcels=1)
+    with runtime.db.read() as session:
+        external = session.scalars(select(Binding.external_id).where(
+            Binding.kind == "supplier_order")).one()
+    reported = supplier_sandbox.get_order(external)
+    assert [line["shipped"] for line in reported["lines"]] == [True, False]
+    run_jobs(runtime, "store.writeback")
+    flush_statuses(runtime)
+    shown = store_order(woo_backend, order_id)
+    assert (shown["status"], shown["needs_payment"]) == ("processing", False)
+    assert len(tracking_items(woo_backend, order_id)) == 1
+    with runtime.db.read() as session:
+        assert session.get_one(Order, ours).status == Status.PROCESSING
+
+    poll_until(runtime, supplier_sandbox, parcels=2)
+    run_jobs(runtime, "store.writeback")
+    flush_statuses(runtime)
+    assert store_order(woo_backend, order_id)["status"] == "completed"
+    assert len(tracking_items(woo_backend, order_id)) == 2
+
+
+# -- 7: the key request's callback must be https -------------------------------------------------
+
+def test_7_an_http_callback_is_refused_by_the_store(woo_backend: WooBackend) -> None:
+    """What DropTrack asked for over plain http (loopback included): WooCommerce refuses it
+    before anything else, with "Access denied" (401)."""
+    for callback in ("http://127.0.0.1:8080/woocommerce/connect/callback",
+                     "http://droptrack.example.test/woocommerce/connect/callback"):
+        refused = requests.get(f"{woo_backend.url}/wc-auth/v1/authorize", params={
+            "app_name": "DropTrack", "scope": "read_write", "user_id": "u1",
+            "return_url": "http://127.0.0.1:8080/woocommerce/connect/return",
+            "callback_url": callback}, verify=woo_backend.ca_file, timeout=60,
+            allow_redirects=False)
+        assert refused.status_code == 401, callback
+        assert "Error: The callback_url needs to be over SSL." in refused.text
+
+
+def test_7_https_connect_through_the_stores_key_request(
+        runtime: Runtime, woo_backend: WooBackend, app: Flask, tmp_path: Path) -> None:
+    """DropTrack is published over plain http (public_url) and also served over https on
+    the same host, as the demo does. The owner connects the store on the https address:
+    DropTrack names that as the callback (over http the store would refuse it), the store's
+    admin approves, the store posts the keys there, and the setup job creates the webhooks."""
+    tls = make_tls("localhost", "127.0.0.1")
+    trust = tmp_path / "droptrack-and-store-ca.pem"  # the owner's browser trusts both
+    trust.write_bytes(tls.ca_pem + Path(woo_backend.ca_file).read_bytes())
+    verify = str(trust)
+    with BackgroundServer(app) as plain, BackgroundServer(
+            app, ssl_context=tls.server_context) as secure:
+        app_settings = runtime.settings.app.model_copy(update={"public_url": plain.url})
+        runtime.settings = runtime.settings.model_copy(update={"app": app_settings})
+        owner = requests.Session()
+        with runtime.db.write() as session:
+            owners.create_user(session, "owner@example.test", "correct horse battery",
+                               runtime.clock.now())
+        login = owner.get(f"{secure.url}/admin/login", verify=verify, timeout=30)
+        owner.post(f"{secure.url}/admin/login", verify=verify, timeout=30, data={
+            "email": "owner@example.test", "password": "correct horse battery",
+            "csrf_token": csrf_token(login.text)})
+        confirm = owner.get(f"{secure.url}/woocommerce/connect", verify=verify,
+                            params={"store_url": woo_backend.url}, timeout=30)
+        assert confirm.status_code == 200, confirm.text[:500]
+        started = owner.post(f"{secure.url}/woocommerce/connect", verify=verify, timeout=30,
+                             allow_redirects=False, data={
+                                 "store_url": woo_backend.url, "confirm": "yes",
+                                 "csrf_token": csrf_token(confirm.text)})
+        authorize = started.headers["Location"]
+        assert parse_qs(urlsplit(authorize).query)["callback_url"] == [
+            f"{secure.url}/woocommerce/connect/callback"]
+        done = woo_backend.approve_key_request(owner, authorize, verify)
+        assert done.status_code == 200 and "Your store is connected" in done.text, (
+            done.url, done.text[:500])
+        with runtime.db.write() as session:
+            store = session.scalars(select(Store).where(Store.domain == woo_backend.url)).one()
+            keys = runtime.secrets.decrypt_json(store.credentials_encrypted or "")
+            store.settings = {"woocommerce": {"ca_bundle": woo_backend.ca_file}}
+        assert check_connection(access(woo_backend, (str(keys["consumer_key"]),
+                                                     str(keys["consumer_secret"])))).ok
+        # Deliveries may go to the http address: only the key request needs https.
+        assert run_jobs(runtime, webhooks.WEBHOOK_HEALTH_JOB) == 1
+        assert {"order.created", "order.updated"} <= set(our_webhooks(woo_backend, plain.url))
+
+
+def csrf_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, page[:500]
+    return found.group(1)

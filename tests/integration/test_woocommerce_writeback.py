@@ -25,7 +25,8 @@ SHIPPED_AT = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
 def snapshot(order: Order, status: Status = Status.INFO_RECEIVED, *,
              number: str = "LX123456785CN", carrier: str = "China Post / ePacket",
              company: str | None = "China Post", reason: Reason | None = None,
-             written_number: str | None = None) -> ShipmentSnapshot:
+             written_number: str | None = None,
+             order_status: Status | None = None) -> ShipmentSnapshot:
     return ShipmentSnapshot(
         shipment_id=1, order_external_id=str(order.id), order_number=str(order.id),
         lines=[ShippedLine(str(order.line_items[0].id), 1)], carrier=carrier,
@@ -33,7 +34,7 @@ def snapshot(order: Order, status: Status = Status.INFO_RECEIVED, *,
         tracking_url=f"https://t.17track.net/en#nums={number}", status=status, reason=reason,
         status_happened_at=SHIPPED_AT, estimated_delivery_at=None,
         customer_note=customer_note(status, reason, carrier, number),
-        written_tracking_number=written_number)
+        written_tracking_number=written_number, order_status=order_status)
 
 
 def customer_notes(sandbox: WooCommerceSandbox, order: Order) -> list[str]:
@@ -56,6 +57,27 @@ def test_tracking_item_note_and_status(wc_site: WooCommerceSandbox) -> None:  # 
         "Your order has shipped with China Post / ePacket, tracking number LX123456785CN. "
         "Tracking updates can take a day or two to appear."]
     assert wc_site.store.order(order.id).status == "completed"
+
+
+@pytest.mark.parametrize(("ast_partial", "shown"), [(False, "processing"),
+                                                    (True, "partial-shipped")])
+def test_an_immediate_status_is_the_orders_not_the_parcels(
+        wc_sandbox: WooCommerceSandbox, ast_partial: bool, shown: str) -> None:
+    """The first parcel of a partly shipped order is delivered: the order is not completed
+    (item 8 of issue 22), in "immediate" mode as in the batched flush."""
+    wc_sandbox.store.set_tracking_mode("ast")
+    wc_sandbox.store.set_ast_partial_shipped(ast_partial)
+    order = wc_sandbox.store.place_order()
+    connector = connector_for(wc_sandbox, status_updates="immediate")
+    try:
+        connector.write_shipment(snapshot(order, Status.DELIVERED,
+                                          order_status=Status.PROCESSING))
+        assert wc_sandbox.store.order(order.id).status == shown
+        connector.write_shipment(snapshot(order, Status.DELIVERED,
+                                          order_status=Status.DELIVERED))
+    finally:
+        connector.close()
+    assert wc_sandbox.store.order(order.id).status == "completed"
 
 
 def test_unknown_carrier_gets_a_custom_provider_and_link(wc_sandbox: WooCommerceSandbox) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from connectors.suppliers.rest.mapper import parse_event, parse_order, parse_rejection
 from core.status import Reason, Status
@@ -57,3 +60,20 @@ def test_order_with_parcels() -> None:
     [parcel] = view.parcels
     assert (parcel.ref, parcel.carrier) == ("SO1-P1", "China Post")
     assert parcel.events[0].status is Status.IN_TRANSIT
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ([{"supplier_sku": "A", "shipped": True}, {"supplier_sku": "B", "shipped": True}], True),
+    ([{"supplier_sku": "A", "shipped": True}, {"supplier_sku": "B", "shipped": False}], False),
+    ([{"supplier_sku": "A", "shipped": False}], False),
+    ([{"supplier_sku": "A"}], None),  # no per-line report
+    ([{"supplier_sku": "A", "shipped": True}, {"supplier_sku": "B", "shipped": "no"}], None),
+    ([], None),
+    (None, None),
+    ("garbled", None),
+])
+def test_every_line_shipped_as_the_supplier_reports_it(lines: Any, expected: bool | None) -> None:
+    """ "shipped" is the order's status after its first parcel: only `lines[].shipped` says
+    whether the rest has left too."""
+    view = parse_order({"id": "SO1", "status": "shipped", "lines": lines})
+    assert view.all_lines_shipped is expected

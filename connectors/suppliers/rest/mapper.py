@@ -87,4 +87,13 @@ def parse_order(data: dict[str, Any]) -> SupplierOrderView:
     parcels = [parcel for raw in data.get("parcels") or [] if isinstance(raw, dict)
                if (parcel := parse_parcel(raw)) is not None]
     return SupplierOrderView(external_id=text(data.get("id")), status=text(data.get("status")),
-                             parcels=tuple(parcels))
+                             parcels=tuple(parcels), all_lines_shipped=lines_shipped(data))
+
+
+def lines_shipped(data: dict[str, Any]) -> bool | None:
+    """`lines[].shipped`: True when every line has left, False when one is still to come,
+    None when the order lists no line with a boolean `shipped` (nothing known)."""
+    flags = [line.get("shipped") for line in data.get("lines") or [] if isinstance(line, dict)]
+    if not flags or not all(isinstance(flag, bool) for flag in flags):
+        return None
+    return all(flags)
