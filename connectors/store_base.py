@@ -24,6 +24,16 @@ class ShippedLine:
 
 
 @dataclass(frozen=True)
+class SiblingParcel:
+    """Another parcel of the same supplier order: a supplier that splits an order without
+    saying which parcel holds which line ships its lines in several parcels at once."""
+
+    tracking_number: str
+    status: Status
+    reason: Reason | None
+
+
+@dataclass(frozen=True)
 class ShipmentSnapshot:
     shipment_id: int
     order_external_id: str
@@ -54,6 +64,7 @@ class ShipmentSnapshot:
     # parcel's own status stands for the order.
     order_status: Status | None = None
     order_reason: Reason | None = None
+    siblings: Sequence[SiblingParcel] = ()
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,11 @@ from connectors.shopify.fulfillment import (
     ShownFulfillment,
     already_shown,
     event_input,
+    least_advanced,
     line_groups,
     live_fulfillments,
     parse_fulfillment,
+    shared,
     tracking_input,
 )
 from connectors.shopify.mapper import parse_graphql_order
@@ -63,10 +65,13 @@ class ShopifyConnector:
         known = self._known(snapshot)
         shown = known or self._find_or_create(snapshot)
         if snapshot.tracking_number and snapshot.tracking_number not in shown.tracking_numbers:
-            self._replace_tracking(shown.id, snapshot)
+            self._replace_tracking(shown, snapshot)
         event_status = units.fulfillment_event_status(snapshot.status, snapshot.reason)
         if known is not None:  # the store shows the written status's event, nothing newer
             event_shown = snapshot.status == snapshot.written_status
+        elif shared(snapshot, shown):  # its events follow the parcel furthest behind
+            event_shown = not least_advanced(snapshot, shown) or (
+                bool(event_status) and already_shown(shown, str(event_status), None))
         else:
             event_shown = bool(event_status) and already_shown(
                 shown, str(event_status), snapshot.status_happened_at)
@@ -75,15 +80,18 @@ class ShopifyConnector:
                 "fulfillmentEvent": event_input(shown.id, event_status, snapshot)})
             self._raise_user_errors(data.get("fulfillmentEventCreate"), snapshot,
                                     "fulfillment event")
-        return WriteResult(fulfillment_external_id=shown.id)
+        # A fulfillment is bound to the parcel that made it; parcels that joined it find it
+        # again by their number.
+        return WriteResult(fulfillment_external_id=None if shared(snapshot, shown) and
+                           snapshot.fulfillment_external_id is None else shown.id)
 
     @staticmethod
     def _known(snapshot: ShipmentSnapshot) -> ShownFulfillment | None:
         """What the store shows, without reading it (10 points instead of ~18 per status
         change), when DropTrack knows: its last write was recorded and nothing since."""
         if not (snapshot.store_state_known and snapshot.fulfillment_external_id
-                and snapshot.written_tracking_number):
-            return None
+                and snapshot.written_tracking_number) or snapshot.siblings:
+            return None  # (a split order's fulfillment may show other parcels too: read it)
         return ShownFulfillment(snapshot.fulfillment_external_id, "",
                                 (snapshot.written_tracking_number,))
 
@@ -97,6 +105,9 @@ class ShopifyConnector:
         if same_number is not None:  # written before, but the job did not get to bind it
             return self._fulfillment(same_number.id, snapshot)
         groups, problems = line_groups(order, snapshot.lines)
+        joined = self._join_sibling(existing, snapshot) if not groups else None
+        if joined is not None:
+            return joined
         if problems or not groups:
             raise PermanentError(f"order {snapshot.order_number}: cannot fulfil: "
                                  + ("; ".join(problems) or "nothing open for fulfillment"))
@@ -139,9 +150,28 @@ class ShopifyConnector:
                                  "no longer exists in Shopify")
         return shown
 
-    def _replace_tracking(self, fulfillment_id: str, snapshot: ShipmentSnapshot) -> None:
+    def _join_sibling(self, existing: list[ShownFulfillment],
+                      snapshot: ShipmentSnapshot) -> ShownFulfillment | None:
+        """Nothing of this parcel's lines is open because an earlier parcel of the same
+        supplier order fulfilled them (the supplier split the order without saying which
+        parcel holds which line): the parcel joins that fulfillment with its own number."""
+        target = next((f for f in existing if shared(snapshot, f)), None)
+        if target is None:
+            return None
+        shown = self._fulfillment(target.id, snapshot)
+        self._replace_tracking(shown, snapshot)
+        return ShownFulfillment(shown.id, shown.status,
+                                (*shown.tracking_numbers, snapshot.tracking_number),
+                                shown.events)
+
+    def _replace_tracking(self, shown: ShownFulfillment, snapshot: ShipmentSnapshot) -> None:
+        """This parcel's number (new, or corrected by the supplier) on its fulfillment; the
+        other parcels a shared fulfillment shows keep theirs."""
+        keep = [t for t in shown.tracking if t.number not in (
+            snapshot.written_tracking_number, snapshot.tracking_number)] \
+            if shared(snapshot, shown) else []
         data = self.client.execute(ops.TRACKING_UPDATE, {
-            "fulfillmentId": fulfillment_id, "trackingInfoInput": tracking_input(snapshot),
+            "fulfillmentId": shown.id, "trackingInfoInput": tracking_input(snapshot, keep),
             "notifyCustomer": False})
         self._raise_user_errors(data.get("fulfillmentTrackingInfoUpdate"), snapshot,
                                 "tracking number")

@@ -13,6 +13,7 @@ from typing import Any
 from connectors.parsing import timestamp
 from connectors.shopify.graphql import legacy_id
 from connectors.store_base import ShipmentSnapshot, ShippedLine
+from core.status import rank
 
 FULFILLABLE_STATUSES = frozenset({"OPEN", "IN_PROGRESS"})
 
@@ -24,6 +25,13 @@ class ShownEvent:
 
 
 @dataclass(frozen=True)
+class ShownTracking:
+    number: str
+    url: str | None
+    company: str | None
+
+
+@dataclass(frozen=True)
 class ShownFulfillment:
     """A fulfillment as the store shows it (what DropTrack compares before writing)."""
 
@@ -31,6 +39,7 @@ class ShownFulfillment:
     status: str
     tracking_numbers: tuple[str, ...]
     events: tuple[ShownEvent, ...] = ()
+    tracking: tuple[ShownTracking, ...] = ()  # in full, when read from the store
 
 
 def _nodes(connection: Any) -> list[dict[str, Any]]:
@@ -41,12 +50,15 @@ def _nodes(connection: Any) -> list[dict[str, Any]]:
 def parse_fulfillment(data: Any) -> ShownFulfillment | None:
     if not isinstance(data, dict) or not data.get("id"):
         return None
-    numbers = tuple(str(info["number"]) for info in data.get("trackingInfo") or []
-                    if isinstance(info, dict) and info.get("number"))
+    tracking = tuple(ShownTracking(str(info["number"]), info.get("url") or None,
+                                   info.get("company") or None)
+                     for info in data.get("trackingInfo") or []
+                     if isinstance(info, dict) and info.get("number"))
     events = tuple(ShownEvent(str(event.get("status")),
                               timestamp(event.get("happenedAt"), naive_is_utc=False))
                    for event in _nodes(data.get("events")))
-    return ShownFulfillment(str(data["id"]), str(data.get("status") or ""), numbers, events)
+    return ShownFulfillment(str(data["id"]), str(data.get("status") or ""),
+                            tuple(t.number for t in tracking), events, tracking)
 
 
 def live_fulfillments(order: dict[str, Any]) -> list[ShownFulfillment]:
@@ -89,14 +101,40 @@ def line_groups(order: dict[str, Any], lines: Sequence[ShippedLine]
     return groups, problems
 
 
-def tracking_input(snapshot: ShipmentSnapshot) -> dict[str, Any]:
+def tracking_input(snapshot: ShipmentSnapshot,
+                   keep: Sequence[ShownTracking] = ()) -> dict[str, Any]:
     """Company exactly as Shopify lists it when known (Shopify then builds its own link), and
-    always our URL, so the customer gets a working link either way."""
-    info: dict[str, Any] = {"number": snapshot.tracking_number,
-                            "company": snapshot.shopify_company or snapshot.carrier or None}
-    if snapshot.tracking_url:
-        info["url"] = snapshot.tracking_url
-    return {key: value for key, value in info.items() if value}
+    always our URL, so the customer gets a working link either way. `keep`: the other parcels
+    a shared fulfillment already shows, listed first and kept (one company for all, or none
+    when their carriers differ; links only when every parcel has one, so they stay aligned)."""
+    company = snapshot.shopify_company or snapshot.carrier or None
+    if not keep:
+        info: dict[str, Any] = {"number": snapshot.tracking_number, "company": company,
+                                "url": snapshot.tracking_url or None}
+        return {key: value for key, value in info.items() if value}
+    parcels = [*keep, ShownTracking(snapshot.tracking_number, snapshot.tracking_url or None,
+                                    company)]
+    shared: dict[str, Any] = {"numbers": [t.number for t in parcels]}
+    if all(t.url for t in parcels):
+        shared["urls"] = [t.url for t in parcels]
+    if company and all(t.company == company for t in parcels):
+        shared["company"] = company
+    return shared
+
+
+def least_advanced(snapshot: ShipmentSnapshot, shown: ShownFulfillment) -> bool:
+    """Whether this parcel is (one of) the furthest behind of the parcels a fulfillment
+    shows: a shared fulfillment's events follow that parcel, so the customer never reads
+    "delivered" while a parcel of the order is still on its way."""
+    mine = rank(snapshot.status, snapshot.reason)
+    return all(mine <= rank(sibling.status, sibling.reason) for sibling in snapshot.siblings
+               if sibling.tracking_number in shown.tracking_numbers)
+
+
+def shared(snapshot: ShipmentSnapshot, shown: ShownFulfillment) -> bool:
+    """The fulfillment shows another parcel of the same supplier order too."""
+    return any(sibling.tracking_number in shown.tracking_numbers
+               for sibling in snapshot.siblings)
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -16,7 +16,13 @@ from sqlalchemy import and_, case, func, null, select
 from sqlalchemy.orm import Session
 
 from connectors.carriers.detect import detect
-from connectors.store_base import ShipmentSnapshot, ShippedLine, StoreAccess, StoreConnector
+from connectors.store_base import (
+    ShipmentSnapshot,
+    ShippedLine,
+    SiblingParcel,
+    StoreAccess,
+    StoreConnector,
+)
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from core.status import Reason, Status
 from core.wording import customer_note
@@ -135,7 +141,20 @@ def snapshot(session: Session, shipment: Shipment, *,
         status_reached_before=since is None or bool(earlier_same_status),
         order_status=Status(order.status),
         order_reason=Reason(order.reason) if order.reason else None,
+        siblings=sibling_parcels(session, shipment),
     )
+
+
+def sibling_parcels(session: Session, shipment: Shipment) -> list[SiblingParcel]:
+    """The other parcels of the same supplier order."""
+    if shipment.supplier_order_id is None:
+        return []
+    others = session.scalars(select(Shipment).where(
+        Shipment.supplier_order_id == shipment.supplier_order_id,
+        Shipment.id != shipment.id).order_by(Shipment.id))
+    return [SiblingParcel(other.tracking_number, Status(other.status),
+                          Reason(other.reason) if other.reason else None)
+            for other in others if other.tracking_number]
 
 
 def promised_delivery(session: Session, shipment: Shipment, order: Order,

@@ -214,3 +214,40 @@ def test_two_runs_of_one_write_back_racing_leave_one_fulfillment(
     [fulfillment] = fulfillments(shopify_link)
     assert [t.number for t in fulfillment.tracking] == ["LX123456785CN"]
     assert [e.status for e in fulfillment.events] == ["IN_TRANSIT"]
+
+
+def test_later_parcels_of_the_same_lines_join_their_fulfillment(
+        shopify_link: ShopifyLink) -> None:
+    """A supplier that splits an order without saying which parcel holds which line: the
+    first parcel fulfils the lines, the next joins that fulfillment with its own number (no
+    failed job), and the fulfillment's events follow the parcel furthest behind."""
+    state = shopify_link.seeded.sandbox.state
+    order = state.place_order(shopify_link.seeded.domain, items=[
+        {"title": "Phone case", "quantity": 2, "price": "12.50", "sku": "CASE-1"}])
+    shopify_link.import_sandbox_order(order)
+    now = shopify_link.clock.now()
+    shopify_link.ship(CarrierEvent("a1", Status.IN_TRANSIT, now + DAY))
+    assert run_jobs(shopify_link.runtime, "store.writeback") == 1
+    shopify_link.ship(CarrierEvent("b1", Status.IN_TRANSIT, now + 2 * DAY),
+                      parcel="P2", number="LX876543216CN")
+    assert run_jobs(shopify_link.runtime, "store.writeback") == 1
+    [fulfillment] = fulfillments(shopify_link)
+    assert [t.number for t in fulfillment.tracking] == ["LX123456785CN", "LX876543216CN"]
+    assert all(t.url for t in fulfillment.tracking)
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT"]
+
+    shopify_link.ship(CarrierEvent("a2", Status.DELIVERED, now + 6 * DAY))
+    run_jobs(shopify_link.runtime, "store.writeback")
+    [fulfillment] = fulfillments(shopify_link)
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT"]  # P2 is still on its way
+
+    shopify_link.ship(CarrierEvent("b2", Status.OUT_FOR_DELIVERY, now + 7 * DAY),
+                      parcel="P2", number="LX876543216CN")
+    shopify_link.ship(CarrierEvent("b3", Status.DELIVERED, now + 8 * DAY),
+                      parcel="P2", number="LX876543216CN")
+    run_jobs(shopify_link.runtime, "store.writeback")
+    [fulfillment] = fulfillments(shopify_link)
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT", "DELIVERED"]
+    assert [t.number for t in fulfillment.tracking] == ["LX123456785CN", "LX876543216CN"]
+    assert jobs_in(shopify_link, "dead") == []
+    assert shopify_link.sandbox_usage.throttled == 0
