@@ -18,7 +18,8 @@ from typing import Any
 
 from connectors.http import HttpClient, HttpError
 from connectors.request_limits import RequestLimiter, limit_requests
-from connectors.suppliers.aliexpress import mapper, settings as config
+from connectors.suppliers.aliexpress import mapper
+from connectors.suppliers.aliexpress import settings as config
 from connectors.suppliers.aliexpress.mapper import PlatformError
 from connectors.suppliers.aliexpress.settings import AliExpressSettings
 from connectors.suppliers.aliexpress.units import PlatformProblem

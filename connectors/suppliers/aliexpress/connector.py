@@ -27,6 +27,7 @@ from connectors.suppliers.aliexpress.settings import (
 from connectors.suppliers.aliexpress.units import Refusal
 from connectors.suppliers.base import (
     CreateResult,
+    Parcel,
     Rejection,
     SupplierOrderRequest,
     SupplierOrderView,
@@ -183,7 +184,7 @@ class AliExpress:
 
     def get_order(self, external_id: str) -> SupplierOrderView:
         details = self.order_details(external_id)
-        parcels = []
+        parcels: list[Parcel] = []
         for detail in details:
             result = self.client.call(TRACKING_GET, {"ae_order_id": detail.order_id,
                                                      "language": self.settings.language})

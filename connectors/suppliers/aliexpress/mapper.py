@@ -107,9 +107,12 @@ def parse_envelope(method: str, body: Any) -> tuple[dict[str, Any] | None, list[
     wrapped = data.get(response_key(method))
     holder = wrapped if isinstance(wrapped, dict) else data
     result = holder.get("result")
+    code = {"_code": text(holder["code"])} if "code" in holder else {}
     if not isinstance(result, dict):
+        if code and code["_code"] not in ("", "0"):  # a flat business error has no result
+            return code | {"_message": text(holder.get("rsp_msg"))}, []
         return None, [f"{method}: no result in the answer"]
-    return result | ({"_code": text(holder["code"])} if "code" in holder else {}), []
+    return result | code, []
 
 
 # --- tokens (FACTS §3) ----------------------------------------------------------------------

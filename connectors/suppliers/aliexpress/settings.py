@@ -9,8 +9,8 @@ from dataclasses import dataclass
 DEFAULT_BASE_URL = "https://api-sg.aliexpress.com"
 AUTHORIZE_PATH = "/oauth/authorize"
 BUSINESS_PATH = "/sync"
-TOKEN_CREATE = "/auth/token/create"
-TOKEN_REFRESH = "/auth/token/refresh"
+TOKEN_CREATE = "/auth/token/create"  # noqa: S105 (a path, not a secret)
+TOKEN_REFRESH = "/auth/token/refresh"  # noqa: S105 (a path)
 # FACTS §4: "the overall API QPS for this connection is 500"; DropTrack asks far less of it.
 REQUESTS_PER_SECOND = 5.0
 BAN_SECONDS = 1.0  # "this ban will last 1 seconds"

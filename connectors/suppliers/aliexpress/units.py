@@ -115,7 +115,7 @@ TRACKING_NOT_FOUND = "1001"
 class PlatformProblem(StrEnum):
     """What an `error_response` means for the caller."""
 
-    TOKEN = "token"  # expired, revoked or wrong access token: refresh, else reconnect
+    TOKEN = "token"  # noqa: S105 (expired, revoked or wrong token: refresh, else reconnect)
     SIGNATURE = "signature"  # our signature was refused: the app secret is wrong
     THROTTLED = "throttled"  # the QPS ban: nothing for a second
     PERMISSION = "permission"  # the app may not call this API
