@@ -79,6 +79,10 @@ class Reason(StrEnum):
     OUT_OF_STOCK = "out_of_stock"
     ADDRESS_NEEDS_CONFIRMATION = "address_needs_confirmation"
     UNMAPPED_SKU = "unmapped_sku"
+    PRICE_ABOVE_LIMIT = "price_above_limit"
+    NO_SHIPPING_METHOD = "no_shipping_method"
+    AWAITING_SUPPLIER_PAYMENT = "awaiting_supplier_payment"
+    SUPPLIER_CANCELLED = "supplier_cancelled"
     # undelivered
     INVALID_ADDRESS = "invalid_address"
     INCOMPLETE_ADDRESS = "incomplete_address"
@@ -100,7 +104,8 @@ REASONS_BY_STATUS: Mapping[Status, frozenset[Reason]] = MappingProxyType(
     {
         Status.PENDING: frozenset({
             Reason.PAYMENT_ISSUE, Reason.OUT_OF_STOCK, Reason.ADDRESS_NEEDS_CONFIRMATION,
-            Reason.UNMAPPED_SKU,
+            Reason.UNMAPPED_SKU, Reason.PRICE_ABOVE_LIMIT, Reason.NO_SHIPPING_METHOD,
+            Reason.AWAITING_SUPPLIER_PAYMENT, Reason.SUPPLIER_CANCELLED,
         }),
         Status.PROCESSING: frozenset(),
         Status.INFO_RECEIVED: frozenset(),

@@ -10,7 +10,9 @@ from types import MappingProxyType
 
 from core.status import Reason, Status, validate_reason
 
-__all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note", "reason_hint"]
+__all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note",
+           "no_shipping_method", "pay_at_supplier", "price_above_limit", "reason_hint",
+           "supplier_cancelled", "unknown_supplier_product"]
 
 CUSTOMER_LABELS: Mapping[Status, str] = MappingProxyType(
     {
@@ -44,6 +46,22 @@ REASON_HINTS: Mapping[Reason, str] = MappingProxyType(
         Reason.UNMAPPED_SKU: (
             "No supplier is mapped for an item in this order: add a SKU mapping, then "
             "forward the order again."
+        ),
+        Reason.PRICE_ABOVE_LIMIT: (
+            "The supplier's price is above the limit you set for this SKU: raise the limit, "
+            "switch to the backup supplier, or refund the customer; then forward it again."
+        ),
+        Reason.NO_SHIPPING_METHOD: (
+            "The supplier has no shipping method to the customer's country: switch to the "
+            "backup supplier or refund the customer."
+        ),
+        Reason.AWAITING_SUPPLIER_PAYMENT: (
+            "The order is placed at the supplier but not paid: pay it at the supplier (or "
+            "allow DropTrack to pay from your supplier balance); it ships once paid."
+        ),
+        Reason.SUPPLIER_CANCELLED: (
+            "The supplier cancelled the order: forward it again, switch to the backup "
+            "supplier, or refund the customer."
         ),
         Reason.INVALID_ADDRESS: (
             "Carrier could not deliver: ask the customer to confirm the address."
@@ -210,3 +228,33 @@ _EXCEPTION_NOTES: Mapping[Reason | None, str] = MappingProxyType(
         ),
     }
 )
+
+
+# --- before and while forwarding to a supplier (owner alerts) ---------------------------------
+
+
+def price_above_limit(order_number: str, details: str) -> str:
+    return (f"Order {order_number}: the supplier's price is above your limit ({details}). "
+            "Raise the limit, switch to the backup supplier or refund the customer, then "
+            "forward it again.")
+
+
+def no_shipping_method(order_number: str, country: str) -> str:
+    return (f"Order {order_number}: the supplier has no shipping method to {country}. Switch "
+            "to the backup supplier or refund the customer.")
+
+
+def unknown_supplier_product(order_number: str, details: str) -> str:
+    return (f"Order {order_number}: the supplier does not know {details}. Check the SKU "
+            "mapping (the supplier's product or variant id), then forward it again.")
+
+
+def pay_at_supplier(order_number: str, supplier: str, how: str) -> str:
+    return (f"Order {order_number} is placed at {supplier} but not paid: pay at {supplier} "
+            f"({how}). It ships once paid; DropTrack follows it from there.")
+
+
+def supplier_cancelled(order_number: str, supplier: str, note: str) -> str:
+    said = f" ({note})" if note else ""
+    return (f"Order {order_number}: {supplier} cancelled it{said}. Forward it again, switch "
+            "to the backup supplier, or refund the customer.")

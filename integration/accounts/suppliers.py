@@ -1,4 +1,6 @@
-"""Configured suppliers: validated endpoints, encrypted keys, the connector for each kind."""
+"""Configured suppliers: validated endpoints, encrypted keys, the connector for each kind
+(through the kind registry, integration/accounts/supplier_kinds.py). The reference REST
+supplier's kind is defined here."""
 
 from __future__ import annotations
 
@@ -15,15 +17,13 @@ from connectors.suppliers.rest.settings import RestSupplierSettings
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from core.errors import RetryableError
 from integration.accounts.audit import record_audit
+from integration.accounts.supplier_kinds import SupplierError as SupplierError
+from integration.accounts.supplier_kinds import SupplierKind, kind_of
 from integration.kernel.runtime import Runtime
 from integration.limits.circuits import tag
 from integration.storage.models import Supplier
 
 REST = "rest"
-
-
-class SupplierError(ValueError):
-    """A supplier cannot be added or used as asked; the message says why."""
 
 
 def add_rest_supplier(runtime: Runtime, name: str, base_url: str, api_key: str,
@@ -56,16 +56,27 @@ def add_rest_supplier(runtime: Runtime, name: str, base_url: str, api_key: str,
 
 
 def connector_for(runtime: Runtime, supplier: Supplier) -> SupplierConnector:
-    """A connector for a supplier row; its URL is checked again before every use."""
-    if supplier.kind != REST:
+    """A connector for a supplier row, built by its kind (checked before every use)."""
+    kind = kind_of(supplier.kind)
+    if kind.connect is None:
         raise SupplierError(f"supplier {supplier.id} is of kind {supplier.kind!r}, "
-                            "which has no connector yet")
-    credentials = runtime.secrets.decrypt_json(supplier.credentials_encrypted or "")
-    base_url = str(supplier.settings.get("base_url", ""))
+                            "which has no connector (its orders go out in batches)")
+    if kind.check is not None:
+        kind.check(runtime, supplier)
+    return kind.connect(runtime, supplier)
+
+
+def _check_rest(runtime: Runtime, supplier: Supplier) -> None:
     try:
-        check_outbound_url(base_url, allow_loopback_http=runtime.settings.loopback_http_allowed)
+        check_outbound_url(str(supplier.settings.get("base_url", "")),
+                           allow_loopback_http=runtime.settings.loopback_http_allowed)
     except UnsafeURLError as exc:
         raise SupplierError(f"supplier {supplier.name}: {exc}") from None
+
+
+def _connect_rest(runtime: Runtime, supplier: Supplier) -> SupplierConnector:
+    credentials = runtime.secrets.decrypt_json(supplier.credentials_encrypted or "")
+    base_url = str(supplier.settings.get("base_url", ""))
     timeout = float(supplier.settings.get("timeout_seconds", 15.0))
     from integration.limits.choice import supplier_limiter  # this process's (or shared) limits
 
@@ -75,6 +86,11 @@ def connector_for(runtime: Runtime, supplier: Supplier) -> SupplierConnector:
                         limit_key=f"supplier:{supplier.id}",
                         requests_per_second=float(supplier.settings.get("requests_per_second",
                                                                         0.0)))
+
+
+KIND = SupplierKind(name=REST, label="Supplier API (DropTrack protocol)", connect=_connect_rest,
+                    check=_check_rest,
+                    describe=lambda supplier: str(supplier.settings.get("base_url", "")))
 
 
 class _ThreadConnectors(threading.local):
@@ -94,12 +110,9 @@ def supplier_connection(runtime: Runtime, supplier: Supplier) -> Iterator[Suppli
     Rebuilt when the supplier's settings or key change; the URL is still checked on every use
     (a host that now resolves to a private address is refused before any request).
     """
-    if supplier.kind == REST:
-        try:
-            check_outbound_url(str(supplier.settings.get("base_url", "")),
-                               allow_loopback_http=runtime.settings.loopback_http_allowed)
-        except UnsafeURLError as exc:
-            raise SupplierError(f"supplier {supplier.name}: {exc}") from None
+    kind = kind_of(supplier.kind)
+    if kind.check is not None:
+        kind.check(runtime, supplier)
     from integration.limits.choice import supplier_limiter
 
     limiter = supplier_limiter(runtime.settings)
@@ -110,7 +123,7 @@ def supplier_connection(runtime: Runtime, supplier: Supplier) -> Iterator[Suppli
     if cached is not None and cached[0] == built_from and cached[1] is limiter:
         connector = cached[2]
     else:
-        connector = connector_for(runtime, supplier)
+        connector = connector_for(runtime, supplier)  # (checks once more: cheap)
         _reused.by_supplier[supplier.id] = (built_from, limiter, connector)
         if cached is not None:
             cached[2].close()

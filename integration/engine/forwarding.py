@@ -8,21 +8,26 @@ order back instead of a new one. Network calls happen outside any database trans
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.suppliers import base as supplier_base
 from connectors.suppliers.base import (
     CreateResult,
     Rejection,
     SupplierLine,
     SupplierOrderRequest,
+    SupplierOrderView,
 )
+from core import wording
 from core.domain import Address
 from core.status import Reason, Status
+from integration.accounts.supplier_kinds import kind_of
 from integration.accounts.suppliers import supplier_connection
-from integration.engine import bindings
+from integration.engine import bindings, preflight
 from integration.engine.orders import CANCEL_JOB, CONFIRM_ADDRESS_JOB, FORWARD_JOB
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs import alerts, outbox
@@ -35,6 +40,11 @@ log = logging.getLogger(__name__)
 
 SUPPLIER_ORDER = "supplier_order"
 POLL_JOB = "supplier.poll"
+AWAITING_PAYMENT = "awaiting_payment"  # SupplierOrder.status: placed, the owner pays
+# The holds a later successful forward (or payment) clears.
+_FORWARDING_HOLDS = (Reason.OUT_OF_STOCK, Reason.PRICE_ABOVE_LIMIT, Reason.NO_SHIPPING_METHOD,
+                     Reason.AWAITING_SUPPLIER_PAYMENT, Reason.SUPPLIER_CANCELLED,
+                     Reason.UNMAPPED_SKU)
 
 
 @dataclass(frozen=True)
@@ -58,10 +68,10 @@ def _load(runtime: Runtime, claimed: ClaimedJob) -> _Forwarding:
             raise PermanentError(f"no supplier order for job key {claimed.idempotency_key}")
         supplier_order, order, store_domain, supplier = row
         session.expunge(supplier)
-        lines = [SupplierLine(str(line["supplier_sku"]), int(line["quantity"]))
-                 for line in claimed.payload.get("lines", [])]
+        lines = [_line(line) for line in claimed.payload.get("lines", [])]
         request = SupplierOrderRequest(
             store=store_domain, order_number=order.number, email=order.email, lines=lines,
+            reference=supplier_reference(order.store_id, order.number),
             recipient=Address(
                 name=order.ship_name, company=order.ship_company,
                 address1=order.ship_address1, address2=order.ship_address2,
@@ -74,21 +84,61 @@ def _load(runtime: Runtime, claimed: ClaimedJob) -> _Forwarding:
                            supplier_order.id, done)
 
 
+def supplier_reference(store_id: int, order_number: str) -> str:
+    """The order's reference at a supplier (CJ `orderNumber`, AliExpress `out_order_id`):
+    the store's order number, prefixed by the store so two stores' "#1001" never meet in one
+    supplier account. Stable: every retry sends the same one."""
+    return f"{store_id}-{order_number.lstrip('#').strip()}"
+
+
+def _line(data: dict[str, object]) -> SupplierLine:
+    limit = data.get("max_unit_price")
+    return SupplierLine(str(data["supplier_sku"]), int(str(data["quantity"])),
+                        supplier_product_id=str(data.get("supplier_product_id") or ""),
+                        supplier_variant_id=str(data.get("supplier_variant_id") or ""),
+                        max_unit_price=Decimal(str(limit)) if limit else None)
+
+
 @job(FORWARD_JOB)
 def forward_order(runtime: Runtime, claimed: ClaimedJob) -> None:
     forwarding = _load(runtime, claimed)
     if forwarding.done:
         return  # forwarded by an earlier run, or the order was withdrawn meanwhile
-    if forwarding.supplier.kind == "csv":
+    if kind_of(forwarding.supplier.kind).batch:
         # Spreadsheet suppliers get orders in batches (integration/sync/suppliers/csv_exchange.py).
         with runtime.db.write() as session:
             session.get_one(SupplierOrder, forwarding.supplier_order_id).status = \
                 "awaiting_batch"
         return
     with supplier_connection(runtime, forwarding.supplier) as connector:
-        result = connector.create_order(forwarding.request, forwarding.key)
+        request = forwarding.request
+        quote = connector.quote(request)
+        verdict = preflight.check(quote, request) if quote is not None else None
+        if verdict is None or not verdict.blocked:
+            if verdict is not None and verdict.shipping is not None:
+                request = replace(request, shipping_method=verdict.shipping.name)
+            result = connector.create_order(request, forwarding.key)
     with runtime.db.write() as session:
+        if verdict is not None and verdict.rejection is not None:
+            result = CreateResult(rejection=verdict.rejection)
+        elif verdict is not None and verdict.hold is not None:
+            _held(session, forwarding, verdict.hold, runtime)
+            return
         _record(session, forwarding, result, runtime)
+
+
+def _held(session: Session, forwarding: _Forwarding, hold: preflight.Hold,
+          runtime: Runtime) -> None:
+    """Not sent (price, shipping, unknown product): waits as "rejected" so that the owner's
+    "Forward again" sends it once fixed."""
+    now = runtime.clock.now()
+    supplier_order = session.get_one(SupplierOrder, forwarding.supplier_order_id)
+    order = session.get_one(Order, supplier_order.order_id)
+    supplier_order.status, supplier_order.reason = "rejected", hold.reason.value
+    supplier_order.last_error = hold.detail
+    order.status, order.reason, order.updated_at = Status.PENDING, hold.reason, now
+    alerts.raise_alert(session, alerts.SUPPLIER_REJECTED, f"order:{order.id}", hold.message,
+                       now, store_id=order.store_id, order_id=order.id)
 
 
 def _record(session: Session, forwarding: _Forwarding, result: CreateResult,
@@ -110,6 +160,17 @@ def _record(session: Session, forwarding: _Forwarding, result: CreateResult,
     supplier_order.forwarded_at = now
     alerts.resolve_alerts(session, order.id, (alerts.OUT_OF_STOCK, alerts.SUPPLIER_REJECTED),
                           now)
+    if result.awaiting_payment is not None:
+        supplier_order.status = AWAITING_PAYMENT
+        supplier_order.reason = Reason.AWAITING_SUPPLIER_PAYMENT.value
+        order.status, order.reason = Status.PENDING, Reason.AWAITING_SUPPLIER_PAYMENT
+        order.updated_at = now
+        alerts.raise_alert(session, Reason.AWAITING_SUPPLIER_PAYMENT.value, f"order:{order.id}",
+                           wording.pay_at_supplier(order.number, forwarding.supplier.name,
+                                                   result.awaiting_payment),
+                           now, store_id=order.store_id, order_id=order.id)
+    elif order.status == Status.PENDING and order.reason in _FORWARDING_HOLDS:
+        order.status, order.reason, order.updated_at = Status.PROCESSING, None, now
     log.info("order %s forwarded to %s as %s%s", order.number, forwarding.supplier.name,
              result.external_id, " (replayed)" if result.replayed else "")
 
@@ -181,8 +242,36 @@ def poll_supplier_order(runtime: Runtime, claimed: ClaimedJob) -> None:
     with supplier_connection(runtime, supplier) as connector:
         view = connector.get_order(external_id)
     with runtime.db.write() as session:
+        _follow_status(session, supplier_order_id, supplier.name, view, runtime)
         for parcel in view.parcels:
             apply_parcel_update(session, ParcelUpdate(
                 supplier_order_id, parcel.ref, parcel.tracking_number, parcel.carrier,
                 parcel.tracking_url, parcel.events, parcel.estimated_delivery_at),
                 runtime.clock.now())
+
+
+def _follow_status(session: Session, supplier_order_id: int, supplier_name: str,
+                   view: SupplierOrderView, runtime: Runtime) -> None:
+    """The supplier's status moves the supplier order on: paid (at the supplier) -> the hold
+    lifts; cancelled by the supplier (not by us) -> pending with the owner's choice."""
+    now = runtime.clock.now()
+    row = session.get_one(SupplierOrder, supplier_order_id)
+    order = session.get_one(Order, row.order_id)
+    if view.status in (supplier_base.PROCESSING, supplier_base.SHIPPED) and \
+            row.status == AWAITING_PAYMENT:
+        row.status, row.reason = "forwarded", None
+        alerts.resolve_alerts(session, order.id, (Reason.AWAITING_SUPPLIER_PAYMENT.value,), now)
+        if order.status == Status.PENDING and order.reason is Reason.AWAITING_SUPPLIER_PAYMENT:
+            order.status, order.reason, order.updated_at = Status.PROCESSING, None, now
+    elif view.status == supplier_base.CANCELLED and row.status in ("forwarded",
+                                                                    AWAITING_PAYMENT):
+        if order.status in (Status.CANCELLED, Status.REFUNDED):
+            row.status = "cancelled"  # our own withdrawal, confirmed
+            return
+        row.status, row.reason = "rejected", Reason.SUPPLIER_CANCELLED.value
+        row.last_error = view.note or "cancelled by the supplier"
+        order.status, order.reason, order.updated_at = (Status.PENDING,
+                                                        Reason.SUPPLIER_CANCELLED, now)
+        alerts.raise_alert(session, alerts.SUPPLIER_REJECTED, f"order:{order.id}",
+                           wording.supplier_cancelled(order.number, supplier_name, view.note),
+                           now, store_id=order.store_id, order_id=order.id)

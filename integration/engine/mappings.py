@@ -1,7 +1,9 @@
 """SKU mappings as CSV: the owner's spreadsheet in, and back out.
 
 Columns: sku, supplier, supplier_sku, destination_country, backup_supplier, product_id,
-variant_id (only sku and supplier are required; suppliers by name or id). A bad row is
+variant_id (the store's), supplier_product_id, supplier_variant_id (the supplier's: CJ `vid`,
+AliExpress `product_id` + `sku_attr`), max_unit_price (the owner's limit). Only sku and
+supplier are required; suppliers by name or id; the later columns may be absent. A bad row is
 reported with its line number and the others are imported.
 """
 
@@ -12,6 +14,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,7 +23,8 @@ from core.countries import is_country_code
 from integration.storage.models import SkuMapping, Supplier
 
 COLUMNS = ("sku", "supplier", "supplier_sku", "destination_country", "backup_supplier",
-           "product_id", "variant_id")
+           "product_id", "variant_id", "supplier_product_id", "supplier_variant_id",
+           "max_unit_price")
 
 
 @dataclass
@@ -71,6 +75,9 @@ def import_csv(session: Session, store_id: int, text: str, now: datetime) -> Imp
         mapping.supplier_sku = values["supplier_sku"] or None
         mapping.product_external_id = values["product_id"] or None
         mapping.variant_external_id = values["variant_id"] or None
+        mapping.supplier_product_id = values["supplier_product_id"] or None
+        mapping.supplier_variant_id = values["supplier_variant_id"] or None
+        mapping.max_unit_price = _price(values["max_unit_price"])
         if existing is None:
             session.add(mapping)
             report.created += 1
@@ -92,7 +99,20 @@ def _problem(values: dict[str, str], suppliers: dict[str, int]) -> str | None:
     country = values["destination_country"]
     if country and not is_country_code(country):
         return f"destination_country {country!r} is not a two-letter country code"
+    price = values["max_unit_price"]
+    if price and _price(price) is None:
+        return f"max_unit_price {price!r} is not a positive amount (e.g. 12.50)"
     return None
+
+
+def _price(value: str) -> Decimal | None:
+    try:
+        amount = Decimal(value) if value else None
+    except InvalidOperation:
+        return None
+    if amount is None or not amount.is_finite() or amount <= 0 or amount >= 10**10:
+        return None
+    return amount.quantize(Decimal("0.01"))
 
 
 def export_csv(session: Session, store_id: int) -> str:
@@ -106,5 +126,7 @@ def export_csv(session: Session, store_id: int) -> str:
         writer.writerow((row.sku, names.get(row.supplier_id, row.supplier_id),
                          row.supplier_sku or "", row.destination_country,
                          names.get(row.backup_supplier_id, "") if row.backup_supplier_id else "",
-                         row.product_external_id or "", row.variant_external_id or ""))
+                         row.product_external_id or "", row.variant_external_id or "",
+                         row.supplier_product_id or "", row.supplier_variant_id or "",
+                         "" if row.max_unit_price is None else str(row.max_unit_price)))
     return buffer.getvalue()

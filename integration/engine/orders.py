@@ -144,12 +144,10 @@ def decide(session: Session, order: Order, incoming: StoreOrder,
             session.add(SupplierOrder(
                 order_id=order.id, supplier_id=supplier_id, idempotency_key=key,
                 status="queued", created_at=now,
-                lines=[{"line_id": r.line.external_id, "quantity": r.line.quantity,
-                        "supplier_sku": r.supplier_sku} for r in lines]))
+                lines=[r.payload() for r in lines]))
         outbox.enqueue(session, FORWARD_JOB, key, {
             "order_id": order.id, "supplier_id": supplier_id,
-            "lines": [{"line_id": r.line.external_id, "supplier_sku": r.supplier_sku,
-                       "quantity": r.line.quantity} for r in lines],
+            "lines": [r.payload() for r in lines],
         }, now, store_id=order.store_id)
     _set_status(order, Status.PROCESSING, None, now)
     return ImportResult(order.id, Outcome.FORWARDING)
@@ -195,7 +193,10 @@ def _mappings(session: Session, store_id: int) -> list[Mapping]:
     return [Mapping(supplier_id=row.supplier_id, sku=row.sku, supplier_sku=row.supplier_sku,
                     product_id=row.product_external_id, variant_id=row.variant_external_id,
                     destination_country=row.destination_country,
-                    backup_supplier_id=row.backup_supplier_id) for row in rows]
+                    backup_supplier_id=row.backup_supplier_id,
+                    supplier_product_id=row.supplier_product_id,
+                    supplier_variant_id=row.supplier_variant_id,
+                    max_unit_price=row.max_unit_price) for row in rows]
 
 
 def _inactive_suppliers(session: Session) -> set[int]:

@@ -39,7 +39,8 @@ def queue_due_polls(session: Session, now: datetime, unshipped_every: timedelta)
         select(SupplierOrder.id, Order.store_id)
         .join(Order, Order.id == SupplierOrder.order_id)
         .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
-        .where(SupplierOrder.status == "forwarded", SupplierOrder.forwarded_at < forwarded_before,
+        .where(SupplierOrder.status.in_(("forwarded", "awaiting_payment")),
+               SupplierOrder.forwarded_at < forwarded_before,
                Supplier.active.is_(True))
         # (status, forwarded_at) is indexed: filter and order come from one index range.
         .order_by(SupplierOrder.forwarded_at, SupplierOrder.id).limit(BATCH)

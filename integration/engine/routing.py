@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from core.domain import OrderLine
 
@@ -21,12 +22,27 @@ class Mapping:
     variant_id: str | None = None
     destination_country: str = ""  # "" = every destination
     backup_supplier_id: int | None = None
+    supplier_product_id: str | None = None  # the supplier's ids (CJ vid, AliExpress sku)
+    supplier_variant_id: str | None = None
+    max_unit_price: Decimal | None = None
 
 
 @dataclass(frozen=True)
 class RoutedLine:
     line: OrderLine
     supplier_sku: str
+    supplier_product_id: str = ""
+    supplier_variant_id: str = ""
+    max_unit_price: Decimal | None = None
+
+    def payload(self) -> dict[str, object]:
+        """The line as a supplier order and its forward job store it (JSON)."""
+        return {"line_id": self.line.external_id, "supplier_sku": self.supplier_sku,
+                "quantity": self.line.quantity,
+                "supplier_product_id": self.supplier_product_id,
+                "supplier_variant_id": self.supplier_variant_id,
+                "max_unit_price": None if self.max_unit_price is None
+                else str(self.max_unit_price)}
 
 
 @dataclass
@@ -79,5 +95,11 @@ def route(lines: Iterable[OrderLine], mappings: Collection[Mapping], country: st
             routing.unmapped.append(line)
             continue
         supplier_sku = mapping.supplier_sku or mapping.sku
-        routing.by_supplier.setdefault(supplier_id, []).append(RoutedLine(line, supplier_sku))
+        # The supplier's own ids belong to the primary's catalogue: a backup goes by SKU.
+        own = supplier_id == mapping.supplier_id
+        routing.by_supplier.setdefault(supplier_id, []).append(RoutedLine(
+            line, supplier_sku,
+            supplier_product_id=(mapping.supplier_product_id or "") if own else "",
+            supplier_variant_id=(mapping.supplier_variant_id or "") if own else "",
+            max_unit_price=mapping.max_unit_price if own else None))
     return routing

@@ -102,6 +102,12 @@ class SkuMapping(Base):
     supplier_id: Mapped[int] = mapped_column(ForeignKey("suppliers.id"))
     backup_supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
     supplier_sku: Mapped[str | None] = mapped_column(String(255))
+    # The supplier's own product and variant ids (CJ `vid`; AliExpress `product_id` +
+    # `sku_attr`), beside the store's SKU/variant above.
+    supplier_product_id: Mapped[str | None] = mapped_column(String(64))
+    supplier_variant_id: Mapped[str | None] = mapped_column(String(255))
+    # The owner's limit for the supplier's unit price (the supplier's currency); None = none.
+    max_unit_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     created_at: Mapped[datetime]
 
 

@@ -180,7 +180,7 @@ def test_csv_import_reports_the_bad_line_and_imports_the_rest(owner: FlaskClient
     export = owner.get(f"/admin/mappings/export.csv?store={shop.store_id}")
     assert export.mimetype == "text/csv"
     assert export.get_data(as_text=True).splitlines()[1:] == [
-        "BULB,Shenzhen Lights,SZ-BULB,DE,,,", "LAMP,Shenzhen Lights,SZ-LAMP-2,,,,"]
+        "BULB,Shenzhen Lights,SZ-BULB,DE,,,,,,", "LAMP,Shenzhen Lights,SZ-LAMP-2,,,,,,,"]
 
 
 def test_a_file_that_is_not_utf8_or_has_no_header_is_explained(owner: FlaskClient,

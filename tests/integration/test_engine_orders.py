@@ -66,7 +66,8 @@ def test_paid_order_is_split_per_supplier_and_queued_once(runtime: Runtime,
     forward = jobs(runtime, "supplier.forward")
     assert [j.payload["supplier_id"] for j in forward] == [1, 2]
     assert forward[0].payload["lines"] == [{"line_id": "l1", "supplier_sku": "SZ-LAMP",
-                                            "quantity": 1}]
+                                            "quantity": 1, "supplier_product_id": "",
+                                            "supplier_variant_id": "", "max_unit_price": None}]
     with runtime.db.read() as session:
         assert session.scalars(select(Order)).one().status == "processing"
         assert len(session.scalars(select(SupplierOrder)).all()) == 2

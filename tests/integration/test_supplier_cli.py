@@ -65,10 +65,32 @@ def test_mappings_round_trip_with_a_bad_row(cli_env: None, runtime: Runtime,
     assert "2 created, 0 updated, 3 rejected" in result.output
     exported = CliRunner().invoke(main, ["mappings", "export", "--store", str(store_id)]).output
     assert exported.splitlines() == [
-        "sku,supplier,supplier_sku,destination_country,backup_supplier,product_id,variant_id",
-        "LAMP,Ref,SZ-LAMP,,,,", "LAMP,Ref,SZ-LAMP-US,US,,,"]
+        "sku,supplier,supplier_sku,destination_country,backup_supplier,product_id,variant_id,"
+        "supplier_product_id,supplier_variant_id,max_unit_price",
+        "LAMP,Ref,SZ-LAMP,,,,,,,", "LAMP,Ref,SZ-LAMP-US,US,,,,,,"]
     with open("again.csv", "w", encoding="utf-8") as handle:
         handle.write(exported)
     again = CliRunner().invoke(main, ["mappings", "import", "--store", str(store_id),
                                       "again.csv"])
     assert again.exit_code == 0 and "0 created, 2 updated, 0 rejected" in again.output
+
+
+def test_mappings_hold_the_suppliers_own_ids_and_the_price_limit(
+        runtime: Runtime, supplier_sandbox: SupplierSandbox) -> None:
+    from integration.accounts.suppliers import add_rest_supplier
+    from integration.engine.mappings import export_csv, import_csv
+
+    store_id = stores.add_shopify_store(runtime, "ids.myshopify.com", "t", "s")
+    add_rest_supplier(runtime, "CJ", supplier_sandbox.url, supplier_sandbox.api_key)
+    text = ("sku,supplier,supplier_product_id,supplier_variant_id,max_unit_price\n"
+            "MUG,CJ,P-1,439FC05B-1311,12.5\n"
+            "TEE,CJ,1005001,14:193#Black;5:100014064,abc\n"
+            "CAP,CJ,1005002,14:29,-1\n")
+    with runtime.db.write() as session:
+        report = import_csv(session, store_id, text, runtime.clock.now())
+    assert report.created == 1
+    assert report.errors == ["line 3: max_unit_price 'abc' is not a positive amount (e.g. 12.50)",
+                             "line 4: max_unit_price '-1' is not a positive amount (e.g. 12.50)"]
+    with runtime.db.read() as session:
+        exported = export_csv(session, store_id).splitlines()
+    assert exported[1] == "MUG,CJ,,,,,,P-1,439FC05B-1311,12.50"

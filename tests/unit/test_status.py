@@ -379,6 +379,9 @@ def test_reasons_table_matches_design() -> None:
     assert REASONS_BY_STATUS[Status.PENDING] == {
         Reason.PAYMENT_ISSUE, Reason.OUT_OF_STOCK, Reason.ADDRESS_NEEDS_CONFIRMATION,
         Reason.UNMAPPED_SKU,
+        # issue 16: what real suppliers hold an order for before or while forwarding
+        Reason.PRICE_ABOVE_LIMIT, Reason.NO_SHIPPING_METHOD,
+        Reason.AWAITING_SUPPLIER_PAYMENT, Reason.SUPPLIER_CANCELLED,
     }
     assert REASONS_BY_STATUS[Status.UNDELIVERED] == {
         Reason.INVALID_ADDRESS,
@@ -631,6 +634,11 @@ def test_customer_note_for_every_other_pair() -> None:
         (Status.PENDING, None),
         (Status.PENDING, Reason.PAYMENT_ISSUE),
         (Status.PENDING, Reason.UNMAPPED_SKU),
+        # the owner's matters with the supplier: nothing to tell the customer yet
+        (Status.PENDING, Reason.PRICE_ABOVE_LIMIT),
+        (Status.PENDING, Reason.NO_SHIPPING_METHOD),
+        (Status.PENDING, Reason.AWAITING_SUPPLIER_PAYMENT),
+        (Status.PENDING, Reason.SUPPLIER_CANCELLED),
         (Status.PROCESSING, None),
     }
     notes: dict[tuple[Status, Reason | None], str] = {}

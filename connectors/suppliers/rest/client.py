@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from connectors.http import HttpClient, HttpError
 from connectors.request_limits import RequestLimiter, limit_requests
-from connectors.suppliers.base import CreateResult, SupplierOrderRequest, SupplierOrderView
+from connectors.suppliers.base import (
+    CreateResult,
+    Quote,
+    SupplierOrderRequest,
+    SupplierOrderView,
+)
 from connectors.suppliers.rest import mapper
 from connectors.suppliers.rest.settings import RestSupplierSettings
 
@@ -23,6 +28,12 @@ class RestSupplier:
         if limiter is not None:
             limit_requests(self.http, limiter, limit_key or settings.base_url,
                            requests_per_second)
+
+    def quote(self, request: SupplierOrderRequest) -> Quote | None:
+        return None  # the protocol has no quote: stock and address are refused at create
+
+    def find_order(self, reference: str) -> str | None:
+        return None  # the Idempotency-Key header makes create_order replay instead
 
     def create_order(self, request: SupplierOrderRequest,
                      idempotency_key: str) -> CreateResult:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from integration.accounts.audit import record_audit
+from integration.accounts.supplier_kinds import kind_of
 from integration.engine.actions import ActionError
 from integration.engine.mappings import COLUMNS, ImportReport, import_csv
 from integration.security.crypto import SecretBox
@@ -54,11 +55,7 @@ def supplier_rows(session: Session) -> list[SupplierRow]:
         .group_by(SkuMapping.supplier_id)).all())
     rows = []
     for supplier in session.scalars(select(Supplier).order_by(Supplier.name)):
-        if supplier.kind == "csv":
-            where = (f"orders to {supplier.settings.get('outbox_dir', '')}, tracking from "
-                     f"{supplier.settings.get('inbox_dir', '')}")
-        else:
-            where = str(supplier.settings.get("base_url", ""))
+        where = kind_of(supplier.kind).describe(supplier)
         rows.append(SupplierRow(
             id=supplier.id, name=supplier.name, kind=supplier.kind, active=supplier.active,
             where=where, mappings=int(primary.get(supplier.id, 0)),

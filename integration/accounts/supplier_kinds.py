@@ -1,0 +1,83 @@
+"""The supplier kinds DropTrack knows: each plugs in its connector, its settings and
+credentials, its connect form and its account state, without if-chains elsewhere.
+
+A kind lives in its own module exposing `KIND: SupplierKind`; `KIND_MODULES` names the
+module (imported on first use, so a kind's connector is loaded only when a supplier of that
+kind exists). To add a kind: write the module, add one line here.
+
+What a kind provides:
+- `connect(runtime, supplier)`: its `connectors.suppliers.base.SupplierConnector`, built from
+  the supplier row (settings as JSON, credentials decrypted with `runtime.secrets`). None for
+  kinds that are not called (spreadsheets go out in batches: `batch=True`).
+- `check(runtime, supplier)`: run before every use (e.g. the URL is still public); raises
+  `SupplierError`.
+- `form` + `add(runtime, name, values)`: the dashboard's connect form (Suppliers page) and
+  what it does; `add` returns the new supplier's id, its credentials encrypted at rest. Kinds
+  with a page of their own (rest, csv) leave `add` None.
+- `account_state(runtime, supplier)`: label -> value for the Suppliers page (token expiry,
+  balance, budget left); `test(runtime, supplier)`: the test button, a sentence saying what
+  worked (raises SupplierError with what did not).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connectors.suppliers.base import SupplierConnector
+    from integration.kernel.runtime import Runtime
+    from integration.storage.models import Supplier
+
+
+class SupplierError(ValueError):
+    """A supplier cannot be added or used as asked; the message says why."""
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    secret: bool = False  # a password field, never shown back
+    required: bool = True
+    hint: str = ""
+    default: str = ""
+    choice: bool = False  # a checkbox: "1" when ticked
+
+
+@dataclass(frozen=True)
+class SupplierKind:
+    name: str
+    label: str
+    connect: Callable[[Runtime, Supplier], SupplierConnector] | None = None
+    batch: bool = False  # orders leave in files (csv), not through a connector
+    check: Callable[[Runtime, Supplier], None] | None = None
+    form: Sequence[FormField] = field(default_factory=tuple)
+    add: Callable[[Runtime, str, Mapping[str, str]], int] | None = None
+    describe: Callable[[Supplier], str] = lambda supplier: ""
+    account_state: Callable[[Runtime, Supplier], Mapping[str, str]] | None = None
+    test: Callable[[Runtime, Supplier], str] | None = None
+
+
+KIND_MODULES: dict[str, str] = {
+    "rest": "integration.accounts.suppliers",
+    "csv": "integration.accounts.csv_kind",
+}
+
+
+def kind_of(name: str) -> SupplierKind:
+    """The kind called `name`; SupplierError for a kind DropTrack does not know."""
+    try:
+        module = importlib.import_module(KIND_MODULES[name])
+    except KeyError:
+        raise SupplierError(f"unknown supplier kind {name!r}: one of "
+                            f"{', '.join(KIND_MODULES)}") from None
+    kind: SupplierKind = module.KIND
+    return kind
+
+
+def connectable_kinds() -> list[SupplierKind]:
+    """The kinds the Suppliers page offers a generic connect form for."""
+    return [kind for kind in map(kind_of, KIND_MODULES) if kind.add is not None]
