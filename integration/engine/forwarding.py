@@ -44,7 +44,7 @@ AWAITING_PAYMENT = "awaiting_payment"  # SupplierOrder.status: placed, the owner
 # The holds a later successful forward (or payment) clears.
 _FORWARDING_HOLDS = (Reason.OUT_OF_STOCK, Reason.PRICE_ABOVE_LIMIT, Reason.NO_SHIPPING_METHOD,
                      Reason.AWAITING_SUPPLIER_PAYMENT, Reason.SUPPLIER_CANCELLED,
-                     Reason.UNMAPPED_SKU)
+                     Reason.UNMAPPED_SKU, Reason.SUPPLIER_REFUSED)
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,14 @@ def _rejected(session: Session, supplier_order: SupplierOrder, order: Order,
         reason = Reason.OUT_OF_STOCK
         message = (f"Order {order.number}: the supplier is out of stock ({details}). Offer the "
                    "customer a variant or a refund, or switch to the backup supplier.")
+    elif rejection.kind == Reason.NO_SHIPPING_METHOD.value:
+        reason = Reason.NO_SHIPPING_METHOD
+        message = wording.no_shipping_method(order.number, order.ship_country)
+    elif rejection.kind not in ("invalid_address", "incomplete_address"):
+        # Neither stock nor address (the supplier's account, its rules, already placed).
+        reason = Reason.SUPPLIER_REFUSED
+        supplier = session.get_one(Supplier, supplier_order.supplier_id).name
+        message = wording.supplier_refused(order.number, supplier, rejection.kind, details)
     else:
         reason = Reason.ADDRESS_NEEDS_CONFIRMATION
         message = (f"Order {order.number}: the supplier cannot ship to this address ({details})."

@@ -4,6 +4,9 @@ exactly once, statuses, split parcels, cancellation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from decimal import Decimal
+
 import pytest
 import requests
 
@@ -23,11 +26,12 @@ HOME = Address(name="Ada Lovelace", address1="12 Main Street", city="Springfield
                province="Illinois", postcode="62701", country="US", phone="5550100")
 
 
-def _request(*skus: str, number: str = "1001", address: Address = HOME
-             ) -> SupplierOrderRequest:
+def _request(*skus: str, number: str = "1001", address: Address = HOME, quantity: int = 1,
+             shipping_method: str = "") -> SupplierOrderRequest:
     return SupplierOrderRequest(store="shop.example", order_number=number, recipient=address,
-                                email="ada@example.com",
-                                lines=[SupplierLine(sku, 1) for sku in skus])
+                                email="ada@example.com", reference=f"1-{number}",
+                                shipping_method=shipping_method,
+                                lines=[SupplierLine(sku, quantity) for sku in skus])
 
 
 def test_oauth_code_flow_tokens_and_refresh(aliexpress: AliExpressSandbox) -> None:
@@ -95,29 +99,42 @@ def test_ban_that_does_not_end_is_a_throttled_retry(aliexpress: AliExpressSandbo
     assert len(waits) == 2  # each ban waited out once before the call gave up
 
 
-def test_stock_price_and_shipping_per_line(aliexpress: AliExpressSandbox) -> None:
+def test_quote_stock_price_and_shipping(aliexpress: AliExpressSandbox) -> None:
     connector = aliexpress.connector(aliexpress.tokens().access_token)
-    ok = connector.check_line(GLASSES, 2, "US")
-    assert ok.problem is None and ok.stock == 57 and ok.price == "3.94 USD"
-    assert ok.shipping is not None and ok.shipping.code == "CAINIAO_STANDARD"  # tracked
-    single = connector.check_line(CASE, 1, "GB")
-    assert single.problem is None and single.item is not None and single.item.sku_attr == ""
-    assert connector.check_line(BOTTLE_WHITE, 1, "US").problem is units.Refusal.OUT_OF_STOCK
-    assert connector.check_line(CASE, 1, "FR").problem is units.Refusal.NO_SHIPPING
-    assert connector.check_line("999", 1, "US").problem is units.Refusal.REFUSED
+    quote = connector.quote(_request(GLASSES, BOTTLE, quantity=2))
+    glasses, bottle = quote.lines
+    assert (glasses.available, glasses.unit_price, glasses.found) == (57, Decimal("3.94"), True)
+    assert bottle.available == 120
+    # Only tracked methods, shared by both lines, priced for both.
+    assert [(o.name, o.price) for o in quote.shipping] == [("CAINIAO_STANDARD",
+                                                            Decimal("3.98"))]
+    # The mapping's supplier ids win over the SKU text.
+    by_ids = SupplierOrderRequest(
+        store="s", order_number="1", recipient=HOME, email="", lines=[SupplierLine(
+            "MY-SKU", 1, supplier_product_id="1005004638293060",
+            supplier_variant_id="14:29#White")])
+    assert connector.quote(by_ids).lines[0].available == 0  # the white one: out of stock
+    single = connector.quote(_request(CASE, address=replace(HOME, country="GB")))
+    assert single.lines[0].available == 500 and single.shipping
+    not_there = connector.quote(_request(CASE, address=replace(HOME, country="FR")))
+    assert not_there.lines[0].found and not not_there.shipping  # no shipping to FR
+    unknown = connector.quote(_request("999", "1005004638293060|1:2#Nope"))
+    assert [line.found for line in unknown.lines] == [False, False]
     aliexpress.state.set_stock("4000903675543", "73:175#Black Green;71:193#Polarized", 1)
-    low = connector.check_line(GLASSES, 2, "US")
-    assert low.problem is units.Refusal.OUT_OF_STOCK and "1 available" in low.detail
+    assert connector.quote(_request(GLASSES)).lines[0].available == 1  # stock changes
 
 
 def test_create_once_then_status_split_parcels_and_tracking(
         aliexpress: AliExpressSandbox) -> None:
     connector = aliexpress.connector(aliexpress.tokens().access_token)
-    created = connector.create_order(_request(BOTTLE, GLASSES), "forward:1:1:1")
+    created = connector.create_order(_request(BOTTLE, GLASSES,
+                                              shipping_method="CAINIAO_STANDARD"), "k")
     assert created.rejection is None and created.external_id
+    assert created.awaiting_payment  # the owner pays at AliExpress (auto-pay is off)
     (order,) = aliexpress.state.orders.values()
-    assert order.out_order_id.startswith("1001-")
-    assert connector.get_order(created.external_id).status == units.RECEIVED  # to be paid
+    assert order.out_order_id == "1-1001"
+    assert {item["service"] for item in order.items} == {"CAINIAO_STANDARD"}
+    assert connector.get_order(created.external_id).status == units.AWAITING_PAYMENT
     aliexpress.state.pay(order.order_id)
     view = connector.get_order(created.external_id)
     assert view.status == units.PROCESSING and not view.parcels
@@ -128,9 +145,16 @@ def test_create_once_then_status_split_parcels_and_tracking(
     assert first.startswith("LP")  # Cainiao: the 17TRACK sandbox detects and follows it
 
 
+def test_auto_pay_when_the_owner_allows_it(aliexpress: AliExpressSandbox) -> None:
+    connector = aliexpress.connector(aliexpress.tokens().access_token, auto_pay=True)
+    created = connector.create_order(_request(BOTTLE), "k")
+    assert created.external_id and created.awaiting_payment is None
+    assert connector.get_order(created.external_id).status == units.PROCESSING
+
+
 def test_partly_shipped(aliexpress: AliExpressSandbox) -> None:
     connector = aliexpress.connector(aliexpress.tokens().access_token)
-    created = connector.create_order(_request(BOTTLE, GLASSES), "forward:1:1:1")
+    created = connector.create_order(_request(BOTTLE, GLASSES), "k")
     assert created.external_id
     (order,) = aliexpress.state.orders.values()
     aliexpress.state.ship(order.order_id, [0])
@@ -145,8 +169,8 @@ def test_timeout_after_create_never_makes_a_second_order(aliexpress: AliExpressS
     connector = aliexpress.connector(aliexpress.tokens().access_token)
     aliexpress.state.faults.append("lose_create_response")
     with pytest.raises(RetryableError):  # placed, but the answer was lost
-        connector.create_order(_request(BOTTLE), "forward:1:1:1")
-    again = connector.create_order(_request(BOTTLE), "forward:1:1:1")
+        connector.create_order(_request(BOTTLE), "k")
+    again = connector.create_order(_request(BOTTLE), "k")
     assert len(aliexpress.state.orders) == 1
     (order,) = aliexpress.state.orders.values()
     if repeat_mode == "replay":
@@ -167,14 +191,14 @@ def test_timeout_after_create_never_makes_a_second_order(aliexpress: AliExpressS
 ])
 def test_address_refused(aliexpress: AliExpressSandbox, address: Address, kind: str) -> None:
     connector = aliexpress.connector(aliexpress.tokens().access_token)
-    result = connector.create_order(_request(BOTTLE, address=address), "forward:1:1:1")
+    result = connector.create_order(_request(BOTTLE, address=address), "k")
     assert result.rejection is not None and result.rejection.kind == kind
     assert result.rejection.details and not aliexpress.state.orders
 
 
 def test_supplier_cancels(aliexpress: AliExpressSandbox) -> None:
     connector = aliexpress.connector(aliexpress.tokens().access_token)
-    created = connector.create_order(_request(BOTTLE), "forward:1:1:1")
+    created = connector.create_order(_request(BOTTLE), "k")
     assert created.external_id
     aliexpress.state.supplier_cancels(created.external_id, finish=False)
     assert connector.get_order(created.external_id).status == units.ON_HOLD  # IN_CANCEL

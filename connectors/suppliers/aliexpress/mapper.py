@@ -295,8 +295,19 @@ def contact_person(name: str) -> str:
     return cut if len(cut) >= 2 else name[:32]
 
 
-def build_place_order(reference: str, recipient: Address,
-                      items: Sequence[OrderItem]) -> dict[str, str]:
+def build_place_order(reference: str, recipient: Address, items: Sequence[OrderItem],
+                      pay_currency: str = "") -> dict[str, str]:
+    """The create's parameters; with `pay_currency`, AliExpress is asked to pay from the
+    owner's account at once (`try_to_pay`, only when the owner allowed it)."""
+    params = _place_order(reference, recipient, items)
+    if pay_currency:
+        params["ds_extend_request"] = compact_json({"payment": {
+            "pay_currency": pay_currency, "try_to_pay": "true"}})
+    return params
+
+
+def _place_order(reference: str, recipient: Address,
+                 items: Sequence[OrderItem]) -> dict[str, str]:
     address = {
         "address": recipient.address1, "address2": recipient.address2,
         "city": recipient.city, "province": recipient.province, "country": recipient.country,
@@ -399,25 +410,29 @@ def parse_tracking(result: dict[str, Any]) -> tuple[list[Parcel], list[str]]:
     return parcels, []
 
 
+# How one status of several AliExpress orders (one create, split by seller) colours the
+# whole: the earliest stage wins, a hold or a missing payment before anything else.
+_PRECEDENCE = (units.UNKNOWN, units.ON_HOLD, units.AWAITING_PAYMENT, units.RECEIVED,
+               units.PROCESSING, units.SHIPPED)
+
+
 def order_view(external_id: str, details: Sequence[OrderDetail],
                parcels: Sequence[Parcel]) -> SupplierOrderView:
-    """One DropTrack supplier order for the AliExpress orders one create made (AliExpress
-    splits an order by seller): shipped only when every part is, cancelled only when every
-    part is."""
+    """One DropTrack supplier order for the AliExpress orders one create made: shipped only
+    when every part is, cancelled only when every part is."""
     statuses = [units.CANCELLED if d.cancelled else d.unit.status for d in details]
-    if not statuses or units.UNKNOWN in statuses:
+    notes = "; ".join(dict.fromkeys(d.unit.note for d in details if d.unit.note))
+    live = [status for status in statuses if status != units.CANCELLED]
+    if not statuses:
         status = units.UNKNOWN
-    elif all(s == units.CANCELLED for s in statuses):
-        status = units.CANCELLED
-    elif units.ON_HOLD in statuses:
-        status = units.ON_HOLD
+    elif not live:
+        status, notes = units.CANCELLED, "cancelled at AliExpress"
     else:
-        live = [s for s in statuses if s != units.CANCELLED]
-        order = (units.RECEIVED, units.PROCESSING, units.SHIPPED)
-        status = min(live, key=order.index)
-        if status != units.SHIPPED and parcels:
+        status = min(live, key=_PRECEDENCE.index)
+        if status == units.RECEIVED and parcels:
             status = units.PROCESSING
-    return SupplierOrderView(external_id=external_id, status=status, parcels=tuple(parcels))
+    return SupplierOrderView(external_id=external_id, status=status, parcels=tuple(parcels),
+                             note=notes)
 
 
 def join_ids(ids: Sequence[str]) -> str:
@@ -427,15 +442,6 @@ def join_ids(ids: Sequence[str]) -> str:
 
 def split_ids(external_id: str) -> list[str]:
     return [part for part in external_id.split(",") if part.strip()]
-
-
-def out_order_id(order_number: str, idempotency_key: str) -> str:
-    """The `out_order_id` AliExpress deduplicates creates by (24 h): the store's order number
-    the owner recognises, plus a digest of the supplier order's key so that the same order
-    sent again to a backup AliExpress account is another reference. Stable across retries."""
-    number = "".join(ch for ch in order_number if ch.isalnum() or ch in "-_")[:40]
-    digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:8]
-    return f"{number or 'order'}-{digest}"
 
 
 def parse_supplier_sku(value: str) -> tuple[str, str]:

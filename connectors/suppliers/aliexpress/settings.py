@@ -24,6 +24,7 @@ class AliExpressSettings:
     base_url: str = DEFAULT_BASE_URL
     language: str = "en_US"
     currency: str = "USD"
+    auto_pay: bool = False  # the owner allowed paying from the AliExpress account at once
     requests_per_second: float = REQUESTS_PER_SECOND
     timeout_seconds: float = 20.0
     verify: bool | str = True

@@ -15,12 +15,16 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
-# DropTrack's supplier-order statuses (connectors/suppliers/base.py SupplierOrderView.status).
-RECEIVED = "received"
-PROCESSING = "processing"
-SHIPPED = "shipped"
-CANCELLED = "cancelled"
-ON_HOLD = "on_hold"
+from connectors.suppliers import base
+
+# DropTrack's supplier-order statuses (connectors/suppliers/base.py), and "unknown" for an
+# AliExpress status no row names (the engine leaves the order where it is).
+RECEIVED = base.RECEIVED
+AWAITING_PAYMENT = base.AWAITING_PAYMENT
+PROCESSING = base.PROCESSING
+SHIPPED = base.SHIPPED
+CANCELLED = base.CANCELLED
+ON_HOLD = base.ON_HOLD
 UNKNOWN = "unknown"
 
 
@@ -28,12 +32,11 @@ UNKNOWN = "unknown"
 class OrderUnit:
     status: str
     note: str = ""  # why, for the owner, when the status alone does not say it
-    awaiting_payment: bool = False
 
 
 ORDER_STATUSES: Final = MappingProxyType({
-    "PLACE_ORDER_SUCCESS": OrderUnit(RECEIVED, "placed, waiting for payment at AliExpress",
-                                     awaiting_payment=True),
+    "PLACE_ORDER_SUCCESS": OrderUnit(AWAITING_PAYMENT,
+                                     "placed, waiting for payment at AliExpress"),
     "PAYMENT_PROCESSING": OrderUnit(RECEIVED, "payment in progress"),
     "WAIT_SELLER_EXAMINE_MONEY": OrderUnit(RECEIVED, "payment being confirmed"),
     "WAIT_GROUP": OrderUnit(RECEIVED, "waiting for the group purchase to form"),
@@ -66,7 +69,7 @@ class Refusal(StrEnum):
     OUT_OF_STOCK = "out_of_stock"
     INVALID_ADDRESS = "invalid_address"
     INCOMPLETE_ADDRESS = "incomplete_address"
-    NO_SHIPPING = "no_shipping"
+    NO_SHIPPING = "no_shipping_method"
     ALREADY_PLACED = "already_placed"  # the reference was used: an order exists, id unknown
     ACCOUNT = "supplier_account"  # the owner's AliExpress account cannot order
     REFUSED = "supplier_refused"  # refused for a reason AliExpress does not explain
