@@ -12,7 +12,8 @@ from core.status import Reason, Status, validate_reason
 
 __all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note",
            "no_shipping_method", "pay_at_supplier", "price_above_limit", "reason_hint",
-           "supplier_cancelled", "supplier_refused", "unknown_supplier_product"]
+           "reconnect_supplier", "supplier_cancelled", "supplier_disconnected",
+           "supplier_refused", "unknown_supplier_product"]
 
 CUSTOMER_LABELS: Mapping[Status, str] = MappingProxyType(
     {
@@ -276,3 +277,16 @@ def supplier_refused(order_number: str, supplier: str, kind: str, details: str) 
                 "restrictions), then forward it again.")
     return (f"Order {order_number}: {supplier} refused it ({details}). Forward it again "
             "later, switch to the backup supplier, or refund the customer.")
+
+
+def reconnect_supplier(supplier: str, label: str, problem: str) -> str:
+    """The owner's alert when a supplier's token can no longer be renewed."""
+    return (f"{supplier}: {label} no longer accepts DropTrack's access ({problem}). Orders "
+            f"for {supplier} wait. Open Suppliers, then {supplier}, and connect the {label} "
+            "account again; waiting orders go on their own once it is connected.")
+
+
+def supplier_disconnected(supplier: str) -> str:
+    """Kept on a supplier order waiting for its supplier's account to be reconnected."""
+    return (f"waiting: {supplier} refused DropTrack's access token; DropTrack is renewing it "
+            "(if it cannot, the owner is asked to connect the account again)")

@@ -27,6 +27,12 @@ from decimal import Decimal
 from typing import Protocol
 
 from core.domain import Address, CarrierEvent
+from core.errors import PermanentError
+
+
+class SupplierAuthError(PermanentError):
+    """The supplier refused DropTrack's credentials (an expired, revoked or never granted
+    token): renewing them may help, else the owner reconnects the account."""
 
 
 @dataclass(frozen=True)

@@ -59,12 +59,22 @@ class SupplierKind:
     describe: Callable[[Supplier], str] = lambda supplier: ""
     account_state: Callable[[Runtime, Supplier], Mapping[str, str]] | None = None
     test: Callable[[Runtime, Supplier], str] | None = None
+    # Kinds whose tokens expire: whether they are due (before they expire), and renewing
+    # them (the call, then the new tokens saved encrypted). The sweep and the job are in
+    # integration/sync/suppliers/tokens.py; `renew` raises SupplierAuthError when only the
+    # owner can help (revoked: reconnect).
+    needs_renewal: Callable[[Runtime, Supplier], bool] | None = None
+    renew: Callable[[Runtime, Supplier], None] | None = None
 
 
 KIND_MODULES: dict[str, str] = {
     "rest": "integration.accounts.suppliers",
     "csv": "integration.accounts.csv_kind",
+    "aliexpress": "integration.accounts.aliexpress_kind",
 }
+# The job renewing one supplier's tokens (handler: integration/sync/suppliers/tokens.py; named
+# here so that the engine can queue it after a refused token).
+RENEW_TOKENS_JOB = "supplier.tokens.renew"
 
 
 def kind_of(name: str) -> SupplierKind:
@@ -81,3 +91,12 @@ def kind_of(name: str) -> SupplierKind:
 def connectable_kinds() -> list[SupplierKind]:
     """The kinds the Suppliers page offers a generic connect form for."""
     return [kind for kind in map(kind_of, KIND_MODULES) if kind.add is not None]
+
+
+def renewal_key(supplier: Supplier) -> str:
+    """The renewal job's key: one per supplier and version of its credentials (a digest: no
+    secret in the key)."""
+    import hashlib
+
+    digest = hashlib.sha256((supplier.credentials_encrypted or "").encode()).hexdigest()[:12]
+    return f"{RENEW_TOKENS_JOB}:{supplier.id}:{digest}"

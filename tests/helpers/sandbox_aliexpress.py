@@ -49,9 +49,9 @@ class AliExpressSandbox:
         assert isinstance(clock, FrozenClock)
         return clock
 
-    def fresh(self, **options: Any) -> None:
+    def fresh(self, clock: FrozenClock | None = None, **options: Any) -> None:
         self.server.app.extensions["sandbox"] = AliExpressState(
-            FrozenClock(EPOCH), apps={DEFAULT_APP_KEY: DEFAULT_APP_SECRET}, **options)
+            clock or FrozenClock(EPOCH), apps={DEFAULT_APP_KEY: DEFAULT_APP_SECRET}, **options)
 
     def settings(self, access_token: str = "", **changes: Any) -> AliExpressSettings:
         values: dict[str, Any] = {"app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET,

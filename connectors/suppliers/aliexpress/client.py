@@ -23,6 +23,7 @@ from connectors.suppliers.aliexpress import settings as config
 from connectors.suppliers.aliexpress.mapper import PlatformError
 from connectors.suppliers.aliexpress.settings import AliExpressSettings
 from connectors.suppliers.aliexpress.units import PlatformProblem
+from connectors.suppliers.base import SupplierAuthError
 from core.errors import PermanentError, RetryableError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class AliExpressError(PermanentError):
         self.problem = problem
 
 
-class AliExpressTokenError(AliExpressError):
+class AliExpressTokenError(AliExpressError, SupplierAuthError):
     """The access (or refresh) token was refused: expired, revoked, or never granted."""
 
 
