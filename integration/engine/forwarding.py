@@ -33,7 +33,7 @@ from integration.accounts.supplier_kinds import RENEW_TOKENS_JOB, kind_of, renew
 from integration.accounts.suppliers import supplier_connection
 from integration.engine import bindings, preflight
 from integration.engine.orders import CANCEL_JOB, CONFIRM_ADDRESS_JOB, FORWARD_JOB
-from integration.engine.tracking import ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update, parcel_lines
 from integration.jobs import alerts, outbox
 from integration.jobs.outbox import ClaimedJob, PermanentError
 from integration.jobs.registry import job
@@ -289,10 +289,14 @@ def poll_supplier_order(runtime: Runtime, claimed: ClaimedJob) -> None:
         view = connector.get_order(external_id)
     with runtime.db.write() as session:
         _follow_status(session, supplier_order_id, supplier.name, view, runtime)
+        order_lines = session.get_one(SupplierOrder, supplier_order_id).lines
         for parcel in view.parcels:
             apply_parcel_update(session, ParcelUpdate(
                 supplier_order_id, parcel.ref, parcel.tracking_number, parcel.carrier,
-                parcel.tracking_url, parcel.events, parcel.estimated_delivery_at),
+                parcel.tracking_url, parcel.events, parcel.estimated_delivery_at,
+                lines=parcel_lines(order_lines, [(i.supplier_ref, i.quantity)
+                                                 for i in parcel.items])
+                if len(view.parcels) > 1 else None),
                 runtime.clock.now())
 
 

@@ -19,7 +19,7 @@ from typing import Any
 from connectors.carriers.units import normalize
 from connectors.parsing import decimal, text
 from connectors.suppliers.aliexpress import units
-from connectors.suppliers.base import Parcel, SupplierOrderView
+from connectors.suppliers.base import Parcel, ParcelItem, SupplierOrderView
 from core.domain import Address, CarrierEvent
 
 SIGN_METHOD = "sha256"
@@ -402,7 +402,10 @@ def parse_tracking(result: dict[str, Any]) -> tuple[list[Parcel], list[str]]:
             continue
         nodes = _listed(line.get("detail_node_list"), "detail_node")
         events = tuple(event for node in nodes if (event := _event(number, node)) is not None)
-        parcels.append(Parcel(ref=number, tracking_number=number,
+        items = tuple(ParcelItem(text(item.get("item_id")), _int(item.get("quantity")))
+                      for item in _listed(line.get("package_item_list"), "package_item")
+                      if text(item.get("item_id")))
+        parcels.append(Parcel(ref=number, tracking_number=number, items=items,
                               carrier=text(line.get("carrier_name")) or None,
                               tracking_url=text(line.get("cp_website_url")) or None,
                               events=events,
