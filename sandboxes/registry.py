@@ -18,6 +18,7 @@ SANDBOXES: dict[str, str] = {
     "supplier": "sandboxes.supplier",
     "17track": "sandboxes.seventeen_track",
     "aliexpress": "sandboxes.aliexpress",
+    "cj": "sandboxes.cj",
 }
 
 

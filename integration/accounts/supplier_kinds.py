@@ -14,6 +14,8 @@ What a kind provides:
 - `form` + `add(runtime, name, values)`: the dashboard's connect form (Suppliers page) and
   what it does; `add` returns the new supplier's id, its credentials encrypted at rest. Kinds
   with a page of their own (rest, csv) leave `add` None.
+- `find_variants(runtime, supplier, product id or URL)`: the variants the owner picks from
+  when linking a store SKU (Suppliers page -> the supplier -> Link a SKU).
 - `account_state(runtime, supplier)`: label -> value for the Suppliers page (token expiry,
   balance, budget left); `test(runtime, supplier)`: the test button, a sentence saying what
   worked (raises SupplierError with what did not).
@@ -48,6 +50,17 @@ class FormField:
 
 
 @dataclass(frozen=True)
+class VariantChoice:
+    """One variant of a supplier's product, as the owner picks it when linking a store SKU."""
+
+    product_id: str
+    variant_id: str  # CJ vid; AliExpress sku_attr
+    label: str
+    supplier_sku: str = ""
+    price: str = ""
+
+
+@dataclass(frozen=True)
 class SupplierKind:
     name: str
     label: str
@@ -65,12 +78,16 @@ class SupplierKind:
     # owner can help (revoked: reconnect).
     needs_renewal: Callable[[Runtime, Supplier], bool] | None = None
     renew: Callable[[Runtime, Supplier], None] | None = None
+    # The variants of the product the owner names by the supplier's id or its page's URL
+    # (linking a store SKU); raises SupplierError when the supplier knows no such product.
+    find_variants: Callable[[Runtime, Supplier, str], Sequence[VariantChoice]] | None = None
 
 
 KIND_MODULES: dict[str, str] = {
     "rest": "integration.accounts.suppliers",
     "csv": "integration.accounts.csv_kind",
     "aliexpress": "integration.accounts.aliexpress_kind",
+    "cj": "integration.accounts.cj",
 }
 # The job renewing one supplier's tokens (handler: integration/sync/suppliers/tokens.py; named
 # here so that the engine can queue it after a refused token).

@@ -311,7 +311,8 @@ def _follow_status(session: Session, supplier_order_id: int, supplier_name: str,
             row.status == AWAITING_PAYMENT:
         row.status, row.reason = "forwarded", None
         alerts.resolve_alerts(session, order.id, (Reason.AWAITING_SUPPLIER_PAYMENT.value,), now)
-        if order.status == Status.PENDING and order.reason == Reason.AWAITING_SUPPLIER_PAYMENT:
+        if order.status == Status.PENDING and \
+                order.reason == Reason.AWAITING_SUPPLIER_PAYMENT:
             order.status, order.reason, order.updated_at = Status.PROCESSING, None, now
     elif view.status == supplier_base.CANCELLED and row.status in ("forwarded",
                                                                     AWAITING_PAYMENT):

@@ -9,6 +9,7 @@ from flask import Response, flash, g, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 
 from integration.accounts import stores
+from integration.accounts.supplier_kinds import KIND_MODULES, connectable_kinds, kind_of
 from integration.accounts.suppliers import SupplierError, add_rest_supplier
 from integration.engine.actions import ActionError
 from integration.engine.mappings import COLUMNS, ImportReport, export_csv
@@ -34,7 +35,10 @@ def _suppliers_page(error: str | None = None, form: dict[str, str] | None = None
     with rt.db.read() as db:
         rows = catalog.supplier_rows(db)
     return render_template("admin/suppliers.html", suppliers=rows, error=error,
-                           form=form or {}, which=which, section="suppliers"), code
+                           form=form or {}, which=which, section="suppliers",
+                           kinds=connectable_kinds(),
+                           kind_labels={name: kind_of(name).label for name in KIND_MODULES}
+                           ), code
 
 
 @blueprint.get("/suppliers")
@@ -77,17 +81,92 @@ def add_csv() -> ResponseReturnValue:
     return redirect(url_for("admin.suppliers"))
 
 
-@blueprint.get("/suppliers/<int:supplier_id>")
-def supplier(supplier_id: int) -> ResponseReturnValue:
+@blueprint.post("/suppliers/connect/<kind_name>")
+def connect_supplier(kind_name: str) -> ResponseReturnValue:
+    """The connect form of a supplier kind (CJdropshipping, ...), from the kind registry."""
+    rt = runtime()
+    kind = next((k for k in connectable_kinds() if k.name == kind_name), None)
+    if kind is None or kind.add is None:
+        return _suppliers_page("That kind of supplier cannot be connected here.", code=404)
+    name = request.form.get("name", "")[:255]
+    values = {f.name: request.form.get(f.name, "")[:1000] for f in kind.form}
+    try:
+        kind.add(rt, name, values)
+    except SupplierError as exc:
+        shown = {f.name: values[f.name] for f in kind.form if not f.secret}
+        return _suppliers_page(f"The supplier was not added: {exc}. Correct it and send the "
+                               "form again.", {"name": name, **shown}, kind.name, 400)
+    flash(f"{kind.label} supplier {name.strip()} connected. Use its Test button, then link "
+          "your SKUs to its products.", "ok")
+    return redirect(url_for("admin.suppliers"))
+
+
+def _supplier_row(supplier_id: int) -> tuple[catalog.SupplierRow | None, Supplier | None]:
     rt = runtime()
     with rt.db.read() as db:
         row = next((s for s in catalog.supplier_rows(db) if s.id == supplier_id), None)
-        settings = dict(db.get_one(Supplier, supplier_id).settings) if row else {}
-    if row is None:
+        record = db.get(Supplier, supplier_id)
+        if record is not None:
+            db.expunge(record)
+    return row, record
+
+
+@blueprint.get("/suppliers/<int:supplier_id>")
+def supplier(supplier_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    row, record = _supplier_row(supplier_id)
+    if row is None or record is None:
         flash("That supplier does not exist any more.", "error")
         return redirect(url_for("admin.suppliers"))
-    return render_template("admin/supplier.html", supplier=row, settings=settings,
+    kind = kind_of(record.kind)
+    state = kind.account_state(rt, record) if kind.account_state else {}
+    with rt.db.read() as db:
+        stores_by_id = queries.store_labels(db)
+    return render_template("admin/supplier.html", supplier=row, settings=dict(record.settings),
+                           kind=kind, account=state, stores=stores_by_id, variants=None,
                            error=None, section="suppliers")
+
+
+@blueprint.post("/suppliers/<int:supplier_id>/test")
+def test_supplier(supplier_id: int) -> ResponseReturnValue:
+    rt = runtime()
+    _, record = _supplier_row(supplier_id)
+    if record is None or kind_of(record.kind).test is None:
+        flash("That supplier has no test.", "error")
+        return redirect(url_for("admin.suppliers"))
+    test = kind_of(record.kind).test
+    assert test is not None
+    try:
+        flash(test(rt, record), "ok")
+    except SupplierError as exc:
+        flash(f"The test failed: {exc}", "error")
+    return redirect(url_for("admin.supplier", supplier_id=supplier_id))
+
+
+@blueprint.get("/suppliers/<int:supplier_id>/link")
+def link_variant(supplier_id: int) -> ResponseReturnValue:
+    """Link a store SKU to one of the supplier's variants: search by product id or URL, then
+    pick the variant (each pick posts to the mapping form)."""
+    rt = runtime()
+    row, record = _supplier_row(supplier_id)
+    if row is None or record is None or kind_of(record.kind).find_variants is None:
+        flash("That supplier's products cannot be searched.", "error")
+        return redirect(url_for("admin.suppliers"))
+    kind = kind_of(record.kind)
+    assert kind.find_variants is not None
+    product = request.args.get("product", "")[:1000]
+    sku = request.args.get("sku", "")[:255]
+    with rt.db.read() as db:
+        stores_by_id = queries.store_labels(db)
+    error, variants = None, None
+    try:
+        variants = kind.find_variants(rt, record, product)
+    except SupplierError as exc:
+        error = str(exc)
+    return render_template("admin/supplier.html", supplier=row, settings=dict(record.settings),
+                           kind=kind, account={}, stores=stores_by_id, variants=variants,
+                           sku=sku, product=product, store=request.args.get("store", ""),
+                           error=error, section="suppliers"), 400 if error else 200
 
 
 @blueprint.post("/suppliers/<int:supplier_id>")
