@@ -9,6 +9,7 @@ AliExpress to charge the account at once), `currency`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from contextlib import closing
 from datetime import datetime, timedelta
@@ -22,8 +23,14 @@ from connectors.suppliers.aliexpress.mapper import Tokens
 from connectors.suppliers.aliexpress.settings import DEFAULT_BASE_URL, AliExpressSettings
 from connectors.suppliers.base import SupplierAuthError, SupplierConnector
 from connectors.url_safety import UnsafeURLError, check_outbound_url
+from core.errors import RetryableError
 from integration.accounts.audit import record_audit
-from integration.accounts.supplier_kinds import FormField, SupplierError, SupplierKind
+from integration.accounts.supplier_kinds import (
+    FormField,
+    SupplierError,
+    SupplierKind,
+    VariantChoice,
+)
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Supplier
 
@@ -132,6 +139,12 @@ def authorize_url(runtime: Runtime, supplier: Supplier, redirect_uri: str, state
         return ae.authorize_url(redirect_uri, state)
 
 
+def _authorized(runtime: Runtime, supplier: Supplier, code: str) -> str:
+    tokens = complete_authorization(runtime, supplier, code)
+    return (f"AliExpress account {tokens.account or tokens.user_id} connected; its token "
+            f"is valid until {tokens.access_expires_at:%Y-%m-%d} and is renewed before then.")
+
+
 def complete_authorization(runtime: Runtime, supplier: Supplier, code: str) -> Tokens:
     """The callback's code for tokens, saved encrypted. SupplierError when refused."""
     with closing(connector(runtime, supplier)) as ae:
@@ -195,8 +208,43 @@ def _test(runtime: Runtime, supplier: Supplier) -> str:
     return "AliExpress answered a signed product lookup with the account's token."
 
 
+def product_id_from(text: str) -> str | None:
+    """An AliExpress product id: digits, or the product page's address (…/item/<id>.html)."""
+    text = text.strip()
+    if text.isdigit():
+        return text
+    match = re.search(r"/item/(\d+)\.html", text)
+    return match.group(1) if match else None
+
+
+def find_variants(runtime: Runtime, supplier: Supplier, product: str) -> list[VariantChoice]:
+    product_id = product_id_from(product)
+    if product_id is None:
+        raise SupplierError("enter the AliExpress product id (digits) or paste the product "
+                            "page's address (…/item/<id>.html)")
+    country = str(supplier.settings.get("ship_to_country", "US"))
+    with closing(connector(runtime, supplier)) as ae:
+        try:
+            found, code = ae.product(product_id, country)
+        except SupplierAuthError as exc:
+            raise SupplierError(f"AliExpress refused the token ({exc}): connect the account "
+                                "again") from None
+        except RetryableError as exc:
+            raise SupplierError(f"AliExpress is busy, try again in a moment ({exc})") from None
+    if found is None:
+        raise SupplierError(f"AliExpress does not offer product {product_id} "
+                            f"({'unknown product' if code == '605' else code})")
+    return [VariantChoice(product_id=found.product_id, variant_id=sku.sku_attr,
+                          label=sku.description or sku.sku_attr or "the only variant",
+                          supplier_sku=f"{found.product_id}|{sku.sku_attr}" if sku.sku_attr
+                          else found.product_id,
+                          price=f"{sku.price} {sku.currency}" if sku.price is not None else "")
+            for sku in found.skus]
+
+
 KIND = SupplierKind(
     name=NAME, label="AliExpress", connect=_connect, check=_check, form=FORM,
     add=add_aliexpress_supplier,
     describe=lambda supplier: str(supplier.settings.get("base_url", DEFAULT_BASE_URL)),
-    account_state=_state, test=_test, needs_renewal=_needs_renewal, renew=_renew)
+    account_state=_state, test=_test, needs_renewal=_needs_renewal, renew=_renew,
+    authorize=authorize_url, authorized=_authorized, find_variants=find_variants)

@@ -81,6 +81,12 @@ class SupplierKind:
     # The variants of the product the owner names by the supplier's id or its page's URL
     # (linking a store SKU); raises SupplierError when the supplier knows no such product.
     find_variants: Callable[[Runtime, Supplier, str], Sequence[VariantChoice]] | None = None
+    # Kinds the owner authorizes at the supplier (OAuth code flow, AliExpress): the address
+    # to send the owner to (redirect URI, state), and the callback's code exchanged for
+    # tokens (saved encrypted; a sentence for the owner, SupplierError when refused).
+    # Routes: integration/web/admin/supplier_oauth.py.
+    authorize: Callable[[Runtime, Supplier, str, str], str] | None = None
+    authorized: Callable[[Runtime, Supplier, str], str] | None = None
 
 
 KIND_MODULES: dict[str, str] = {
