@@ -17,7 +17,7 @@ from typing import Any
 
 from core.clock import Clock
 from demo.sandboxes import Sandboxes
-from demo.setup import OUT_OF_STOCK_SKU, PRODUCTS, SHOPIFY_DOMAIN, Product
+from demo.setup import ALIEXPRESS_SUPPLIER, OUT_OF_STOCK_SKU, PRODUCTS, SHOPIFY_DOMAIN, Product
 from sandboxes.supplier import Scenario
 
 SHOPIFY = "Shopify"
@@ -150,6 +150,7 @@ class OrderStream:
             return self.rng.choice([p for p in PRODUCTS if p.supplier_sku.startswith(
                 ("CANDLE", "PRINT"))])
         return self.rng.choice([p for p in PRODUCTS if p.sku != OUT_OF_STOCK_SKU
+                                and p.supplier != ALIEXPRESS_SUPPLIER
                                 and not p.supplier_sku.startswith(("CANDLE", "PRINT"))])
 
     # -- Shopify ----------------------------------------------------------------------------

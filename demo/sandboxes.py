@@ -1,4 +1,4 @@
-"""The three sandboxes on loopback, all on the demo's one clock.
+"""The sandboxes on loopback, all on the demo's one clock.
 
 * Shopify: admin API, OAuth and the customer's order status page, plain HTTP.
 * WooCommerce: its REST API over HTTPS (a throwaway CA written to the workspace), because over
@@ -6,8 +6,9 @@
   that a fast simulated clock would reject as 15 minutes off. The same site is also served over
   plain HTTP for the customer's browser (no certificate warning on My Account > View order).
 * The reference supplier (REST, with push).
+* AliExpress (the DS APIs, OAuth, signatures), shipping paid orders a simulated day later.
 
-Ports: the ones after DropTrack's (8081..8084 for 8080), so a resumed demo finds the same
+Ports: the ones after DropTrack's (8081..8085 for 8080), so a resumed demo finds the same
 store URLs; a busy port falls back to any free one.
 """
 
@@ -15,12 +16,15 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from core.clock import Clock
+from sandboxes import aliexpress as aliexpress_sandbox
 from sandboxes import shopify as shopify_sandbox
 from sandboxes import supplier as supplier_sandbox
 from sandboxes import woocommerce as woocommerce_sandbox
+from sandboxes.aliexpress import AliExpressState
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.supplier import SupplierState
@@ -59,6 +63,8 @@ class Sandboxes:
     supplier: SupplierState
     supplier_server: BackgroundServer
     ca_file: Path
+    aliexpress: AliExpressState
+    aliexpress_server: BackgroundServer
 
     @property
     def shopify_url(self) -> str:
@@ -82,7 +88,8 @@ class Sandboxes:
         self.woocommerce_webhooks.stop()
         self.supplier.close()
         for server in (self.shopify_server, self.woocommerce_api_server,
-                       self.woocommerce_shop_server, self.supplier_server):
+                       self.woocommerce_shop_server, self.supplier_server,
+                       self.aliexpress_server):
             server.stop()
 
 
@@ -119,6 +126,13 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
         started.append(supplier_server.start())
         state: SupplierState = supplier_app.extensions["sandbox"]
         state.public_url = supplier_server.url
+
+        # AliExpress ships a paid order a simulated day later, one parcel per item.
+        aliexpress_app = aliexpress_sandbox.build(clock, qps=None,
+                                                  auto_ship_after=timedelta(days=1))
+        aliexpress_server = BackgroundServer(aliexpress_app,
+                                             port=preferred_port(first_port + 4))
+        started.append(aliexpress_server.start())
     except BaseException:
         for server in started:
             server.stop()
@@ -126,4 +140,6 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
     return Sandboxes(shopify=box, shopify_server=shopify_server, woocommerce=store,
                      woocommerce_webhooks=woo_app.extensions["sandbox_webhooks"],
                      woocommerce_api_server=woo_api, woocommerce_shop_server=woo_shop,
-                     supplier=state, supplier_server=supplier_server, ca_file=ca_file)
+                     supplier=state, supplier_server=supplier_server, ca_file=ca_file,
+                     aliexpress=aliexpress_app.extensions["sandbox"],
+                     aliexpress_server=aliexpress_server)

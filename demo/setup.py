@@ -33,6 +33,7 @@ SHOP_NAME = "demo-outfitters"
 SHOPIFY_DOMAIN = f"{SHOP_NAME}.myshopify.com"
 REST_SUPPLIER = "Reference Supplier (REST)"
 CSV_SUPPLIER = "Spreadsheet Supplier (CSV)"
+ALIEXPRESS_SUPPLIER = "AliExpress"
 HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
@@ -59,6 +60,10 @@ PRODUCTS = (
     Product("TOTE", "Canvas tote bag", "18.00", REST_SUPPLIER, "BAG-TOTE-CANVAS"),  # 0 in stock
     Product("CANDLE", "Soy candle (handmade)", "16.00", CSV_SUPPLIER, "CANDLE-SOY-200G"),
     Product("POSTER", "Art print A3", "24.00", CSV_SUPPLIER, "PRINT-A3-WAVES"),
+    # From AliExpress (product_id|sku_attr): in the catalogue, not in the order stream's
+    # stories (buy it in a sandbox store to watch an AliExpress order go).
+    Product("SUNGLASSES", "Polarized sunglasses", "19.00", ALIEXPRESS_SUPPLIER,
+            "4000903675543|73:175#Black Green;71:193#Polarized"),
 )
 OUT_OF_STOCK_SKU = "TOTE"
 
@@ -195,7 +200,30 @@ def add_suppliers(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace) 
     if CSV_SUPPLIER not in existing:
         add_csv_supplier(runtime, CSV_SUPPLIER, str(workspace.csv_outbox),
                          str(workspace.csv_inbox))
+    add_aliexpress(runtime, sandboxes, existing.get(ALIEXPRESS_SUPPLIER))
     return name
+
+
+def add_aliexpress(runtime: Runtime, sandboxes: Sandboxes, existing: Supplier | None) -> None:
+    """The AliExpress supplier, authorized as the owner would on AliExpress's consent page
+    (the sandbox's authorize step), paying each order from the account at once. The sandbox
+    forgets its accounts on restart: a resumed demo authorizes again."""
+    from integration.accounts import aliexpress_kind
+    from sandboxes.aliexpress import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
+
+    if existing is None:
+        aliexpress_kind.add_aliexpress_supplier(runtime, ALIEXPRESS_SUPPLIER, {
+            "app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET,
+            "base_url": sandboxes.aliexpress_server.url, "auto_pay": "1"})
+    with runtime.db.write() as session:
+        row = session.scalars(select(Supplier).where(
+            Supplier.name == ALIEXPRESS_SUPPLIER)).one()
+        row.settings = {**row.settings, "base_url": sandboxes.aliexpress_server.url,
+                        "ship_to_country": "GB"}
+        session.flush()
+        session.expunge(row)
+    aliexpress_kind.complete_authorization(
+        runtime, row, sandboxes.aliexpress.authorize(DEFAULT_APP_KEY))
 
 
 def add_products(runtime: Runtime, sandboxes: Sandboxes, store_ids: tuple[int, ...],

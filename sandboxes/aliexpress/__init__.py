@@ -14,6 +14,7 @@ uncertain is listed in `state`.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -33,9 +34,10 @@ __all__ = ["DEFAULT_ACCOUNT", "DEFAULT_APP_KEY", "DEFAULT_APP_SECRET", "AliExpre
 
 def build(clock: Clock, *, public_url: str = "", app_key: str = DEFAULT_APP_KEY,
           app_secret: str = DEFAULT_APP_SECRET, qps: int | None = 20,
-          repeat_mode: str = "refuse", **options: Any) -> Flask:
+          repeat_mode: str = "refuse", auto_ship_after: timedelta | None = None,
+          **options: Any) -> Flask:
     if options:
         raise TypeError(f"unknown aliexpress sandbox options: {', '.join(sorted(options))}")
     state = AliExpressState(clock, apps={app_key: app_secret}, qps=qps,
-                            repeat_mode=repeat_mode)
+                            repeat_mode=repeat_mode, auto_ship_after=auto_ship_after)
     return create_app(state)

@@ -149,13 +149,16 @@ def _ms(moment: datetime) -> int:
 class AliExpressState:
     def __init__(self, clock: Clock, *, apps: dict[str, str] | None = None,
                  qps: int | None = 20, repeat_mode: str = "refuse",
-                 catalogue: dict[str, SandboxProduct] | None = None) -> None:
+                 catalogue: dict[str, SandboxProduct] | None = None,
+                 auto_ship_after: timedelta | None = None) -> None:
         if repeat_mode not in ("refuse", "replay"):
             raise ValueError("repeat_mode is 'refuse' or 'replay'")
         self.clock = clock
         self.apps = dict(apps or {DEFAULT_APP_KEY: DEFAULT_APP_SECRET})
         self.qps = qps
         self.repeat_mode = repeat_mode
+        # When set (the demo), a paid order ships this long after payment, one parcel per item.
+        self.auto_ship_after = auto_ship_after
         self.catalogue = catalogue or default_catalogue()
         self.lock = threading.RLock()
         self.codes: dict[str, tuple[str, str, datetime]] = {}  # code -> (app, user, issued)
@@ -384,11 +387,16 @@ class AliExpressState:
         return (product, sku) if sku is not None else None
 
     def order(self, user_id: str, order_id: str) -> SandboxOrder:
-        order = self.orders.get(order_id)
-        if order is None or order.user_id != user_id:
-            raise PlatformFailure("15", "Remote service error", "isv.order-not-found",
-                                  "The order does not exist", kind="ISP")
-        return order
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None or order.user_id != user_id:
+                raise PlatformFailure("15", "Remote service error", "isv.order-not-found",
+                                      "The order does not exist", kind="ISP")
+            if self.auto_ship_after is not None and order.paid_at is not None and \
+                    not order.shipped and order.cancelled_at is None and \
+                    self.clock.now() - order.paid_at >= self.auto_ship_after:
+                self.ship_split(order_id)
+            return order
 
     def order_result(self, order: SandboxOrder) -> dict[str, Any]:
         status = order.status()
