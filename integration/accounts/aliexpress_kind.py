@@ -15,8 +15,6 @@ from contextlib import closing
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from connectors.suppliers.aliexpress.client import AliExpressClient
 from connectors.suppliers.aliexpress.connector import AliExpress
 from connectors.suppliers.aliexpress.mapper import Tokens
@@ -30,6 +28,7 @@ from integration.accounts.supplier_kinds import (
     SupplierError,
     SupplierKind,
     VariantChoice,
+    save_new_supplier,
 )
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Supplier
@@ -74,14 +73,7 @@ def add_aliexpress_supplier(runtime: Runtime, name: str, values: Mapping[str, st
                   "currency": values.get("currency", "USD") or "USD"},
         credentials_encrypted=runtime.secrets.encrypt_json({"app_key": app_key,
                                                             "app_secret": app_secret}))
-    try:
-        with runtime.db.write() as session:
-            session.add(supplier)
-            session.flush()
-            record_audit(session, now, "owner", "supplier.added", subject=f"{NAME}:{name}")
-    except IntegrityError:
-        raise SupplierError(f"a supplier named {name!r} already exists") from None
-    return supplier.id
+    return save_new_supplier(runtime, supplier, "owner")
 
 
 def settings_for(runtime: Runtime, supplier: Supplier) -> AliExpressSettings:

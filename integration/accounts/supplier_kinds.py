@@ -123,3 +123,21 @@ def renewal_key(supplier: Supplier) -> str:
 
     digest = hashlib.sha256((supplier.credentials_encrypted or "").encode()).hexdigest()[:12]
     return f"{RENEW_TOKENS_JOB}:{supplier.id}:{digest}"
+
+
+def save_new_supplier(runtime: Runtime, supplier: Supplier, actor: str) -> int:
+    """Insert a new supplier row (credentials already encrypted) with its audit entry; the
+    same name twice is a SupplierError, not a crash. Every kind's `add` ends here."""
+    from sqlalchemy.exc import IntegrityError
+
+    from integration.accounts.audit import record_audit
+
+    try:
+        with runtime.db.write() as session:
+            session.add(supplier)
+            session.flush()
+            record_audit(session, supplier.created_at, actor, "supplier.added",
+                         subject=f"{supplier.kind}:{supplier.name}")
+    except IntegrityError:
+        raise SupplierError(f"a supplier named {supplier.name!r} already exists") from None
+    return supplier.id

@@ -6,7 +6,6 @@ and WooCommerce sandboxes. Then the faults, each a clear state on the order."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -32,6 +31,7 @@ from integration.storage.models import (
 from sandboxes.aliexpress import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from sandboxes.shopify.webhooks import order_payload
 from sandboxes.woocommerce.payloads import order_json
+from tests.helpers.concurrency import at_once
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_aliexpress import AliExpressSandbox
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
@@ -100,6 +100,15 @@ def post_shopify_order(live_url: str, link: ShopifyLink, *skus: str) -> int:
     assert answer.status_code == 200, answer.text
     assert run_jobs(link.runtime, "inbox.process") == 1
     return order.id
+
+
+def paid_glasses_order(ae: AliExpressSandbox, link: ShopifyLink, live_url: str) -> int:
+    """AliExpress connected (paying at once), CASE-1 linked to the sunglasses, and a paid
+    Shopify order for one pair delivered by webhook. The supplier's id."""
+    supplier_id = connect_aliexpress(link.runtime, ae, auto_pay="1")
+    map_to(link.runtime, link.store_id, supplier_id, "CASE-1", GLASSES)
+    post_shopify_order(live_url, link, "CASE-1")
+    return supplier_id
 
 
 def poll(runtime: Runtime) -> None:
@@ -218,9 +227,7 @@ def test_two_workers_a_restart_and_a_lost_answer_make_one_order(
         repeat_mode: str) -> None:
     runtime = shopify_link.runtime
     ae.state.repeat_mode = repeat_mode
-    supplier_id = connect_aliexpress(runtime, ae, auto_pay="1")
-    map_to(runtime, shopify_link.store_id, supplier_id, "CASE-1", GLASSES)
-    post_shopify_order(live_url, shopify_link, "CASE-1")
+    paid_glasses_order(ae, shopify_link, live_url)
 
     # The first run's create reaches AliExpress, but its answer is lost (a timeout).
     ae.state.faults.append("lose_create_response")
@@ -235,19 +242,7 @@ def test_two_workers_a_restart_and_a_lost_answer_make_one_order(
         claimed = outbox.claim_due(session, "worker-1", runtime.clock.now(),
                                    timedelta(seconds=30), 10)
     assert len(claimed) == 1
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            run_job(runtime, claimed[0])
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    errors = at_once(lambda: run_job(runtime, claimed[0]))
     assert not errors
     assert len(ae.state.orders) == 1  # never a second AliExpress order
     order, row = the_order(runtime)
@@ -293,9 +288,7 @@ def test_refusals_before_and_at_create(ae: AliExpressSandbox, shopify_link: Shop
 def test_supplier_cancels(ae: AliExpressSandbox, shopify_link: ShopifyLink,
                           live_url: str) -> None:
     runtime = shopify_link.runtime
-    supplier_id = connect_aliexpress(runtime, ae, auto_pay="1")
-    map_to(runtime, shopify_link.store_id, supplier_id, "CASE-1", GLASSES)
-    post_shopify_order(live_url, shopify_link, "CASE-1")
+    paid_glasses_order(ae, shopify_link, live_url)
     run_jobs(runtime, "supplier.forward")
     (placed,) = ae.state.orders.values()
     ae.state.supplier_cancels(placed.order_id)
@@ -308,9 +301,7 @@ def test_supplier_cancels(ae: AliExpressSandbox, shopify_link: ShopifyLink,
 def test_expired_token_is_renewed_and_revoked_one_alerts_the_owner(
         ae: AliExpressSandbox, shopify_link: ShopifyLink, live_url: str) -> None:
     runtime = shopify_link.runtime
-    supplier_id = connect_aliexpress(runtime, ae, auto_pay="1")
-    map_to(runtime, shopify_link.store_id, supplier_id, "CASE-1", GLASSES)
-    post_shopify_order(live_url, shopify_link, "CASE-1")
+    paid_glasses_order(ae, shopify_link, live_url)
     ae.state.expire_tokens()
     run_jobs(runtime, "supplier.forward")  # refused: waits, a renewal is queued
     _, row = the_order(runtime)
@@ -352,9 +343,7 @@ def test_token_renewed_before_it_expires(ae: AliExpressSandbox, shopify_link: Sh
 def test_qps_ban_makes_the_forward_wait(ae: AliExpressSandbox, shopify_link: ShopifyLink,
                                         live_url: str) -> None:
     runtime = shopify_link.runtime
-    supplier_id = connect_aliexpress(runtime, ae, auto_pay="1")
-    map_to(runtime, shopify_link.store_id, supplier_id, "CASE-1", GLASSES)
-    post_shopify_order(live_url, shopify_link, "CASE-1")
+    paid_glasses_order(ae, shopify_link, live_url)
     ae.state.qps = 0  # every call is over the limit (the sandbox's clock stands still)
     run_jobs(runtime, "supplier.forward")
     assert not ae.state.orders
