@@ -354,3 +354,23 @@ def test_qps_ban_makes_the_forward_wait(ae: AliExpressSandbox, shopify_link: Sho
     run_jobs(runtime, "supplier.forward")
     assert len(ae.state.orders) == 1
 
+
+
+def test_bad_signature_from_our_side_is_caught_and_the_owner_told(
+        ae: AliExpressSandbox, shopify_link: ShopifyLink, live_url: str) -> None:
+    runtime = shopify_link.runtime
+    supplier_id = paid_glasses_order(ae, shopify_link, live_url)
+    with runtime.db.write() as session:  # the secret DropTrack holds is not the app's
+        row = session.get_one(Supplier, supplier_id)
+        credentials = runtime.secrets.decrypt_json(row.credentials_encrypted or "")
+        row.credentials_encrypted = runtime.secrets.encrypt_json(
+            credentials | {"app_secret": "not-the-secret"})
+    run_jobs(runtime, "supplier.forward")
+    run_jobs(runtime, "supplier.tokens.renew")
+    assert not ae.state.orders and ae.state.calls["aliexpress.ds.product.get"] == 1
+    _, row = the_order(runtime)
+    assert row.status == "queued" and _forward_job(runtime).state == "pending"  # waits
+    with runtime.db.read() as session:
+        alert = session.scalars(select(Alert).where(Alert.kind == "supplier_auth")).one()
+    assert "app secret" in alert.message and "connect the AliExpress account again" in \
+        alert.message

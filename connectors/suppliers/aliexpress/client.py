@@ -129,6 +129,11 @@ class AliExpressClient:
             return RetryableError(message)
         if error.problem is PlatformProblem.TOKEN:
             return AliExpressTokenError(message, error.problem)
+        if error.problem is PlatformProblem.SIGNATURE:
+            # Our signature was refused: the app secret DropTrack holds is not the app's.
+            # Only the owner can fix it (connect again with the right secret).
+            return AliExpressTokenError(f"{message}: the app secret is not the one of app "
+                                        f"{self.settings.app_key}", error.problem)
         return AliExpressError(message, error.problem)
 
 
