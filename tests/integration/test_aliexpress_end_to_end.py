@@ -361,9 +361,9 @@ def test_bad_signature_from_our_side_is_caught_and_the_owner_told(
     runtime = shopify_link.runtime
     supplier_id = paid_glasses_order(ae, shopify_link, live_url)
     with runtime.db.write() as session:  # the secret DropTrack holds is not the app's
-        row = session.get_one(Supplier, supplier_id)
-        credentials = runtime.secrets.decrypt_json(row.credentials_encrypted or "")
-        row.credentials_encrypted = runtime.secrets.encrypt_json(
+        supplier = session.get_one(Supplier, supplier_id)
+        credentials = runtime.secrets.decrypt_json(supplier.credentials_encrypted or "")
+        supplier.credentials_encrypted = runtime.secrets.encrypt_json(
             credentials | {"app_secret": "not-the-secret"})
     run_jobs(runtime, "supplier.forward")
     run_jobs(runtime, "supplier.tokens.renew")
