@@ -6,9 +6,10 @@
   that a fast simulated clock would reject as 15 minutes off. The same site is also served over
   plain HTTP for the customer's browser (no certificate warning on My Account > View order).
 * The reference supplier (REST, with push).
+* CJdropshipping (Open API 2.0; ships paid orders a simulated day later).
 * AliExpress (the DS APIs, OAuth, signatures), shipping paid orders a simulated day later.
 
-Ports: the ones after DropTrack's (8081..8085 for 8080), so a resumed demo finds the same
+Ports: the ones after DropTrack's (8081..8086 for 8080), so a resumed demo finds the same
 store URLs; a busy port falls back to any free one.
 """
 
@@ -21,10 +22,13 @@ from pathlib import Path
 
 from core.clock import Clock
 from sandboxes import aliexpress as aliexpress_sandbox
+from sandboxes import cj as cj_sandbox
 from sandboxes import shopify as shopify_sandbox
 from sandboxes import supplier as supplier_sandbox
 from sandboxes import woocommerce as woocommerce_sandbox
 from sandboxes.aliexpress import AliExpressState
+from sandboxes.cj import DEFAULT_API_KEY as CJ_API_KEY
+from sandboxes.cj import CJState
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.supplier import SupplierState
@@ -63,8 +67,20 @@ class Sandboxes:
     supplier: SupplierState
     supplier_server: BackgroundServer
     ca_file: Path
-    aliexpress: AliExpressState
-    aliexpress_server: BackgroundServer
+    aliexpress: AliExpressState | None = None
+    aliexpress_server: BackgroundServer | None = None
+    cj: CJState | None = None  # CJdropshipping (its API key: CJ_API_KEY)
+    cj_server: BackgroundServer | None = None
+
+    @property
+    def aliexpress_url(self) -> str:
+        assert self.aliexpress_server is not None
+        return self.aliexpress_server.url
+
+    @property
+    def cj_url(self) -> str:
+        assert self.cj_server is not None
+        return f"{self.cj_server.url}/api2.0/v1"
 
     @property
     def shopify_url(self) -> str:
@@ -88,9 +104,10 @@ class Sandboxes:
         self.woocommerce_webhooks.stop()
         self.supplier.close()
         for server in (self.shopify_server, self.woocommerce_api_server,
-                       self.woocommerce_shop_server, self.supplier_server,
+                       self.woocommerce_shop_server, self.supplier_server, self.cj_server,
                        self.aliexpress_server):
-            server.stop()
+            if server is not None:
+                server.stop()
 
 
 def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
@@ -127,11 +144,18 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
         state: SupplierState = supplier_app.extensions["sandbox"]
         state.public_url = supplier_server.url
 
+        cj_app = cj_sandbox.build(clock, api_keys=())
+        cj: CJState = cj_app.extensions["sandbox"]
+        cj.add_account(CJ_API_KEY, qps=20.0)
+        cj.auto_ship_after = timedelta(hours=20)  # the warehouse ships a day after payment
+        cj_server = BackgroundServer(cj_app, port=preferred_port(first_port + 4))
+        started.append(cj_server.start())
+
         # AliExpress ships a paid order a simulated day later, one parcel per item.
         aliexpress_app = aliexpress_sandbox.build(clock, qps=None,
                                                   auto_ship_after=timedelta(days=1))
         aliexpress_server = BackgroundServer(aliexpress_app,
-                                             port=preferred_port(first_port + 4))
+                                             port=preferred_port(first_port + 5))
         started.append(aliexpress_server.start())
     except BaseException:
         for server in started:
@@ -141,5 +165,6 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
                      woocommerce_webhooks=woo_app.extensions["sandbox_webhooks"],
                      woocommerce_api_server=woo_api, woocommerce_shop_server=woo_shop,
                      supplier=state, supplier_server=supplier_server, ca_file=ca_file,
+                     cj=cj, cj_server=cj_server,
                      aliexpress=aliexpress_app.extensions["sandbox"],
                      aliexpress_server=aliexpress_server)

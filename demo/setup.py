@@ -19,14 +19,15 @@ from connectors.suppliers.rest.client import RestSupplier
 from connectors.woocommerce.settings import merged
 from demo.sandboxes import Sandboxes
 from demo.workspace import OWNER_EMAIL, SUPPLIER_API_KEY, DemoSecrets, Workspace
+from integration.accounts import cj, stores, suppliers
 from integration.accounts import owners as accounts
-from integration.accounts import stores, suppliers
 from integration.engine.mappings import import_csv
 from integration.kernel.runtime import Runtime
 from integration.storage.accounts import User
 from integration.storage.models import Store, Supplier
 from integration.sync.suppliers.csv_exchange import add_csv_supplier
 from integration.sync.writeback import store_access
+from sandboxes.cj import DEFAULT_API_KEY as CJ_API_KEY
 from sandboxes.shopify.oauth import signed_install_url
 
 SHOP_NAME = "demo-outfitters"
@@ -34,6 +35,7 @@ SHOPIFY_DOMAIN = f"{SHOP_NAME}.myshopify.com"
 REST_SUPPLIER = "Reference Supplier (REST)"
 CSV_SUPPLIER = "Spreadsheet Supplier (CSV)"
 ALIEXPRESS_SUPPLIER = "AliExpress"
+CJ_SUPPLIER = "CJdropshipping"
 HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
@@ -50,6 +52,7 @@ class Product:
     price: str
     supplier: str
     supplier_sku: str
+    supplier_variant_id: str = ""  # CJ's vid
 
 
 PRODUCTS = (
@@ -60,6 +63,8 @@ PRODUCTS = (
     Product("TOTE", "Canvas tote bag", "18.00", REST_SUPPLIER, "BAG-TOTE-CANVAS"),  # 0 in stock
     Product("CANDLE", "Soy candle (handmade)", "16.00", CSV_SUPPLIER, "CANDLE-SOY-200G"),
     Product("POSTER", "Art print A3", "24.00", CSV_SUPPLIER, "PRINT-A3-WAVES"),
+    Product("MUG-ENAMEL", "Ceramic mug, white", "13.00", CJ_SUPPLIER, "CJMUG001-WHITE",
+            "439FC05B-1311-4349-87FA-1E1EF942C418"),
     # From AliExpress (product_id|sku_attr): in the catalogue, not in the order stream's
     # stories (buy it in a sandbox store to watch an AliExpress order go).
     Product("SUNGLASSES", "Polarized sunglasses", "19.00", ALIEXPRESS_SUPPLIER,
@@ -200,8 +205,36 @@ def add_suppliers(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace) 
     if CSV_SUPPLIER not in existing:
         add_csv_supplier(runtime, CSV_SUPPLIER, str(workspace.csv_outbox),
                          str(workspace.csv_inbox))
+    add_cj_supplier(runtime, sandboxes, existing)
     add_aliexpress(runtime, sandboxes, existing.get(ALIEXPRESS_SUPPLIER))
     return name
+
+
+def add_cj_supplier(runtime: Runtime, sandboxes: Sandboxes,
+                    existing: dict[str, Supplier]) -> None:
+    """CJdropshipping through its connect form's handler, paying from the CJ balance. Its
+    sandbox keeps orders in memory too: a resumed demo switches the old one off (as REST)."""
+    if sandboxes.cj is None:
+        return
+    with runtime.db.write() as session:
+        for row in session.scalars(select(Supplier).where(Supplier.kind == cj.CJ)):
+            row.active = False
+    runs = sum(1 for row in existing.values() if row.kind == cj.CJ)
+    supplier_id = cj.add(runtime, CJ_SUPPLIER if runs == 0 else f"{CJ_SUPPLIER}, run {runs + 1}",
+                         {"api_key": CJ_API_KEY, "base_url": sandboxes.cj_url,
+                          "pay_from_balance": "1"})
+    with runtime.db.write() as session:
+        row = session.get_one(Supplier, supplier_id)
+        row.settings = {**row.settings, "requests_per_second": 10.0}
+
+
+def _current(runtime: Runtime, name: str) -> str:
+    """The active supplier of a demo kind's base name (a resumed demo adds ", run N")."""
+    with runtime.db.read() as session:
+        found = session.scalars(select(Supplier.name).where(
+            Supplier.name.startswith(name), Supplier.active.is_(True))
+            .order_by(Supplier.id.desc())).first()
+    return found or name
 
 
 def add_aliexpress(runtime: Runtime, sandboxes: Sandboxes, existing: Supplier | None) -> None:
@@ -211,14 +244,16 @@ def add_aliexpress(runtime: Runtime, sandboxes: Sandboxes, existing: Supplier | 
     from integration.accounts import aliexpress_kind
     from sandboxes.aliexpress import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 
+    if sandboxes.aliexpress is None or sandboxes.aliexpress_server is None:
+        return
     if existing is None:
         aliexpress_kind.add_aliexpress_supplier(runtime, ALIEXPRESS_SUPPLIER, {
             "app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET,
-            "base_url": sandboxes.aliexpress_server.url, "auto_pay": "1"})
+            "base_url": sandboxes.aliexpress_url, "auto_pay": "1"})
     with runtime.db.write() as session:
         row = session.scalars(select(Supplier).where(
             Supplier.name == ALIEXPRESS_SUPPLIER)).one()
-        row.settings = {**row.settings, "base_url": sandboxes.aliexpress_server.url,
+        row.settings = {**row.settings, "base_url": sandboxes.aliexpress_url,
                         "ship_to_country": "GB"}
         session.flush()
         session.expunge(row)
@@ -234,9 +269,10 @@ def add_products(runtime: Runtime, sandboxes: Sandboxes, store_ids: tuple[int, .
     product_ids = {product.sku: woo.add_product(product.title, sku=product.sku,
                                                 price=float(product.price)).id
                    for product in PRODUCTS}
-    sheet = "sku,supplier,supplier_sku\n" + "".join(
-        f'{p.sku},"{rest_supplier if p.supplier == REST_SUPPLIER else p.supplier}",'
-        f"{p.supplier_sku}\n" for p in PRODUCTS)
+    names = {REST_SUPPLIER: rest_supplier, CJ_SUPPLIER: _current(runtime, CJ_SUPPLIER)}
+    sheet = "sku,supplier,supplier_sku,supplier_variant_id\n" + "".join(
+        f'{p.sku},"{names.get(p.supplier, p.supplier)}",{p.supplier_sku},'
+        f"{p.supplier_variant_id}\n" for p in PRODUCTS)
     for store_id in store_ids:
         with runtime.db.write() as session:
             report = import_csv(session, store_id, sheet, runtime.clock.now())

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from integration.base import logs
-from webhooks import shopify, suppliers, tracking, woocommerce
+from webhooks import cj, shopify, suppliers, tracking, woocommerce
 from webhooks.intake import Answer, Incoming, Intake, Rejected
 
 if TYPE_CHECKING:
@@ -38,6 +38,7 @@ class Route:
     path: re.Pattern[str]
     source: str  # for the logs
     receive: Callable[..., Answer]  # (intake, incoming, *ids from the path)
+    ids: int = 1  # how many leading path groups are database ids (int); the rest stay text
 
 
 ROUTES = (
@@ -45,6 +46,7 @@ ROUTES = (
     Route(re.compile(rf"/webhooks/woocommerce/{ID}"), woocommerce.SOURCE, woocommerce.receive),
     Route(re.compile(rf"/webhooks/suppliers/{ID}"), suppliers.SOURCE, suppliers.receive),
     Route(re.compile(r"/webhooks/tracking/17track"), tracking.SOURCE, tracking.receive),
+    Route(re.compile(rf"/webhooks/cj/{ID}/([A-Za-z0-9_-]{{20,100}})"), cj.SOURCE, cj.receive),
 )
 
 
@@ -84,7 +86,9 @@ class WebhookEndpoints:
         if environ.get("REQUEST_METHOD") != "POST":
             return Answer(HTTPStatus.METHOD_NOT_ALLOWED, {"error": "method not allowed"})
         try:
-            return route.receive(self.intake, Incoming(environ), *(int(i) for i in ids))
+            groups = list(ids)
+            values = [int(i) for i in groups[:route.ids]] + groups[route.ids:]
+            return route.receive(self.intake, Incoming(environ), *values)
         except Rejected as rejected:
             log.warning("%s webhook rejected (%d): %s", route.source, rejected.status,
                         rejected.reason)

@@ -10,6 +10,8 @@ The account's budget is shared under `cj:<hash of the key>` (CJ's limits are per
 from __future__ import annotations
 
 import hashlib
+import logging
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +34,7 @@ from integration.kernel.runtime import Runtime
 from integration.storage.models import Supplier
 
 CJ = "cj"
+log = logging.getLogger(__name__)
 
 
 def _credentials(runtime: Runtime, supplier: Supplier) -> dict[str, Any]:
@@ -111,6 +114,8 @@ def add(runtime: Runtime, name: str, values: Mapping[str, str]) -> int:
     now = runtime.clock.now()
     supplier = Supplier(
         name=name, kind=CJ, active=True, created_at=now,
+        # The callback URL's token: CJ signs nothing (webhooks/cj.py).
+        webhook_secret_encrypted=runtime.secrets.encrypt(secrets.token_urlsafe(32)),
         settings={"base_url": base_url,
                   "pay_from_balance": values.get("pay_from_balance") == "1",
                   "from_country": (values.get("from_country") or "CN").strip().upper()[:2]},
@@ -122,7 +127,33 @@ def add(runtime: Runtime, name: str, values: Mapping[str, str]) -> int:
             record_audit(session, now, "admin", "supplier.added", subject=f"{CJ}:{name}")
     except IntegrityError:
         raise SupplierError(f"a supplier named {name!r} already exists") from None
+    register_webhooks(runtime, supplier.id)
     return supplier.id
+
+
+def callback_url(runtime: Runtime, supplier: Supplier) -> str:
+    token = runtime.secrets.decrypt(supplier.webhook_secret_encrypted or "")
+    return f"{runtime.settings.app.public_url.rstrip('/')}/webhooks/cj/{supplier.id}/{token}"
+
+
+def register_webhooks(runtime: Runtime, supplier_id: int) -> bool:
+    """Ask CJ to push ORDER and LOGISTIC messages (a hint to poll sooner). CJ accepts only a
+    public https callback: without one, or when CJ refuses, DropTrack polls (it always does)."""
+    if not runtime.settings.app.public_url.startswith("https://"):
+        return False
+    with runtime.db.read() as session:
+        supplier = session.get_one(Supplier, supplier_id)
+        session.expunge(supplier)
+    url = callback_url(runtime, supplier)
+    connector = connect(runtime, supplier)
+    try:
+        connector.set_webhooks(url)
+    except (PermanentError, RetryableError) as exc:
+        log.warning("CJ supplier %s: push not registered (%s); polling only", supplier_id, exc)
+        return False
+    finally:
+        connector.close()
+    return True
 
 
 def account_state(runtime: Runtime, supplier: Supplier) -> dict[str, str]:

@@ -173,7 +173,9 @@ def _held(session: Session, forwarding: _Forwarding, hold: preflight.Hold,
 def _record(session: Session, forwarding: _Forwarding, result: CreateResult,
             runtime: Runtime) -> None:
     now = runtime.clock.now()
-    # Locked: two runs recording at once (two workers) see each other's outcome.
+    # Locked: a second worker that ran the same create (an expired lease) waits here, then
+    # finds the binding this one wrote instead of inserting it twice, and a refusal it got
+    # ("already placed") does not undo this one's success.
     supplier_order = session.get_one(SupplierOrder, forwarding.supplier_order_id,
                                      with_for_update=True)
     order = session.get_one(Order, supplier_order.order_id)

@@ -142,9 +142,12 @@ def _handle_supplier_push(session: Session, delivery: InboxDelivery, now: dateti
         payload = json.loads(delivery.body)
     except ValueError as exc:
         raise PermanentError(f"inbox delivery {delivery.id} is not JSON") from exc
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    # The reference protocol's `data.order_id`; CJ's `params.orderId` (a hint: polled below).
+    data = payload.get("data") if isinstance(payload.get("data"), dict) else (
+        payload.get("params") if isinstance(payload.get("params"), dict) else {})
+    order_id = data.get("order_id") or data.get("orderId") or data.get("cjOrderId") or ""
     binding = bindings.find(session, bindings.SUPPLIER, delivery.supplier_id, SUPPLIER_ORDER,
-                            str(data.get("order_id", "")))
+                            str(order_id))
     if binding is None:
         return "ignored"  # not an order DropTrack placed (or placed by another install)
     raw_event = data.get("event")

@@ -90,6 +90,7 @@ def create_cj_app(state: CJState) -> Flask:
         return data
 
     def account() -> Account:
+        state.advance()
         access = request.headers.get("CJ-Access-Token", "").strip()
         if not access:
             raise CJError(EMPTY_TOKEN, "access token cannot be empty")

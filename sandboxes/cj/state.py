@@ -116,6 +116,8 @@ class CJState:
         self.create_delay_seconds = 0.0
         self.create_fail_after_commit = 0  # that many creates answer HTTP 502 after commit
         self.webhooks: dict[str, dict[str, Any]] = {}
+        # The warehouse ships paid orders this long after payment (None: only `ship` does).
+        self.auto_ship_after: timedelta | None = None
         self.reset(api_keys)
 
     def reset(self, api_keys: tuple[str, ...] = (DEFAULT_API_KEY,)) -> None:
@@ -199,6 +201,16 @@ class CJState:
             order.carrier = carrier.value
             order.status = "SHIPPED"
             return list(order.track_numbers)
+
+    def advance(self) -> None:
+        """Ship every paid order whose time has come (`auto_ship_after`), one parcel each."""
+        if self.auto_ship_after is None:
+            return
+        with self.lock:
+            due = [o.order_id for o in self.orders.values() if o.status == "UNSHIPPED"
+                   and o.paid_at and o.paid_at + self.auto_ship_after <= self.clock.now()]
+            for order_id in due:
+                self.ship(order_id)
 
     def cancel(self, order_id: str) -> None:
         with self.lock:

@@ -344,3 +344,50 @@ def test_qps_and_daily_limits_are_one_budget_for_every_caller(
     with pytest.raises(RetryableError):  # paused for everyone until 00:00 UTC
         other.balance()
     assert account.daily == calls  # without even asking CJ
+
+
+def test_a_cj_order_message_is_a_hint_to_poll_the_truth(
+        shop: tuple[ShopifyLink, int], cj_sandbox: CJSandbox, client: FlaskClient) -> None:
+    link, supplier_id = shop
+    runtime = link.runtime
+    place(link, client)
+    run_jobs(runtime, "supplier.forward")
+    [cj_order] = cj_sandbox.state.orders.values()
+    [number] = cj_sandbox.state.ship(cj_order.order_id)
+    with runtime.db.read() as session:
+        row = session.get_one(Supplier, supplier_id)
+        token = runtime.secrets.decrypt(row.webhook_secret_encrypted or "")
+    message = json.dumps({"messageId": "ca72a4834cd14b9588e88ce206f614a0", "type": "ORDER",
+                          "messageType": "UPDATE", "params": {
+                              "orderId": cj_order.order_id, "orderStatus": "SHIPPED",
+                              "trackNumber": "FORGED123"}}).encode()
+    wrong = client.post(f"/webhooks/cj/{supplier_id}/{'x' * 43}", data=message,
+                        content_type="application/json")
+    assert wrong.status_code == 401
+    for _ in range(2):  # CJ redelivers: stored once
+        ack = client.post(f"/webhooks/cj/{supplier_id}/{token}", data=message,
+                          content_type="application/json")
+        assert ack.status_code == 200 and ack.get_json()["result"] == "success"
+    run_jobs(runtime, "inbox.process")
+    assert run_jobs(runtime, POLL_JOB) == 1  # one poll, of CJ's own answer
+    with runtime.db.read() as session:
+        from integration.storage.models import Shipment
+
+        numbers = list(session.scalars(select(Shipment.tracking_number)))
+    assert numbers == [number]  # the pushed number was never taken as a fact
+    # Registration (done on connect when DropTrack's public URL is https): ORDER + LOGISTIC.
+    _connector(runtime, supplier_id).set_webhooks("https://shop.example/webhooks/cj/1/t")
+    assert {topic: hook["callbackUrls"] for topic, hook in cj_sandbox.state.webhooks.items()} \
+        == {"order": ["https://shop.example/webhooks/cj/1/t"],
+            "logistics": ["https://shop.example/webhooks/cj/1/t"]}
+
+
+def test_a_revoked_cj_key_is_an_owner_alert_and_nothing_is_lost(
+        shop: tuple[ShopifyLink, int], cj_sandbox: CJSandbox, client: FlaskClient) -> None:
+    link, _ = shop
+    cj_sandbox.state.accounts[cj_sandbox.api_key].revoked = True  # the owner deleted the key
+    place(link, client)
+    run_jobs(link.runtime, "supplier.forward")
+    assert cj_sandbox.state.orders == {}
+    assert order_state(link.runtime)[2] == "queued"  # still there, to forward once fixed
+    assert any("Authorization failed" in message for message in open_alerts(link.runtime))

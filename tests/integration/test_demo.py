@@ -137,13 +137,13 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
     assert number.count() == 1 and number.inner_text()
     assert page.locator(".woocommerce-OrderUpdate-description").count() >= 1
 
-    # Orders from both stores reached DropTrack and went to both suppliers.
-    def forwarded_to_both() -> bool:
+    # Orders from both stores reached DropTrack and went to every supplier (CJ included).
+    def forwarded_to_all() -> bool:
         kinds = demo.query("SELECT DISTINCT s.kind FROM supplier_orders o JOIN suppliers s "
                            "ON s.id = o.supplier_id WHERE o.forwarded_at IS NOT NULL")
-        return {row[0] for row in kinds} == {"rest", "csv"}
+        return {row[0] for row in kinds} == {"rest", "csv", "cj"}
 
-    demo.eventually(forwarded_to_both, "orders forwarded to the REST and the CSV supplier")
+    demo.eventually(forwarded_to_all, "orders forwarded to the REST, CSV and CJ suppliers")
     stores_with_orders = demo.query("SELECT COUNT(DISTINCT store_id) FROM orders")
     assert stores_with_orders == [(2,)]
 

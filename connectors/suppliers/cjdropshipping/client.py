@@ -332,5 +332,10 @@ class CJSupplier:
             return False  # CJ no longer lets it go (paid and in the warehouse)
         return True
 
+    def set_webhooks(self, callback_url: str) -> None:
+        """ORDER and LOGISTIC messages to `callback_url` (one URL per topic, https only)."""
+        self._call("POST", "/webhook/set", json=mapper.build_webhooks(callback_url),
+                   retry_safe=True)
+
     def close(self) -> None:
         self.http.close()

@@ -265,3 +265,9 @@ def product_id_from(value: str) -> str | None:
         return value
     found = _PID_IN_URL.search(value)
     return found.group(1) if found else None
+
+
+def build_webhooks(callback_url: str) -> dict[str, Any]:
+    """webhook/set's body (the current doc's ENABLE; product and stock left off)."""
+    return {topic: {"type": "ENABLE", "callbackUrls": [callback_url]}
+            for topic in ("order", "logistics")}
