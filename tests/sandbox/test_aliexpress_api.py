@@ -10,12 +10,17 @@ from decimal import Decimal
 import pytest
 import requests
 
+from connectors.request_limits import InProcessRequestLimiter
 from connectors.suppliers.aliexpress import units
 from connectors.suppliers.aliexpress.client import AliExpressError, AliExpressTokenError
 from connectors.suppliers.aliexpress.units import PlatformProblem
 from connectors.suppliers.base import SupplierLine, SupplierOrderRequest
+from connectors.tracking.base import TrackRequest
+from connectors.tracking.seventeen_track.connector import SeventeenTrack
+from connectors.tracking.seventeen_track.settings import SeventeenTrackSettings
 from core.domain import Address
 from core.errors import RetryableError
+from tests.helpers.sandbox_17track import Tracker
 from tests.helpers.sandbox_aliexpress import AliExpressSandbox
 
 BOTTLE = "1005004638293060|14:365458#Brown"
@@ -212,3 +217,22 @@ def test_platform_fault_is_retryable(aliexpress: AliExpressSandbox) -> None:
     aliexpress.state.faults.append("error")
     with pytest.raises(RetryableError):
         connector.product("4000903675543", "US")
+
+
+def test_the_17track_sandbox_follows_aliexpress_numbers(aliexpress: AliExpressSandbox,
+                                                        tracker: Tracker) -> None:
+    connector = aliexpress.connector(aliexpress.tokens().access_token, auto_pay=True)
+    created = connector.create_order(_request(BOTTLE, GLASSES), "k")
+    assert created.external_id
+    numbers = aliexpress.state.ship_split(created.external_id)
+    service = SeventeenTrack(SeventeenTrackSettings(api_key=tracker.key, base_url=tracker.url,
+                                                    requests_per_second=50),
+                             InProcessRequestLimiter())
+    try:
+        parcels = connector.get_order(created.external_id).parcels
+        result = service.register([TrackRequest(p.tracking_number) for p in parcels])
+    finally:
+        service.close()
+    assert sorted(a.number for a in result.accepted) == sorted(numbers)
+    assert {a.service_carrier for a in result.accepted} == {"190271"}  # Cainiao
+    assert not result.problems
