@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from integration.base.config import Settings
 from integration.kernel.runtime import Runtime
-from integration.storage.models import Supplier
+from integration.storage.models import SkuMapping, Supplier
 from sandboxes.aliexpress import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from tests.conftest import make_settings
 from tests.helpers.sandbox_aliexpress import AliExpressSandbox
@@ -90,6 +90,16 @@ def test_connect_authorize_test_and_link(client: FlaskClient, runtime: Runtime,
         "product": "https://www.aliexpress.com/item/4000903675543.html", "sku": "SUN-1",
         "store": str(shop.store_id)}).get_data(as_text=True)
     assert "Lenses Color: Black Green" in found and "73:175#Black Green;71:193#Polarized" in found
+    post(client, "/admin/mappings", store=str(shop.store_id), sku="SUN-1",
+         supplier=str(supplier_id),
+         supplier_sku="4000903675543|73:175#Black Green;71:193#Polarized",
+         supplier_product_id="4000903675543",
+         supplier_variant_id="73:175#Black Green;71:193#Polarized")
+    with runtime.db.read() as session:
+        mapping = session.scalars(select(SkuMapping).where(SkuMapping.sku == "SUN-1")).one()
+        assert (mapping.supplier_id, mapping.supplier_product_id,
+                mapping.supplier_variant_id) == (
+            supplier_id, "4000903675543", "73:175#Black Green;71:193#Polarized")
     unknown = client.get(f"/admin/suppliers/{supplier_id}/link",
                          query_string={"product": "123", "sku": "X"})
     assert unknown.status_code == 400 and "does not offer product 123" in unknown.get_data(
