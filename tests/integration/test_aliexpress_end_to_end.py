@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from core.status import Reason, Status
 from integration.accounts.aliexpress_kind import add_aliexpress_supplier, complete_authorization
-from integration.engine.forwarding import POLL_JOB
 from integration.jobs import outbox
 from integration.jobs.dispatcher import run_job
 from integration.kernel.runtime import Runtime
@@ -32,6 +31,7 @@ from sandboxes.aliexpress import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
 from sandboxes.shopify.webhooks import order_payload
 from sandboxes.woocommerce.payloads import order_json
 from tests.helpers.concurrency import at_once
+from tests.helpers.jobs import poll_supplier_orders as poll
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_aliexpress import AliExpressSandbox
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
@@ -109,15 +109,6 @@ def paid_glasses_order(ae: AliExpressSandbox, link: ShopifyLink, live_url: str) 
     map_to(link.runtime, link.store_id, supplier_id, "CASE-1", GLASSES)
     post_shopify_order(live_url, link, "CASE-1")
     return supplier_id
-
-
-def poll(runtime: Runtime) -> None:
-    """What the scheduler's poll sweep queues: one poll per supplier order."""
-    with runtime.db.write() as session:
-        for row in session.scalars(select(SupplierOrder)):
-            outbox.enqueue(session, POLL_JOB, f"poll:{row.id}:{runtime.clock.now()}",
-                           {"supplier_order_id": row.id}, runtime.clock.now())
-    run_jobs(runtime, POLL_JOB)
 
 
 def the_order(runtime: Runtime) -> tuple[Order, SupplierOrder]:
