@@ -83,6 +83,7 @@ class Reason(StrEnum):
     NO_SHIPPING_METHOD = "no_shipping_method"
     AWAITING_SUPPLIER_PAYMENT = "awaiting_supplier_payment"
     SUPPLIER_CANCELLED = "supplier_cancelled"
+    SUPPLIER_REFUSED = "supplier_refused"  # refused for a reason neither stock nor address
     # undelivered
     INVALID_ADDRESS = "invalid_address"
     INCOMPLETE_ADDRESS = "incomplete_address"
@@ -106,6 +107,7 @@ REASONS_BY_STATUS: Mapping[Status, frozenset[Reason]] = MappingProxyType(
             Reason.PAYMENT_ISSUE, Reason.OUT_OF_STOCK, Reason.ADDRESS_NEEDS_CONFIRMATION,
             Reason.UNMAPPED_SKU, Reason.PRICE_ABOVE_LIMIT, Reason.NO_SHIPPING_METHOD,
             Reason.AWAITING_SUPPLIER_PAYMENT, Reason.SUPPLIER_CANCELLED,
+            Reason.SUPPLIER_REFUSED,
         }),
         Status.PROCESSING: frozenset(),
         Status.INFO_RECEIVED: frozenset(),

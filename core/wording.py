@@ -12,7 +12,8 @@ from core.status import Reason, Status, validate_reason
 
 __all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note",
            "no_shipping_method", "pay_at_supplier", "price_above_limit", "reason_hint",
-           "supplier_cancelled", "unknown_supplier_product", "woocommerce_needs_https"]
+           "reconnect_supplier", "supplier_cancelled", "supplier_disconnected",
+           "supplier_refused", "unknown_supplier_product", "woocommerce_needs_https"]
 
 CUSTOMER_LABELS: Mapping[Status, str] = MappingProxyType(
     {
@@ -62,6 +63,10 @@ REASON_HINTS: Mapping[Reason, str] = MappingProxyType(
         Reason.SUPPLIER_CANCELLED: (
             "The supplier cancelled the order: forward it again, switch to the backup "
             "supplier, or refund the customer."
+        ),
+        Reason.SUPPLIER_REFUSED: (
+            "The supplier refused the order (its account, its rules, or the order is already "
+            "there): see the alert for what it said and what to do."
         ),
         Reason.INVALID_ADDRESS: (
             "Carrier could not deliver: ask the customer to confirm the address."
@@ -274,3 +279,30 @@ def woocommerce_needs_https(public_url: str) -> str:
         "(Settings > Advanced > REST API) and add the store with "
         "`droptrack stores add-woocommerce`."
     )
+
+
+def supplier_refused(order_number: str, supplier: str, kind: str, details: str) -> str:
+    """The owner's alert when a supplier refuses an order for a reason that is neither
+    stock nor address (`kind`: already_placed, supplier_account, supplier_refused)."""
+    if kind == "already_placed":
+        return (f"Order {order_number} is already placed at {supplier} ({details}). Do not "
+                "forward it again; add its tracking number to the order once it ships.")
+    if kind == "supplier_account":
+        return (f"Order {order_number}: {supplier} refused it because of your account there "
+                f"({details}). Fix the account at {supplier} (payment method, currency, "
+                "restrictions), then forward it again.")
+    return (f"Order {order_number}: {supplier} refused it ({details}). Forward it again "
+            "later, switch to the backup supplier, or refund the customer.")
+
+
+def reconnect_supplier(supplier: str, label: str, problem: str) -> str:
+    """The owner's alert when a supplier's token can no longer be renewed."""
+    return (f"{supplier}: {label} no longer accepts DropTrack's access ({problem}). Orders "
+            f"for {supplier} wait. Open Suppliers, then {supplier}, and connect the {label} "
+            "account again; waiting orders go on their own once it is connected.")
+
+
+def supplier_disconnected(supplier: str) -> str:
+    """Kept on a supplier order waiting for its supplier's account to be reconnected."""
+    return (f"waiting: {supplier} refused DropTrack's access token; DropTrack is renewing it "
+            "(if it cannot, the owner is asked to connect the account again)")

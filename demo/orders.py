@@ -17,7 +17,14 @@ from typing import Any
 
 from core.clock import Clock
 from demo.sandboxes import Sandboxes
-from demo.setup import CJ_SUPPLIER, OUT_OF_STOCK_SKU, PRODUCTS, SHOPIFY_DOMAIN, Product
+from demo.setup import (
+    ALIEXPRESS_SUPPLIER,
+    CJ_SUPPLIER,
+    OUT_OF_STOCK_SKU,
+    PRODUCTS,
+    SHOPIFY_DOMAIN,
+    Product,
+)
 from sandboxes.supplier import Scenario
 
 SHOPIFY = "Shopify"
@@ -152,6 +159,7 @@ class OrderStream:
         if story is Story.PAYMENT_PENDING:  # CJdropshipping's turn: it ships once paid
             return next(p for p in PRODUCTS if p.supplier == CJ_SUPPLIER)
         return self.rng.choice([p for p in PRODUCTS if p.sku != OUT_OF_STOCK_SKU
+                                and p.supplier != ALIEXPRESS_SUPPLIER
                                 and p.supplier != CJ_SUPPLIER
                                 and not p.supplier_sku.startswith(("CANDLE", "PRINT"))])
 

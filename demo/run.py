@@ -169,6 +169,7 @@ def _banner(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
     echo(f"  Shopify store    {sandboxes.shopify_url}  (sandbox shop {SHOPIFY_DOMAIN})")
     echo(f"  WooCommerce      {sandboxes.woocommerce_shop_url}  (sandbox store)")
     echo(f"  Supplier (REST)  {sandboxes.supplier_url}  (reference supplier sandbox)")
+    echo(f"  AliExpress       {sandboxes.aliexpress_url}  (AliExpress DS API sandbox)")
     echo(f"  Supplier (CSV)   {workspace.csv_outbox.parent}  (order batches and tracking files)")
     echo(f"  E-mails sent     {workspace.mail_folder}  (customer and owner e-mails, .eml)")
     echo(f"  DropTrack's log  {workspace.log_file}")

@@ -1,4 +1,4 @@
-"""The three sandboxes on loopback, all on the demo's one clock.
+"""The sandboxes on loopback, all on the demo's one clock.
 
 * Shopify: admin API, OAuth and the customer's order status page, plain HTTP.
 * WooCommerce: its REST API over HTTPS (a throwaway CA written to the workspace), because over
@@ -7,8 +7,9 @@
   plain HTTP for the customer's browser (no certificate warning on My Account > View order).
 * The reference supplier (REST, with push).
 * CJdropshipping (Open API 2.0; ships paid orders a simulated day later).
+* AliExpress (the DS APIs, OAuth, signatures), shipping paid orders a simulated day later.
 
-Ports: the ones after DropTrack's (8081..8084 for 8080), so a resumed demo finds the same
+Ports: the ones after DropTrack's (8081..8086 for 8080), so a resumed demo finds the same
 store URLs; a busy port falls back to any free one.
 """
 
@@ -20,10 +21,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.clock import Clock
+from sandboxes import aliexpress as aliexpress_sandbox
 from sandboxes import cj as cj_sandbox
 from sandboxes import shopify as shopify_sandbox
 from sandboxes import supplier as supplier_sandbox
 from sandboxes import woocommerce as woocommerce_sandbox
+from sandboxes.aliexpress import AliExpressState
 from sandboxes.cj import DEFAULT_API_KEY as CJ_API_KEY
 from sandboxes.cj import CJState
 from sandboxes.server import BackgroundServer
@@ -65,8 +68,15 @@ class Sandboxes:
     supplier_server: BackgroundServer
     ca_file: Path
     tls: SandboxTLS  # its CA is in ca_file; DropTrack's own https listener uses it too
+    aliexpress: AliExpressState | None = None
+    aliexpress_server: BackgroundServer | None = None
     cj: CJState | None = None  # CJdropshipping (its API key: CJ_API_KEY)
     cj_server: BackgroundServer | None = None
+
+    @property
+    def aliexpress_url(self) -> str:
+        assert self.aliexpress_server is not None
+        return self.aliexpress_server.url
 
     @property
     def cj_url(self) -> str:
@@ -95,7 +105,8 @@ class Sandboxes:
         self.woocommerce_webhooks.stop()
         self.supplier.close()
         for server in (self.shopify_server, self.woocommerce_api_server,
-                       self.woocommerce_shop_server, self.supplier_server, self.cj_server):
+                       self.woocommerce_shop_server, self.supplier_server, self.cj_server,
+                       self.aliexpress_server):
             if server is not None:
                 server.stop()
 
@@ -140,6 +151,13 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
         cj.auto_ship_after = timedelta(hours=20)  # the warehouse ships a day after payment
         cj_server = BackgroundServer(cj_app, port=preferred_port(first_port + 4))
         started.append(cj_server.start())
+
+        # AliExpress ships a paid order a simulated day later, one parcel per item.
+        aliexpress_app = aliexpress_sandbox.build(clock, qps=None,
+                                                  auto_ship_after=timedelta(days=1))
+        aliexpress_server = BackgroundServer(aliexpress_app,
+                                             port=preferred_port(first_port + 5))
+        started.append(aliexpress_server.start())
     except BaseException:
         for server in started:
             server.stop()
@@ -148,4 +166,6 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
                      woocommerce_webhooks=woo_app.extensions["sandbox_webhooks"],
                      woocommerce_api_server=woo_api, woocommerce_shop_server=woo_shop,
                      supplier=state, supplier_server=supplier_server, ca_file=ca_file,
-                     cj=cj, cj_server=cj_server, tls=tls)
+                     cj=cj, cj_server=cj_server, tls=tls,
+                     aliexpress=aliexpress_app.extensions["sandbox"],
+                     aliexpress_server=aliexpress_server)

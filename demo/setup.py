@@ -34,6 +34,7 @@ SHOP_NAME = "demo-outfitters"
 SHOPIFY_DOMAIN = f"{SHOP_NAME}.myshopify.com"
 REST_SUPPLIER = "Reference Supplier (REST)"
 CSV_SUPPLIER = "Spreadsheet Supplier (CSV)"
+ALIEXPRESS_SUPPLIER = "AliExpress"
 CJ_SUPPLIER = "CJdropshipping"
 HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
@@ -64,6 +65,10 @@ PRODUCTS = (
     Product("POSTER", "Art print A3", "24.00", CSV_SUPPLIER, "PRINT-A3-WAVES"),
     Product("MUG-ENAMEL", "Ceramic mug, white", "13.00", CJ_SUPPLIER, "CJMUG001-WHITE",
             "439FC05B-1311-4349-87FA-1E1EF942C418"),
+    # From AliExpress (product_id|sku_attr): in the catalogue, not in the order stream's
+    # stories (buy it in a sandbox store to watch an AliExpress order go).
+    Product("SUNGLASSES", "Polarized sunglasses", "19.00", ALIEXPRESS_SUPPLIER,
+            "4000903675543|73:175#Black Green;71:193#Polarized"),
 )
 OUT_OF_STOCK_SKU = "TOTE"
 
@@ -206,6 +211,7 @@ def add_suppliers(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace) 
         add_csv_supplier(runtime, CSV_SUPPLIER, str(workspace.csv_outbox),
                          str(workspace.csv_inbox))
     add_cj_supplier(runtime, sandboxes, existing)
+    add_aliexpress(runtime, sandboxes, existing.get(ALIEXPRESS_SUPPLIER))
     return name
 
 
@@ -234,6 +240,30 @@ def _current(runtime: Runtime, name: str) -> str:
             Supplier.name.startswith(name), Supplier.active.is_(True))
             .order_by(Supplier.id.desc())).first()
     return found or name
+
+
+def add_aliexpress(runtime: Runtime, sandboxes: Sandboxes, existing: Supplier | None) -> None:
+    """The AliExpress supplier, authorized as the owner would on AliExpress's consent page
+    (the sandbox's authorize step), paying each order from the account at once. The sandbox
+    forgets its accounts on restart: a resumed demo authorizes again."""
+    from integration.accounts import aliexpress_kind
+    from sandboxes.aliexpress import DEFAULT_APP_KEY, DEFAULT_APP_SECRET
+
+    if sandboxes.aliexpress is None or sandboxes.aliexpress_server is None:
+        return
+    if existing is None:
+        aliexpress_kind.add_aliexpress_supplier(runtime, ALIEXPRESS_SUPPLIER, {
+            "app_key": DEFAULT_APP_KEY, "app_secret": DEFAULT_APP_SECRET,
+            "base_url": sandboxes.aliexpress_url, "auto_pay": "1"})
+    with runtime.db.write() as session:
+        row = session.scalars(select(Supplier).where(
+            Supplier.name == ALIEXPRESS_SUPPLIER)).one()
+        row.settings = {**row.settings, "base_url": sandboxes.aliexpress_url,
+                        "ship_to_country": "GB"}
+        session.flush()
+        session.expunge(row)
+    aliexpress_kind.complete_authorization(
+        runtime, row, sandboxes.aliexpress.authorize(DEFAULT_APP_KEY))
 
 
 def add_products(runtime: Runtime, sandboxes: Sandboxes, store_ids: tuple[int, ...],

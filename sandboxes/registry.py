@@ -17,6 +17,7 @@ SANDBOXES: dict[str, str] = {
     "woocommerce": "sandboxes.woocommerce",
     "supplier": "sandboxes.supplier",
     "17track": "sandboxes.seventeen_track",
+    "aliexpress": "sandboxes.aliexpress",
     "cj": "sandboxes.cj",
 }
 

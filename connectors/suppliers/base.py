@@ -27,6 +27,12 @@ from decimal import Decimal
 from typing import Protocol
 
 from core.domain import Address, CarrierEvent
+from core.errors import PermanentError
+
+
+class SupplierAuthError(PermanentError):
+    """The supplier refused DropTrack's credentials (an expired, revoked or never granted
+    token): renewing them may help, else the owner reconnects the account."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,15 @@ class Quote:
 
 
 @dataclass(frozen=True)
+class ParcelItem:
+    """What one parcel of a split order holds: the supplier's product (its id, or the
+    supplier SKU the line was sent with) and how many."""
+
+    supplier_ref: str
+    quantity: int
+
+
+@dataclass(frozen=True)
 class Parcel:
     ref: str
     tracking_number: str
@@ -105,6 +120,7 @@ class Parcel:
     tracking_url: str | None
     events: Sequence[CarrierEvent] = ()
     estimated_delivery_at: datetime | None = None
+    items: Sequence[ParcelItem] = ()  # empty: the supplier does not say (the whole order)
 
 
 # SupplierOrderView.status values.

@@ -72,16 +72,32 @@ class SupplierKind:
     describe: Callable[[Supplier], str] = lambda supplier: ""
     account_state: Callable[[Runtime, Supplier], Mapping[str, str]] | None = None
     test: Callable[[Runtime, Supplier], str] | None = None
+    # Kinds whose tokens expire: whether they are due (before they expire), and renewing
+    # them (the call, then the new tokens saved encrypted). The sweep and the job are in
+    # integration/sync/suppliers/tokens.py; `renew` raises SupplierAuthError when only the
+    # owner can help (revoked: reconnect).
+    needs_renewal: Callable[[Runtime, Supplier], bool] | None = None
+    renew: Callable[[Runtime, Supplier], None] | None = None
     # The variants of the product the owner names by the supplier's id or its page's URL
     # (linking a store SKU); raises SupplierError when the supplier knows no such product.
     find_variants: Callable[[Runtime, Supplier, str], Sequence[VariantChoice]] | None = None
+    # Kinds the owner authorizes at the supplier (OAuth code flow, AliExpress): the address
+    # to send the owner to (redirect URI, state), and the callback's code exchanged for
+    # tokens (saved encrypted; a sentence for the owner, SupplierError when refused).
+    # Routes: integration/web/admin/supplier_oauth.py.
+    authorize: Callable[[Runtime, Supplier, str, str], str] | None = None
+    authorized: Callable[[Runtime, Supplier, str], str] | None = None
 
 
 KIND_MODULES: dict[str, str] = {
     "rest": "integration.accounts.suppliers",
     "csv": "integration.accounts.csv_kind",
+    "aliexpress": "integration.accounts.aliexpress_kind",
     "cj": "integration.accounts.cj",
 }
+# The job renewing one supplier's tokens (handler: integration/sync/suppliers/tokens.py; named
+# here so that the engine can queue it after a refused token).
+RENEW_TOKENS_JOB = "supplier.tokens.renew"
 
 
 def kind_of(name: str) -> SupplierKind:
@@ -98,3 +114,30 @@ def kind_of(name: str) -> SupplierKind:
 def connectable_kinds() -> list[SupplierKind]:
     """The kinds the Suppliers page offers a generic connect form for."""
     return [kind for kind in map(kind_of, KIND_MODULES) if kind.add is not None]
+
+
+def renewal_key(supplier: Supplier) -> str:
+    """The renewal job's key: one per supplier and version of its credentials (a digest: no
+    secret in the key)."""
+    import hashlib
+
+    digest = hashlib.sha256((supplier.credentials_encrypted or "").encode()).hexdigest()[:12]
+    return f"{RENEW_TOKENS_JOB}:{supplier.id}:{digest}"
+
+
+def save_new_supplier(runtime: Runtime, supplier: Supplier, actor: str) -> int:
+    """Insert a new supplier row (credentials already encrypted) with its audit entry; the
+    same name twice is a SupplierError, not a crash. Every kind's `add` ends here."""
+    from sqlalchemy.exc import IntegrityError
+
+    from integration.accounts.audit import record_audit
+
+    try:
+        with runtime.db.write() as session:
+            session.add(supplier)
+            session.flush()
+            record_audit(session, supplier.created_at, actor, "supplier.added",
+                         subject=f"{supplier.kind}:{supplier.name}")
+    except IntegrityError:
+        raise SupplierError(f"a supplier named {supplier.name!r} already exists") from None
+    return supplier.id

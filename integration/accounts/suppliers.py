@@ -9,16 +9,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy.exc import IntegrityError
-
 from connectors.suppliers.base import SupplierConnector
 from connectors.suppliers.rest.client import RestSupplier
 from connectors.suppliers.rest.settings import RestSupplierSettings
 from connectors.url_safety import UnsafeURLError, check_outbound_url
 from core.errors import RetryableError
-from integration.accounts.audit import record_audit
 from integration.accounts.supplier_kinds import SupplierError as SupplierError
-from integration.accounts.supplier_kinds import SupplierKind, kind_of
+from integration.accounts.supplier_kinds import SupplierKind, kind_of, save_new_supplier
 from integration.kernel.runtime import Runtime
 from integration.limits.circuits import tag
 from integration.storage.models import Supplier
@@ -45,14 +42,7 @@ def add_rest_supplier(runtime: Runtime, name: str, base_url: str, api_key: str,
         webhook_secret_encrypted=runtime.secrets.encrypt(webhook_secret)
         if webhook_secret else None,
     )
-    try:
-        with runtime.db.write() as session:
-            session.add(supplier)
-            session.flush()
-            record_audit(session, now, "cli", "supplier.added", subject=f"{REST}:{name}")
-    except IntegrityError:
-        raise SupplierError(f"a supplier named {name!r} already exists") from None
-    return supplier.id
+    return save_new_supplier(runtime, supplier, "cli")
 
 
 def connector_for(runtime: Runtime, supplier: Supplier) -> SupplierConnector:

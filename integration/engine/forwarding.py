@@ -8,6 +8,8 @@ order back instead of a new one. Network calls happen outside any database trans
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -18,22 +20,25 @@ from connectors.suppliers import base as supplier_base
 from connectors.suppliers.base import (
     CreateResult,
     Rejection,
+    SupplierAuthError,
     SupplierLine,
     SupplierOrderRequest,
     SupplierOrderView,
 )
 from core import wording
 from core.domain import Address
+from core.errors import RetryableError
 from core.status import Reason, Status
-from integration.accounts.supplier_kinds import kind_of
+from integration.accounts.supplier_kinds import RENEW_TOKENS_JOB, kind_of, renewal_key
 from integration.accounts.suppliers import supplier_connection
 from integration.engine import bindings, preflight
 from integration.engine.orders import CANCEL_JOB, CONFIRM_ADDRESS_JOB, FORWARD_JOB
-from integration.engine.tracking import ParcelUpdate, apply_parcel_update
+from integration.engine.tracking import ParcelUpdate, apply_parcel_update, parcel_lines
 from integration.jobs import alerts, outbox
 from integration.jobs.outbox import ClaimedJob, PermanentError
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
+from integration.limits.circuits import tag
 from integration.storage.models import Order, Store, Supplier, SupplierOrder
 
 log = logging.getLogger(__name__)
@@ -41,10 +46,11 @@ log = logging.getLogger(__name__)
 SUPPLIER_ORDER = "supplier_order"
 POLL_JOB = "supplier.poll"
 AWAITING_PAYMENT = "awaiting_payment"  # SupplierOrder.status: placed, the owner pays
+TOKEN_RETRY_SECONDS = 300.0  # a forward waiting for a renewed (or reconnected) token
 # The holds a later successful forward (or payment) clears.
 _FORWARDING_HOLDS = (Reason.OUT_OF_STOCK, Reason.PRICE_ABOVE_LIMIT, Reason.NO_SHIPPING_METHOD,
                      Reason.AWAITING_SUPPLIER_PAYMENT, Reason.SUPPLIER_CANCELLED,
-                     Reason.UNMAPPED_SKU)
+                     Reason.UNMAPPED_SKU, Reason.SUPPLIER_REFUSED)
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,8 @@ def forward_order(runtime: Runtime, claimed: ClaimedJob) -> None:
             session.get_one(SupplierOrder, forwarding.supplier_order_id).status = \
                 "awaiting_batch"
         return
-    with supplier_connection(runtime, forwarding.supplier) as connector:
+    with _token_guard(runtime, forwarding.supplier, forwarding.supplier_order_id), \
+            supplier_connection(runtime, forwarding.supplier) as connector:
         request = forwarding.request
         quote = connector.quote(request)
         verdict = preflight.check(quote, request) if quote is not None else None
@@ -125,6 +132,28 @@ def forward_order(runtime: Runtime, claimed: ClaimedJob) -> None:
             _held(session, forwarding, verdict.hold, runtime)
             return
         _record(session, forwarding, result, runtime)
+
+
+@contextmanager
+def _token_guard(runtime: Runtime, supplier: Supplier, supplier_order_id: int) -> Iterator[None]:
+    """A token the supplier refused (expired, revoked) loses nothing: the supplier order says
+    it waits, a renewal is queued (it alerts the owner when only reconnecting helps), and the
+    job is retried later instead of dying; it goes on once the account works again."""
+    try:
+        yield
+    except SupplierAuthError as exc:
+        log.warning("supplier %d refused the token: %s", supplier.id, exc)
+        now = runtime.clock.now()
+        with runtime.db.write() as session:
+            row = session.get_one(SupplierOrder, supplier_order_id)
+            row.last_error = wording.supplier_disconnected(supplier.name)
+            outbox.enqueue(session, RENEW_TOKENS_JOB, renewal_key(supplier) + ":refused",
+                           {"supplier_id": supplier.id, "reason": "refused"}, now,
+                           serial_key=f"{RENEW_TOKENS_JOB}:{supplier.id}")
+        # Tagged with the supplier: its circuit opens, so its jobs wait instead of dying.
+        raise tag(RetryableError(f"{supplier.name}: {exc}",
+                                 retry_after_seconds=TOKEN_RETRY_SECONDS),
+                  f"supplier:{supplier.id}") from exc
 
 
 def _held(session: Session, forwarding: _Forwarding, hold: preflight.Hold,
@@ -145,10 +174,17 @@ def _record(session: Session, forwarding: _Forwarding, result: CreateResult,
             runtime: Runtime) -> None:
     now = runtime.clock.now()
     # Locked: a second worker that ran the same create (an expired lease) waits here, then
-    # finds the binding this one wrote instead of inserting it twice.
+    # finds the binding this one wrote instead of inserting it twice, and a refusal it got
+    # ("already placed") does not undo this one's success.
     supplier_order = session.get_one(SupplierOrder, forwarding.supplier_order_id,
                                      with_for_update=True)
     order = session.get_one(Order, supplier_order.order_id)
+    if result.rejection is not None and supplier_order.status in ("forwarded",
+                                                                  AWAITING_PAYMENT):
+        # A second worker (or a run after a restart) was refused because the first one's
+        # create went through ("already placed"): the order stands as the first one left it.
+        log.info("order %s: %s ignored, already forwarded", order.number, result.rejection.kind)
+        return
     if result.rejection is not None:
         _rejected(session, supplier_order, order, result.rejection, runtime)
         return
@@ -189,6 +225,14 @@ def _rejected(session: Session, supplier_order: SupplierOrder, order: Order,
         reason = Reason.OUT_OF_STOCK
         message = (f"Order {order.number}: the supplier is out of stock ({details}). Offer the "
                    "customer a variant or a refund, or switch to the backup supplier.")
+    elif rejection.kind == Reason.NO_SHIPPING_METHOD.value:
+        reason = Reason.NO_SHIPPING_METHOD
+        message = wording.no_shipping_method(order.number, order.ship_country)
+    elif rejection.kind not in ("invalid_address", "incomplete_address"):
+        # Neither stock nor address (the supplier's account, its rules, already placed).
+        reason = Reason.SUPPLIER_REFUSED
+        supplier = session.get_one(Supplier, supplier_order.supplier_id).name
+        message = wording.supplier_refused(order.number, supplier, rejection.kind, details)
     else:
         reason = Reason.ADDRESS_NEEDS_CONFIRMATION
         message = (f"Order {order.number}: the supplier cannot ship to this address ({details})."
@@ -242,15 +286,21 @@ def poll_supplier_order(runtime: Runtime, claimed: ClaimedJob) -> None:
     supplier, external_id, _status = _target(runtime, supplier_order_id)
     if external_id is None:
         return
-    with supplier_connection(runtime, supplier) as connector:
+    with _token_guard(runtime, supplier, supplier_order_id), \
+            supplier_connection(runtime, supplier) as connector:
         view = connector.get_order(external_id)
     with runtime.db.write() as session:
         _follow_status(session, supplier_order_id, supplier.name, view, runtime)
+        order_lines = session.get_one(SupplierOrder, supplier_order_id).lines
         for parcel in view.parcels:
             apply_parcel_update(session, ParcelUpdate(
                 supplier_order_id, parcel.ref, parcel.tracking_number, parcel.carrier,
                 parcel.tracking_url, parcel.events, parcel.estimated_delivery_at,
-                all_lines_shipped=view.all_lines_shipped), runtime.clock.now())
+                all_lines_shipped=view.all_lines_shipped,
+                lines=parcel_lines(order_lines, [(i.supplier_ref, i.quantity)
+                                                 for i in parcel.items])
+                if len(view.parcels) > 1 else None),
+                runtime.clock.now())
 
 
 def _follow_status(session: Session, supplier_order_id: int, supplier_name: str,

@@ -4,9 +4,10 @@ and queue a write-back to the store only when the status or the tracking number 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,6 +58,25 @@ class ParcelUpdate:
     # False keeps the order partly shipped however far this parcel gets. None: the supplier
     # reports nothing per line (a spreadsheet row), and a first parcel counts as the order.
     all_lines_shipped: bool | None = None
+    # The supplier order's lines in this parcel ({"line_id", "quantity"}); None = all of
+    # them (a supplier that does not say, or an order in one parcel).
+    lines: Sequence[Mapping[str, Any]] | None = None
+
+
+def parcel_lines(order_lines: Sequence[Mapping[str, Any]], items: Sequence[tuple[str, int]]
+                 ) -> list[dict[str, Any]] | None:
+    """Which of a supplier order's lines one parcel holds, from the supplier's list of
+    (product id or supplier SKU, quantity); None when it names none of them."""
+    lines: list[dict[str, Any]] = []
+    for ref, quantity in items:
+        for line in order_lines:
+            if ref and ref in (str(line.get("supplier_product_id") or ""),
+                               str(line.get("supplier_sku") or "")):
+                taken = min(int(quantity), int(line.get("quantity", 0)))
+                if taken > 0:
+                    lines.append({"line_id": line["line_id"], "quantity": taken})
+                break
+    return lines or None
 
 
 @dataclass(frozen=True)
@@ -86,6 +106,7 @@ def apply_parcel_update(session: Session, update: ParcelUpdate, now: datetime) -
             order_id=supplier_order.order_id, supplier_order_id=supplier_order.id,
             carrier=carrier, tracking_number=detection.number, tracking_url=url,
             status=Status.INFO_RECEIVED, status_epoch=0, created_at=now, updated_at=now,
+            lines=list(update.lines) if update.lines else None,
         )
         session.add(shipment)
         session.flush()

@@ -38,6 +38,7 @@ HANDLER_MODULES = (
     "integration.sync.shopify.uninstall_check",
     "integration.sync.shopify.webhooks",
     "integration.sync.suppliers.csv_exchange",
+    "integration.sync.suppliers.tokens",
     "integration.sync.woocommerce.deleted",
     "integration.sync.tracking.polling",
     "integration.sync.tracking.registration",

@@ -9,7 +9,7 @@ from integration.jobs.timers import ScheduledJob
 # Modules with a module-level `SCHEDULED: list[ScheduledJob]`, imported by name: the scheduler
 # sits above the rooms it times, and they never import it.
 CONTRIBUTORS = ("integration.sync.shopify.schedule", "integration.sync.woocommerce.schedule",
-                "integration.sync.tracking.schedule")
+                "integration.sync.tracking.schedule", "integration.sync.suppliers.tokens")
 
 
 def contributed() -> list[ScheduledJob]:

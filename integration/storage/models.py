@@ -237,6 +237,9 @@ class Shipment(Base):
     # What the store shows now (written by the last successful write-back).
     written_status: Mapped[str | None] = mapped_column(String(30))
     written_tracking_number: Mapped[str | None] = mapped_column(String(100))
+    # The supplier order's lines in this parcel when the supplier split the order; None =
+    # every line of the supplier order.
+    lines: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -109,7 +109,8 @@ def snapshot(session: Session, shipment: Shipment, *,
     order = session.get_one(Order, shipment.order_id)
     supplier_order = (session.get(SupplierOrder, shipment.supplier_order_id)
                       if shipment.supplier_order_id else None)
-    lines: list[dict[str, Any]] = list(supplier_order.lines) if supplier_order else []
+    lines: list[dict[str, Any]] = list(shipment.lines or (supplier_order.lines
+                                                          if supplier_order else []))
     status = Status(shipment.status)
     reason = Reason(shipment.reason) if shipment.reason else None
     detection = detect(shipment.tracking_number, stated_carrier=shipment.carrier or None)

@@ -26,3 +26,19 @@ def run_jobs(runtime: Runtime, kind: str | None = None, ahead: timedelta = timed
             run_job(runtime, job)
             ran += 1
     return ran
+
+
+def poll_supplier_orders(runtime: Runtime) -> int:
+    """What the scheduler's poll sweep would queue, now: one poll of every supplier order;
+    then run them. Returns how many ran."""
+    from sqlalchemy import select
+
+    from integration.engine.forwarding import POLL_JOB
+    from integration.storage.models import SupplierOrder
+
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        for row in session.scalars(select(SupplierOrder)):
+            outbox.enqueue(session, POLL_JOB, f"poll:{row.id}:{now.isoformat()}",
+                           {"supplier_order_id": row.id}, now)
+    return run_jobs(runtime, POLL_JOB)

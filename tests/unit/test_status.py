@@ -381,7 +381,7 @@ def test_reasons_table_matches_design() -> None:
         Reason.UNMAPPED_SKU,
         # issue 16: what real suppliers hold an order for before or while forwarding
         Reason.PRICE_ABOVE_LIMIT, Reason.NO_SHIPPING_METHOD,
-        Reason.AWAITING_SUPPLIER_PAYMENT, Reason.SUPPLIER_CANCELLED,
+        Reason.AWAITING_SUPPLIER_PAYMENT, Reason.SUPPLIER_CANCELLED, Reason.SUPPLIER_REFUSED,
     }
     assert REASONS_BY_STATUS[Status.UNDELIVERED] == {
         Reason.INVALID_ADDRESS,
@@ -639,6 +639,7 @@ def test_customer_note_for_every_other_pair() -> None:
         (Status.PENDING, Reason.NO_SHIPPING_METHOD),
         (Status.PENDING, Reason.AWAITING_SUPPLIER_PAYMENT),
         (Status.PENDING, Reason.SUPPLIER_CANCELLED),
+        (Status.PENDING, Reason.SUPPLIER_REFUSED),
         (Status.PROCESSING, None),
     }
     notes: dict[tuple[Status, Reason | None], str] = {}

@@ -23,4 +23,5 @@ def _choices() -> dict[str, object]:
 # Imported for their routes, after `blueprint` exists.
 import integration.web.admin.auth  # noqa: E402
 import integration.web.admin.setup  # noqa: E402
+import integration.web.admin.supplier_oauth  # noqa: E402
 import integration.web.admin.views  # noqa: E402, F401
