@@ -40,6 +40,7 @@ pytest_plugins = [
     "tests.helpers.sandbox_woocommerce",
     "tests.helpers.sandbox_supplier",
     "tests.helpers.sandbox_17track",
+    "tests.helpers.sandbox_trackers",
     "tests.helpers.smtp",
     "tests.helpers.redis_server",
     "tests.helpers.woocommerce_connector",

@@ -45,6 +45,8 @@ ROUTES = (
     Route(re.compile(rf"/webhooks/woocommerce/{ID}"), woocommerce.SOURCE, woocommerce.receive),
     Route(re.compile(rf"/webhooks/suppliers/{ID}"), suppliers.SOURCE, suppliers.receive),
     Route(re.compile(r"/webhooks/tracking/17track"), tracking.SOURCE, tracking.receive),
+    Route(re.compile(r"/webhooks/tracking/aftership"), tracking.AFTERSHIP_SOURCE,
+          tracking.receive_aftership),
 )
 
 

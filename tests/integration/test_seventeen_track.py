@@ -44,6 +44,7 @@ from sandboxes.seventeen_track.timelines import handover_for
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_17track import TRACKER_EPOCH, Tracker, configure_tracking
+from tests.helpers.sandbox_trackers import PushingSandbox
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
 
 HOOK = "/webhooks/tracking/17track"
@@ -127,7 +128,7 @@ def register(runtime: Runtime) -> None:
     run_jobs(runtime, REGISTER_JOB)
 
 
-def follow(runtime: Runtime, tracker: Tracker, clock: FrozenClock,
+def follow(runtime: Runtime, tracker: PushingSandbox, clock: FrozenClock,
            numbers: list[str]) -> dict[str, list[tuple[Status, Reason | None]]]:
     """Play the numbers' timelines on one clock: whatever is due is pushed, stored, processed
     and written back. Returns each parcel's status after every push about it."""

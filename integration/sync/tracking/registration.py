@@ -24,7 +24,6 @@ from connectors.tracking.base import (
     TrackingService,
     TrackRequest,
 )
-from connectors.tracking.seventeen_track import NAME as SEVENTEEN_TRACK
 from core.status import Status
 from integration.base.config import Settings
 from integration.engine import bindings
@@ -45,6 +44,7 @@ from integration.storage.models import (
     TrackingQuota,
 )
 from integration.sync.tracking import service as services
+from integration.sync.tracking.service import SEVENTEEN_TRACK
 from integration.sync.tracking.updates import (
     FINAL,
     REGISTERED,
@@ -158,18 +158,19 @@ def _apply_batch(session: Session, settings: Settings, rows: Sequence[TrackedNum
                  result: BatchResult, now: datetime) -> tuple[int, bool]:
     """Record what the service said for each number: (registered, quota ran out)."""
     by_number = {row.number: row for row in rows}
+    pushes = bool(rows) and rows[0].service in services.PUSH_PARSERS
     registered, exhausted = 0, False
     for accepted in result.accepted:
         row = by_number.get(accepted.number)
         if row is not None:
-            _registered(settings, row, accepted.service_carrier, now)
+            _registered(settings, row, accepted.service_carrier, now, pushes)
             registered += 1
     for problem in result.problems:
         row = by_number.get(problem.number)
         if row is None:
             continue
         if problem.kind is ProblemKind.ALREADY_TRACKED:
-            _registered(settings, row, None, now)  # idempotent: it is being tracked
+            _registered(settings, row, None, now, pushes)  # idempotent: being tracked
         elif problem.kind is ProblemKind.QUOTA_EXHAUSTED:
             exhausted = True  # stays waiting
         else:
@@ -178,12 +179,13 @@ def _apply_batch(session: Session, settings: Settings, rows: Sequence[TrackedNum
 
 
 def _registered(settings: Settings, row: TrackedNumber, service_carrier: str | None,
-                now: datetime) -> None:
+                now: datetime, pushes: bool) -> None:
     row.state, row.registered_at, row.updated_at = REGISTERED, now, now
     row.problem_code = row.problem = None
     if service_carrier:
         row.service_carrier = service_carrier
-    row.next_poll_at = next_poll(settings, Status.INFO_RECEIVED, now)
+    # A pull-only service (DHL) is asked at once; one that pushes only as a fallback.
+    row.next_poll_at = next_poll(settings, Status.INFO_RECEIVED, now) if pushes else now
 
 
 def _rejected(session: Session, row: TrackedNumber, kind: ProblemKind, code: str,
@@ -216,7 +218,7 @@ def register_waiting(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> i
             TrackedNumber.service == service_name, TrackedNumber.state == WAITING).limit(1))
     if waiting is None:
         return 0
-    if exhausted_before:
+    if exhausted_before and service.quota_api:
         quota = service.quota()  # free: is there quota again?
         with runtime.db.write() as session:
             save_quota(session, service_name, quota, now, settings)
@@ -245,7 +247,7 @@ def register_waiting(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> i
                 count = len(list(session.scalars(select(TrackedNumber.id).where(
                     TrackedNumber.service == service_name, TrackedNumber.state == WAITING))))
                 _mark_exhausted(session, service_name, now, count)
-        else:
+        elif service.quota_api:
             quota = service.quota()
             with runtime.db.write() as session:
                 save_quota(session, service_name, quota, now, settings)
