@@ -6,8 +6,10 @@
   that a fast simulated clock would reject as 15 minutes off. The same site is also served over
   plain HTTP for the customer's browser (no certificate warning on My Account > View order).
 * The reference supplier (REST, with push).
+* 17TRACK (the tracking service that follows the spreadsheet supplier's parcels), pushing
+  signed updates to DropTrack's /webhooks/tracking/17track as each parcel's life moves on.
 
-Ports: the ones after DropTrack's (8081..8084 for 8080), so a resumed demo finds the same
+Ports: the ones after DropTrack's (8081..8085 for 8080), so a resumed demo finds the same
 store URLs; a busy port falls back to any free one.
 """
 
@@ -18,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.clock import Clock
+from sandboxes import seventeen_track as seventeen_track_sandbox
 from sandboxes import shopify as shopify_sandbox
 from sandboxes import supplier as supplier_sandbox
 from sandboxes import woocommerce as woocommerce_sandbox
 from sandboxes.server import BackgroundServer
+from sandboxes.seventeen_track import SeventeenTrackState
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.supplier import SupplierState
 from sandboxes.tls import make_tls
@@ -29,6 +33,8 @@ from sandboxes.woocommerce import WebhookDispatcher, WooCommerceStore
 
 LOOPBACK = "127.0.0.1"
 WEBHOOK_INTERVAL_SECONDS = 0.5
+TRACKING_PUSH_PATH = "/webhooks/tracking/17track"
+TRACKING_CREDITS = 5000  # a paid 17TRACK plan: the demo registers many parcels
 
 
 def port_is_free(port: int) -> bool:
@@ -58,6 +64,8 @@ class Sandboxes:
     woocommerce_shop_server: BackgroundServer  # http: what the customer's browser opens
     supplier: SupplierState
     supplier_server: BackgroundServer
+    tracker: SeventeenTrackState
+    tracker_server: BackgroundServer
     ca_file: Path
 
     @property
@@ -76,18 +84,25 @@ class Sandboxes:
     def supplier_url(self) -> str:
         return self.supplier_server.url
 
+    @property
+    def tracker_url(self) -> str:
+        """17TRACK's API base, as DropTrack's tracking.seventeen_track_url."""
+        return f"{self.tracker_server.url}/track/v2.2"
+
     def stop(self) -> None:
         """Stop the background senders first, then the servers (each closes its socket)."""
         self.shopify.webhooks.stop_background()
         self.woocommerce_webhooks.stop()
         self.supplier.close()
+        self.tracker.close()
         for server in (self.shopify_server, self.woocommerce_api_server,
-                       self.woocommerce_shop_server, self.supplier_server):
+                       self.woocommerce_shop_server, self.supplier_server,
+                       self.tracker_server):
             server.stop()
 
 
 def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
-                    supplier_api_key: str) -> Sandboxes:
+                    supplier_api_key: str, droptrack_url: str) -> Sandboxes:
     started: list[BackgroundServer] = []
     try:
         shopify_app = shopify_sandbox.build(clock, public_url=f"http://{LOOPBACK}",
@@ -119,6 +134,11 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
         started.append(supplier_server.start())
         state: SupplierState = supplier_app.extensions["sandbox"]
         state.public_url = supplier_server.url
+
+        tracker_app = seventeen_track_sandbox.build(
+            clock, quota_total=TRACKING_CREDITS, webhook_url=droptrack_url + TRACKING_PUSH_PATH)
+        tracker_server = BackgroundServer(tracker_app, port=preferred_port(first_port + 4))
+        started.append(tracker_server.start())
     except BaseException:
         for server in started:
             server.stop()
@@ -126,4 +146,6 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
     return Sandboxes(shopify=box, shopify_server=shopify_server, woocommerce=store,
                      woocommerce_webhooks=woo_app.extensions["sandbox_webhooks"],
                      woocommerce_api_server=woo_api, woocommerce_shop_server=woo_shop,
-                     supplier=state, supplier_server=supplier_server, ca_file=ca_file)
+                     supplier=state, supplier_server=supplier_server,
+                     tracker=tracker_app.extensions["sandbox"], tracker_server=tracker_server,
+                     ca_file=ca_file)

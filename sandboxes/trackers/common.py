@@ -50,6 +50,8 @@ DETECTION: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"1Z[0-9A-Z]{16}"), "ups"),
     (re.compile(r"9\d{21}"), "usps"),
     (re.compile(r"[A-Z]{2}\d{9}BR"), "correios"),
+    (re.compile(r"[A-Z]{2}\d{9}GB"), "royal_mail"),
+    (re.compile(r"[A-Z]{2}\d{9}FR"), "la_poste"),
     (re.compile(r"JJD\d{18}|\d{10}"), "dhl"),
 )
 
