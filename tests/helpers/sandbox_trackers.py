@@ -83,14 +83,15 @@ def _configure(runtime: Runtime, **tracking: object) -> None:
 def configure_aftership(runtime: Runtime, sandbox: Sandbox[AfterShipState],
                         **tracking: object) -> None:
     """AfterShip as the default service for spreadsheet parcels, pointed at the sandbox."""
-    _configure(runtime, service="aftership", aftership_key=aftership_sandbox.DEFAULT_API_KEY,
-               aftership_webhook_secret=sandbox.state.webhook_secret,
-               aftership_url=sandbox.url, **tracking)
+    _configure(runtime, **{"service": "aftership",
+                           "aftership_key": aftership_sandbox.DEFAULT_API_KEY,
+                           "aftership_webhook_secret": sandbox.state.webhook_secret,
+                           "aftership_url": sandbox.url, **tracking})
 
 
 def configure_dhl(runtime: Runtime, sandbox: Sandbox[DhlState], **tracking: object) -> None:
-    _configure(runtime, dhl_key=dhl_sandbox.DEFAULT_API_KEY, dhl_url=sandbox.url,
-               dhl_requests_per_second=50.0, **tracking)
+    _configure(runtime, **{"dhl_key": dhl_sandbox.DEFAULT_API_KEY, "dhl_url": sandbox.url,
+                           "dhl_requests_per_second": 50.0, **tracking})
 
 
 class TimelineState(Protocol):

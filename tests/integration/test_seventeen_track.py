@@ -87,9 +87,10 @@ def woo_store(tracked: Runtime, wc_sandbox: WooCommerceSandbox) -> int:
 class Spreadsheet:
     """A spreadsheet supplier for one store: orders out as a CSV, tracking back in."""
 
-    def __init__(self, runtime: Runtime, store_id: int, folder: Path) -> None:
+    def __init__(self, runtime: Runtime, store_id: int, folder: Path,
+                 name: str = "") -> None:
         self.runtime, self.store_id, self.folder = runtime, store_id, folder
-        self.id = add_csv_supplier(runtime, f"Sheets {store_id}", str(folder / "out"),
+        self.id = add_csv_supplier(runtime, name or f"Sheets {store_id}", str(folder / "out"),
                                    str(folder / "in"))
         with runtime.db.write() as session:
             session.add(SkuMapping(store_id=store_id, sku="MUG", supplier_id=self.id,

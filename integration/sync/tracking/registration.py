@@ -76,7 +76,8 @@ def _tracked_pairs(session: Session, settings: Settings,
 
 
 def enrol(session: Session, settings: Settings, service: str, now: datetime) -> int:
-    """Give every live parcel this service should watch a `waiting` number. Returns how many."""
+    """Give every live parcel this service should watch, and no service watches yet, a
+    `waiting` number. Returns how many."""
     pairs = _tracked_pairs(session, settings, service)
     if not pairs:
         return 0
@@ -84,8 +85,9 @@ def enrol(session: Session, settings: Settings, service: str, now: datetime) -> 
         select(Shipment, SupplierOrder)
         .join(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
         .join(Order, Order.id == Shipment.order_id)
-        .outerjoin(TrackedNumber, and_(TrackedNumber.shipment_id == Shipment.id,
-                                       TrackedNumber.service == service))
+        # A parcel some service already watches stays with it: a changed choice applies to
+        # new parcels, and no parcel is paid for twice.
+        .outerjoin(TrackedNumber, TrackedNumber.shipment_id == Shipment.id)
         .where(TrackedNumber.id.is_(None), Shipment.tracking_number != "",
                Shipment.status.not_in([status.value for status in FINAL]), or_(*pairs))
         .order_by(Shipment.id).limit(ENROL_BATCH)).all()

@@ -4,7 +4,9 @@ tracks (per store and per supplier)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.tracking import aftership, dhl, seventeen_track
@@ -111,3 +113,50 @@ def set_source(session: Session, holder: Store | Supplier, source: str | None) -
     else:
         settings[SOURCE_SETTING] = source
     holder.settings = settings
+
+
+SOURCE_LABELS = {SUPPLIER_SOURCE: "the supplier's own carrier events",
+                 SEVENTEEN_TRACK: "17TRACK", AFTERSHIP: "AfterShip", DHL: "DHL"}
+
+
+def check_source(settings: Settings, source: str | None) -> None:
+    """A source the owner may choose: a known one, and a service only once it is configured
+    (a parcel sent to a service without its key would never be tracked). None: the default."""
+    if source is None or source == SUPPLIER_SOURCE:
+        return
+    if source not in SOURCES:
+        raise ValueError(f"the tracking source must be one of {', '.join(SOURCES)} "
+                         "(or default)")
+    if not configured(settings, source):
+        raise ValueError(f"{SOURCE_LABELS[source]} is not configured yet: set "
+                         f"[tracking] {KEY_SETTINGS[source]} first")
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """One store's or supplier's tracking source, as the owner sees and changes it."""
+
+    kind: str  # "store" | "supplier"
+    holder_id: int
+    name: str
+    chosen: str  # a source, or "default"
+    decided: str  # what tracks its parcels now (for a store: its spreadsheet suppliers')
+    why: str
+
+
+def source_choices(session: Session, settings: Settings) -> list[SourceChoice]:
+    choices: list[SourceChoice] = []
+    for store in session.scalars(select(Store).order_by(Store.id)):
+        chosen = (store.settings or {}).get(SOURCE_SETTING)
+        decided, why = decided_source(settings, None, store) if chosen in SOURCES else (
+            settings.tracking.service, "default for suppliers without carrier events")
+        choices.append(SourceChoice("store", store.id, store.name or store.domain,
+                                    str(chosen) if chosen in SOURCES else "default",
+                                    decided, why))
+    for supplier in session.scalars(select(Supplier).order_by(Supplier.id)):
+        chosen = (supplier.settings or {}).get(SOURCE_SETTING)
+        decided, why = decided_source(settings, supplier, None)
+        choices.append(SourceChoice("supplier", supplier.id, supplier.name,
+                                    str(chosen) if chosen in SOURCES else "default",
+                                    decided, why))
+    return choices
