@@ -70,12 +70,7 @@ def dhl_sheet(runtime: Runtime, dhl: DhlSandbox, store_id: int, folder: Path,
     sheet = Spreadsheet(runtime, store_id, folder)
     with runtime.db.write() as session:
         set_source(session, session.get_one(Supplier, sheet.id), "dhl")
-    product = wc.store.add_product("Mug", sku="MUG")
-    orders = []
-    for _ in lives:
-        order = wc.store.place_order([(product.id, 1)])
-        orders.append(order.id)
-        sheet.order(str(order.id), str(order.line_items[0].id))
+    orders = sheet.woo_orders(wc.store, len(lives))
     for number, life in lives.items():
         dhl.state.ship(number, life)
     sheet.ship(*lives)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -107,6 +108,16 @@ class Spreadsheet:
                                          city="Springfield", postcode="62704", country="US",
                                          province="IL")), self.runtime.clock.now())
         self.orders += 1
+
+    def woo_orders(self, store: Any, count: int) -> list[int]:
+        """`count` orders of one mug placed in a WooCommerce sandbox store, and imported."""
+        product = store.add_product("Mug", sku="MUG")
+        placed = []
+        for _ in range(count):
+            order = store.place_order([(product.id, 1)])
+            placed.append(order.id)
+            self.order(str(order.id), str(order.line_items[0].id))
+        return placed
 
     def ship(self, *numbers: str) -> None:
         """Forward the waiting orders and read back a tracking file: the n-th number for the

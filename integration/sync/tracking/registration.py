@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -62,6 +62,7 @@ QUOTA_LOW = "tracking_quota_low"
 QUOTA_EXHAUSTED = "tracking_quota_exhausted"
 MAX_BATCHES_PER_JOB = 25
 ENROL_BATCH = 1000
+QUOTA_CHECK_EVERY = timedelta(hours=1)  # getquota at most this often after registering
 
 
 def _tracked_pairs(session: Session, settings: Settings,
@@ -113,13 +114,16 @@ def _carrier_id(shipment: Shipment) -> str | None:
 
 
 def save_quota(session: Session, service: str, quota: Quota, now: datetime,
-               settings: Settings) -> TrackingQuota:
+               settings: Settings, *, checked: bool = True) -> TrackingQuota:
+    """Store the quota; `checked`: the service said so now (else DropTrack counted it, and
+    `checked_at` stays the time of the last getquota)."""
     row = session.get(TrackingQuota, service)
     if row is None:
         row = TrackingQuota(service=service, checked_at=now)
         session.add(row)
-    row.total, row.used, row.remaining, row.checked_at = (
-        quota.total, quota.used, quota.remaining, now)
+    row.total, row.used, row.remaining = quota.total, quota.used, quota.remaining
+    if checked:
+        row.checked_at = now
     row.exhausted = quota.remaining <= 0
     if not row.exhausted:
         for alert in session.scalars(select(Alert).where(
@@ -250,10 +254,30 @@ def register_waiting(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> i
                     TrackedNumber.service == service_name, TrackedNumber.state == WAITING))))
                 _mark_exhausted(session, service_name, now, count)
         elif service.quota_api:
-            quota = service.quota()
             with runtime.db.write() as session:
-                save_quota(session, service_name, quota, now, settings)
+                known = _counted_quota(session, service_name, registered, now)
+                if known is not None:  # checked lately: count the credits just spent
+                    save_quota(session, service_name, known, now, settings, checked=False)
+            if known is None:
+                quota = service.quota()
+                with runtime.db.write() as session:
+                    save_quota(session, service_name, quota, now, settings)
     return registered
+
+
+def _counted_quota(session: Session, service: str, registered: int,
+                   now: datetime) -> Quota | None:
+    """The quota after `registered` more credits, counted from a getquota of the last hour
+    (one credit a registration); None when it must be asked again. Saves a call per sweep:
+    a lone parcel costs register + stoptrack, not register + getquota + stoptrack."""
+    row = session.get(TrackingQuota, service)
+    if row is None or row.exhausted:
+        return None
+    checked = row.checked_at if row.checked_at.tzinfo else row.checked_at.replace(tzinfo=UTC)
+    if now - checked >= QUOTA_CHECK_EVERY:
+        return None
+    return Quota(total=row.total, used=row.used + registered,
+                 remaining=max(row.remaining - registered, 0))
 
 
 @job(REGISTER_JOB)
