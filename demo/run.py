@@ -171,6 +171,8 @@ def _banner(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
     echo(f"  Supplier (REST)  {sandboxes.supplier_url}  (reference supplier sandbox)")
     echo(f"  AliExpress       {sandboxes.aliexpress_url}  (AliExpress DS API sandbox)")
     echo(f"  Supplier (CSV)   {workspace.csv_outbox.parent}  (order batches and tracking files)")
+    echo(f"  17TRACK          {sandboxes.tracker_url}  (tracking service sandbox: follows the "
+         "spreadsheet supplier's parcels)")
     echo(f"  E-mails sent     {workspace.mail_folder}  (customer and owner e-mails, .eml)")
     echo(f"  DropTrack's log  {workspace.log_file}")
     echo("Customer order pages and the tracking page are printed below as soon as parcels "
@@ -193,14 +195,16 @@ def run_demo(options: DemoOptions, echo: Echo, stop: threading.Event) -> None:
     try:
         sandboxes = start_sandboxes(clock, first_port=options.port + 1,
                                     ca_file=workspace.ca_file,
-                                    supplier_api_key=SUPPLIER_API_KEY)
+                                    supplier_api_key=SUPPLIER_API_KEY,
+                                    droptrack_url=f"http://127.0.0.1:{options.port}")
         running.add("sandboxes", sandboxes.stop)
         mailbox = MailSink(workspace.mail_folder).start()
         running.add("mailbox", mailbox.stop)
         runtime = build_runtime(demo_settings(workspace, state, port=options.port,
                                               speed=options.speed,
                                               shopify_admin_url=sandboxes.shopify_url,
-                                              smtp_port=mailbox.port), clock)
+                                              smtp_port=mailbox.port,
+                                              tracking_url=sandboxes.tracker_url), clock)
         running.add("database", runtime.close)
         migrate.upgrade(runtime.db)
         web = create_app(runtime=runtime)
@@ -208,7 +212,7 @@ def run_demo(options: DemoOptions, echo: Echo, stop: threading.Event) -> None:
         running.add("DropTrack web", server.stop)
         # WooCommerce posts its keys only to an https callback: DropTrack is also served
         # over https (the demo's CA) on the same host, where the WooCommerce connect runs.
-        secure = BackgroundServer(web, port=preferred_port(options.port + 5),
+        secure = BackgroundServer(web, port=preferred_port(options.port + 8),
                                   ssl_context=sandboxes.tls.server_context).start()
         running.add("DropTrack web (https)", secure.stop)
 
@@ -261,6 +265,7 @@ def _story(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
             for order in stream.tick(now):
                 reporter.placed(order)
             partner.tick()
+            sandboxes.tracker.deliver_due()  # 17TRACK pushes what the carriers scanned
             reporter.tick()
         except Exception:  # one bad tick (say, a busy database) must not end the demo
             log.exception("demo tick failed; carrying on")

@@ -8,9 +8,11 @@
 * The reference supplier (REST, with push).
 * CJdropshipping (Open API 2.0; ships paid orders a simulated day later).
 * AliExpress (the DS APIs, OAuth, signatures), shipping paid orders a simulated day later.
+* 17TRACK (the tracking service that follows the spreadsheet supplier's parcels), pushing
+  signed updates to DropTrack's /webhooks/tracking/17track as each parcel's life moves on.
 
-Ports: the ones after DropTrack's (8081..8086 for 8080), so a resumed demo finds the same
-store URLs; a busy port falls back to any free one.
+Ports: the ones after DropTrack's (8081..8087 for 8080; its https listener on 8088), so a
+resumed demo finds the same store URLs; a busy port falls back to any free one.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from core.clock import Clock
 from sandboxes import aliexpress as aliexpress_sandbox
 from sandboxes import cj as cj_sandbox
+from sandboxes import seventeen_track as seventeen_track_sandbox
 from sandboxes import shopify as shopify_sandbox
 from sandboxes import supplier as supplier_sandbox
 from sandboxes import woocommerce as woocommerce_sandbox
@@ -30,6 +33,7 @@ from sandboxes.aliexpress import AliExpressState
 from sandboxes.cj import DEFAULT_API_KEY as CJ_API_KEY
 from sandboxes.cj import CJState
 from sandboxes.server import BackgroundServer
+from sandboxes.seventeen_track import SeventeenTrackState
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.supplier import SupplierState
 from sandboxes.tls import SandboxTLS, make_tls
@@ -37,6 +41,8 @@ from sandboxes.woocommerce import WebhookDispatcher, WooCommerceStore
 
 LOOPBACK = "127.0.0.1"
 WEBHOOK_INTERVAL_SECONDS = 0.5
+TRACKING_PUSH_PATH = "/webhooks/tracking/17track"
+TRACKING_CREDITS = 5000  # a paid 17TRACK plan: the demo registers many parcels
 
 
 def port_is_free(port: int) -> bool:
@@ -66,6 +72,8 @@ class Sandboxes:
     woocommerce_shop_server: BackgroundServer  # http: what the customer's browser opens
     supplier: SupplierState
     supplier_server: BackgroundServer
+    tracker: SeventeenTrackState
+    tracker_server: BackgroundServer
     ca_file: Path
     tls: SandboxTLS  # its CA is in ca_file; DropTrack's own https listener uses it too
     aliexpress: AliExpressState | None = None
@@ -99,20 +107,26 @@ class Sandboxes:
     def supplier_url(self) -> str:
         return self.supplier_server.url
 
+    @property
+    def tracker_url(self) -> str:
+        """17TRACK's API base, as DropTrack's tracking.seventeen_track_url."""
+        return f"{self.tracker_server.url}/track/v2.2"
+
     def stop(self) -> None:
         """Stop the background senders first, then the servers (each closes its socket)."""
         self.shopify.webhooks.stop_background()
         self.woocommerce_webhooks.stop()
         self.supplier.close()
+        self.tracker.close()
         for server in (self.shopify_server, self.woocommerce_api_server,
                        self.woocommerce_shop_server, self.supplier_server, self.cj_server,
-                       self.aliexpress_server):
+                       self.aliexpress_server, self.tracker_server):
             if server is not None:
                 server.stop()
 
 
 def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
-                    supplier_api_key: str) -> Sandboxes:
+                    supplier_api_key: str, droptrack_url: str) -> Sandboxes:
     started: list[BackgroundServer] = []
     try:
         shopify_app = shopify_sandbox.build(clock, public_url=f"http://{LOOPBACK}",
@@ -158,6 +172,11 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
         aliexpress_server = BackgroundServer(aliexpress_app,
                                              port=preferred_port(first_port + 5))
         started.append(aliexpress_server.start())
+
+        tracker_app = seventeen_track_sandbox.build(
+            clock, quota_total=TRACKING_CREDITS, webhook_url=droptrack_url + TRACKING_PUSH_PATH)
+        tracker_server = BackgroundServer(tracker_app, port=preferred_port(first_port + 6))
+        started.append(tracker_server.start())
     except BaseException:
         for server in started:
             server.stop()
@@ -168,4 +187,5 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
                      supplier=state, supplier_server=supplier_server, ca_file=ca_file,
                      cj=cj, cj_server=cj_server, tls=tls,
                      aliexpress=aliexpress_app.extensions["sandbox"],
-                     aliexpress_server=aliexpress_server)
+                     aliexpress_server=aliexpress_server,
+                     tracker=tracker_app.extensions["sandbox"], tracker_server=tracker_server)

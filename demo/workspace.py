@@ -19,11 +19,13 @@ from typing import Any
 
 from integration.base.config import Settings
 from integration.security.crypto import generate_key
+from sandboxes.seventeen_track import DEFAULT_API_KEY as SEVENTEEN_TRACK_KEY
 
 DEFAULT_DIR = Path("var") / "demo"
 STATE_FILE = "demo.json"
 OWNER_EMAIL = "owner@demo.droptrack.test"
 SUPPLIER_API_KEY = "sk_demo_reference_supplier"
+TRACKING_KEY = SEVENTEEN_TRACK_KEY  # the 17TRACK sandbox's `17token` (it signs pushes too)
 
 
 @dataclass
@@ -107,7 +109,7 @@ def simulated_start() -> datetime:
 
 
 def demo_settings(workspace: Workspace, state: DemoSecrets, *, port: int, speed: float,
-                  shopify_admin_url: str, smtp_port: int) -> Settings:
+                  shopify_admin_url: str, smtp_port: int, tracking_url: str = "") -> Settings:
     """DropTrack's settings for the demo: demo mode, SQLite in the workspace, loopback only.
 
     Durations DropTrack measures on its (simulated) clock but that a person experiences in real
@@ -138,6 +140,10 @@ def demo_settings(workspace: Workspace, state: DemoSecrets, *, port: int, speed:
         "admin": {"session_hours": int(12 * stretch),
                   "tracking_window_minutes": 1},
         "logging": {"level": "INFO", "format": "text"},
+        # The spreadsheet supplier's parcels are followed by the 17TRACK sandbox.
+        "tracking": {"service": "17track", "seventeen_track_key": TRACKING_KEY,
+                     "seventeen_track_url": tracking_url, "sweep_minutes": 1.0}
+        if tracking_url else {},
     })
 
 

@@ -17,6 +17,8 @@ SANDBOXES: dict[str, str] = {
     "woocommerce": "sandboxes.woocommerce",
     "supplier": "sandboxes.supplier",
     "17track": "sandboxes.seventeen_track",
+    "aftership": "sandboxes.aftership",
+    "dhl": "sandboxes.dhl",
     "aliexpress": "sandboxes.aliexpress",
     "cj": "sandboxes.cj",
 }

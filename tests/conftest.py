@@ -42,6 +42,7 @@ pytest_plugins = [
     "tests.helpers.sandbox_17track",
     "tests.helpers.sandbox_aliexpress",
     "tests.helpers.sandbox_cj",
+    "tests.helpers.sandbox_trackers",
     "tests.helpers.smtp",
     "tests.helpers.redis_server",
     "tests.helpers.woocommerce_connector",

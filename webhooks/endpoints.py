@@ -47,6 +47,8 @@ ROUTES = (
     Route(re.compile(rf"/webhooks/suppliers/{ID}"), suppliers.SOURCE, suppliers.receive),
     Route(re.compile(r"/webhooks/tracking/17track"), tracking.SOURCE, tracking.receive),
     Route(re.compile(rf"/webhooks/cj/{ID}/([A-Za-z0-9_-]{{20,100}})"), cj.SOURCE, cj.receive),
+    Route(re.compile(r"/webhooks/tracking/aftership"), tracking.AFTERSHIP_SOURCE,
+          tracking.receive_aftership),
 )
 
 

@@ -99,7 +99,12 @@ class Quota:
 
 
 class QuotaExhausted(RetryableError):
-    """The whole request was refused for quota: retry when quota returns."""
+    """The whole request was refused for quota: retry when quota returns (at `resume_at`
+    when the service says when, e.g. DHL's daily budget at 00:00 GMT)."""
+
+    def __init__(self, message: str, resume_at: datetime | None = None) -> None:
+        super().__init__(message, throttled=True)  # the service is up, only out of budget
+        self.resume_at = resume_at
 
 
 class TrackingService(Protocol):
@@ -107,6 +112,16 @@ class TrackingService(Protocol):
 
     name: str
     max_batch: int
+    # The service answers `quota()` from its own books (17TRACK's getquota); False: it has no
+    # quota API and `quota()` reports DropTrack's own count (or nothing to count).
+    quota_api: bool
+    # Calls a day the account may make (DHL: 250), None when the service has no daily cap.
+    daily_calls: int | None
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests made so far (retries included): what a daily budget counts."""
+        ...
 
     def register(self, requests: Sequence[TrackRequest]) -> BatchResult: ...
 

@@ -200,15 +200,26 @@ class WooCommerceSettings(_Section):
 
 
 class TrackingSettings(_Section):
-    """Tracking services (17TRACK): which one watches parcels, its key, its budget."""
+    """Tracking services (17TRACK, AfterShip, DHL): which one watches parcels, keys, budgets."""
 
     # The service parcels go to when their supplier sends no carrier events (spreadsheet
-    # suppliers) and no store or supplier setting says otherwise: "17track" or "supplier".
-    service: Literal["17track", "supplier"] = "17track"
+    # suppliers) and no store or supplier setting says otherwise.
+    service: Literal["17track", "aftership", "dhl", "supplier"] = "17track"
     # The 17TRACK API key (`17token`); it also signs 17TRACK's pushes. Empty: 17TRACK is off.
     seventeen_track_key: str = ""
     seventeen_track_url: str = "https://api.17track.net/track/v2.2"
     requests_per_second: float = Field(default=3.0, gt=0)
+    # AfterShip (`as-api-key`) and the secret its webhooks are signed with. Empty: off.
+    aftership_key: str = ""
+    aftership_webhook_secret: str = ""
+    aftership_url: str = "https://api.aftership.com/tracking/2026-07"
+    # DHL Unified Tracking (`DHL-API-Key`): pull only, a daily call budget reset at 00:00 GMT.
+    dhl_key: str = ""
+    dhl_url: str = "https://api-eu.dhl.com/track"
+    dhl_daily_calls: int = Field(default=250, ge=1)
+    dhl_requests_per_second: float = Field(default=1.0, gt=0)
+    # DHL has no push: parcels are polled this often (hours; a quarter of it when busy).
+    dhl_poll_hours: float = Field(default=8.0, gt=0)
     sweep_minutes: float = Field(default=5.0, gt=0)
     # Owner alert when fewer credits than this remain.
     quota_alert_below: int = Field(default=10, ge=0)

@@ -63,7 +63,7 @@ def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
                 raise PermanentError(f"inbox delivery {inbox_id} no longer exists")
             if delivery.state != "received":
                 return  # already handled by an earlier run of this job
-            if delivery.source == tracking_pushes.SOURCE:
+            if delivery.source in tracking_pushes.SOURCES:
                 outcome = tracking_pushes.handle_push(session, runtime.settings, delivery, now)
             else:
                 outcome = _handle(session, delivery, now)

@@ -18,17 +18,15 @@ import hashlib
 import json
 import re
 import threading
-import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import requests
-
 from core.clock import Clock
-from sandboxes.seventeen_track.timelines import DEFAULT_SCENARIO, SCENARIOS, Step, handover_for
+from sandboxes.trackers import common
+from sandboxes.trackers.common import Bucket, Life, SentPush, WebhookSender
+from sandboxes.trackers.timelines import DEFAULT_SCENARIO, SCENARIOS, Step, handover_for
 
 DEFAULT_API_KEY = "sandbox-17track-key"
 FREE_QUOTA = 100
@@ -39,16 +37,13 @@ CARRIERS: dict[int, str] = {
     3011: "China Post", 3013: "China EMS", 2151: "Correios Brazil", 100001: "DHL Express",
     100002: "UPS", 100003: "FedEx", 100005: "GLS", 7041: "DHL Paket", 21051: "USPS",
     190012: "YanWen", 190271: "Cainiao", 190107: "YunExpress",
+    # The sandbox's own picks for two posts FACTS §9 does not list (keys unverified).
+    11031: "Royal Mail", 6051: "La Poste",
 }
-# Auto-detection, as a real aggregator would guess from the number's shape.
-DETECTION: tuple[tuple[re.Pattern[str], int], ...] = (
-    (re.compile(r"[A-Z]{2}\d{9}CN"), 3011),
-    (re.compile(r"YT\d{16}"), 190107),
-    (re.compile(r"(LP|CNG)\w{8,}"), 190271),
-    (re.compile(r"1Z[0-9A-Z]{16}"), 100002),
-    (re.compile(r"9\d{21}"), 21051),
-    (re.compile(r"[A-Z]{2}\d{9}BR"), 2151),
-)
+# Auto-detection by the number's shape (sandboxes/trackers/common.py), as 17TRACK keys.
+DETECTED_KEYS: dict[str, int] = {"china_post": 3011, "yunexpress": 190107, "cainiao": 190271,
+                                 "ups": 100002, "usps": 21051, "correios": 2151,
+                                 "royal_mail": 11031, "la_poste": 6051}
 NUMBER_SHAPE = re.compile(r"[A-Za-z0-9]{5,50}")
 
 
@@ -69,7 +64,7 @@ class ItemError(Exception):
 
 
 @dataclass
-class Tracked:
+class Tracked(Life):
     number: str
     carrier: int
     registered_at: datetime
@@ -81,52 +76,6 @@ class Tracked:
     carrier_changes: int = 0
     revealed_at: list[datetime] = field(default_factory=list)  # when each shown step happened
     push_status: str = "NotPushed"
-
-    @property
-    def steps(self) -> tuple[Step, ...]:
-        return SCENARIOS[self.scenario]
-
-    @property
-    def revealed(self) -> int:
-        return len(self.revealed_at)
-
-    def reveal_until(self, count: int) -> None:
-        for step in self.steps[self.revealed:count]:
-            self.revealed_at.append(self.registered_at + step.after)
-
-
-@dataclass
-class SentPush:
-    number: str
-    body: bytes
-    sign: str
-    status: int | None  # the receiver's HTTP status, None when unreachable
-
-
-class Bucket:
-    """A token bucket per key on real (monotonic) time: 17TRACK's 3 requests a second."""
-
-    def __init__(self, per_second: float | None,
-                 now: Callable[[], float] = time.monotonic) -> None:
-        self.per_second = per_second
-        self._now = now
-        self._tokens: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def take(self, key: str) -> float | None:
-        """None when allowed, else the seconds until the next token."""
-        if self.per_second is None:
-            return None
-        with self._lock:
-            now = self._now()
-            burst = max(1.0, self.per_second)
-            tokens, at = self._tokens.get(key, (burst, now))
-            tokens = min(burst, tokens + (now - at) * self.per_second)
-            if tokens >= 1:
-                self._tokens[key] = (tokens - 1, now)
-                return None
-            self._tokens[key] = (tokens, now)
-            return (1 - tokens) / self.per_second
 
 
 @dataclass
@@ -149,7 +98,7 @@ class SeventeenTrackState:
 
     def __post_init__(self) -> None:
         self.bucket = Bucket(self.rate_limit_per_second)
-        self._http = requests.Session()
+        self.sender = WebhookSender(self.push_timeout_seconds)
 
     # --- control (tests and the demo) ----------------------------------------------------------
 
@@ -256,8 +205,7 @@ class SeventeenTrackState:
                 raise ItemError(-18019807, "Carrier change limit exceeded.")
             tracked.carrier, tracked.carrier_changes = new, tracked.carrier_changes + 1
             if tracked.scenario == "invalid":  # the right carrier knows the number
-                tracked.scenario, tracked.revealed_at = DEFAULT_SCENARIO, []
-                tracked.registered_at = self.clock.now()
+                tracked.restart(self.clock.now(), DEFAULT_SCENARIO)
             return {"number": number, "carrier": new}
 
     def stop(self, item: dict[str, Any]) -> dict[str, Any]:
@@ -300,44 +248,25 @@ class SeventeenTrackState:
 
     # --- timelines and pushes -----------------------------------------------------------
 
-    def due_steps(self, tracked: Tracked) -> int:
-        now = self.clock.now()
-        return sum(1 for step in tracked.steps if tracked.registered_at + step.after <= now)
-
     def next_due(self, number: str) -> datetime | None:
         """When the number's next step happens (None at the end of its timeline)."""
         with self.lock:
-            tracked = self.tracked[number]
-            if tracked.revealed >= len(tracked.steps):
-                return None
-            return tracked.registered_at + tracked.steps[tracked.revealed].after
+            return self.tracked[number].next_due()
 
     def deliver_due(self) -> list[SentPush]:
         """Push every tracked number whose timeline moved since its last push."""
-        sent = []
+        now = self.clock.now()
         with self.lock:
-            moving = []
-            for tracked in self.tracked.values():
-                due = self.due_steps(tracked)
-                if tracked.tracking_status == "Tracking" and due > tracked.revealed:
-                    tracked.reveal_until(due)
-                    moving.append(tracked)
-        for tracked in moving:
-            sent.append(self._push(tracked))
-        return sent
+            moving = [tracked for tracked in self.tracked.values()
+                      if tracked.tracking_status == "Tracking" and tracked.reveal_due(now)]
+        return [self._push(tracked) for tracked in moving]
 
     def push_next(self, number: str) -> SentPush | None:
-        """Move the number's timeline on by one step now and push it (for any clock: the
-        step happens at this moment, and the rest of the timeline moves with it)."""
+        """Move the number's timeline on by one step now and push it."""
         with self.lock:
-            tracked = self.tracked[number]
-            if tracked.revealed >= len(tracked.steps):
+            if not self.tracked[number].advance(self.clock.now()):
                 return None
-            now = self.clock.now()
-            step = tracked.steps[tracked.revealed]
-            tracked.registered_at = now - step.after  # later steps keep their spacing
-            tracked.revealed_at.append(max([now, *tracked.revealed_at]))
-        return self._push(tracked)
+        return self._push(self.tracked[number])
 
     def stopped_push(self, number: str) -> SentPush:
         """TRACKING_STOPPED for a number (17TRACK sends it when it stops tracking)."""
@@ -357,17 +286,10 @@ class SeventeenTrackState:
         raw = json.dumps(payload, ensure_ascii=False).encode()
         key = sorted(self.api_keys)[0]
         signature = sign(raw, key)
-        status: int | None = None
-        if self.webhook_url:
-            try:
-                response = self._http.post(self.webhook_url, data=raw, timeout=(
-                    self.push_timeout_seconds, self.push_timeout_seconds), headers={
-                    "Content-Type": "application/json", "sign": signature})
-                status = response.status_code
-            except requests.RequestException:
-                status = None
-        push = SentPush(tracked.number, raw, signature, status)
+        push = self.sender.send(self.webhook_url, tracked.number, raw, {"sign": signature},
+                                signature)
         with self.lock:
+            status = push.status
             tracked.push_status = "Success" if status and 200 <= status < 300 else "Failure"
             self.pushes.append(push)
         return push
@@ -425,7 +347,7 @@ class SeventeenTrackState:
                 "address": _address(country, "", city)}
 
     def close(self) -> None:
-        self._http.close()
+        self.sender.close()
 
 
 def sign(body: bytes, key: str) -> str:
@@ -434,10 +356,8 @@ def sign(body: bytes, key: str) -> str:
 
 
 def detect(number: str) -> int | None:
-    for pattern, key in DETECTION:
-        if pattern.fullmatch(number):
-            return key
-    return None
+    found = common.detect(number)
+    return DETECTED_KEYS.get(found) if found else None
 
 
 def _number(item: dict[str, Any]) -> str:
@@ -449,12 +369,7 @@ def _number(item: dict[str, Any]) -> str:
     return number
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def _utc(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+_iso, _utc = common.iso, common.utc
 
 
 def _address(country: str, state: str, city: str) -> dict[str, Any]:

@@ -144,6 +144,19 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
         return {row[0] for row in kinds} == {"rest", "csv", "cj"}
 
     demo.eventually(forwarded_to_all, "orders forwarded to the REST, CSV and CJ suppliers")
+
+    # The spreadsheet supplier sends only numbers: the 17TRACK sandbox tracks its parcels, and
+    # its signed pushes move them beyond "shipped" (statuses from a tracking service).
+    def moved_by_17track() -> bool:
+        return bool(demo.query(
+            "SELECT 1 FROM tracked_numbers t JOIN shipments s ON s.id = t.shipment_id "
+            "JOIN tracking_events e ON e.shipment_id = s.id WHERE t.service = '17track' "
+            "AND e.event_key LIKE '17track:%' AND s.status IN "
+            "('in_transit', 'out_for_delivery', 'ready_for_pickup', 'delivered', "
+            "'undelivered', 'exception') LIMIT 1")) and bool(demo.query(
+            "SELECT 1 FROM inbox WHERE source = '17track' AND state = 'processed' LIMIT 1"))
+
+    demo.eventually(moved_by_17track, "spreadsheet parcels moved on by 17TRACK's pushes")
     stores_with_orders = demo.query("SELECT COUNT(DISTINCT store_id) FROM orders")
     assert stores_with_orders == [(2,)]
 

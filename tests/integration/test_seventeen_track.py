@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -44,6 +45,7 @@ from sandboxes.seventeen_track.timelines import handover_for
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_17track import TRACKER_EPOCH, Tracker, configure_tracking
+from tests.helpers.sandbox_trackers import PushingSandbox
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
 
 HOOK = "/webhooks/tracking/17track"
@@ -86,9 +88,10 @@ def woo_store(tracked: Runtime, wc_sandbox: WooCommerceSandbox) -> int:
 class Spreadsheet:
     """A spreadsheet supplier for one store: orders out as a CSV, tracking back in."""
 
-    def __init__(self, runtime: Runtime, store_id: int, folder: Path) -> None:
+    def __init__(self, runtime: Runtime, store_id: int, folder: Path,
+                 name: str = "") -> None:
         self.runtime, self.store_id, self.folder = runtime, store_id, folder
-        self.id = add_csv_supplier(runtime, f"Sheets {store_id}", str(folder / "out"),
+        self.id = add_csv_supplier(runtime, name or f"Sheets {store_id}", str(folder / "out"),
                                    str(folder / "in"))
         with runtime.db.write() as session:
             session.add(SkuMapping(store_id=store_id, sku="MUG", supplier_id=self.id,
@@ -105,6 +108,16 @@ class Spreadsheet:
                                          city="Springfield", postcode="62704", country="US",
                                          province="IL")), self.runtime.clock.now())
         self.orders += 1
+
+    def woo_orders(self, store: Any, count: int) -> list[int]:
+        """`count` orders of one mug placed in a WooCommerce sandbox store, and imported."""
+        product = store.add_product("Mug", sku="MUG")
+        placed = []
+        for _ in range(count):
+            order = store.place_order([(product.id, 1)])
+            placed.append(order.id)
+            self.order(str(order.id), str(order.line_items[0].id))
+        return placed
 
     def ship(self, *numbers: str) -> None:
         """Forward the waiting orders and read back a tracking file: the n-th number for the
@@ -127,7 +140,7 @@ def register(runtime: Runtime) -> None:
     run_jobs(runtime, REGISTER_JOB)
 
 
-def follow(runtime: Runtime, tracker: Tracker, clock: FrozenClock,
+def follow(runtime: Runtime, tracker: PushingSandbox, clock: FrozenClock,
            numbers: list[str]) -> dict[str, list[tuple[Status, Reason | None]]]:
     """Play the numbers' timelines on one clock: whatever is due is pushed, stored, processed
     and written back. Returns each parcel's status after every push about it."""

@@ -26,6 +26,8 @@ def free_port() -> int:
     ("shopify", "/admin/api/2026-07/graphql.json", 404, "Not Found"),  # no such shop yet
     ("woocommerce", "/wp-json/", 200, "wc/v3"),
     ("supplier", "/v1/orders/SO1", 401, "unauthorized"),
+    ("aftership", "/tracking/2026-07/trackings", 401, "Invalid API key"),  # no as-api-key
+    ("dhl", "/track/shipments?trackingNumber=JJD1", 401, "Invalid API key"),
 ])
 def test_sandbox_starts_from_the_cli(name: str, path: str, status: int, expect: str,
                                      tmp_path: Path) -> None:

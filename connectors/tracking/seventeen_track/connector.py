@@ -24,6 +24,8 @@ SIGN_HEADER = "sign"
 class SeventeenTrack:
     name = NAME
     max_batch = mapper.MAX_NUMBERS
+    quota_api = True
+    daily_calls: int | None = None
 
     def __init__(self, settings: SeventeenTrackSettings, limiter: RequestLimiter,
                  client: SeventeenTrackClient | None = None) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from connectors.parsing import Problems, text, timestamp
+from connectors.tracking import common
 from connectors.tracking.base import (
     Accepted,
     BatchResult,
@@ -24,7 +25,7 @@ from connectors.tracking.base import (
     TrackedParcel,
     TrackRequest,
 )
-from connectors.tracking.seventeen_track import units
+from connectors.tracking.seventeen_track import NAME, units
 from core.domain import CarrierEvent
 
 MAX_NUMBERS = 40
@@ -226,12 +227,9 @@ def _event(number: str, raw: dict[str, Any], problems: Problems) -> CarrierEvent
     if found is None or found.status is None:
         return None  # no status of ours (NotFound, Expired, unknown): kept out of the fold
     description, location = text(raw.get("description")), text(raw.get("location"))
-    digest = hashlib.sha256("|".join(
-        (happened_at.isoformat(), sub_status, stage, description, location)).encode()
-    ).hexdigest()[:20]
-    return CarrierEvent(key=f"17track:{number}:{digest}", status=found.status,
-                        happened_at=happened_at, reason=found.reason,
-                        raw_status=sub_status or stage, message=description, location=location)
+    return common.event(NAME, number, happened_at, found.status, found.reason,
+                        sub_status or stage, description, location,
+                        (sub_status, stage, description, location))
 
 
 def _time(raw: dict[str, Any]) -> Any:
@@ -303,10 +301,6 @@ def _carrier_text(value: Any) -> str | None:
     return str(number) if number else None
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+_dict = common.as_dict
+_list = common.as_list
 

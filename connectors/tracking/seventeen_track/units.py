@@ -10,21 +10,12 @@ silence: a "stuck" alert, never "delivered").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
 from connectors.tracking.base import ProblemKind
+from connectors.tracking.common import Unit
 from core.status import Reason, Status
-
-
-@dataclass(frozen=True)
-class Unit:
-    status: Status | None
-    reason: Reason | None = None
-    expired: bool = False  # 17TRACK stopped hearing from the carrier: alert "stuck"
-    invalid_number: bool = False  # the carrier does not know the number: owner's problem
-
 
 _U = Unit
 _UNDELIVERED = Status.UNDELIVERED

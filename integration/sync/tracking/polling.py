@@ -4,19 +4,21 @@ delivered parcels, and the owner's carrier corrections (changecarrier)."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.tracking.base import ProblemKind, TrackRequest
-from connectors.tracking.seventeen_track import NAME as SEVENTEEN_TRACK
+from connectors.tracking.base import ProblemKind, QuotaExhausted, TrackRequest
+from core.status import Status
 from integration.jobs import alerts, outbox
 from integration.jobs.outbox import ClaimedJob, PermanentError
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Shipment, TrackedNumber
+from integration.sync.tracking import budget
 from integration.sync.tracking import service as services
+from integration.sync.tracking.service import SEVENTEEN_TRACK
 from integration.sync.tracking.updates import (
     REGISTERED,
     REJECTED,
@@ -26,6 +28,7 @@ from integration.sync.tracking.updates import (
     WAITING,
     apply_tracked,
     next_batch,
+    next_poll,
 )
 
 log = logging.getLogger(__name__)
@@ -41,12 +44,17 @@ def _request(row: TrackedNumber) -> TrackRequest:
 
 
 def poll_due(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> int:
-    """Ask the service about registered numbers whose fallback poll is due."""
+    """Ask the service about registered numbers whose poll is due. A service with a daily
+    call budget (DHL) is asked only while calls are left; the rest keep their due poll and
+    are asked after the budget's reset."""
     service = services.connector(runtime, service_name)
     now = runtime.clock.now()
+    daily = service.daily_calls
     polled = 0
     for _ in range(MAX_BATCHES_PER_JOB):
         with runtime.db.read() as session:
+            if daily is not None and budget.calls_left(session, service_name, daily, now) <= 0:
+                break
             rows = list(session.scalars(select(TrackedNumber).where(
                 TrackedNumber.service == service_name, TrackedNumber.state == REGISTERED,
                 TrackedNumber.next_poll_at <= now)
@@ -55,21 +63,34 @@ def poll_due(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> int:
                 session.expunge(row)
         if not rows:
             break
-        parcels, problems = service.track([_request(row) for row in rows])
+        calls_before = service.calls
+        try:
+            parcels, problems = service.track([_request(row) for row in rows])
+        except QuotaExhausted as exc:
+            log.info("%s: %s; %d numbers wait for the reset", service_name, exc, len(rows))
+            if daily is not None:
+                with runtime.db.write() as session:
+                    budget.spend(session, service_name, daily, 0, now, spent_out=True)
+            break
         with runtime.db.write() as session:
+            if daily is not None:
+                budget.spend(session, service_name, daily, service.calls - calls_before, now)
             live = {row.number: session.merge(row) for row in rows}
             for parcel in parcels:
                 if parcel.number in live:
                     apply_tracked(session, runtime.settings, live[parcel.number], parcel, now)
             for problem in problems:
                 unknown = live.get(problem.number)
-                if unknown is not None and problem.kind is ProblemKind.NOT_TRACKED:
-                    unknown.state, unknown.updated_at = WAITING, now  # register it again
-            every = timedelta(hours=runtime.settings.tracking.poll_after_hours)
+                # A service that registers numbers forgot this one: register it again. (DHL's
+                # 404 only means "not in DHL's system yet": it is asked again later.)
+                if unknown is not None and problem.kind is ProblemKind.NOT_TRACKED \
+                        and service_name in services.PUSH_PARSERS:
+                    unknown.state, unknown.updated_at = WAITING, now
             for row in live.values():  # answered or not: not again before the next cadence
                 if row.state == REGISTERED and (row.next_poll_at is None
                                                 or row.next_poll_at <= now):
-                    row.next_poll_at = now + every
+                    row.next_poll_at = next_poll(runtime.settings, Status.IN_TRANSIT, now,
+                                                 service_name)
         polled += len(rows)
     return polled
 

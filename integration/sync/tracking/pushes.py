@@ -1,4 +1,5 @@
-"""A stored, verified 17TRACK push (the inbox job's part): apply it to its parcel.
+"""A stored, verified push of a tracking service (17TRACK, AfterShip; the inbox job's part):
+apply it to its parcel.
 
 A repeat of the same push was already dropped at intake (one inbox row per body); a different
 push repeating old events adds nothing (each event has a key); an older push arriving late
@@ -11,22 +12,21 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.tracking.seventeen_track import NAME as SEVENTEEN_TRACK
-from connectors.tracking.seventeen_track import mapper
 from integration.base.config import Settings
 from integration.storage.models import InboxDelivery, TrackedNumber
+from integration.sync.tracking.service import PUSH_PARSERS
 from integration.sync.tracking.updates import REJECTED, STOPPED, apply_tracked
 
-SOURCE = SEVENTEEN_TRACK
+SOURCES = frozenset(PUSH_PARSERS)  # the inbox sources this module handles
 
 
 def handle_push(session: Session, settings: Settings, delivery: InboxDelivery,
                 now: datetime) -> str:
-    update = mapper.parse_push(delivery.body)
+    update = PUSH_PARSERS[delivery.source](delivery.body)
     if update is None:
         return "ignored"
     rows = list(session.scalars(select(TrackedNumber).where(
-        TrackedNumber.service == SEVENTEEN_TRACK, TrackedNumber.number == update.number,
+        TrackedNumber.service == delivery.source, TrackedNumber.number == update.number,
         TrackedNumber.state != REJECTED).order_by(TrackedNumber.id)))
     if not rows:
         return "ignored"  # not a number this install registered

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -24,7 +24,6 @@ from connectors.tracking.base import (
     TrackingService,
     TrackRequest,
 )
-from connectors.tracking.seventeen_track import NAME as SEVENTEEN_TRACK
 from core.status import Status
 from integration.base.config import Settings
 from integration.engine import bindings
@@ -45,6 +44,7 @@ from integration.storage.models import (
     TrackingQuota,
 )
 from integration.sync.tracking import service as services
+from integration.sync.tracking.service import SEVENTEEN_TRACK
 from integration.sync.tracking.updates import (
     FINAL,
     REGISTERED,
@@ -62,6 +62,7 @@ QUOTA_LOW = "tracking_quota_low"
 QUOTA_EXHAUSTED = "tracking_quota_exhausted"
 MAX_BATCHES_PER_JOB = 25
 ENROL_BATCH = 1000
+QUOTA_CHECK_EVERY = timedelta(hours=1)  # getquota at most this often after registering
 
 
 def _tracked_pairs(session: Session, settings: Settings,
@@ -76,7 +77,8 @@ def _tracked_pairs(session: Session, settings: Settings,
 
 
 def enrol(session: Session, settings: Settings, service: str, now: datetime) -> int:
-    """Give every live parcel this service should watch a `waiting` number. Returns how many."""
+    """Give every live parcel this service should watch, and no service watches yet, a
+    `waiting` number. Returns how many."""
     pairs = _tracked_pairs(session, settings, service)
     if not pairs:
         return 0
@@ -84,8 +86,9 @@ def enrol(session: Session, settings: Settings, service: str, now: datetime) -> 
         select(Shipment, SupplierOrder)
         .join(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
         .join(Order, Order.id == Shipment.order_id)
-        .outerjoin(TrackedNumber, and_(TrackedNumber.shipment_id == Shipment.id,
-                                       TrackedNumber.service == service))
+        # A parcel some service already watches stays with it: a changed choice applies to
+        # new parcels, and no parcel is paid for twice.
+        .outerjoin(TrackedNumber, TrackedNumber.shipment_id == Shipment.id)
         .where(TrackedNumber.id.is_(None), Shipment.tracking_number != "",
                Shipment.status.not_in([status.value for status in FINAL]), or_(*pairs))
         .order_by(Shipment.id).limit(ENROL_BATCH)).all()
@@ -111,13 +114,16 @@ def _carrier_id(shipment: Shipment) -> str | None:
 
 
 def save_quota(session: Session, service: str, quota: Quota, now: datetime,
-               settings: Settings) -> TrackingQuota:
+               settings: Settings, *, checked: bool = True) -> TrackingQuota:
+    """Store the quota; `checked`: the service said so now (else DropTrack counted it, and
+    `checked_at` stays the time of the last getquota)."""
     row = session.get(TrackingQuota, service)
     if row is None:
         row = TrackingQuota(service=service, checked_at=now)
         session.add(row)
-    row.total, row.used, row.remaining, row.checked_at = (
-        quota.total, quota.used, quota.remaining, now)
+    row.total, row.used, row.remaining = quota.total, quota.used, quota.remaining
+    if checked:
+        row.checked_at = now
     row.exhausted = quota.remaining <= 0
     if not row.exhausted:
         for alert in session.scalars(select(Alert).where(
@@ -158,18 +164,19 @@ def _apply_batch(session: Session, settings: Settings, rows: Sequence[TrackedNum
                  result: BatchResult, now: datetime) -> tuple[int, bool]:
     """Record what the service said for each number: (registered, quota ran out)."""
     by_number = {row.number: row for row in rows}
+    pushes = bool(rows) and rows[0].service in services.PUSH_PARSERS
     registered, exhausted = 0, False
     for accepted in result.accepted:
         row = by_number.get(accepted.number)
         if row is not None:
-            _registered(settings, row, accepted.service_carrier, now)
+            _registered(settings, row, accepted.service_carrier, now, pushes)
             registered += 1
     for problem in result.problems:
         row = by_number.get(problem.number)
         if row is None:
             continue
         if problem.kind is ProblemKind.ALREADY_TRACKED:
-            _registered(settings, row, None, now)  # idempotent: it is being tracked
+            _registered(settings, row, None, now, pushes)  # idempotent: being tracked
         elif problem.kind is ProblemKind.QUOTA_EXHAUSTED:
             exhausted = True  # stays waiting
         else:
@@ -178,12 +185,13 @@ def _apply_batch(session: Session, settings: Settings, rows: Sequence[TrackedNum
 
 
 def _registered(settings: Settings, row: TrackedNumber, service_carrier: str | None,
-                now: datetime) -> None:
+                now: datetime, pushes: bool) -> None:
     row.state, row.registered_at, row.updated_at = REGISTERED, now, now
     row.problem_code = row.problem = None
     if service_carrier:
         row.service_carrier = service_carrier
-    row.next_poll_at = next_poll(settings, Status.INFO_RECEIVED, now)
+    # A pull-only service (DHL) is asked at once; one that pushes only as a fallback.
+    row.next_poll_at = next_poll(settings, Status.INFO_RECEIVED, now) if pushes else now
 
 
 def _rejected(session: Session, row: TrackedNumber, kind: ProblemKind, code: str,
@@ -216,7 +224,7 @@ def register_waiting(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> i
             TrackedNumber.service == service_name, TrackedNumber.state == WAITING).limit(1))
     if waiting is None:
         return 0
-    if exhausted_before:
+    if exhausted_before and service.quota_api:
         quota = service.quota()  # free: is there quota again?
         with runtime.db.write() as session:
             save_quota(session, service_name, quota, now, settings)
@@ -245,11 +253,31 @@ def register_waiting(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> i
                 count = len(list(session.scalars(select(TrackedNumber.id).where(
                     TrackedNumber.service == service_name, TrackedNumber.state == WAITING))))
                 _mark_exhausted(session, service_name, now, count)
-        else:
-            quota = service.quota()
+        elif service.quota_api:
             with runtime.db.write() as session:
-                save_quota(session, service_name, quota, now, settings)
+                known = _counted_quota(session, service_name, registered, now)
+                if known is not None:  # checked lately: count the credits just spent
+                    save_quota(session, service_name, known, now, settings, checked=False)
+            if known is None:
+                quota = service.quota()
+                with runtime.db.write() as session:
+                    save_quota(session, service_name, quota, now, settings)
     return registered
+
+
+def _counted_quota(session: Session, service: str, registered: int,
+                   now: datetime) -> Quota | None:
+    """The quota after `registered` more credits, counted from a getquota of the last hour
+    (one credit a registration); None when it must be asked again. Saves a call per sweep:
+    a lone parcel costs register + stoptrack, not register + getquota + stoptrack."""
+    row = session.get(TrackingQuota, service)
+    if row is None or row.exhausted:
+        return None
+    checked = row.checked_at if row.checked_at.tzinfo else row.checked_at.replace(tzinfo=UTC)
+    if now - checked >= QUOTA_CHECK_EVERY:
+        return None
+    return Quota(total=row.total, used=row.used + registered,
+                 remaining=max(row.remaining - registered, 0))
 
 
 @job(REGISTER_JOB)

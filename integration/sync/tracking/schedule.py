@@ -20,7 +20,7 @@ def queue_tracking_jobs(runtime: Runtime) -> int:
     bucket = int(now.timestamp() // (settings.tracking.sweep_minutes * 60))
     queued = 0
     with runtime.db.write() as session:
-        for service in services.SOURCES:
+        for service in services.SERVICES:
             if not services.configured(settings, service):
                 continue
             for kind in JOBS:

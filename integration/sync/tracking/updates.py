@@ -25,10 +25,16 @@ BUSY = frozenset({Status.OUT_FOR_DELIVERY, Status.READY_FOR_PICKUP, Status.UNDEL
                   Status.EXCEPTION})
 
 
-def next_poll(settings: Settings, status: Status, now: datetime) -> datetime | None:
-    """The fallback poll's cadence by status: push is the rule, this catches lost pushes."""
+def next_poll(settings: Settings, status: Status, now: datetime,
+              service: str = "") -> datetime | None:
+    """The poll's cadence by status. For a service that pushes it is the fallback that
+    catches lost pushes; DHL never pushes, so there it is the way news arrives (within DHL's
+    advice of at most 10 looks per shipment a day)."""
     if status in FINAL:
         return None
+    if service == "dhl":
+        hours = settings.tracking.dhl_poll_hours
+        return now + timedelta(hours=hours / 2 if status in BUSY else hours)
     hours = settings.tracking.poll_after_hours
     return now + timedelta(hours=hours / 4 if status in BUSY else hours)
 
@@ -75,7 +81,8 @@ def apply_tracked(session: Session, settings: Settings, row: TrackedNumber,
             store_id=order.store_id, order_id=order.id, shipment_id=shipment.id)
     if change.status in FINAL and row.state == REGISTERED:
         row.state = STOP_PENDING  # nothing more to learn: stop tracking it
-    row.next_poll_at = next_poll(settings, change.status, now) if row.state == REGISTERED \
+    row.next_poll_at = next_poll(settings, change.status, now, row.service) \
+        if row.state == REGISTERED \
         else None
     return change.status
 

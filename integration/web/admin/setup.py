@@ -9,12 +9,14 @@ from flask import Response, flash, g, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 
 from integration.accounts import stores
+from integration.accounts.audit import record_audit
 from integration.accounts.supplier_kinds import KIND_MODULES, connectable_kinds, kind_of
 from integration.accounts.suppliers import SupplierError, add_rest_supplier
 from integration.engine.actions import ActionError
 from integration.engine.mappings import COLUMNS, ImportReport, export_csv
-from integration.storage.models import Supplier
+from integration.storage.models import Store, Supplier
 from integration.sync.suppliers.csv_exchange import CsvSupplierError, add_csv_supplier
+from integration.sync.tracking import service as tracking_services
 from integration.web.admin import blueprint, catalog, connections, queries
 from integration.web.security import allow_form_redirects_to_stores, runtime
 from integration.web.shopify_app import signed_install_path
@@ -348,9 +350,10 @@ def connect_shopify() -> ResponseReturnValue:
 @blueprint.get("/settings")
 def settings_page() -> ResponseReturnValue:
     rt = runtime()
+    settings = rt.settings
     with rt.db.read() as db:
         choices = connections.write_back_choices(db)
-    settings = rt.settings
+        sources = tracking_services.source_choices(db, settings)
     thresholds: list[tuple[str, str, Any, str]] = [
         ("[alerts] no_tracking_days", "Flag a forwarded order with no tracking number after",
          settings.alerts.no_tracking_days, "days"),
@@ -365,8 +368,44 @@ def settings_page() -> ResponseReturnValue:
         ("[email] smtp_host", "Customer messages are sent through",
          settings.email.smtp_host or "nothing yet: messages wait until it is set", ""),
     ]
+    options = [(source, tracking_services.SOURCE_LABELS[source],
+                tracking_services.configured(settings, source))
+               for source in tracking_services.SOURCES]
     return render_template("admin/settings.html", choices=choices, thresholds=thresholds,
+                           sources=sources, source_options=options,
+                           source_labels=tracking_services.SOURCE_LABELS,
+                           default_service=tracking_services.SOURCE_LABELS.get(
+                               settings.tracking.service, settings.tracking.service),
                            section="settings")
+
+
+@blueprint.post("/settings/tracking/<kind>/<int:holder_id>")
+def save_tracking_source(kind: str, holder_id: int) -> ResponseReturnValue:
+    """Which source tracks this store's or supplier's parcels ("default": the configured
+    service for spreadsheet suppliers, the supplier's own events otherwise)."""
+    rt = runtime()
+    chosen = request.form.get("tracking_source", "")
+    source = None if chosen == "default" else chosen
+    try:
+        if kind not in ("store", "supplier"):
+            raise ValueError("only a store or a supplier has a tracking source")
+        tracking_services.check_source(rt.settings, source)
+        with rt.db.write() as db:
+            holder: Store | Supplier | None = (
+                db.get(Store, holder_id) if kind == "store" else db.get(Supplier, holder_id))
+            if holder is None:
+                raise ValueError(f"that {kind} does not exist any more")
+            tracking_services.set_source(db, holder, source)
+            name = holder.name or (holder.domain if isinstance(holder, Store) else "")
+            record_audit(db, rt.clock.now(), g.user.actor, "tracking.source_changed",
+                         store_id=holder_id if kind == "store" else None,
+                         subject=f"{kind}:{holder_id}", details={"source": chosen})
+    except ValueError as exc:
+        flash(f"Nothing was changed: {exc}.", "error")
+    else:
+        flash(f"Saved for {name}: new parcels are tracked by "
+              f"{tracking_services.SOURCE_LABELS.get(chosen, 'the default')}.", "ok")
+    return redirect(url_for("admin.settings_page"))
 
 
 @blueprint.post("/settings/stores/<int:store_id>")

@@ -1,0 +1,159 @@
+"""Pieces every tracking sandbox needs the same way: rate limits, carrier detection, webhooks."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import requests
+
+from sandboxes.trackers.timelines import SCENARIOS, Step
+
+
+class Bucket:
+    """A token bucket per key on real (monotonic) time: 17TRACK's 3 a second, AfterShip's
+    per-endpoint limits, DHL's 1 a second."""
+
+    def __init__(self, per_second: float | None,
+                 now: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._now = now
+        self._tokens: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float | None:
+        """None when allowed, else the seconds until the next token."""
+        if self.per_second is None:
+            return None
+        with self._lock:
+            now = self._now()
+            burst = max(1.0, self.per_second)
+            tokens, at = self._tokens.get(key, (burst, now))
+            tokens = min(burst, tokens + (now - at) * self.per_second)
+            if tokens >= 1:
+                self._tokens[key] = (tokens - 1, now)
+                return None
+            self._tokens[key] = (tokens, now)
+            return (1 - tokens) / self.per_second
+
+
+# Auto-detection, as a real aggregator would guess from the number's shape: DropTrack-neutral
+# carrier names, which each sandbox turns into its own carrier code.
+DETECTION: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"[A-Z]{2}\d{9}CN"), "china_post"),
+    (re.compile(r"YT\d{16}"), "yunexpress"),
+    (re.compile(r"(LP|CNG)\w{8,}"), "cainiao"),
+    (re.compile(r"1Z[0-9A-Z]{16}"), "ups"),
+    (re.compile(r"9\d{21}"), "usps"),
+    (re.compile(r"[A-Z]{2}\d{9}BR"), "correios"),
+    (re.compile(r"[A-Z]{2}\d{9}GB"), "royal_mail"),
+    (re.compile(r"[A-Z]{2}\d{9}FR"), "la_poste"),
+    (re.compile(r"JJD\d{18}|\d{10}"), "dhl"),
+)
+
+
+def detect(number: str) -> str | None:
+    for pattern, carrier in DETECTION:
+        if pattern.fullmatch(number):
+            return carrier
+    return None
+
+
+@dataclass
+class SentPush:
+    number: str
+    body: bytes
+    sign: str
+    status: int | None  # the receiver's HTTP status, None when unreachable
+
+
+class WebhookSender:
+    """POSTs signed webhook bodies to the receiver over real HTTP (one keep-alive session)."""
+
+    def __init__(self, timeout_seconds: float = 5.0) -> None:
+        self.timeout_seconds = timeout_seconds
+        self._http = requests.Session()
+
+    def send(self, url: str, number: str, raw: bytes, headers: dict[str, str],
+             signature: str) -> SentPush:
+        status: int | None = None
+        if url:
+            try:
+                response = self._http.post(url, data=raw, timeout=(
+                    self.timeout_seconds, self.timeout_seconds), headers={
+                    "Content-Type": "application/json", **headers})
+                status = response.status_code
+            except requests.RequestException:
+                status = None
+        return SentPush(number, raw, signature, status)
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def utc(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Life:
+    """A tracked parcel's life on a timeline (mixed into each sandbox's own tracked record,
+    which declares `registered_at`, `scenario` and `revealed_at`): which steps are shown, and
+    when each happened."""
+
+    registered_at: datetime
+    scenario: str
+    revealed_at: list[datetime]
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return SCENARIOS[self.scenario]
+
+    @property
+    def revealed(self) -> int:
+        return len(self.revealed_at)
+
+    def shown(self) -> list[tuple[Step, datetime]]:
+        """The steps shown so far with their times, oldest first."""
+        return list(zip(self.steps[:self.revealed], self.revealed_at, strict=True))
+
+    def reveal_until(self, count: int) -> None:
+        for step in self.steps[self.revealed:count]:
+            self.revealed_at.append(self.registered_at + step.after)
+
+    def due_steps(self, now: datetime) -> int:
+        return sum(1 for step in self.steps if self.registered_at + step.after <= now)
+
+    def reveal_due(self, now: datetime) -> bool:
+        """Show every step due by `now`; True when something new is shown."""
+        due = self.due_steps(now)
+        if due <= self.revealed:
+            return False
+        self.reveal_until(due)
+        return True
+
+    def next_due(self) -> datetime | None:
+        """When the next step happens (None at the end of the timeline)."""
+        if self.revealed >= len(self.steps):
+            return None
+        return self.registered_at + self.steps[self.revealed].after
+
+    def advance(self, now: datetime) -> bool:
+        """Move the life on by one step now (for any clock: the step happens at this moment,
+        and the rest of the timeline moves with it). False at the end of the timeline."""
+        if self.revealed >= len(self.steps):
+            return False
+        step = self.steps[self.revealed]
+        self.registered_at = now - step.after  # later steps keep their spacing
+        self.revealed_at.append(max([now, *self.revealed_at]))
+        return True
+
+    def restart(self, now: datetime, scenario: str) -> None:
+        self.scenario, self.revealed_at, self.registered_at = scenario, [], now
