@@ -93,7 +93,7 @@ mutation DropTrackTrackingUpdate($fulfillmentId: ID!, $trackingInfoInput: Fulfil
     userErrors { field message }
   }
 }
-""", 10)
+""", 50)  # live Shopify charges this mutation 50, not 10 (docs/api-costs.md)
 
 EVENT_CREATE = Operation("DropTrackFulfillmentEvent", """
 mutation DropTrackFulfillmentEvent($fulfillmentEvent: FulfillmentEventInput!) {

@@ -71,7 +71,7 @@ class RequestContext:
 
     @property
     def operations(self) -> AdminOperations:
-        return AdminOperations(self.state, self.shop, self.token.client_id)
+        return AdminOperations(self.state, self.shop, self.token.client_id, self.api_version)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -313,7 +313,9 @@ class Views:
                                "supported": True}}
 
     def service(self, service: FulfillmentService) -> View:
-        return {"id": gid("FulfillmentService", service.id), "serviceName": service.service_name,
+        # Shopify's fulfillment service ids carry `?id=true` (recorded live, every version)
+        return {"id": gid("FulfillmentService", service.id) + "?id=true",
+                "serviceName": service.service_name,
                 "handle": service.handle, "callbackUrl": service.callback_url,
                 "inventoryManagement": service.inventory_management,
                 "trackingSupport": service.tracking_support,
