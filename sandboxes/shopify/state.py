@@ -20,6 +20,9 @@ from core.clock import Clock
 
 ACCESS_TOKEN_TTL = timedelta(minutes=60)
 REFRESH_TOKEN_TTL = timedelta(days=90)
+CLIENT_CREDENTIALS_TOKEN_TTL = timedelta(seconds=86399)
+"""Client credentials grant tokens last about 24 h (`expires_in: 86399`; PLATFORM_FACTS:
+ShopifySharp 6.30.0 release notes, nuxt-modules/shopify#217) and come without refresh token."""
 AUTHORIZATION_CODE_TTL = timedelta(minutes=10)
 
 PLAN_RESTORE_RATE: dict[str, int] = {"standard": 100, "advanced": 200, "plus": 1000}
@@ -510,12 +513,12 @@ class SandboxState:
 
     # ------------------------------------------------------------------ tokens
     def issue_token(self, shop: str, client_id: str, scopes: frozenset[str], *,
-                    expiring: bool) -> AccessToken:
+                    expiring: bool, ttl: timedelta = ACCESS_TOKEN_TTL) -> AccessToken:
         with self.lock:
             now = self.now()
             token = AccessToken(
                 token="shpat_" + secrets.token_hex(16), shop=shop, client_id=client_id,
-                scopes=scopes, expires_at=now + ACCESS_TOKEN_TTL if expiring else None,
+                scopes=scopes, expires_at=now + ttl if expiring else None,
                 refresh_token=("shprt_" + secrets.token_hex(16)) if expiring else None,
                 refresh_expires_at=now + REFRESH_TOKEN_TTL if expiring else None)
             self.tokens[token.token] = token
