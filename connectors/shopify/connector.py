@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.shopify import graphql as ops
-from connectors.shopify import units
+from connectors.shopify import paging, units
 from connectors.shopify.client import ShopifyClient, http_client, user_errors
 from connectors.shopify.fulfillment import (
     ShownFulfillment,
@@ -133,6 +133,10 @@ class ShopifyConnector:
         order = self.client.execute(ops.ORDER_FULFILLMENTS, {"id": order_id}).get("order")
         if not isinstance(order, dict):
             raise PermanentError(f"order {snapshot.order_number}: not found in Shopify")
+        paging.complete_fulfillment_orders(self.client, order)
+        if paging.incomplete(order):
+            raise PermanentError(f"order {snapshot.order_number}: Shopify did not give all its "
+                                 "fulfillment orders")
         return order
 
     @staticmethod
@@ -191,7 +195,7 @@ class ShopifyConnector:
         connection = data.get("orders") or {}
         orders, problems = [], []
         for node in connection.get("nodes") or []:
-            order, issues = parse_graphql_order(node)
+            order, issues = parse_graphql_order(paging.complete_order_lines(self.client, node))
             if order is None:
                 problems.append(f"order {node.get('name') or node.get('id')}: "
                                 + "; ".join(issues))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connectors.shopify import graphql as ops
+from connectors.shopify import paging
 from connectors.shopify.client import ShopifyClient, user_errors
 from connectors.shopify.mapper import parse_graphql_order
 from connectors.shopify.settings import FULFILLMENT_SERVICE_NAME
@@ -105,7 +106,8 @@ def requested_fulfillment_orders(client: ShopifyClient) -> list[FulfillmentReque
                 found.append(FulfillmentRequest(str(node["id"]), "", None,
                                                 ("no order in the answer",)))
                 continue
-            order, problems = parse_graphql_order(order_node)
+            order, problems = parse_graphql_order(paging.complete_order_lines(client,
+                                                                              order_node))
             found.append(FulfillmentRequest(str(node["id"]), str(order_node.get("name") or ""),
                                             order, tuple(problems)))
         page = connection.get("pageInfo") or {}

@@ -17,6 +17,10 @@ class Operation:
     estimated_cost: int
 
 
+# A fulfillment order's lines, as the write-back matches them to the shipped lines.
+FO_LINE_FIELDS = "id remainingQuantity lineItem { id }"
+PAGE_INFO = "pageInfo { hasNextPage endCursor }"
+
 ORDER_FULFILLMENTS = Operation("DropTrackOrderFulfillments", """
 query DropTrackOrderFulfillments($id: ID!) {
   order(id: $id) {
@@ -25,13 +29,39 @@ query DropTrackOrderFulfillments($id: ID!) {
       nodes {
         id
         status
-        lineItems(first: 20) { nodes { id remainingQuantity lineItem { id } } }
+        lineItems(first: 20) { nodes { """ + FO_LINE_FIELDS + " } " + PAGE_INFO + """ }
       }
+      """ + PAGE_INFO + """
     }
     fulfillments(first: 20) { id status trackingInfo(first: 5) { company number url } }
   }
 }
 """, 220)
+
+# The rest of a connection that ORDER_FULFILLMENTS (or an order read) left on another page:
+# an order is never acted on with lines or fulfillment orders missing (connector._complete).
+ORDER_FULFILLMENT_ORDERS_PAGE = Operation("DropTrackOrderFulfillmentOrdersPage", """
+query DropTrackOrderFulfillmentOrdersPage($id: ID!, $after: String) {
+  order(id: $id) {
+    fulfillmentOrders(first: 5, after: $after) {
+      nodes {
+        id
+        status
+        lineItems(first: 20) { nodes { """ + FO_LINE_FIELDS + " } " + PAGE_INFO + """ }
+      }
+      """ + PAGE_INFO + """
+    }
+  }
+}
+""", 218)
+
+FULFILLMENT_ORDER_LINES_PAGE = Operation("DropTrackFulfillmentOrderLinesPage", """
+query DropTrackFulfillmentOrderLinesPage($id: ID!, $after: String) {
+  fulfillmentOrder(id: $id) {
+    lineItems(first: 100, after: $after) { nodes { """ + FO_LINE_FIELDS + " } " + PAGE_INFO + """ }
+  }
+}
+""", 203)
 
 FULFILLMENT_STATE = Operation("DropTrackFulfillmentState", """
 query DropTrackFulfillmentState($id: ID!) {
@@ -63,7 +93,7 @@ mutation DropTrackTrackingUpdate($fulfillmentId: ID!, $trackingInfoInput: Fulfil
     userErrors { field message }
   }
 }
-""", 10)
+""", 50)  # live Shopify charges this mutation 50, not 10 (docs/api-costs.md)
 
 EVENT_CREATE = Operation("DropTrackFulfillmentEvent", """
 mutation DropTrackFulfillmentEvent($fulfillmentEvent: FulfillmentEventInput!) {
@@ -73,6 +103,14 @@ mutation DropTrackFulfillmentEvent($fulfillmentEvent: FulfillmentEventInput!) {
   }
 }
 """, 10)
+
+# A line item as the webhook's line item gives what DropTrack uses of it (product_id and
+# variant_id included: supplier mappings match on them).
+ORDER_LINE_FIELDS = """
+          id sku name quantity requiresShipping
+          originalUnitPriceSet { shopMoney { amount } }
+          product { id } variant { id }
+"""
 
 # The order fields the GraphQL mapper reads (mapper.parse_graphql_order), shared by every
 # operation that reads whole orders so they all map the same way.
@@ -91,13 +129,17 @@ ORDER_FIELDS = """
         name firstName lastName company address1 address2 city province provinceCode zip
         countryCodeV2 phone
       }
-      lineItems(first: 20) {
-        nodes {
-          id sku name quantity requiresShipping
-          originalUnitPriceSet { shopMoney { amount } }
-        }
-      }
+      customer { firstName lastName }
+      lineItems(first: 10) { nodes {""" + ORDER_LINE_FIELDS + "} " + PAGE_INFO + """ }
 """
+
+ORDER_LINES_PAGE = Operation("DropTrackOrderLinesPage", """
+query DropTrackOrderLinesPage($id: ID!, $after: String) {
+  order(id: $id) {
+    lineItems(first: 100, after: $after) { nodes {""" + ORDER_LINE_FIELDS + "} " + PAGE_INFO + """ }
+  }
+}
+""", 503)
 
 ORDERS_MODIFIED = Operation("DropTrackOrdersModified", """
 query DropTrackOrdersModified($query: String!, $after: String) {
@@ -106,7 +148,7 @@ query DropTrackOrdersModified($query: String!, $after: String) {
     pageInfo { hasNextPage endCursor }
   }
 }
-""", 662)
+""", 572)
 
 WEBHOOK_SUBSCRIPTIONS = Operation("DropTrackWebhookSubscriptions", """
 query DropTrackWebhookSubscriptions($after: String) {
@@ -167,7 +209,7 @@ query DropTrackRequestedFulfillmentOrders($after: String) {
     pageInfo { hasNextPage endCursor }
   }
 }
-""", 337)
+""", 292)
 
 ACCEPT_FULFILLMENT_REQUEST = Operation("DropTrackAcceptFulfillmentRequest", """
 mutation DropTrackAcceptFulfillmentRequest($id: ID!, $message: String) {
@@ -188,7 +230,8 @@ mutation DropTrackRejectFulfillmentRequest($id: ID!, $reason: FulfillmentOrderRe
 }
 """, 10)
 
-ALL = (ORDER_FULFILLMENTS, FULFILLMENT_STATE, FULFILLMENT_CREATE, TRACKING_UPDATE, EVENT_CREATE,
+ALL = (ORDER_FULFILLMENTS, ORDER_FULFILLMENT_ORDERS_PAGE, FULFILLMENT_ORDER_LINES_PAGE,
+       ORDER_LINES_PAGE, FULFILLMENT_STATE, FULFILLMENT_CREATE, TRACKING_UPDATE, EVENT_CREATE,
        ORDERS_MODIFIED, WEBHOOK_SUBSCRIPTIONS, WEBHOOK_CREATE, WEBHOOK_DELETE,
        FULFILLMENT_SERVICES, FULFILLMENT_SERVICE_CREATE, REQUESTED_FULFILLMENT_ORDERS,
        ACCEPT_FULFILLMENT_REQUEST, REJECT_FULFILLMENT_REQUEST)

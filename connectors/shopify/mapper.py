@@ -112,15 +112,31 @@ def _graphql_address(data: Any) -> dict[str, Any]:
 
 
 def _legacy(value: Any) -> Any:
-    return value.rsplit("/", 1)[-1] if isinstance(value, str) and value.startswith("gid://") \
-        else value
+    """`gid://shopify/ProductVariant/7?foo=1` -> `7` (the id webhooks carry)."""
+    return value.rsplit("/", 1)[-1].split("?", 1)[0] \
+        if isinstance(value, str) and value.startswith("gid://") else value
+
+
+def _id_of(data: Any) -> Any:
+    return data.get("id") if isinstance(data, dict) else None
+
+
+def has_next_page(connection: Any) -> bool:
+    page = connection.get("pageInfo") if isinstance(connection, dict) else None
+    return isinstance(page, dict) and bool(page.get("hasNextPage"))
 
 
 def parse_graphql_order(node: dict[str, Any]) -> tuple[StoreOrder | None, Problems]:
     """An `Order` node of the GraphQL Admin API to the same StoreOrder as its webhook would give
     (same external ids: the numeric ids webhooks carry)."""
-    raw_lines = ((node.get("lineItems") or {}).get("nodes")
-                 if isinstance(node.get("lineItems"), dict) else None)
+    lines_connection = node.get("lineItems")
+    raw_lines = lines_connection.get("nodes") if isinstance(lines_connection, dict) else None
+    if has_next_page(lines_connection):  # never act on part of an order
+        problems = Problems()
+        problems.append("line_items: more lines than one page and the rest were not read")
+        return None, problems
+    raw_customer = node.get("customer")
+    customer: dict[str, Any] = raw_customer if isinstance(raw_customer, dict) else {}
     status = node.get("displayFinancialStatus")
     rest: dict[str, Any] = {
         "id": node.get("legacyResourceId") or _legacy(node.get("id")),
@@ -130,10 +146,14 @@ def parse_graphql_order(node: dict[str, Any]) -> tuple[StoreOrder | None, Proble
         "financial_status": status.lower() if isinstance(status, str) else status,
         "total_price": _money(node.get("totalPriceSet")),
         "shipping_address": _graphql_address(node.get("shippingAddress")),
+        "customer": {"first_name": customer.get("firstName"),
+                     "last_name": customer.get("lastName")},
         "line_items": None if not isinstance(raw_lines, list) else [
             {"id": _legacy(item.get("id")), "sku": item.get("sku"), "name": item.get("name"),
              "quantity": item.get("quantity"), "requires_shipping": item.get("requiresShipping"),
-             "price": _money(item.get("originalUnitPriceSet"))}
+             "price": _money(item.get("originalUnitPriceSet")),
+             "product_id": _legacy(_id_of(item.get("product"))),
+             "variant_id": _legacy(_id_of(item.get("variant")))}
             if isinstance(item, dict) else item for item in raw_lines],
     }
     return parse_order(rest)

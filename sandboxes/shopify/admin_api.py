@@ -7,15 +7,21 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from graphql import (
+    DocumentNode,
     ExecutionResult,
+    FieldNode,
     FragmentDefinitionNode,
     GraphQLError,
     GraphQLResolveInfo,
+    Node,
     OperationDefinitionNode,
+    Visitor,
     default_field_resolver,
     execute,
     parse,
+    print_ast,
     validate,
+    visit,
 )
 from graphql.execution.values import get_variable_values
 
@@ -56,10 +62,65 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
     return response
 
 
-def _shopify_error(error: GraphQLError) -> dict[str, Any]:
+MISSING_ARGUMENT = re.compile(
+    r"Argument '\w+\.(\w+)\((\w+):\)' of type '[^']+' is required, but it was not provided\.")
+NULL_LITERAL = re.compile(r"Expected value of non-null type '([^']+)' not to be None\.")
+VARIABLE_PROBLEM = re.compile(r"Variable '\$(\w+)' has invalid value: (.*)")
+
+
+def _argument_of(document: DocumentNode | None, value: Node | None) -> tuple[str, str] | None:
+    """(field name, argument name) of the argument whose value is `value` in `document`."""
+    if document is None or value is None:
+        return None
+    found: list[tuple[str, str]] = []
+
+    class Finder(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            found.extend((node.name.value, argument.name.value)
+                         for argument in node.arguments or () if argument.value is value)
+
+    visit(document, Finder())
+    return found[0] if found else None
+
+
+def _variable_type(document: DocumentNode | None, name: str) -> str:
+    for definition in (document.definitions if document else ()):
+        if isinstance(definition, OperationDefinitionNode):
+            for variable in definition.variable_definitions or ():
+                if variable.variable.name.value == name:
+                    return print_ast(variable.type)
+    return "?"
+
+
+def _shopify_error(error: GraphQLError, document: DocumentNode | None = None) -> dict[str, Any]:
+    """graphql-core's error in the words and codes Shopify's GraphQL Ruby uses (recorded in
+    shared/contracts/shopify/live_graphql_recordings_draft_proxy)."""
     formatted: dict[str, Any] = dict(error.formatted)
     match = UNDEFINED_FIELD.match(error.message)
-    if match:
+    missing = MISSING_ARGUMENT.match(error.message)
+    null = NULL_LITERAL.match(error.message)
+    variable = VARIABLE_PROBLEM.match(error.message)
+    argument = _argument_of(document, error.nodes[0] if error.nodes else None) if null else None
+    if missing:
+        formatted["message"] = (f"Field '{missing.group(1)}' is missing required arguments: "
+                                f"{missing.group(2)}")
+        formatted["extensions"] = {"code": "missingRequiredArguments", "className": "Field",
+                                   "name": missing.group(1), "arguments": missing.group(2)}
+    elif null and argument:
+        formatted["message"] = (f"Argument '{argument[1]}' on Field '{argument[0]}' has an "
+                                f"invalid value (null). Expected type '{null.group(1)}'.")
+        formatted["extensions"] = {"code": "argumentLiteralsIncompatible",
+                                   "typeName": "Field", "argumentName": argument[1]}
+    elif variable:
+        value_missing = "to be provided" in variable.group(2) or "not to be null" in \
+            variable.group(2)
+        formatted["message"] = (f"Variable ${variable.group(1)} of type "
+                                f"{_variable_type(document, variable.group(1))} was provided "
+                                "invalid value")
+        formatted["extensions"] = {"code": "INVALID_VARIABLE", "value": None, "problems": [{
+            "path": [], "explanation": "Expected value to not be null" if value_missing
+            else variable.group(2)}]}
+    elif match:
         formatted["message"] = f"Field '{match.group(1)}' doesn't exist on type '{match.group(2)}'"
         formatted["extensions"] = {"code": "undefinedField", "typeName": match.group(2),
                                    "fieldName": match.group(1)}
@@ -109,7 +170,7 @@ def run_operation(box: ShopifySandbox, context: RequestContext,
         return {"errors": [_shopify_error(error)]}
     errors = validate(schema, document)
     if errors:
-        return {"errors": [_shopify_error(e) for e in errors]}
+        return {"errors": [_shopify_error(e, document) for e in errors]}
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     name = body.get("operationName")
     chosen = next((o for o in operations if name is None or
@@ -118,7 +179,7 @@ def run_operation(box: ShopifySandbox, context: RequestContext,
         return {"errors": [{"message": "An operation name is required"}]}
     coerced = get_variable_values(schema, chosen.variable_definitions or (), variables)
     if isinstance(coerced, list):
-        return {"errors": [_shopify_error(e) for e in coerced]}
+        return {"errors": [_shopify_error(e, document) for e in coerced]}
     fragments = {d.name.value: d for d in document.definitions
                  if isinstance(d, FragmentDefinitionNode)}
     calculator = CostCalculator(schema, chosen, fragments, variables)

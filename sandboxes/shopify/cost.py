@@ -40,6 +40,15 @@ from core.clock import Clock
 
 MAX_SINGLE_QUERY_COST = 1000
 MUTATION_COST = 10
+MUTATION_COSTS = {"fulfillmentTrackingInfoUpdate": 50, "fulfillmentTrackingInfoUpdateV2": 50}
+"""Mutations live Shopify charges more than the documented 10: every dated recording since
+2026-05 (harry-test-heelo, API 2025-01 and 2026-04) charges 50 for fulfillmentTrackingInfoUpdate
+(+1 per object returned, as any mutation). An undated capture on another store charged 10: the
+sandbox follows the higher, newer price (tests/sandbox/test_shopify_recordings.py)."""
+
+
+def mutation_cost(field: str) -> int:
+    return MUTATION_COSTS.get(field, MUTATION_COST)
 CONNECTION_BASE_COST = 2
 BUCKET_SIZE_PER_RESTORE_RATE = 20
 
@@ -64,7 +73,7 @@ class CostCalculator:
     def requested(self) -> int:
         root = self._root_type()
         if self.operation.operation == OperationType.MUTATION:
-            return sum(MUTATION_COST + self._payload_cost(field, root)
+            return sum(mutation_cost(field.name.value) + self._payload_cost(field, root)
                        for field in self._fields(self.operation.selection_set, root))
         return self._selection_cost(self.operation.selection_set, root)
 
@@ -167,7 +176,7 @@ class CostCalculator:
             for node in self._fields(self.operation.selection_set, root):
                 key = node.alias.value if node.alias else node.name.value
                 payload_type = self._field_type(root, node)
-                total += MUTATION_COST
+                total += mutation_cost(node.name.value)
                 value = data.get(key)
                 if isinstance(value, dict) and payload_type is not None and node.selection_set:
                     payload = get_named_type(payload_type)

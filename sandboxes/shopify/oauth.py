@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -16,6 +17,7 @@ from sandboxes.shopify.sandbox import ShopifySandbox
 from sandboxes.shopify.signing import oauth_hmac, signed_query
 from sandboxes.shopify.state import (
     AUTHORIZATION_CODE_TTL,
+    CLIENT_CREDENTIALS_TOKEN_TTL,
     REFRESH_TOKEN_TTL,
     AccessToken,
     AuthorizationCode,
@@ -36,10 +38,10 @@ def _error(status: int, error: str, description: str) -> Response:
     return response
 
 
-def _token_body(token: AccessToken) -> dict[str, Any]:
+def _token_body(token: AccessToken, now: datetime) -> dict[str, Any]:
     body: dict[str, Any] = {"access_token": token.token, "scope": ",".join(sorted(token.scopes))}
     if token.expires_at is not None:
-        body["expires_in"] = 3600
+        body["expires_in"] = int((token.expires_at - now).total_seconds())
         body["refresh_token"] = token.refresh_token
         body["refresh_token_expires_in"] = int(REFRESH_TOKEN_TTL.total_seconds())
     return body
@@ -111,16 +113,18 @@ def access_token(path_shop: str | None = None) -> Response:
             token = box.state.issue_token(shop, app.client_id, old.scopes, expiring=True)
             old.revoked = True
             box.state.refresh_tokens.pop(str(old.refresh_token), None)
-            return jsonify(_token_body(token))
+            return jsonify(_token_body(token, now))
         if grant_type == "client_credentials":
             if not app.custom:
                 return _error(400, "unauthorized_client",
                               "Client credentials grant is only available to apps created "
                               "by the merchant (custom apps)")
             box.state.shops[shop].installed_client_ids.add(app.client_id)
-            token = box.state.issue_token(shop, app.client_id, app.scopes, expiring=True)
+            token = box.state.issue_token(shop, app.client_id, app.scopes, expiring=True,
+                                          ttl=CLIENT_CREDENTIALS_TOKEN_TTL)
+            box.state.refresh_tokens.pop(str(token.refresh_token), None)
             token.refresh_token = None
-            body = _token_body(token)
+            body = _token_body(token, now)
             body.pop("refresh_token", None)
             body.pop("refresh_token_expires_in", None)
             return jsonify(body)
@@ -132,7 +136,7 @@ def access_token(path_shop: str | None = None) -> Response:
         code.used = True
         expiring = str(data.get("expiring", "0")) == "1"
         token = box.state.issue_token(shop, app.client_id, code.scopes, expiring=expiring)
-        return jsonify(_token_body(token))
+        return jsonify(_token_body(token, now))
 
 
 def signed_install_url(base_url: str, shop: str, secret: str, *, timestamp: int,

@@ -7,6 +7,7 @@ shared/contracts/shopify/live_graphql_recordings_draft_proxy. Pure logic: no Fla
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,19 @@ UserError = dict[str, Any]
 OPEN_FULFILLMENT_ORDER_STATUSES = ("OPEN", "IN_PROGRESS")
 SUBSCRIPTION_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 SUPPORTED_ADDRESS_SCHEMES = ("https", "http", "pubsub", "arn")
+USER_ERROR_FOR_UNKNOWN_FULFILLMENT_ORDER = "2026-04"
+"""The first API version known (recorded) to answer an unknown first fulfillment order of
+fulfillmentCreate with a userError; earlier ones are given the 2025-01 top-level error."""
+RESERVED_SERVICE_HANDLES = frozenset({"manual", "gift_card", "gift-card", "shopify", "amazon"})
+"""Handles Shopify reserves (recorded: Manual, Gift_Card, Shopify, Amazon -> "Name is
+reserved")."""
+
+
+def service_handle(name: str) -> str:
+    """Shopify's handle of a fulfillment service name (recorded: Latin diacritics transliterated,
+    punctuation runs collapse to one hyphen, underscores kept, trailing punctuation trimmed)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9_]+", "-", ascii_name.lower()).strip("-")
 
 
 class ResourceNotFound(Exception):
@@ -69,10 +83,12 @@ def _tracking_from_input(data: dict[str, Any] | None) -> list[TrackingInfo]:
 class AdminOperations:
     """The mutations DropTrack uses, for one shop and one app."""
 
-    def __init__(self, state: SandboxState, shop: str, client_id: str) -> None:
+    def __init__(self, state: SandboxState, shop: str, client_id: str,
+                 api_version: str = "2026-07") -> None:
         self.state = state
         self.shop = shop
         self.client_id = client_id
+        self.api_version = api_version
 
     # ---------------------------------------------------------------- fulfillmentCreate
     def fulfillment_create(self, data: dict[str, Any]) -> Result:
@@ -90,7 +106,9 @@ class AdminOperations:
                 fo = self.state.fulfillment_order_for_shop(
                     self.shop, parse_gid(group["fulfillmentOrderId"], "FulfillmentOrder"))
                 if fo is None:
-                    if g == 0:
+                    # 2025-01 answered an unknown first fulfillment order with a top-level
+                    # RESOURCE_NOT_FOUND; 2026-04 with this userError (both recorded live).
+                    if g == 0 and self.api_version < USER_ERROR_FOR_UNKNOWN_FULFILLMENT_ORDER:
                         raise ResourceNotFound("invalid id")
                     return Result(None, [user_error(["fulfillment"],
                                                     "Fulfillment order does not exist.")])
@@ -262,9 +280,14 @@ class AdminOperations:
         allowed_hosts = {urlsplit(u).hostname for u in [*app.redirect_urls, app.proxy_url or ""]}
         if callback_url is not None and urlsplit(callback_url).hostname not in allowed_hosts:
             errors.append(user_error(["callbackUrl"], "Callback url is not allowed"))
+        handle = service_handle(name.strip())
         with self.state.lock:
-            if any(s.shop == self.shop and s.service_name.lower() == name.strip().lower()
-                   for s in self.state.fulfillment_services.values()):
+            if handle in RESERVED_SERVICE_HANDLES:
+                errors.append(user_error(["name"], "Name is reserved"))
+            elif any(s.shop == self.shop and (s.service_name.lower() == name.strip().lower()
+                                              or s.handle == handle)
+                     for s in self.state.fulfillment_services.values()):
+                # the same name in any case, or another name giving the same handle
                 errors.append(user_error(["name"], "Name has already been taken"))
             if errors:
                 return Result(None, errors)
@@ -274,7 +297,7 @@ class AdminOperations:
             service = FulfillmentService(
                 id=self.state.next_id(), shop=self.shop, client_id=self.client_id,
                 service_name=name.strip(),
-                handle=re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"),
+                handle=handle,
                 callback_url=callback_url, location_id=location.id,
                 tracking_support=bool(options.get("trackingSupport")),
                 inventory_management=bool(options.get("inventoryManagement")),

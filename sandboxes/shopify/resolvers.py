@@ -71,7 +71,7 @@ class RequestContext:
 
     @property
     def operations(self) -> AdminOperations:
-        return AdminOperations(self.state, self.shop, self.token.client_id)
+        return AdminOperations(self.state, self.shop, self.token.client_id, self.api_version)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -197,6 +197,13 @@ class Views:
                 "provinceCode": address.get("province_code"), "zip": address.get("zip"),
                 "country": address.get("country"),
                 "countryCodeV2": address.get("country_code"), "phone": address.get("phone")},
+            "customer": None if order.customer is None else {
+                "id": gid("Customer", order.customer["id"]),
+                "firstName": order.customer.get("first_name"),
+                "lastName": order.customer.get("last_name"),
+                "displayName": " ".join(p for p in (order.customer.get("first_name"),
+                                                    order.customer.get("last_name")) if p)
+                or order.customer.get("email") or ""},
             "lineItems": _paged(order.line_items, lambda li: self.line_item(order, li),
                                 lambda li: li.id),
             "fulfillmentOrders": _paged(fos, self.fulfillment_order, lambda fo: fo.id),
@@ -216,7 +223,11 @@ class Views:
                 "variantTitle": item.variant_title, "vendor": item.vendor,
                 "requiresShipping": item.requires_shipping,
                 "unfulfilledQuantity": item.quantity - fulfilled,
-                "originalUnitPriceSet": self.money(item.price, order.currency)}
+                "originalUnitPriceSet": self.money(item.price, order.currency),
+                "product": None if item.product_id is None else {
+                    "id": gid("Product", item.product_id)},
+                "variant": None if item.variant_id is None else {
+                    "id": gid("ProductVariant", item.variant_id)}}
 
     def fulfillment_order(self, fo: FulfillmentOrder) -> View:
         order = self.state.orders[fo.order_id]
@@ -302,7 +313,9 @@ class Views:
                                "supported": True}}
 
     def service(self, service: FulfillmentService) -> View:
-        return {"id": gid("FulfillmentService", service.id), "serviceName": service.service_name,
+        # Shopify's fulfillment service ids carry `?id=true` (recorded live, every version)
+        return {"id": gid("FulfillmentService", service.id) + "?id=true",
+                "serviceName": service.service_name,
                 "handle": service.handle, "callbackUrl": service.callback_url,
                 "inventoryManagement": service.inventory_management,
                 "trackingSupport": service.tracking_support,

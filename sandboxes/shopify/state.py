@@ -20,6 +20,9 @@ from core.clock import Clock
 
 ACCESS_TOKEN_TTL = timedelta(minutes=60)
 REFRESH_TOKEN_TTL = timedelta(days=90)
+CLIENT_CREDENTIALS_TOKEN_TTL = timedelta(seconds=86399)
+"""Client credentials grant tokens last about 24 h (`expires_in: 86399`; PLATFORM_FACTS:
+ShopifySharp 6.30.0 release notes, nuxt-modules/shopify#217) and come without refresh token."""
 AUTHORIZATION_CODE_TTL = timedelta(minutes=10)
 
 PLAN_RESTORE_RATE: dict[str, int] = {"standard": 100, "advanced": 200, "plus": 1000}
@@ -127,6 +130,8 @@ class LineItem:
     variant_title: str | None = None
     vendor: str | None = None
     requires_shipping: bool = True
+    product_id: int | None = None
+    variant_id: int | None = None
 
 
 @dataclass
@@ -224,6 +229,7 @@ class Order:
     closed_at: datetime | None = None
     fulfillment_order_ids: list[int] = field(default_factory=list)
     fulfillment_ids: list[int] = field(default_factory=list)
+    customer: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -301,6 +307,8 @@ class SandboxState:
             self.fulfillments: dict[int, Fulfillment] = {}
             self.subscriptions: dict[int, WebhookSubscription] = {}
             self.fulfillment_services: dict[int, FulfillmentService] = {}
+            # (title, variant title) -> product and variant ids: one product, one id.
+            self.catalog: dict[tuple[str, str | None], tuple[int, int]] = {}
             self.usage: dict[tuple[str, str], UsageCounter] = defaultdict(UsageCounter)
             self.usage_by_token: dict[str, UsageCounter] = defaultdict(UsageCounter)
 
@@ -370,11 +378,22 @@ class SandboxState:
                     del self.subscriptions[sub_id]
         self.emit(shop, "app/uninstalled", {"client_id": client_id})
 
+    def _catalog_ids(self, item: dict[str, Any]) -> dict[str, int | None]:
+        """The product and variant ids of an ordered item (given, or the catalog's)."""
+        if "product_id" in item or "variant_id" in item:
+            return {"product_id": item.get("product_id"), "variant_id": item.get("variant_id")}
+        key = (str(item["title"]), item.get("variant_title"))
+        if key not in self.catalog:
+            self.catalog[key] = (self.next_id(), self.next_id())
+        product_id, variant_id = self.catalog[key]
+        return {"product_id": product_id, "variant_id": variant_id}
+
     def place_order(self, shop: str, *, items: Iterable[dict[str, Any]] = (
             {"title": "Phone case", "quantity": 1, "price": "12.50", "sku": "CASE-1"},),
             paid: bool = True, email: str = "customer@example.com",
             shipping_address: dict[str, Any] | None = None, test: bool = False,
-            note: str | None = None, tags: Iterable[str] = ()) -> Order:
+            note: str | None = None, tags: Iterable[str] = (),
+            customer: dict[str, Any] | None = None) -> Order:
         """An order as a storefront checkout creates it, with one open fulfillment order."""
         with self.lock:
             shop_record = self.shops[shop]
@@ -384,7 +403,8 @@ class SandboxState:
                                    price=Decimal(str(i.get("price", "10.00"))),
                                    sku=i.get("sku"), variant_title=i.get("variant_title"),
                                    vendor=i.get("vendor"),
-                                   requires_shipping=bool(i.get("requires_shipping", True)))
+                                   requires_shipping=bool(i.get("requires_shipping", True)),
+                                   **self._catalog_ids(i))
                           for i in items]
             address = shipping_address if shipping_address is not None else {
                 "first_name": "Ada", "last_name": "Lovelace", "address1": "12 Analytical Row",
@@ -397,7 +417,10 @@ class SandboxState:
                           financial_status="PAID" if paid else "PENDING",
                           line_items=line_items, shipping_address=address,
                           currency=shop_record.currency, status_token=secrets.token_hex(16),
-                          note=note, tags=list(tags), test=test)
+                          note=note, tags=list(tags), test=test,
+                          customer=customer if customer is not None else {
+                              "id": self.next_id(), "first_name": address.get("first_name"),
+                              "last_name": address.get("last_name"), "email": email})
             self.orders[order.id] = order
             fulfillment_order = FulfillmentOrder(
                 id=self.next_id(), order_id=order.id, location_id=shop_record.primary_location_id,
@@ -490,12 +513,12 @@ class SandboxState:
 
     # ------------------------------------------------------------------ tokens
     def issue_token(self, shop: str, client_id: str, scopes: frozenset[str], *,
-                    expiring: bool) -> AccessToken:
+                    expiring: bool, ttl: timedelta = ACCESS_TOKEN_TTL) -> AccessToken:
         with self.lock:
             now = self.now()
             token = AccessToken(
                 token="shpat_" + secrets.token_hex(16), shop=shop, client_id=client_id,
-                scopes=scopes, expires_at=now + ACCESS_TOKEN_TTL if expiring else None,
+                scopes=scopes, expires_at=now + ttl if expiring else None,
                 refresh_token=("shprt_" + secrets.token_hex(16)) if expiring else None,
                 refresh_expires_at=now + REFRESH_TOKEN_TTL if expiring else None)
             self.tokens[token.token] = token

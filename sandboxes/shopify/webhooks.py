@@ -104,39 +104,103 @@ def fulfillment_payload(state: SandboxState, fulfillment: Fulfillment) -> dict[s
     }
 
 
+def _money_set(value: Decimal, currency: str) -> dict[str, Any]:
+    money = {"amount": _money(value), "currency_code": currency}
+    return {"shop_money": money, "presentment_money": money}
+
+
+def _line_payload(state: SandboxState, order: Order, li: Any) -> dict[str, Any]:
+    fulfilled = sum(fli.quantity for f in order.fulfillment_ids
+                    for fli in state.fulfillments[f].line_items if fli.line_item_id == li.id)
+    zero = _money_set(Decimal("0"), order.currency)
+    return {
+        "id": li.id, "admin_graphql_api_id": gid("LineItem", li.id), "attributed_staffs": [],
+        "current_quantity": li.quantity, "fulfillable_quantity": li.quantity - fulfilled,
+        "fulfillment_service": "manual",
+        "fulfillment_status": ("fulfilled" if fulfilled >= li.quantity
+                               else "partial" if fulfilled else None),
+        "gift_card": False, "grams": 0, "name": li.title, "price": _money(li.price),
+        "price_set": _money_set(li.price, order.currency),
+        "product_exists": li.product_id is not None, "product_id": li.product_id,
+        "properties": [], "quantity": li.quantity, "requires_shipping": li.requires_shipping,
+        "sales_line_item_group_id": None, "sku": li.sku, "taxable": True, "title": li.title,
+        "total_discount": "0.00", "total_discount_set": zero, "variant_id": li.variant_id,
+        "variant_inventory_management": None, "variant_title": li.variant_title,
+        "vendor": li.vendor, "tax_lines": [], "duties": [], "discount_allocations": []}
+
+
+def _customer_payload(order: Order) -> dict[str, Any] | None:
+    customer = order.customer
+    if customer is None:
+        return None
+    return {"id": customer["id"], "created_at": _iso(order.created_at),
+            "updated_at": _iso(order.created_at), "first_name": customer.get("first_name"),
+            "last_name": customer.get("last_name"), "state": "disabled", "note": None,
+            "verified_email": True, "multipass_identifier": None, "tax_exempt": False,
+            "email": customer.get("email"), "phone": None, "currency": order.currency,
+            "tax_exemptions": [], "admin_graphql_api_id": gid("Customer", customer["id"]),
+            "default_address": None}
+
+
 def order_payload(state: SandboxState, order: Order) -> dict[str, Any]:
-    """The REST Order representation Shopify sends for orders/* topics (the fields DropTrack
-    reads; shape as in contracts/shopify/webhooks/docs_samples_2026-07/orders__create.json)."""
+    """The REST Order representation Shopify sends for orders/* topics: every top-level key of
+    contracts/shopify/webhooks/docs_samples_2026-07/orders__create.json (and every key of its
+    line items), with the values a storefront order without discounts, taxes or shipping
+    charges has (tests/sandbox/test_shopify_webhooks.py compares the key sets)."""
     display = state.display_fulfillment_status(order)
     address = order.shipping_address
+    shipping = None if address is None else {
+        **address, "latitude": None, "longitude": None,
+        "name": " ".join(p for p in (address.get("first_name"), address.get("last_name")) if p)}
+    total, currency = order.total_price, order.currency
+    zero = _money_set(Decimal("0"), currency)
     return {
-        "id": order.id, "admin_graphql_api_id": gid("Order", order.id), "name": order.name,
-        "number": order.number - 1000, "order_number": order.number, "email": order.email,
+        "id": order.id, "admin_graphql_api_id": gid("Order", order.id), "app_id": None,
+        "browser_ip": None, "buyer_accepts_marketing": False, "cancel_reason":
+        order.cancel_reason.lower() if order.cancel_reason else None,
+        "cancelled_at": _iso(order.cancelled_at), "cart_token": None, "checkout_token": None,
+        "client_details": None, "closed_at": _iso(order.closed_at),
+        "confirmation_number": order.status_token[:9].upper(), "confirmed": True,
         "contact_email": order.email, "created_at": _iso(order.created_at),
-        "updated_at": _iso(order.updated_at), "processed_at": _iso(order.created_at),
-        "cancelled_at": _iso(order.cancelled_at),
-        "cancel_reason": order.cancel_reason.lower() if order.cancel_reason else None,
-        "closed_at": _iso(order.closed_at), "currency": order.currency,
-        "presentment_currency": order.currency,
-        "financial_status": order.financial_status.lower(),
+        "currency": currency, "current_shipping_price_set": zero,
+        "current_subtotal_price": _money(total),
+        "current_subtotal_price_set": _money_set(total, currency),
+        "current_total_additional_fees_set": None, "current_total_discounts": "0.00",
+        "current_total_discounts_set": zero, "current_total_duties_set": None,
+        "current_total_price": _money(total), "current_total_price_set": _money_set(total,
+                                                                                  currency),
+        "current_total_tax": "0.00", "current_total_tax_set": zero, "customer_locale": "en",
+        "device_id": None, "discount_codes": [], "duties_included": False, "email": order.email,
+        "estimated_taxes": False, "financial_status": order.financial_status.lower(),
         "fulfillment_status": {"FULFILLED": "fulfilled",
                                "PARTIALLY_FULFILLED": "partial"}.get(display),
-        "total_price": _money(order.total_price), "subtotal_price": _money(order.total_price),
-        "test": order.test, "token": order.status_token, "note": order.note,
-        "tags": ", ".join(order.tags),
+        "landing_site": None, "landing_site_ref": None, "location_id": None,
+        "merchant_business_entity_id": None, "merchant_of_record_app_id": None,
+        "name": order.name, "note": order.note, "note_attributes": [],
+        "number": order.number - 1000, "order_number": order.number,
         "order_status_url": f"{state.public_url}/shops/{order.shop}/orders/{order.status_token}",
-        "line_items": [{
-            "id": li.id, "admin_graphql_api_id": gid("LineItem", li.id), "title": li.title,
-            "name": li.title, "sku": li.sku, "quantity": li.quantity,
-            "current_quantity": li.quantity, "price": _money(li.price),
-            "variant_title": li.variant_title, "vendor": li.vendor,
-            "requires_shipping": li.requires_shipping,
-        } for li in order.line_items],
-        "shipping_address": None if address is None else {
-            **address, "name": " ".join(p for p in (address.get("first_name"),
-                                                    address.get("last_name")) if p)},
+        "original_total_additional_fees_set": None, "original_total_duties_set": None,
+        "payment_gateway_names": ["bogus"], "phone": None, "po_number": None,
+        "presentment_currency": currency, "processed_at": _iso(order.created_at),
+        "reference": None, "referring_site": None, "source_identifier": None,
+        "source_name": "web", "source_url": None, "subtotal_price": _money(total),
+        "subtotal_price_set": _money_set(total, currency), "tags": ", ".join(order.tags),
+        "tax_exempt": False, "tax_lines": [], "taxes_included": False, "test": order.test,
+        "token": order.status_token, "total_cash_rounding_payment_adjustment_set": zero,
+        "total_cash_rounding_refund_adjustment_set": zero, "total_discounts": "0.00",
+        "total_discounts_set": zero, "total_line_items_price": _money(total),
+        "total_line_items_price_set": _money_set(total, currency),
+        "total_outstanding": "0.00" if order.financial_status == "PAID" else _money(total),
+        "total_price": _money(total), "total_price_set": _money_set(total, currency),
+        "total_shipping_price_set": zero, "total_tax": "0.00", "total_tax_set": zero,
+        "total_tip_received": "0.00", "total_weight": 0, "updated_at": _iso(order.updated_at),
+        "user_id": None, "billing_address": shipping, "customer": _customer_payload(order),
+        "discount_applications": [],
         "fulfillments": [fulfillment_payload(state, state.fulfillments[f])
                          for f in order.fulfillment_ids],
+        "line_items": [_line_payload(state, order, li) for li in order.line_items],
+        "payment_terms": None, "refunds": [], "shipping_address": shipping,
+        "shipping_lines": [], "returns": [], "line_item_groups": [],
     }
 
 

@@ -123,7 +123,8 @@ def test_the_fulfillment_service_is_registered_once_with_droptracks_callback(
     assert (service.service_name, service.callback_url) == ("DropTrack", fs_store.callback())
     with fs_store.runtime.db.read() as session:
         settings = session.get_one(Store, fs_store.store_id).settings
-    assert settings["fulfillment_service_id"] == f"gid://shopify/FulfillmentService/{service.id}"
+    assert settings["fulfillment_service_id"] == (
+        f"gid://shopify/FulfillmentService/{service.id}?id=true")
     assert settings["fulfillment_location_id"] == f"gid://shopify/Location/{service.location_id}"
     # The hourly health check finds it and registers nothing new.
     with fs_store.runtime.db.write() as session:

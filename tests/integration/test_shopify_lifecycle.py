@@ -4,7 +4,7 @@ expiry, uninstall (work stops, tokens are dropped) and the three compliance topi
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -66,8 +66,12 @@ def test_a_custom_app_connects_with_client_credentials(shopify_link: ShopifyLink
         credentials = runtime.secrets.decrypt_json(store.credentials_encrypted or "")
     assert credentials["kind"] == CLIENT_CREDENTIALS
     assert sandbox.state.authenticate(shop.domain, credentials["access_token"]) is not None
-    # When it expires, the sweep exchanges the client credentials again.
-    shopify_link.clock.advance(timedelta(minutes=55))
+    # Client credentials tokens last ~24 h; 10 minutes before, the sweep exchanges again.
+    expires = datetime.fromisoformat(credentials["expires_at"])
+    # (86399 s from Shopify, counted from when DropTrack read the answer)
+    assert timedelta(hours=23, minutes=59) < expires - shopify_link.clock.now() <= timedelta(
+        seconds=86399)
+    shopify_link.clock.advance(timedelta(hours=23, minutes=51))
     assert queue_token_renewals(runtime) >= 1  # this store's, and the fixture's own
     assert run_jobs(runtime, RENEW_TOKEN_JOB) >= 1
     with runtime.db.read() as session:

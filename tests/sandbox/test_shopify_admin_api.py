@@ -238,10 +238,17 @@ def test_fulfillment_create_user_errors_match_shopify(shopify_store: SeededStore
         "field": ["fulfillment", "lineItemsByFulfillmentOrder", "0",
                   "fulfillmentOrderLineItems", "0", "quantity"],
         "message": "Quantity must be greater than 0"}]
+    # An unknown first fulfillment order: a userError since 2026-04 (this call's 2026-07),
+    # a top-level RESOURCE_NOT_FOUND before (both recorded live).
     unknown = create([{"fulfillmentOrderId": gid("FulfillmentOrder", 0)}])
-    assert unknown["data"] == {"fulfillmentCreate": None}
-    assert unknown["errors"][0]["message"] == "invalid id"
-    assert unknown["errors"][0]["extensions"]["code"] == "RESOURCE_NOT_FOUND"
+    assert unknown["data"]["fulfillmentCreate"]["userErrors"] == [{
+        "field": ["fulfillment"], "message": "Fulfillment order does not exist."}]
+    older = graphql(shopify_http, shopify_store, FULFILLMENT_CREATE, {"fulfillment": {
+        "lineItemsByFulfillmentOrder": [{"fulfillmentOrderId": gid("FulfillmentOrder", 0)}]}},
+        version="2025-10").json()
+    assert older["data"] == {"fulfillmentCreate": None}
+    assert older["errors"][0]["message"] == "invalid id"
+    assert older["errors"][0]["extensions"]["code"] == "RESOURCE_NOT_FOUND"
     state.cancel_order(order.id)
     closed = create([{"fulfillmentOrderId": fo["id"]}])
     number = fo["id"].rsplit("/", 1)[1]
@@ -283,7 +290,7 @@ def test_fulfillment_service_request_accept_flow(shopify_store: SeededStore,
         {"field": ["name"], "message": "Name has already been taken"}]
     order = state.place_order(shopify_store.domain)
     state.assign_to_fulfillment_service(order.fulfillment_order_ids[0],
-                                        int(service["id"].rsplit("/", 1)[1]))
+                                        int(service["id"].rsplit("/", 1)[1].split("?")[0]))
     listing = call(shopify_store, shopify_http, """{ assignedFulfillmentOrders(
       first: 10, assignmentStatus: FULFILLMENT_REQUESTED) { nodes { id requestStatus } } }""")
     nodes = listing["data"]["assignedFulfillmentOrders"]["nodes"]

@@ -150,3 +150,21 @@ def test_missing_scopes_know_that_write_implies_read() -> None:
                           "write_fulfillments") == []
     assert missing_scopes("read_orders") == ["write_merchant_managed_fulfillment_orders",
                                              "write_fulfillments"]
+
+
+@pytest.mark.parametrize("operation", ops.ALL, ids=lambda op: op.name)
+def test_every_budgeted_cost_is_the_documented_cost_of_the_selection(
+        operation: ops.Operation) -> None:
+    """The costs docs/api-costs.md relies on: Shopify's documented pricing of the selection
+    against the real 2026-07 schema (with the live 50 of fulfillmentTrackingInfoUpdate)."""
+    from graphql import OperationDefinitionNode, parse
+
+    from sandboxes.shopify.cost import CostCalculator
+    from sandboxes.shopify.schema import REAL_SDL_RELATIVE_PATH, load_real_schema
+    from tests.helpers.sandbox_shopify import CONTRACTS_DIR
+
+    validate_against_real_schema(operation.text)  # skips when shared/ is absent
+    [definition] = [d for d in parse(operation.text).definitions
+                    if isinstance(d, OperationDefinitionNode)]
+    schema = load_real_schema(CONTRACTS_DIR / REAL_SDL_RELATIVE_PATH)
+    assert CostCalculator(schema, definition, {}, {}).requested() == operation.estimated_cost
