@@ -31,23 +31,18 @@ RUN_FOR_SECONDS = 90  # the demo's own bound; the test stops it earlier with SIG
 WAIT_SECONDS = 40.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class DemoProcess:
-    def __init__(self, cwd: Path, port: int) -> None:
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
+    """The demo on `--port 0` (it binds a free port itself, no pick-then-bind race); its
+    address is what it prints."""
+
+    def __init__(self, cwd: Path) -> None:
         self.database = cwd / "var" / "demo" / "droptrack.db"
         self.lines: list[str] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DROPTRACK_")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "integration.cli", "demo", "--port", str(port),
+            [sys.executable, "-m", "integration.cli", "demo", "--port", "0",
              "--speed", SPEED, "--orders-per-minute", "20", "--duration", str(RUN_FOR_SECONDS)],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)
@@ -61,6 +56,14 @@ class DemoProcess:
         for line in stream:
             with self._lock:
                 into.append(line.rstrip("\n"))
+
+    @property
+    def base(self) -> str:
+        return self.wait_for(r"Dashboard\s+(http://127\.0\.0\.1:\d+)/admin").group(1)
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -106,7 +109,7 @@ class DemoProcess:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[DemoProcess]:
-    running = DemoProcess(tmp_path, free_port())
+    running = DemoProcess(tmp_path)
     try:
         yield running
     finally:
@@ -178,6 +181,7 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
                     "orders in six different statuses")
 
     # Ctrl-C / SIGTERM: everything stops, exit 0, no traceback, the port is free again.
+    port = demo.port
     demo.process.send_signal(signal.SIGTERM)
     assert demo.process.wait(30) == 0
     demo.close()
@@ -185,7 +189,7 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
     assert "Traceback" not in errors, errors
     assert "Demo stopped" in demo.output()
     with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", demo.port)) != 0
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def test_the_readme_quick_start_runs_the_demo() -> None:
