@@ -10,7 +10,8 @@ from types import MappingProxyType
 
 from core.status import Reason, Status, validate_reason
 
-__all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note", "reason_hint"]
+__all__ = ["ALERT_TITLES", "CUSTOMER_LABELS", "REASON_HINTS", "alert_title", "customer_label",
+           "customer_note", "digest_subject", "owner_alert_subject", "reason_hint"]
 
 CUSTOMER_LABELS: Mapping[Status, str] = MappingProxyType(
     {
@@ -78,6 +79,55 @@ REASON_HINTS: Mapping[Reason, str] = MappingProxyType(
         ),
     }
 )
+
+
+# --- the owner's alerts ------------------------------------------------------------------------
+
+# Alert kinds (integration/jobs/alerts.py and the rooms that raise their own) as the owner reads
+# them: the needs-attention list, the terminal and the e-mail subjects.
+ALERT_TITLES: Mapping[str, str] = MappingProxyType(
+    {
+        "out_of_stock": "Out of stock",
+        "supplier_rejected": "Supplier problem",
+        "payment_issue": "Payment issue",
+        "address_needs_confirmation": "Address to confirm",
+        "unmapped_sku": "No supplier mapped",
+        "no_tracking": "No tracking yet",
+        "stuck_in_transit": "Stuck in transit",
+        "undelivered": "Undelivered",
+        Reason.LOST.value: "Parcel lost",
+        Reason.RETURN_TO_SENDER.value: "Returning to sender",
+        "job_failed": "Failed job",
+        "dead_job": "Failed job",
+        "remote_down": "Service not answering",
+        "tracking_problem": "Tracking problem",
+        "shopify_install_request": "Shop asks to install",
+        "customer_data_request": "Customer data request",
+        "store_keys_refused": "Store keys refused",
+        "shopify_token": "Shopify access",
+        "shopify_fulfillment_service": "Shopify fulfillment set-up",
+    }
+)
+
+
+def alert_title(kind: str) -> str:
+    """The owner's short name for an alert kind; unknown kinds read as words, not keys."""
+    return ALERT_TITLES.get(kind) or kind.replace("_", " ").replace(":", " ").capitalize()
+
+
+def owner_alert_subject(kind: str, order_number: str | None) -> str:
+    """A short, whole-sentence subject for one alert e-mail (never a cut message)."""
+    title = alert_title(kind).lower()
+    if order_number:
+        return f"DropTrack: order {order_number} needs attention ({title})."
+    return f"DropTrack: {title}."
+
+
+def digest_subject(count: int) -> str:
+    """The owner's daily digest: how many alerts are new."""
+    if count == 1:
+        return "DropTrack: 1 order needs your attention."
+    return f"DropTrack: {count} orders need your attention."
 
 
 def customer_label(status: Status) -> str:

@@ -11,12 +11,11 @@ from urllib.parse import quote
 from sqlalchemy import select
 
 from core.status import Status
-from core.wording import customer_label
+from core.wording import alert_title, customer_label
 from demo.orders import SHOPIFY, OrderStream, PlacedOrder
 from demo.sandboxes import Sandboxes
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Order, Shipment
-from integration.web.admin.queries import KIND_TITLES
 
 Echo = Callable[[str], None]
 BEYOND_SHIPPED = frozenset({Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY, Status.READY_FOR_PICKUP,
@@ -101,7 +100,7 @@ class Reporter:
             if alert_id in self._alerts:
                 continue
             self._alerts.add(alert_id)
-            title = KIND_TITLES.get(kind, kind.replace("_", " "))
+            title = alert_title(kind)
             self.say(f"! Needs attention: {title}{f' on order {number}' if number else ''}"
                      f" -> {self.public}/admin/attention")
 

@@ -180,6 +180,14 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
     demo.eventually(lambda: len(demo.query("SELECT DISTINCT status FROM orders")) >= 6,
                     "orders in six different statuses")
 
+    # Alerts that mean something: the stuck parcel is flagged once it is past its route's usual
+    # transit time, no parcel delivered within its route's usual time ever was, and the owner's
+    # e-mails about orders come as at most one digest a simulated day.
+    demo.eventually(lambda: bool(demo.query(
+        "SELECT 1 FROM alerts WHERE kind = 'stuck_in_transit'")), "a stuck parcel flagged",
+        timeout=60)
+    assert_alerts_mean_something(demo)
+
     # Ctrl-C / SIGTERM: everything stops, exit 0, no traceback, the port is free again.
     port = demo.port
     demo.process.send_signal(signal.SIGTERM)
@@ -190,6 +198,44 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
     assert "Demo stopped" in demo.output()
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def assert_alerts_mean_something(demo: DemoProcess) -> None:
+    from email import message_from_bytes
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from integration.engine.eta import delivery_window
+
+    engine = create_engine(f"sqlite:///file:{demo.database}?mode=ro&uri=true")
+    try:
+        with Session(engine) as session:
+            flagged = demo.query(
+                "SELECT s.id, so.supplier_id, o.ship_country, "
+                "julianday(s.delivered_at) - julianday(s.created_at) "
+                "FROM alerts a JOIN shipments s ON s.id = a.shipment_id "
+                "JOIN orders o ON o.id = s.order_id "
+                "JOIN supplier_orders so ON so.id = s.supplier_order_id "
+                "WHERE a.kind = 'stuck_in_transit' AND s.delivered_at IS NOT NULL")
+            for shipment, supplier, country, days in flagged:
+                usual = delivery_window(session, int(str(supplier)), str(country))[1]
+                assert float(str(days)) > usual, (
+                    f"parcel {shipment} delivered in {days} days (its route: up to {usual}) "
+                    "was flagged stuck")
+    finally:
+        engine.dispose()
+    digests = [str(row[0]) for row in demo.query(
+        "SELECT idempotency_key FROM outbox WHERE kind = 'notify.owner_digest'")]
+    assert digests and len(set(digests)) == len(digests)  # one per simulated day, by its key
+    mail = sorted((demo.database.parent / "mail").glob("*.eml"))
+    subjects = [str(message_from_bytes(path.read_bytes())["Subject"]) for path in mail]
+    owner = [subject for subject in subjects if subject.startswith("DropTrack:")]
+    per_alert = [subject for subject in owner if "needs attention (" in subject]
+    assert per_alert == [], per_alert  # order alerts go in the digest
+    assert 1 <= sum("your attention" in subject for subject in owner) <= len(digests)
+    for subject in subjects:  # short, whole sentences
+        assert subject == subject.strip() and len(subject) <= 80, subject
 
 
 def test_the_readme_quick_start_runs_the_demo() -> None:

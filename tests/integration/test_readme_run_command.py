@@ -127,6 +127,8 @@ def test_the_readme_run_command_as_written_brings_the_demo_up(default_port_taken
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
         reader.join(10)
+        if process.stdout is not None:
+            process.stdout.close()
     text = output()
     assert process.returncode == 0, text[-3000:]
     assert "Traceback" not in text

@@ -5,6 +5,7 @@ order's full timeline. No Flask here; a page makes a fixed number of queries wha
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.status import Reason
-from core.wording import reason_hint
+from core.wording import ALERT_TITLES, alert_title, reason_hint
 from integration.engine import bindings
 from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB, ORDER
 from integration.engine.tracking import UNDELIVERED_NOTICE_JOB
@@ -171,19 +172,7 @@ ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
     Reason.RETURN_TO_SENDER.value: (NOTE_OUTCOME, DISMISS),
 }
 
-KIND_TITLES: dict[str, str] = {
-    alerts.OUT_OF_STOCK: "Out of stock",
-    alerts.SUPPLIER_REJECTED: "Supplier problem",
-    alerts.PAYMENT_ISSUE: "Payment issue",
-    alerts.ADDRESS: "Address to confirm",
-    alerts.UNMAPPED_SKU: "No supplier mapped",
-    alerts.NO_TRACKING: "No tracking yet",
-    alerts.STUCK_IN_TRANSIT: "Stuck in transit",
-    alerts.UNDELIVERED: "Undelivered",
-    Reason.LOST.value: "Parcel lost",
-    Reason.RETURN_TO_SENDER.value: "Returning to sender",
-    "dead_job": "Failed job",
-}
+KIND_TITLES: Mapping[str, str] = ALERT_TITLES  # the one list, in core/wording.py
 
 
 @dataclass(frozen=True)
@@ -239,7 +228,7 @@ def attention_items(session: Session, store_id: int | None = None,
     order_ids = {alert.order_id for alert, *_ in rows if alert.order_id is not None}
     queued = _orders_with_pending_forward(session, order_ids)
     items = [AttentionItem(
-        kind=alert.kind, title=KIND_TITLES.get(alert.kind, alert.kind.replace("_", " ")),
+        kind=alert.kind, title=alert_title(alert.kind),
         message=alert.message, hint=_hint(alert.kind, shipment_reason),
         created_at=alert.created_at, actions=ACTIONS_BY_KIND.get(alert.kind, (DISMISS,)),
         order_id=alert.order_id, order_number=number or "",
@@ -404,11 +393,11 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
                                      f"Customer message sent: {note.kind} ({note.channel})"))
     for alert in order_alerts:
         timeline.append(TimelineItem(alert.created_at, "alert",
-                                     KIND_TITLES.get(alert.kind, alert.kind), alert.message,
+                                     alert_title(alert.kind), alert.message,
                                      failed=alert.resolved_at is None))
         if alert.resolved_at is not None:
             timeline.append(TimelineItem(alert.resolved_at, "alert",
-                                         f"Resolved: {KIND_TITLES.get(alert.kind, alert.kind)}"))
+                                         f"Resolved: {alert_title(alert.kind)}"))
     timeline.sort(key=lambda item: item.at, reverse=True)
     store = session.get(Store, order.store_id)
     return OrderDetail(order=order, store=(store.name or store.domain) if store else "",
