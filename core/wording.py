@@ -10,8 +10,140 @@ from types import MappingProxyType
 
 from core.status import Reason, Status, validate_reason
 
-__all__ = ["ALERT_TITLES", "CUSTOMER_LABELS", "REASON_HINTS", "alert_title", "customer_label",
-           "customer_note", "digest_subject", "owner_alert_subject", "reason_hint"]
+__all__ = ["ALERT_TITLES", "CUSTOMER_LABELS", "OWNER_LABELS", "OWNER_REASONS", "REASON_HINTS",
+           "alert_title", "customer_label", "customer_note", "digest_subject", "job_state",
+           "job_title", "message_title", "owner_alert_subject", "owner_label", "owner_vocabulary",
+           "reason_hint", "supplier_order_label"]
+
+# Two vocabularies, each used everywhere its reader looks:
+# * the owner's (terminal, orders list, dashboard, order page, owner e-mails, README): a status,
+#   and for pending / undelivered / exception the reason that says what it means;
+# * the customer's (the store's pages, /track, customer e-mails): CUSTOMER_LABELS and
+#   customer_note, which never show the owner's working reasons.
+
+OWNER_LABELS: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.PENDING: "Pending",
+        Status.PROCESSING: "Processing",
+        Status.INFO_RECEIVED: "Shipped",
+        Status.IN_TRANSIT: "In transit",
+        Status.OUT_FOR_DELIVERY: "Out for delivery",
+        Status.READY_FOR_PICKUP: "Ready for pick-up",
+        Status.DELIVERED: "Delivered",
+        Status.UNDELIVERED: "Undelivered",
+        Status.EXCEPTION: "Delayed",
+        Status.CANCELLED: "Cancelled",
+        Status.REFUNDED: "Refunded",
+    }
+)
+
+OWNER_REASONS: Mapping[Reason, str] = MappingProxyType(
+    {
+        Reason.PAYMENT_ISSUE: "payment issue",
+        Reason.OUT_OF_STOCK: "out of stock",
+        Reason.ADDRESS_NEEDS_CONFIRMATION: "address to confirm",
+        Reason.UNMAPPED_SKU: "no supplier mapped",
+        Reason.INVALID_ADDRESS: "address not found",
+        Reason.INCOMPLETE_ADDRESS: "address incomplete",
+        Reason.RECIPIENT_UNAVAILABLE: "nobody home",
+        Reason.REFUSED: "refused",
+        Reason.DELAYED: "carrier delay",
+        Reason.LOST: "lost",
+        Reason.CUSTOMS: "at customs",
+        Reason.RETURN_TO_SENDER: "returning to sender",
+    }
+)
+
+
+def owner_label(status: Status | str, reason: Reason | str | None = None) -> str:
+    """The owner's words for a status (and its reason): "Pending: payment issue", "Shipped"."""
+    label = OWNER_LABELS[Status.parse(status) if isinstance(status, str) else status]
+    if not reason:
+        return label
+    try:
+        words = OWNER_REASONS[Reason.parse(reason) if isinstance(reason, str) else reason]
+    except ValueError:
+        words = str(reason).replace("_", " ")
+    return f"{label}: {words}"
+
+
+def owner_vocabulary() -> frozenset[str]:
+    """Every label the owner can be shown for a status (what a page check accepts)."""
+    labels = set(OWNER_LABELS.values())
+    labels.update(f"{OWNER_LABELS[s]}: {OWNER_REASONS[r]}"
+                  for s in Status for r in Reason if _allowed(s, r))
+    return frozenset(labels)
+
+
+def _allowed(status: Status, reason: Reason) -> bool:
+    try:
+        validate_reason(status, reason)
+    except ValueError:
+        return False
+    return True
+
+
+SUPPLIER_ORDER_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "queued": "waiting to be sent",
+        "awaiting_batch": "waiting for the next spreadsheet",
+        "batched": "in a spreadsheet, waiting for the supplier",
+        "forwarded": "sent to the supplier",
+        "accepted": "accepted by the supplier",
+        "rejected": "refused by the supplier",
+        "shipped": "shipped",
+        "cancelled": "cancelled",
+    }
+)
+
+
+def supplier_order_label(status: str) -> str:
+    """Where an order stands with its supplier, in the owner's words."""
+    return SUPPLIER_ORDER_LABELS.get(status) or status.replace("_", " ")
+
+
+# Background work the order page lists (job kind -> what it does).
+JOB_TITLES: Mapping[str, str] = MappingProxyType(
+    {
+        "store.writeback": "Write-back to the store",
+        "supplier.forward": "Send to supplier",
+        "supplier.cancel": "Cancel at supplier",
+        "supplier.poll": "Ask the supplier for tracking",
+        "notify.confirm_address": "E-mail the customer: confirm the address",
+        "notify.undelivered": "E-mail the customer: parcel not delivered",
+        "notify.owner_alert": "E-mail the owner",
+        "notify.owner_digest": "E-mail the owner the daily digest",
+    }
+)
+JOB_STATES: Mapping[str, str] = MappingProxyType(
+    {"pending": "waiting", "running": "running", "done": "done", "dead": "gave up"})
+
+
+def job_title(kind: str) -> str:
+    return JOB_TITLES.get(kind) or kind.replace(".", ": ").replace("_", " ").capitalize()
+
+
+def job_state(state: str) -> str:
+    return JOB_STATES.get(state) or state.replace("_", " ")
+
+
+# Messages DropTrack sends, as the order page's timeline names them (kind -> who and what).
+MESSAGE_TITLES: Mapping[str, str] = MappingProxyType(
+    {
+        "confirm_address": "E-mail to the customer: please confirm your address",
+        "undelivered": "E-mail to the customer: we could not deliver your parcel",
+        "owner_digest": "E-mail to the owner: in the daily digest",
+    }
+)
+
+
+def message_title(kind: str) -> str:
+    """A sent message's title for the owner; owner alerts read as "E-mail to the owner"."""
+    if kind in MESSAGE_TITLES:
+        return MESSAGE_TITLES[kind]
+    if kind.startswith("owner_alert:"):
+        return f"E-mail to the owner: {alert_title(kind.split(':', 1)[1]).lower()}"
+    return f"Message sent: {kind.replace('_', ' ').replace(':', ', ')}"
 
 CUSTOMER_LABELS: Mapping[Status, str] = MappingProxyType(
     {

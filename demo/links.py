@@ -11,7 +11,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 
 from core.status import Status
-from core.wording import alert_title, customer_label
+from core.wording import alert_title, customer_label, owner_label
 from demo.orders import SHOPIFY, OrderStream, PlacedOrder
 from demo.sandboxes import Sandboxes
 from integration.kernel.runtime import Runtime
@@ -82,10 +82,8 @@ class Reporter:
     @staticmethod
     def _describe(snapshot: Snapshot) -> str:
         status = Status.parse(snapshot.status)
-        text = status.value.replace("_", " ")
-        if snapshot.reason:
-            text += f" ({snapshot.reason.replace('_', ' ')})"
-        elif status is Status.PROCESSING:
+        text = owner_label(status, snapshot.reason or None)
+        if status is Status.PROCESSING:
             text += " (forwarded to the supplier)"
         if snapshot.tracking and status is Status.INFO_RECEIVED:
             text += f", tracking {snapshot.tracking}"
@@ -162,6 +160,6 @@ class Reporter:
         for snapshot in self._seen.values():
             counts[snapshot.status] = counts.get(snapshot.status, 0) + 1
         order = [status.value for status in Status]
-        parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in sorted(
+        parts = [f"{counts[s]} {owner_label(s).lower()}" for s in sorted(
             counts, key=lambda s: order.index(s) if s in order else len(order))]
         return f"{len(self._seen)} orders in DropTrack: " + ", ".join(parts)

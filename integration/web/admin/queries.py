@@ -14,10 +14,17 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.status import Reason
-from core.wording import ALERT_TITLES, alert_title, reason_hint
+from core.wording import (
+    ALERT_TITLES,
+    alert_title,
+    job_state,
+    job_title,
+    message_title,
+    owner_label,
+    reason_hint,
+)
 from integration.engine import bindings
-from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB, ORDER
-from integration.engine.tracking import UNDELIVERED_NOTICE_JOB
+from integration.engine.orders import FORWARD_JOB, ORDER
 from integration.engine.tracking_view import number_candidates
 from integration.jobs import alerts, outbox
 from integration.storage.models import (
@@ -369,7 +376,7 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
                 TrackingEvent.shipment_id.in_(shipment_ids))):
             parcel = by_id[event.shipment_id]
             where = f" at {event.location}" if event.location else ""
-            status = event.status + (f" ({event.reason})" if event.reason else "")
+            status = owner_label(event.status, event.reason)
             timeline.append(TimelineItem(
                 event.happened_at, "tracking",
                 f"{parcel.tracking_number}: {status}{where}",
@@ -377,12 +384,8 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
                 failed=event.status in ("undelivered", "exception")))
     for job in session.scalars(select(OutboxJob).where(
             _order_jobs_condition(order, shipment_ids)).order_by(OutboxJob.id)):
-        title = {"store.writeback": "Write-back to the store",
-                 FORWARD_JOB: "Send to supplier", "supplier.cancel": "Cancel at supplier",
-                 CONFIRM_ADDRESS_JOB: "Message: confirm your address",
-                 UNDELIVERED_NOTICE_JOB: "Message: parcel not delivered",
-                 }.get(job.kind, job.kind)
-        detail = f"{job.state}, {job.attempts} attempt(s)"
+        title = job_title(job.kind)
+        detail = f"{job_state(job.state)}, {job.attempts} attempt(s)"
         if job.last_error:
             detail += f": {job.last_error}"
         timeline.append(TimelineItem(job.finished_at or job.updated_at, "job", title, detail,
@@ -390,7 +393,7 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
     for note in session.scalars(select(SentNotification).where(
             SentNotification.order_id == order.id)):
         timeline.append(TimelineItem(note.sent_at, "message",
-                                     f"Customer message sent: {note.kind} ({note.channel})"))
+                                     message_title(note.kind)))
     for alert in order_alerts:
         timeline.append(TimelineItem(alert.created_at, "alert",
                                      alert_title(alert.kind), alert.message,
