@@ -46,6 +46,14 @@ class Reporter:
         self._alerts: set[int] = set()
         self._printed: set[str] = set()
 
+    def remember_history(self) -> None:
+        """A resumed demo: what DropTrack already knew is history, not news. Only changes
+        from here on are printed (orders, tracking numbers, alerts)."""
+        self._order_events(quiet=True)
+        with self.runtime.db.read() as session:
+            self._alerts.update(session.scalars(select(Alert.id).where(
+                Alert.resolved_at.is_(None))))
+
     def say(self, text: str) -> None:
         self.echo(f"{stamp(self.runtime.clock.now())} {text}")
 
@@ -61,7 +69,7 @@ class Reporter:
 
     # -- DropTrack's view ---------------------------------------------------------------------
 
-    def _order_events(self) -> None:
+    def _order_events(self, quiet: bool = False) -> None:
         with self.runtime.db.read() as session:
             rows = session.execute(select(Order.id, Order.store_id, Order.number, Order.status,
                                           Order.reason)).all()
@@ -71,7 +79,7 @@ class Reporter:
             now = Snapshot(status, reason or "", parcels.get(order_id, ""))
             before = self._seen.get(order_id)
             self._seen[order_id] = now
-            if before == now:
+            if before == now or quiet:
                 continue
             where = self.store_names.get(store_id, f"store {store_id}")
             if before is None or before.status != now.status or before.reason != now.reason:

@@ -120,10 +120,12 @@ def configure_logging(log_file: Path) -> None:
 
 def _secrets_for(workspace: Workspace, options: DemoOptions, echo: Echo) -> DemoSecrets:
     if not options.fresh and workspace.exists():
-        echo(f"Resuming the demo in {workspace.root}: DropTrack keeps its database, login and "
-             "history. The sandbox stores and the REST supplier live in memory and restart "
-             "empty: DropTrack reconnects to them, and parcels that were in flight stop "
-             "updating (their polls fail and show under Needs attention).")
+        echo(f"Resuming the demo in {workspace.root}: DropTrack keeps its database, login, "
+             "suppliers and history (only what happens from now on is printed). The sandbox "
+             "stores and the REST supplier live in memory and restart empty: DropTrack "
+             "reconnects to them, new orders and tracking numbers continue after the old "
+             "ones, and parcels that were in flight stop updating (their polls fail and show "
+             "under Needs attention).")
         return workspace.load()
     if not options.fresh:
         echo(f"Nothing to resume in {workspace.root}: starting a fresh demo.")
@@ -256,6 +258,8 @@ def _story(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
     reporter = Reporter(runtime, sandboxes, stream,
                         {connected.shopify_store_id: SHOPIFY,
                          connected.woocommerce_store_id: WOOCOMMERCE}, echo)
+    if not options.fresh:
+        reporter.remember_history()
     started = time.monotonic()
     for order in stream.place_burst(options.first_orders):
         reporter.placed(order)

@@ -147,6 +147,11 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
         return {row[0] for row in kinds} == {"rest", "csv"}
 
     demo.eventually(forwarded_to_both, "orders forwarded to the REST and the CSV supplier")
+
+    # The REST supplier's signed pushes are accepted on the demo's fast clock (the replay
+    # window bounds real time in flight), and none is refused as stale.
+    demo.eventually(lambda: bool(demo.query("SELECT 1 FROM inbox WHERE source = 'supplier'")),
+                    "a supplier push accepted")
     stores_with_orders = demo.query("SELECT COUNT(DISTINCT store_id) FROM orders")
     assert stores_with_orders == [(2,)]
 
@@ -195,6 +200,8 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
     demo.close()
     errors = "\n".join(demo.errors)
     assert "Traceback" not in errors, errors
+    log = (demo.database.parent / "droptrack.log").read_text(encoding="utf-8")
+    assert "stale or future push" not in log
     assert "Demo stopped" in demo.output()
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0
