@@ -36,6 +36,7 @@ SHOPIFY_DOMAIN = f"{SHOP_NAME}.myshopify.com"
 REST_SUPPLIER = "Reference Supplier (REST)"
 CSV_SUPPLIER = "Spreadsheet Supplier (CSV)"
 HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+WOOCOMMERCE_NAME = "Demo Home & Garden (WooCommerce)"
 
 
 class SetupError(RuntimeError):
@@ -138,8 +139,18 @@ def keep_shopify_token(runtime: Runtime, sandboxes: Sandboxes, store_id: int) ->
 
 
 def connect_woocommerce(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace) -> int:
-    """The owner enters the store's address in DropTrack and approves the key request."""
+    """The owner enters the store's address in DropTrack and approves the key request.
+
+    A resumed demo's sandbox store may listen on another port (the old one was taken): the
+    store DropTrack knows moves to the new address first, so the flow reconnects it instead
+    of adding a second store."""
     public = runtime.settings.app.public_url
+    address = stores.normalize_store_url(sandboxes.woocommerce_url)
+    with runtime.db.write() as session:
+        known = session.scalars(select(Store).where(Store.platform == stores.WOOCOMMERCE,
+                                                    Store.name == WOOCOMMERCE_NAME)).first()
+        if known is not None and known.domain != address:
+            known.domain = address
     trust = ssl.create_default_context(cafile=str(workspace.ca_file))
     with httpx.Client(follow_redirects=True, timeout=HTTP_TIMEOUT, verify=trust) as browser:
         confirm = browser.get(f"{public}/woocommerce/connect",
@@ -161,7 +172,7 @@ def connect_woocommerce(runtime: Runtime, sandboxes: Sandboxes, workspace: Works
     store_id = int(found.group(1))
     with runtime.db.write() as session:
         store = session.get_one(Store, store_id)
-        store.name = "Demo Home & Garden (WooCommerce)"
+        store.name = WOOCOMMERCE_NAME
         # DropTrack trusts the sandbox's throwaway CA for this store only.
         store.settings = merged(store.settings or {}, ca_bundle=str(workspace.ca_file))
     return store_id

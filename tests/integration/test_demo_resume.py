@@ -1,4 +1,5 @@
-"""`droptrack demo --resume` tells the truth: it keeps the same REST supplier, never hands out a
+"""`droptrack demo --resume` tells the truth: it keeps the same stores (on whatever ports
+they get) and the same REST supplier, never hands out a
 tracking number (or supplier order id) of the first run again, and prints only what happens
 after it started, not the first run's events as new."""
 
@@ -55,6 +56,8 @@ def test_resume_keeps_the_supplier_and_prints_only_news(tmp_path: Path) -> None:
         if number in first_orders:
             assert not described.startswith(first_orders[number]), (number, described)
 
+    platforms = sorted(str(r[0]) for r in rows(database, "SELECT platform FROM stores"))
+    assert platforms == ["shopify", "woocommerce"]  # reconnected, not added again
     suppliers = rows(database, "SELECT id, name, active FROM suppliers WHERE kind = 'rest'")
     assert len(suppliers) == 1 and suppliers[0][2] in (1, True), suppliers
     numbers = [str(r[0]) for r in rows(database, "SELECT tracking_number FROM shipments "
