@@ -22,6 +22,8 @@ from typing import IO
 import pytest
 from playwright.sync_api import Page
 
+from demo.walk import customer_stops, owner_stops, walk
+
 pytestmark = pytest.mark.skipif(
     os.environ.get("TEST_DATABASE_BACKEND") == "postgresql",
     reason="the demo always runs on its own SQLite: tested in the SQLite pass")
@@ -184,6 +186,13 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
     # Variety: orders in at least six statuses.
     demo.eventually(lambda: len(demo.query("SELECT DISTINCT status FROM orders")) >= 6,
                     "orders in six different statuses")
+
+    # The main pages at 1280 px: no sideways scroll, no internal keys, the owner's words only,
+    # readable charts (the same walk makes the README's screenshots: scripts/screenshots).
+    [(order_id,)] = demo.query("SELECT id FROM orders ORDER BY id LIMIT 1")
+    findings = walk(page, owner_stops(demo.base, f"/admin/orders/{order_id}")
+                    + customer_stops(shopify_url, woo_url))
+    assert findings == [], "\n".join(findings)
 
     # Alerts that mean something: the stuck parcel is flagged once it is past its route's usual
     # transit time, no parcel delivered within its route's usual time ever was, and the owner's

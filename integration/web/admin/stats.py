@@ -90,7 +90,7 @@ class BarChart:
     title: str
     bars: list[SvgBar]
     height: int
-    label_width: int = 150
+    label_width: int = 260  # room for a supplier's full name and count at 14 units
     plot_width: int = 260
     row: int = 28
 
