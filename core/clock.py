@@ -87,6 +87,18 @@ class AcceleratedClock:
             self._factor = float(factor)
 
 
+def real_window(clock: Clock, real_seconds: float) -> timedelta:
+    """`real_seconds` of real time as this clock measures it.
+
+    A freshness window (a signed push's `sent_at` within 300 s) bounds time in flight, which
+    passes in real time: on an accelerated clock (the demo runs hours a second) those 300 real
+    seconds are `factor` times as many on the clock, or every push would look stale. A system
+    or frozen clock is unchanged (factor 1), so real pushes get exactly the same check.
+    """
+    factor = clock.factor if isinstance(clock, AcceleratedClock) else 1.0
+    return timedelta(seconds=real_seconds * max(factor, 1.0))
+
+
 def as_utc(moment: datetime) -> datetime:
     """Databases hand back naive datetimes (SQLite); every stored time is UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -10,10 +10,169 @@ from types import MappingProxyType
 
 from core.status import Reason, Status, validate_reason
 
-__all__ = ["CUSTOMER_LABELS", "REASON_HINTS", "customer_label", "customer_note",
-           "no_shipping_method", "pay_at_supplier", "price_above_limit", "reason_hint",
-           "reconnect_supplier", "supplier_cancelled", "supplier_disconnected",
-           "supplier_refused", "unknown_supplier_product", "woocommerce_needs_https"]
+__all__ = [
+    "ALERT_TITLES",
+    "CUSTOMER_LABELS",
+    "OWNER_LABELS",
+    "OWNER_REASONS",
+    "REASON_HINTS",
+    "alert_title",
+    "customer_label",
+    "customer_note",
+    "digest_subject",
+    "job_state",
+    "job_title",
+    "message_title",
+    "no_shipping_method",
+    "owner_alert_subject",
+    "owner_label",
+    "owner_vocabulary",
+    "pay_at_supplier",
+    "price_above_limit",
+    "reason_hint",
+    "reconnect_supplier",
+    "supplier_cancelled",
+    "supplier_disconnected",
+    "supplier_order_label",
+    "supplier_refused",
+    "unknown_supplier_product",
+    "woocommerce_needs_https",
+]
+
+# Two vocabularies, each used everywhere its reader looks:
+# * the owner's (terminal, orders list, dashboard, order page, owner e-mails, README): a status,
+#   and for pending / undelivered / exception the reason that says what it means;
+# * the customer's (the store's pages, /track, customer e-mails): CUSTOMER_LABELS and
+#   customer_note, which never show the owner's working reasons.
+
+OWNER_LABELS: Mapping[Status, str] = MappingProxyType(
+    {
+        Status.PENDING: "Pending",
+        Status.PROCESSING: "Processing",
+        Status.INFO_RECEIVED: "Shipped",
+        Status.IN_TRANSIT: "In transit",
+        Status.OUT_FOR_DELIVERY: "Out for delivery",
+        Status.READY_FOR_PICKUP: "Ready for pick-up",
+        Status.DELIVERED: "Delivered",
+        Status.UNDELIVERED: "Undelivered",
+        Status.EXCEPTION: "Delayed",
+        Status.CANCELLED: "Cancelled",
+        Status.REFUNDED: "Refunded",
+    }
+)
+
+OWNER_REASONS: Mapping[Reason, str] = MappingProxyType(
+    {
+        Reason.PAYMENT_ISSUE: "payment issue",
+        Reason.OUT_OF_STOCK: "out of stock",
+        Reason.ADDRESS_NEEDS_CONFIRMATION: "address to confirm",
+        Reason.UNMAPPED_SKU: "no supplier mapped",
+        Reason.PRICE_ABOVE_LIMIT: "supplier price above your limit",
+        Reason.NO_SHIPPING_METHOD: "no shipping to the country",
+        Reason.AWAITING_SUPPLIER_PAYMENT: "to pay at the supplier",
+        Reason.SUPPLIER_CANCELLED: "cancelled by the supplier",
+        Reason.SUPPLIER_REFUSED: "refused by the supplier",
+        Reason.INVALID_ADDRESS: "address not found",
+        Reason.INCOMPLETE_ADDRESS: "address incomplete",
+        Reason.RECIPIENT_UNAVAILABLE: "nobody home",
+        Reason.REFUSED: "refused",
+        Reason.DELAYED: "carrier delay",
+        Reason.LOST: "lost",
+        Reason.CUSTOMS: "at customs",
+        Reason.RETURN_TO_SENDER: "returning to sender",
+    }
+)
+
+
+def owner_label(status: Status | str, reason: Reason | str | None = None) -> str:
+    """The owner's words for a status (and its reason): "Pending: payment issue", "Shipped"."""
+    label = OWNER_LABELS[Status.parse(status) if isinstance(status, str) else status]
+    if not reason:
+        return label
+    try:
+        words = OWNER_REASONS[Reason.parse(reason) if isinstance(reason, str) else reason]
+    except ValueError:
+        words = str(reason).replace("_", " ")
+    return f"{label}: {words}"
+
+
+def owner_vocabulary() -> frozenset[str]:
+    """Every label the owner can be shown for a status (what a page check accepts)."""
+    labels = set(OWNER_LABELS.values())
+    labels.update(f"{OWNER_LABELS[s]}: {OWNER_REASONS[r]}"
+                  for s in Status for r in Reason if _allowed(s, r))
+    return frozenset(labels)
+
+
+def _allowed(status: Status, reason: Reason) -> bool:
+    try:
+        validate_reason(status, reason)
+    except ValueError:
+        return False
+    return True
+
+
+SUPPLIER_ORDER_LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "queued": "waiting to be sent",
+        "awaiting_batch": "waiting for the next spreadsheet",
+        "batched": "in a spreadsheet, waiting for the supplier",
+        "forwarded": "sent to the supplier",
+        "accepted": "accepted by the supplier",
+        "rejected": "refused by the supplier",
+        "shipped": "shipped",
+        "cancelled": "cancelled",
+    }
+)
+
+
+def supplier_order_label(status: str) -> str:
+    """Where an order stands with its supplier, in the owner's words."""
+    return SUPPLIER_ORDER_LABELS.get(status) or status.replace("_", " ")
+
+
+# Background work the order page lists (job kind -> what it does).
+JOB_TITLES: Mapping[str, str] = MappingProxyType(
+    {
+        "store.writeback": "Write-back to the store",
+        "supplier.forward": "Send to supplier",
+        "supplier.cancel": "Cancel at supplier",
+        "supplier.poll": "Ask the supplier for tracking",
+        "notify.confirm_address": "E-mail the customer: confirm the address",
+        "notify.undelivered": "E-mail the customer: parcel not delivered",
+        "notify.owner_alert": "E-mail the owner",
+        "notify.owner_digest": "E-mail the owner the daily digest",
+    }
+)
+JOB_STATES: Mapping[str, str] = MappingProxyType(
+    {"pending": "waiting", "running": "running", "done": "done", "dead": "gave up"})
+
+
+def job_title(kind: str) -> str:
+    return JOB_TITLES.get(kind) or kind.replace(".", ": ").replace("_", " ").capitalize()
+
+
+def job_state(state: str) -> str:
+    return JOB_STATES.get(state) or state.replace("_", " ")
+
+
+# Messages DropTrack sends, as the order page's timeline names them (kind -> who and what).
+MESSAGE_TITLES: Mapping[str, str] = MappingProxyType(
+    {
+        "confirm_address": "E-mail to the customer: please confirm your address",
+        "undelivered": "E-mail to the customer: we could not deliver your parcel",
+        "owner_digest": "E-mail to the owner: in the daily digest",
+    }
+)
+
+
+def message_title(kind: str) -> str:
+    """A sent message's title for the owner; owner alerts read as "E-mail to the owner"."""
+    if kind in MESSAGE_TITLES:
+        return MESSAGE_TITLES[kind]
+    if kind.startswith("owner_alert:"):
+        return f"E-mail to the owner: {alert_title(kind.split(':', 1)[1]).lower()}"
+    return f"Message sent: {kind.replace('_', ' ').replace(':', ', ')}"
 
 CUSTOMER_LABELS: Mapping[Status, str] = MappingProxyType(
     {
@@ -101,6 +260,55 @@ REASON_HINTS: Mapping[Reason, str] = MappingProxyType(
         ),
     }
 )
+
+
+# --- the owner's alerts ------------------------------------------------------------------------
+
+# Alert kinds (integration/jobs/alerts.py and the rooms that raise their own) as the owner reads
+# them: the needs-attention list, the terminal and the e-mail subjects.
+ALERT_TITLES: Mapping[str, str] = MappingProxyType(
+    {
+        "out_of_stock": "Out of stock",
+        "supplier_rejected": "Supplier problem",
+        "payment_issue": "Payment issue",
+        "address_needs_confirmation": "Address to confirm",
+        "unmapped_sku": "No supplier mapped",
+        "no_tracking": "No tracking yet",
+        "stuck_in_transit": "Stuck in transit",
+        "undelivered": "Undelivered",
+        Reason.LOST.value: "Parcel lost",
+        Reason.RETURN_TO_SENDER.value: "Returning to sender",
+        "job_failed": "Failed job",
+        "dead_job": "Failed job",
+        "remote_down": "Service not answering",
+        "tracking_problem": "Tracking problem",
+        "shopify_install_request": "Shop asks to install",
+        "customer_data_request": "Customer data request",
+        "store_keys_refused": "Store keys refused",
+        "shopify_token": "Shopify access",
+        "shopify_fulfillment_service": "Shopify fulfillment set-up",
+    }
+)
+
+
+def alert_title(kind: str) -> str:
+    """The owner's short name for an alert kind; unknown kinds read as words, not keys."""
+    return ALERT_TITLES.get(kind) or kind.replace("_", " ").replace(":", " ").capitalize()
+
+
+def owner_alert_subject(kind: str, order_number: str | None) -> str:
+    """A short, whole-sentence subject for one alert e-mail (never a cut message)."""
+    title = alert_title(kind).lower()
+    if order_number:
+        return f"DropTrack: order {order_number} needs attention ({title})."
+    return f"DropTrack: {title}."
+
+
+def digest_subject(count: int) -> str:
+    """The owner's daily digest: how many alerts are new."""
+    if count == 1:
+        return "DropTrack: 1 order needs your attention."
+    return f"DropTrack: {count} orders need your attention."
 
 
 def customer_label(status: Status) -> str:

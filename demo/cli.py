@@ -18,8 +18,9 @@ from demo.workspace import DEFAULT_DIR
 
 
 @click.command("demo")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535),
-              help="DropTrack's port; the sandboxes take the next four when free")
+@click.option("--port", default=None, type=click.IntRange(0, 65535),
+              help="DropTrack's port (default: 8080, or any free port when 8080 is taken; "
+                   "0: any free port); the sandboxes take the next four when free")
 @click.option("--speed", default=7200.0, show_default=True, type=click.FloatRange(min=1.0),
               help="simulated seconds per real second (7200: a real second is two hours)")
 @click.option("--orders-per-minute", default=6.0, show_default=True,
@@ -28,7 +29,7 @@ from demo.workspace import DEFAULT_DIR
               help="start over (wipes ./var/demo) or continue with its database")
 @click.option("--duration", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
               help="stop after this many real seconds (0: run until Ctrl-C)")
-def group(port: int, speed: float, orders_per_minute: float, fresh: bool,
+def group(port: int | None, speed: float, orders_per_minute: float, fresh: bool,
           duration: float) -> None:
     """Watch DropTrack work: sandbox stores, suppliers and customers on fast simulated time."""
     stop = threading.Event()

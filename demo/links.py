@@ -11,12 +11,11 @@ from urllib.parse import quote
 from sqlalchemy import select
 
 from core.status import Status
-from core.wording import customer_label
+from core.wording import alert_title, customer_label, owner_label
 from demo.orders import SHOPIFY, OrderStream, PlacedOrder
 from demo.sandboxes import Sandboxes
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Order, Shipment
-from integration.web.admin.queries import KIND_TITLES
 
 Echo = Callable[[str], None]
 BEYOND_SHIPPED = frozenset({Status.IN_TRANSIT, Status.OUT_FOR_DELIVERY, Status.READY_FOR_PICKUP,
@@ -47,6 +46,14 @@ class Reporter:
         self._alerts: set[int] = set()
         self._printed: set[str] = set()
 
+    def remember_history(self) -> None:
+        """A resumed demo: what DropTrack already knew is history, not news. Only changes
+        from here on are printed (orders, tracking numbers, alerts)."""
+        self._order_events(quiet=True)
+        with self.runtime.db.read() as session:
+            self._alerts.update(session.scalars(select(Alert.id).where(
+                Alert.resolved_at.is_(None))))
+
     def say(self, text: str) -> None:
         self.echo(f"{stamp(self.runtime.clock.now())} {text}")
 
@@ -62,7 +69,7 @@ class Reporter:
 
     # -- DropTrack's view ---------------------------------------------------------------------
 
-    def _order_events(self) -> None:
+    def _order_events(self, quiet: bool = False) -> None:
         with self.runtime.db.read() as session:
             rows = session.execute(select(Order.id, Order.store_id, Order.number, Order.status,
                                           Order.reason)).all()
@@ -72,7 +79,7 @@ class Reporter:
             now = Snapshot(status, reason or "", parcels.get(order_id, ""))
             before = self._seen.get(order_id)
             self._seen[order_id] = now
-            if before == now:
+            if before == now or quiet:
                 continue
             where = self.store_names.get(store_id, f"store {store_id}")
             if before is None or before.status != now.status or before.reason != now.reason:
@@ -83,10 +90,8 @@ class Reporter:
     @staticmethod
     def _describe(snapshot: Snapshot) -> str:
         status = Status.parse(snapshot.status)
-        text = status.value.replace("_", " ")
-        if snapshot.reason:
-            text += f" ({snapshot.reason.replace('_', ' ')})"
-        elif status is Status.PROCESSING:
+        text = owner_label(status, snapshot.reason or None)
+        if status is Status.PROCESSING:
             text += " (forwarded to the supplier)"
         if snapshot.tracking and status is Status.INFO_RECEIVED:
             text += f", tracking {snapshot.tracking}"
@@ -101,7 +106,7 @@ class Reporter:
             if alert_id in self._alerts:
                 continue
             self._alerts.add(alert_id)
-            title = KIND_TITLES.get(kind, kind.replace("_", " "))
+            title = alert_title(kind)
             self.say(f"! Needs attention: {title}{f' on order {number}' if number else ''}"
                      f" -> {self.public}/admin/attention")
 
@@ -163,6 +168,6 @@ class Reporter:
         for snapshot in self._seen.values():
             counts[snapshot.status] = counts.get(snapshot.status, 0) + 1
         order = [status.value for status in Status]
-        parts = [f"{counts[s]} {s.replace('_', ' ')}" for s in sorted(
+        parts = [f"{counts[s]} {owner_label(s).lower()}" for s in sorted(
             counts, key=lambda s: order.index(s) if s in order else len(order))]
         return f"{len(self._seen)} orders in DropTrack: " + ", ".join(parts)

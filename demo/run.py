@@ -18,6 +18,7 @@ from pathlib import Path
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask
 from sqlalchemy import select
 
 from core.clock import AcceleratedClock
@@ -53,6 +54,7 @@ SUMMARY_EVERY_SECONDS = 30.0
 SAVE_EVERY_SECONDS = 5.0
 SWEEP_MIN_SECONDS = 1.0
 SWEEP_MAX_SECONDS = 20.0
+DEFAULT_PORT = 8080
 
 
 class DemoError(RuntimeError):
@@ -61,7 +63,7 @@ class DemoError(RuntimeError):
 
 @dataclass(frozen=True)
 class DemoOptions:
-    port: int = 8080
+    port: int | None = None  # None: DEFAULT_PORT when free, else any free port; 0: any
     speed: float = 7200.0  # simulated seconds per real second
     orders_per_minute: float = 6.0
     fresh: bool = True
@@ -118,10 +120,12 @@ def configure_logging(log_file: Path) -> None:
 
 def _secrets_for(workspace: Workspace, options: DemoOptions, echo: Echo) -> DemoSecrets:
     if not options.fresh and workspace.exists():
-        echo(f"Resuming the demo in {workspace.root}: DropTrack keeps its database, login and "
-             "history. The sandbox stores and the REST supplier live in memory and restart "
-             "empty: DropTrack reconnects to them, and parcels that were in flight stop "
-             "updating (their polls fail and show under Needs attention).")
+        echo(f"Resuming the demo in {workspace.root}: DropTrack keeps its database, login, "
+             "suppliers and history (only what happens from now on is printed). The sandbox "
+             "stores and the REST supplier live in memory and restart empty: DropTrack "
+             "reconnects to them, new orders and tracking numbers continue after the old "
+             "ones, and parcels that were in flight stop updating (their polls fail and show "
+             "under Needs attention).")
         return workspace.load()
     if not options.fresh:
         echo(f"Nothing to resume in {workspace.root}: starting a fresh demo.")
@@ -181,26 +185,38 @@ def _banner(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
     echo("")
 
 
+def _port_to_bind(options: DemoOptions) -> int:
+    if options.port is None:
+        return DEFAULT_PORT if port_is_free(DEFAULT_PORT) else 0
+    return options.port
+
+
 def run_demo(options: DemoOptions, echo: Echo, stop: threading.Event) -> None:
     """Run until `stop` is set or `options.duration` real seconds have passed."""
     workspace = Workspace(options.workspace)
-    if not port_is_free(options.port):
+    if options.port and not port_is_free(options.port):
         raise DemoError(f"port {options.port} is in use: stop what runs there, or choose "
-                        "another with --port")
+                        "another with --port (or leave --port out: the demo then takes a "
+                        "free one)")
     state = _secrets_for(workspace, options, echo)
     workspace.prepare()
     configure_logging(workspace.log_file)
     clock = AcceleratedClock(simulated_time(state), 1.0)
     running = _Running()
     try:
-        sandboxes = start_sandboxes(clock, first_port=options.port + 1,
+        # Bind DropTrack's port first (another demo may hold 8080), then build the app that
+        # needs to know its own address; nothing here needs a fixed port.
+        server = BackgroundServer(Flask("droptrack-demo-starting"), port=_port_to_bind(options))
+        port = server.port
+        running.add("DropTrack's port", server.stop)
+        sandboxes = start_sandboxes(clock, first_port=port + 1,
                                     ca_file=workspace.ca_file,
                                     supplier_api_key=SUPPLIER_API_KEY,
-                                    droptrack_url=f"http://127.0.0.1:{options.port}")
+                                    droptrack_url=f"http://127.0.0.1:{port}")
         running.add("sandboxes", sandboxes.stop)
         mailbox = MailSink(workspace.mail_folder).start()
         running.add("mailbox", mailbox.stop)
-        runtime = build_runtime(demo_settings(workspace, state, port=options.port,
+        runtime = build_runtime(demo_settings(workspace, state, port=port,
                                               speed=options.speed,
                                               shopify_admin_url=sandboxes.shopify_url,
                                               smtp_port=mailbox.port,
@@ -208,11 +224,11 @@ def run_demo(options: DemoOptions, echo: Echo, stop: threading.Event) -> None:
         running.add("database", runtime.close)
         migrate.upgrade(runtime.db)
         web = create_app(runtime=runtime)
-        server = BackgroundServer(web, port=options.port).start()
-        running.add("DropTrack web", server.stop)
+        server.serve(web).start()
+        running.add("DropTrack web", server.stop)  # stops before the database closes
         # WooCommerce posts its keys only to an https callback: DropTrack is also served
         # over https (the demo's CA) on the same host, where the WooCommerce connect runs.
-        secure = BackgroundServer(web, port=preferred_port(options.port + 8),
+        secure = BackgroundServer(web, port=preferred_port(port + 8),
                                   ssl_context=sandboxes.tls.server_context).start()
         running.add("DropTrack web (https)", secure.stop)
 
@@ -253,6 +269,8 @@ def _story(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
     reporter = Reporter(runtime, sandboxes, stream,
                         {connected.shopify_store_id: SHOPIFY,
                          connected.woocommerce_store_id: WOOCOMMERCE}, echo)
+    if not options.fresh:
+        reporter.remember_history()
     started = time.monotonic()
     for order in stream.place_burst(options.first_orders):
         reporter.placed(order)

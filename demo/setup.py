@@ -21,10 +21,12 @@ from demo.sandboxes import Sandboxes
 from demo.workspace import OWNER_EMAIL, SUPPLIER_API_KEY, DemoSecrets, Workspace
 from integration.accounts import cj, stores, suppliers
 from integration.accounts import owners as accounts
+from integration.engine import bindings
+from integration.engine.forwarding import SUPPLIER_ORDER
 from integration.engine.mappings import import_csv
 from integration.kernel.runtime import Runtime
 from integration.storage.accounts import User
-from integration.storage.models import Store, Supplier
+from integration.storage.models import Binding, Store, Supplier
 from integration.sync.suppliers.csv_exchange import add_csv_supplier
 from integration.sync.writeback import store_access
 from sandboxes.cj import DEFAULT_API_KEY as CJ_API_KEY
@@ -37,6 +39,7 @@ CSV_SUPPLIER = "Spreadsheet Supplier (CSV)"
 ALIEXPRESS_SUPPLIER = "AliExpress"
 CJ_SUPPLIER = "CJdropshipping"
 HTTP_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+WOOCOMMERCE_NAME = "Demo Home & Garden (WooCommerce)"
 
 
 class SetupError(RuntimeError):
@@ -151,8 +154,17 @@ def connect_woocommerce(runtime: Runtime, sandboxes: Sandboxes, workspace: Works
 
     WooCommerce sends the keys only to an https callback, so the owner does this on
     DropTrack's https address (`https_url`, served with the demo's CA): DropTrack then names
-    that address as the callback. Over the plain http dashboard it would refuse, saying why."""
+    that address as the callback. Over the plain http dashboard it would refuse, saying why.
+    A resumed demo's sandbox store may listen on another port (the old one was taken): the
+    store DropTrack knows moves to the new address first, so the flow reconnects it instead
+    of adding a second store."""
     public = https_url
+    address = stores.normalize_store_url(sandboxes.woocommerce_url)
+    with runtime.db.write() as session:
+        known = session.scalars(select(Store).where(Store.platform == stores.WOOCOMMERCE,
+                                                    Store.name == WOOCOMMERCE_NAME)).first()
+        if known is not None and known.domain != address:
+            known.domain = address
     trust = ssl.create_default_context(cafile=str(workspace.ca_file))
     with httpx.Client(follow_redirects=True, timeout=HTTP_TIMEOUT, verify=trust) as browser:
         confirm = browser.get(f"{public}/woocommerce/connect",
@@ -174,7 +186,7 @@ def connect_woocommerce(runtime: Runtime, sandboxes: Sandboxes, workspace: Works
     store_id = int(found.group(1))
     with runtime.db.write() as session:
         store = session.get_one(Store, store_id)
-        store.name = "Demo Home & Garden (WooCommerce)"
+        store.name = WOOCOMMERCE_NAME
         # DropTrack trusts the sandbox's throwaway CA for this store only.
         store.settings = merged(store.settings or {}, ca_bundle=str(workspace.ca_file))
     return store_id
@@ -184,19 +196,30 @@ def add_suppliers(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace) 
     """The REST supplier (with push updates, as `droptrack suppliers add-rest` sets it up) and
     the spreadsheet supplier. Returns the REST supplier's name.
 
-    The reference supplier keeps its orders in memory: a resumed demo meets one that has
-    forgotten them, so it gets a new supplier (the old one is marked inactive, and its parcels
-    still in flight stop updating) instead of mixing the old orders' ids with new ones."""
+    A resumed demo keeps the same REST supplier: the reference supplier's sandbox restarts
+    empty, so DropTrack's row gets the new sandbox's address and a new push subscription, and
+    the sandbox numbers its orders after the ones DropTrack already knows (a new order never
+    takes an old order's id, and so never its tracking number). Parcels that were in flight
+    stop updating (the new sandbox does not know them)."""
+    secret = secrets.token_urlsafe(32)
     with runtime.db.write() as session:
         existing = {row.name: row for row in session.scalars(select(Supplier))}
-        runs = sum(1 for row in existing.values() if row.kind == suppliers.REST)
-        for row in existing.values():
-            if row.kind == suppliers.REST:
-                row.active = False
-    name = REST_SUPPLIER if runs == 0 else f"{REST_SUPPLIER}, run {runs + 1}"
-    secret = secrets.token_urlsafe(32)
-    supplier_id = suppliers.add_rest_supplier(runtime, name, sandboxes.supplier_url,
-                                              SUPPLIER_API_KEY, secret)
+        kept = existing.get(REST_SUPPLIER)
+        if kept is not None:
+            kept.active = True
+            kept.settings = {**(kept.settings or {}), "base_url": sandboxes.supplier_url}
+            kept.webhook_secret_encrypted = runtime.secrets.encrypt(secret)
+            supplier_id = kept.id
+            known = session.scalars(select(Binding.external_id).where(
+                Binding.owner_type == bindings.SUPPLIER, Binding.owner_id == kept.id,
+                Binding.kind == SUPPLIER_ORDER))
+            highest = max((int(i[2:]) for i in known if i.startswith("SO") and i[2:].isdigit()),
+                          default=0)
+    if kept is None:
+        supplier_id = suppliers.add_rest_supplier(runtime, REST_SUPPLIER, sandboxes.supplier_url,
+                                                  SUPPLIER_API_KEY, secret)
+    else:
+        sandboxes.supplier.continue_numbering_after(highest)
     with runtime.db.read() as session:
         row = session.get_one(Supplier, supplier_id)
         session.expunge(row)
@@ -212,7 +235,7 @@ def add_suppliers(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace) 
                          str(workspace.csv_inbox))
     add_cj_supplier(runtime, sandboxes, existing)
     add_aliexpress(runtime, sandboxes, existing.get(ALIEXPRESS_SUPPLIER))
-    return name
+    return REST_SUPPLIER
 
 
 def add_cj_supplier(runtime: Runtime, sandboxes: Sandboxes,

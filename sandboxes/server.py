@@ -48,6 +48,7 @@ class BackgroundServer:
         self.app = app
         self._server = _make_server(app, host, port, ssl_context)
         self.scheme = "https" if ssl_context is not None else "http"
+        self._stopped = False
         self._thread = threading.Thread(target=self._server.serve,
                                         name=f"sandbox-{app.name}", daemon=True)
 
@@ -63,13 +64,24 @@ class BackgroundServer:
     def url(self) -> str:
         return f"{self.scheme}://{self.host}:{self.port}"
 
+    def serve(self, app: Flask) -> BackgroundServer:
+        """Serve `app` instead of the one given at construction: bind a port first (port 0),
+        build the app that needs to know its own address, then start."""
+        self.app = app
+        self._server.wsgi_app = app
+        return self
+
     def start(self) -> BackgroundServer:
         self._thread.start()
         return self
 
     def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
         self._server.stop()
-        self._thread.join(5)
+        if self._thread.is_alive():
+            self._thread.join(5)
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

@@ -157,8 +157,16 @@ class WorkerSettings(_Section):
 
 class AlertSettings(_Section):
     no_tracking_days: int = Field(default=5, ge=1)
+    # A parcel is stuck when it has had no carrier scan for this long AND has been on its way
+    # longer than its route usually takes (the supplier's learned delivery window to that
+    # country, integration/engine/eta.py): a slow route is not a stuck parcel.
     stuck_in_transit_days: int = Field(default=7, ge=1)
     sweep_interval_minutes: int = Field(default=30, ge=1)
+    # Order alerts wait this long before the owner is e-mailed; one that resolves itself in
+    # the meantime never e-mails.
+    email_grace_hours: float = Field(default=12.0, ge=0)
+    # "digest": one e-mail a day with what is new; "each": one e-mail per alert.
+    owner_emails: Literal["digest", "each"] = "digest"
 
 
 class EmailSettings(_Section):

@@ -7,6 +7,7 @@ a retried job or a second worker never sends it twice.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -15,13 +16,15 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.smtp import Email, SmtpSettings, send
 from core.status import Reason
-from core.wording import reason_hint
+from core.wording import alert_title, digest_subject, owner_alert_subject, reason_hint
 from integration.engine.orders import CONFIRM_ADDRESS_JOB
 from integration.engine.tracking import UNDELIVERED_NOTICE_JOB
+from integration.jobs import alerts
 from integration.jobs.alerts import OWNER_ALERT_JOB
 from integration.jobs.outbox import ClaimedJob, RetryableError
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
+from integration.storage.insert_once import insert_once
 from integration.storage.models import Alert, Order, SentNotification, Shipment, Store
 from templates import TEMPLATES_DIR
 
@@ -129,14 +132,14 @@ def send_owner_alert(runtime: Runtime, claimed: ClaimedJob) -> None:
         return
     with runtime.db.read() as session:
         alert = session.get_one(Alert, int(claimed.payload["alert_id"]))
-        try:
-            hint = reason_hint(Reason(alert.kind))
-        except ValueError:
-            hint = "See the needs-attention list in DropTrack."
+        if alert.resolved_at is not None and alerts.emails_later(alert):
+            return  # resolved before its e-mail went out: nothing to tell any more
+        number = session.scalar(select(Order.number).where(Order.id == alert.order_id)) \
+            if alert.order_id is not None else None
         text, html = render("owner_alert", {
-            "message": alert.message, "hint": hint,
+            "message": alert.message, "hint": _alert_hint(alert.kind),
             "dashboard_url": f"{runtime.settings.app.public_url}/admin"})
-        email = Email(to=owner, subject=f"DropTrack: {alert.message[:120]}", text=text,
+        email = Email(to=owner, subject=owner_alert_subject(alert.kind, number), text=text,
                       html=html, idempotency_key=claimed.idempotency_key)
         order_id = alert.order_id
     if order_id is None:
@@ -146,3 +149,45 @@ def send_owner_alert(runtime: Runtime, claimed: ClaimedJob) -> None:
         log.info("owner alert e-mail %s sent", alert.kind)
         return
     deliver_once(runtime, email, order_id, f"owner_alert:{alert.kind}")
+
+
+def _alert_hint(kind: str) -> str:
+    try:
+        return reason_hint(Reason(kind))
+    except ValueError:
+        return "See the needs-attention list in DropTrack."
+
+
+@job(alerts.OWNER_DIGEST_JOB)
+def send_owner_digest(runtime: Runtime, claimed: ClaimedJob) -> None:
+    """Today's one e-mail to the owner: the order alerts that are new and still open after
+    their grace period. Each one included is recorded under its own e-mail key, so it is in
+    one digest only (and never also e-mailed alone)."""
+    owner = runtime.settings.email.owner_address
+    if not owner:
+        return
+    now = runtime.clock.now()
+    grace = timedelta(seconds=float(claimed.payload.get("grace_seconds", 0)))
+    with runtime.db.read() as session:
+        due = alerts.due_for_owner(session, now, grace)
+        numbers = dict(session.execute(select(Order.id, Order.number).where(
+            Order.id.in_({a.order_id for a in due if a.order_id is not None}))).all())
+        items = [{"order_number": numbers.get(a.order_id or 0, ""),
+                  "title": alert_title(a.kind), "message": a.message,
+                  "hint": _alert_hint(a.kind)} for a in due]
+        keys = [(a.order_id, a.shipment_id, alerts.owner_email_key(a)) for a in due]
+    if not items:
+        return
+    text, html = render("owner_digest", {
+        "items": items, "dashboard_url": f"{runtime.settings.app.public_url}/admin/attention"})
+    send(_smtp(runtime), Email(to=owner, subject=digest_subject(len(items)), text=text,
+                               html=html, idempotency_key=claimed.idempotency_key))
+    with runtime.db.write() as session:
+        for order_id, shipment_id, key in keys:
+            if order_id is None:
+                continue
+            insert_once(session, SentNotification, {
+                "order_id": order_id, "shipment_id": shipment_id, "channel": "email",
+                "kind": "owner_digest", "idempotency_key": key, "sent_at": now},
+                unique=("idempotency_key",))
+    log.info("owner digest e-mail sent: %d alerts", len(items))

@@ -1,5 +1,10 @@
 """Timed sweeps that flag what needs a human: no tracking yet, stuck in transit.
 
+Stuck follows the route: a parcel is stuck when it has had no carrier scan for the quiet
+period AND has been on its way longer than its supplier's parcels to that country usually take
+(the latest day of the delivery window the ETA model learns, integration/engine/eta.py). A
+parcel delivered within its route's usual transit time is therefore never flagged.
+
 Each sweep is idempotent: an alert's dedupe key makes a second run (or a second scheduler)
 raise nothing new. Queries touch only live parcels (indexed by status), never history.
 """
@@ -12,6 +17,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.status import Reason, Status
+from integration.engine import eta
 from integration.jobs import alerts
 from integration.storage.models import Order, Shipment, SupplierOrder
 
@@ -46,33 +52,48 @@ def flag_no_tracking(session: Session, now: datetime, after: timedelta) -> int:
 
 
 def flag_stuck_in_transit(session: Session, now: datetime, after: timedelta) -> int:
-    """Parcels with no carrier event for `after` (one alert per parcel and last event)."""
+    """Parcels with no carrier event for `after` that have also been on their way longer than
+    their route usually takes (one alert per parcel and last event)."""
     cutoff = now - after
     raised = 0
-    for shipment, order in _quiet_parcels(session, cutoff):
+    windows: dict[tuple[int | None, str], tuple[int, int]] = {}
+    for shipment, order, supplier_id in _quiet_parcels(session, cutoff):
+        route = (supplier_id, order.ship_country or "")
+        if route not in windows:
+            windows[route] = (eta.delivery_window(session, supplier_id, route[1])
+                              if supplier_id is not None else eta.DEFAULT_WINDOW_DAYS)
+        usual_days = windows[route][1]
+        underway = now - shipment.created_at
+        if underway <= timedelta(days=usual_days):
+            continue  # quiet, but still within the route's usual transit time
         since = shipment.last_event_at or shipment.created_at
         raised += alerts.raise_alert(
             session, alerts.STUCK_IN_TRANSIT, f"shipment:{shipment.id}:{since.isoformat()}",
             f"Order {order.number}: parcel {shipment.tracking_number} has had no carrier "
-            f"update for {(now - since).days} days. Check with the carrier or the supplier.",
+            f"update for {(now - since).days} days and has been on its way for "
+            f"{underway.days} days (this route usually takes up to {usual_days}). "
+            "Check with the carrier or the supplier.",
             now, store_id=order.store_id, order_id=order.id, shipment_id=shipment.id)
     return raised
 
 
-def _quiet_parcels(session: Session, cutoff: datetime) -> list[tuple[Shipment, Order]]:
+def _quiet_parcels(session: Session, cutoff: datetime
+                   ) -> list[tuple[Shipment, Order, int | None]]:
     """Live parcels quiet since `cutoff`. Separate queries, each an index range on
     (status, last_event_at), so the cost follows live parcels, never delivered history."""
     quiet = or_(Shipment.last_event_at < cutoff,
                 Shipment.last_event_at.is_(None) & (Shipment.created_at < cutoff))
-    found: list[tuple[Shipment, Order]] = []
+    found: list[tuple[Shipment, Order, int | None]] = []
     for condition in (Shipment.status.in_(MOVING),
                       (Shipment.status == Status.EXCEPTION)
                       & Shipment.reason.in_(STILL_ON_ITS_WAY)):
         rows = session.execute(
-            select(Shipment, Order).join(Order, Order.id == Shipment.order_id)
+            select(Shipment, Order, SupplierOrder.supplier_id)
+            .join(Order, Order.id == Shipment.order_id)
+            .outerjoin(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
             .where(condition, quiet).order_by(Shipment.last_event_at)
             .limit(BATCH - len(found))).all()
-        found.extend((shipment, order) for shipment, order in rows)
+        found.extend((shipment, order, supplier_id) for shipment, order, supplier_id in rows)
         if len(found) >= BATCH:
             break
     return found

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from integration.kernel.runtime import Runtime
 
 log = logging.getLogger(__name__)
+STANDBY_MESSAGE = "another scheduler is active: this one waits as a hot standby"
 
 # Any constant unique to DropTrack: "DropTrak" as a 64-bit integer.
 ADVISORY_LOCK_KEY = 0x44726F7054726B
@@ -36,6 +37,7 @@ def leadership(runtime: Runtime, stop: threading.Event, poll_seconds: float) -> 
             yield held
         return
     connection = runtime.db.engine.connect()
+    waiting = False
     try:
         while not stop.is_set():
             acquired = connection.execute(
@@ -50,6 +52,9 @@ def leadership(runtime: Runtime, stop: threading.Event, poll_seconds: float) -> 
                                        {"key": ADVISORY_LOCK_KEY})
                     connection.commit()
                 return
+            if not waiting:
+                waiting = True
+                log.info(STANDBY_MESSAGE)
             stop.wait(poll_seconds)
         yield False
     finally:
@@ -69,11 +74,15 @@ def still_leader(runtime: Runtime) -> bool:
 def _file_lock(runtime: Runtime, stop: threading.Event, poll_seconds: float) -> Iterator[bool]:
     database = make_url(runtime.db.url).database or "droptrack.db"
     path = Path(f"{database}.scheduler.lock")
+    waiting = False
     with path.open("a") as handle:
         while not stop.is_set():
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not waiting:
+                    waiting = True
+                    log.info(STANDBY_MESSAGE)
                 stop.wait(poll_seconds)
                 continue
             log.info("this scheduler is now the active one")

@@ -10,7 +10,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
 from integration.engine import polling, sweeps
-from integration.jobs import inbox, outbox
+from integration.jobs import alerts, inbox, outbox
 from integration.kernel.runtime import Runtime
 from integration.limits import logins as ratelimit
 from integration.scheduling.scheduled import contributed
@@ -33,7 +33,8 @@ def prune_old_records(runtime: Runtime) -> None:
 
 
 def flag_attention_needed(runtime: Runtime) -> None:
-    """Alerts for forwarded orders without tracking and parcels stuck in transit."""
+    """Alerts for forwarded orders without tracking and parcels stuck in transit, then the
+    owner's e-mails for order alerts past their grace period (a digest, or one each)."""
     settings = runtime.settings.alerts
     now = runtime.clock.now()
     with runtime.db.write() as session:
@@ -41,8 +42,12 @@ def flag_attention_needed(runtime: Runtime) -> None:
             session, now, timedelta(days=settings.no_tracking_days))
         stuck = sweeps.flag_stuck_in_transit(
             session, now, timedelta(days=settings.stuck_in_transit_days))
-    if no_tracking or stuck:
-        log.info("alerts: %d without tracking, %d stuck in transit", no_tracking, stuck)
+    with runtime.db.write() as session:
+        emails = alerts.queue_owner_emails(
+            session, now, timedelta(hours=settings.email_grace_hours), settings.owner_emails)
+    if no_tracking or stuck or emails:
+        log.info("alerts: %d without tracking, %d stuck in transit; %d owner e-mails queued",
+                 no_tracking, stuck, emails)
 
 
 def queue_tracking_polls(runtime: Runtime) -> None:

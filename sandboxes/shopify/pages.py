@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 import httpx
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
+from sandboxes.home import Row, home_page
 from sandboxes.shopify.sandbox import ShopifySandbox
 from sandboxes.shopify.signing import app_proxy_signature
 from sandboxes.shopify.state import Fulfillment, Order
@@ -32,10 +33,41 @@ def _sandbox() -> ShopifySandbox:
 def _shipment(fulfillment: Fulfillment) -> dict[str, object]:
     events = sorted(fulfillment.events, key=lambda e: (e.happened_at, e.id), reverse=True)
     latest = events[0] if events else None
-    return {"fulfillment": fulfillment,
+    # The estimated window once per parcel (the newest event's estimate), not on every event.
+    estimated = next((e.estimated_delivery_at for e in events if e.estimated_delivery_at), None)
+    return {"fulfillment": fulfillment, "estimated": estimated,
             "status_label": EVENT_LABELS.get(latest.status, "Shipped") if latest else "Shipped",
             "events": [{"label": EVENT_LABELS.get(e.status, e.status.title()),
                         "status": e.status, "event": e} for e in events]}
+
+
+@pages.get("/")
+def home() -> str:
+    """Every shop's orders, newest first, each linking to its customer order status page."""
+    box = _sandbox()
+    with box.state.lock:
+        orders = sorted(box.state.orders.values(), key=lambda o: o.id, reverse=True)
+        rows = [Row((order.name, order.shop, order.email,
+                     _heading(order, box.state.display_fulfillment_status(order))),
+                    f"{box.public_url}/shops/{order.shop}/orders/{order.status_token}")
+                for order in orders]
+    return home_page("Shopify sandbox: orders", "Each order links to the page its customer "
+                     "sees (Shopify's order status page).", ("Order", "Shop", "Customer",
+                                                            "Order status page says"),
+                     rows, "No orders yet.")
+
+
+def _heading(order: Order, fulfillment_status: str) -> str:
+    """The order status page's heading: what the customer reads first."""
+    if order.cancelled_at:
+        return "Your order was cancelled"
+    if fulfillment_status == "FULFILLED":
+        fulfillments = [_sandbox().state.fulfillments[f] for f in order.fulfillment_ids]
+        delivered = bool(fulfillments) and all(
+            f.latest_event is not None and f.latest_event.status == "DELIVERED"
+            for f in fulfillments)
+        return "Your order has been delivered" if delivered else "Your order is on its way"
+    return "Thank you!"
 
 
 @pages.get("/shops/<shop>/orders/<token>")
@@ -47,7 +79,7 @@ def order_status(shop: str, token: str) -> str:
     shipments = [_shipment(box.state.fulfillments[f]) for f in order.fulfillment_ids]
     return render_template("sandbox/shopify/order_status.html", order=order,
                            shop=box.state.shops[shop], shipments=shipments,
-                           fulfillment_status=box.state.display_fulfillment_status(order))
+                           heading=_heading(order, box.state.display_fulfillment_status(order)))
 
 
 @pages.route("/shops/<shop>/<prefix>/<subpath>/", defaults={"rest": ""},

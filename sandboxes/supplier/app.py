@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from sandboxes.home import Row, home_page
 from sandboxes.supplier.errors import ApiError
 from sandboxes.supplier.faults import FaultKind, FaultRule
 from sandboxes.supplier.state import SupplierState
@@ -74,6 +75,8 @@ def _register_hooks(app: Flask) -> None:
     def guard() -> Response | None:
         state = _state()
         endpoint = request.endpoint or "unknown"
+        if endpoint == "home":
+            return None  # the sandbox's own page for people; the API below needs its key
         state.count_call(endpoint)
         g.account = _authenticate(state)
         retry_after = state.rate_limiter.acquire(g.account)
@@ -119,6 +122,21 @@ def _register_hooks(app: Flask) -> None:
 
 
 def _register_routes(app: Flask) -> None:
+    @app.get("/", endpoint="home")
+    def home() -> str:
+        """The supplier's orders (a sandbox page for the person running the demo; the real
+        protocol has no such page, and every API route still needs the key)."""
+        state = _state()
+        now = state.clock.now()
+        rows = [Row((order.id, order.request.order_number, order.request.store,
+                     order.status_at(now).value.replace("_", " "),
+                     ", ".join(p.id for p in order.plan.parcels)))
+                for order in state.all_orders()]
+        return home_page("Reference supplier sandbox: orders", "The orders DropTrack sent to "
+                         "this supplier; the API (/v1/...) needs the API key.",
+                         ("Supplier order", "Store order", "Store", "Status", "Parcels"), rows,
+                         "No orders yet.")
+
     @app.post("/v1/orders")
     def create_order() -> tuple[Response, int, dict[str, str]]:
         state = _state()

@@ -187,6 +187,17 @@ class SupplierState:
         with self._lock:
             self.api_keys.add(key)
 
+    def all_orders(self) -> list[SupplierOrder]:
+        """Every order, newest first (the sandbox's home page)."""
+        with self._lock:
+            return sorted(self.orders.values(), key=lambda o: o.id, reverse=True)
+
+    def continue_numbering_after(self, highest: int) -> None:
+        """Number new orders after SO<highest> (a restarted sandbox meeting a client that
+        remembers the old orders: no id, and so no tracking number, is issued twice)."""
+        with self._lock:
+            self._sequence = max(self._sequence, highest)
+
     def seed_stock(self, stock: Mapping[str, int] | None = None, /, **by_sku: int) -> None:
         """Set the available quantity of SKUs (a mapping, keywords, or both)."""
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from sandboxes.home import Row, home_page
 from sandboxes.woocommerce.payloads import order_json
 from sandboxes.woocommerce.state import WooCommerceStore
 from sandboxes.woocommerce.tracking import formatted_item, shipped_at
@@ -11,6 +12,21 @@ from sandboxes.woocommerce.tracking import formatted_item, shipped_at
 
 def build_pages_blueprint(store: WooCommerceStore) -> Blueprint:
     pages = Blueprint("wc_storefront", __name__)
+
+    @pages.get("/")
+    def home() -> str:
+        """The store's orders, newest first, each linking to its My Account > View order."""
+        base = request.host_url.rstrip("/")
+        with store.lock:
+            rows = [Row((str(order.id), store.status_label(order.status),
+                         order.billing.get("email", ""), store.local(order.date_created)
+                         .strftime("%B %d, %Y")),
+                        f"{base}/my-account/view-order/{order.id}/?key={order.order_key}")
+                    for order in sorted(store.orders.values(), key=lambda o: o.id,
+                                        reverse=True)]
+        return home_page("WooCommerce sandbox: orders", "Each order links to the page its "
+                         "customer sees (My Account > View order).",
+                         ("Order", "Status", "Customer", "Date"), rows, "No orders yet.")
 
     @pages.get("/my-account/view-order/<int:order_id>/")
     def view_order(order_id: int) -> str:

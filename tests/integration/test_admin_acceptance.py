@@ -126,7 +126,7 @@ def test_address_to_confirm_is_corrected_from_the_order_page(page: Page, live_ur
     page.get_by_label("Province").fill("MA")
     page.get_by_role("button", name="Save address and forward").click()
     expect(page.get_by_role("status")).to_contain_text("Address saved")
-    expect(page.get_by_text("Message: confirm your address").first).to_be_visible()
+    expect(page.get_by_text("E-mail the customer: confirm the address").first).to_be_visible()
     page.screenshot(path=tmp_path / "order-address-corrected.png", full_page=True)
     with shop.runtime.db.read() as session:
         assert session.scalars(select(SupplierOrder.status).where(

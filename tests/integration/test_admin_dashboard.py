@@ -191,8 +191,8 @@ def test_order_page_shows_the_full_timeline(owner: FlaskClient, shop: Shop) -> N
               ("b", Status.UNDELIVERED, 9, Reason.INVALID_ADDRESS, "Springfield"))
     page = owner.get(f"/admin/orders/{order_id}").get_data(as_text=True)
     for text in ("Order received by DropTrack", "Send to supplier", "Write-back to the store",
-                 "LX123456785CN: in_transit at Guangzhou hub",
-                 "LX123456785CN: undelivered (invalid_address) at Springfield",
+                 "LX123456785CN: In transit at Guangzhou hub",
+                 "LX123456785CN: Undelivered: address not found at Springfield",
                  "could not be delivered (invalid address)", "Shenzhen Lights"):
         assert text in page, text
     assert owner.get("/admin/orders/999999").status_code == 404

@@ -374,4 +374,4 @@ def test_resend_the_customer_messages(owner: FlaskClient, shop: Shop) -> None:
     assert pending[1][1].startswith(f"confirm-address:{held}:resend:")
     assert pending[1][2]["problems"]  # the same problems the customer was first told about
     timeline = owner.get(f"/admin/orders/{held}").get_data(as_text=True)
-    assert "Message: confirm your address" in timeline
+    assert "E-mail the customer: confirm the address" in timeline

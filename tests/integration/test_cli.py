@@ -23,6 +23,7 @@ from integration.jobs import outbox
 from integration.kernel.runtime import build_runtime
 from integration.security.crypto import SecretBox
 from integration.storage.models import Store
+from tests.helpers.processes import stop
 from tests.helpers.served import wait_until_healthy
 
 
@@ -231,7 +232,6 @@ def test_serve_starts_answers_health_and_processes_webhooks(cli_env: dict[str, s
             assert time.monotonic() < deadline, "the delivery was never processed"
             time.sleep(0.2)
     finally:
-        process.send_signal(signal.SIGTERM)
-        _, errors = process.communicate(timeout=30)
+        _, errors = stop(process, signal.SIGTERM, 30)
     assert process.returncode == 0, errors
     assert "hook" not in errors.replace("webhook", "")

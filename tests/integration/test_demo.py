@@ -22,6 +22,8 @@ from typing import IO
 import pytest
 from playwright.sync_api import Page
 
+from demo.walk import customer_stops, owner_stops, walk
+
 pytestmark = pytest.mark.skipif(
     os.environ.get("TEST_DATABASE_BACKEND") == "postgresql",
     reason="the demo always runs on its own SQLite: tested in the SQLite pass")
@@ -31,23 +33,18 @@ RUN_FOR_SECONDS = 90  # the demo's own bound; the test stops it earlier with SIG
 WAIT_SECONDS = 40.0
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class DemoProcess:
-    def __init__(self, cwd: Path, port: int) -> None:
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
+    """The demo on `--port 0` (it binds a free port itself, no pick-then-bind race); its
+    address is what it prints."""
+
+    def __init__(self, cwd: Path) -> None:
         self.database = cwd / "var" / "demo" / "droptrack.db"
         self.lines: list[str] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DROPTRACK_")}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "integration.cli", "demo", "--port", str(port),
+            [sys.executable, "-m", "integration.cli", "demo", "--port", "0",
              "--speed", SPEED, "--orders-per-minute", "20", "--duration", str(RUN_FOR_SECONDS)],
             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._readers = [threading.Thread(target=self._read, args=(stream, into), daemon=True)
@@ -61,6 +58,14 @@ class DemoProcess:
         for line in stream:
             with self._lock:
                 into.append(line.rstrip("\n"))
+
+    @property
+    def base(self) -> str:
+        return self.wait_for(r"Dashboard\s+(http://127\.0\.0\.1:\d+)/admin").group(1)
+
+    @property
+    def port(self) -> int:
+        return int(self.base.rsplit(":", 1)[1])
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -106,7 +111,7 @@ class DemoProcess:
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[DemoProcess]:
-    running = DemoProcess(tmp_path, free_port())
+    running = DemoProcess(tmp_path)
     try:
         yield running
     finally:
@@ -157,6 +162,11 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
             "SELECT 1 FROM inbox WHERE source = '17track' AND state = 'processed' LIMIT 1"))
 
     demo.eventually(moved_by_17track, "spreadsheet parcels moved on by 17TRACK's pushes")
+
+    # The REST supplier's signed pushes are accepted on the demo's fast clock (the replay
+    # window bounds real time in flight), and none is refused as stale.
+    demo.eventually(lambda: bool(demo.query("SELECT 1 FROM inbox WHERE source = 'supplier'")),
+                    "a supplier push accepted")
     stores_with_orders = demo.query("SELECT COUNT(DISTINCT store_id) FROM orders")
     assert stores_with_orders == [(2,)]
 
@@ -190,15 +200,71 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
     demo.eventually(lambda: len(demo.query("SELECT DISTINCT status FROM orders")) >= 6,
                     "orders in six different statuses")
 
+    # The main pages at 1280 px: no sideways scroll, no internal keys, the owner's words only,
+    # readable charts (the same walk makes the README's screenshots: scripts/screenshots).
+    [(order_id,)] = demo.query("SELECT id FROM orders ORDER BY id LIMIT 1")
+    findings = walk(page, owner_stops(demo.base, f"/admin/orders/{order_id}")
+                    + customer_stops(shopify_url, woo_url))
+    assert findings == [], "\n".join(findings)
+
+    # Alerts that mean something: the stuck parcel is flagged once it is past its route's usual
+    # transit time, no parcel delivered within its route's usual time ever was, and the owner's
+    # e-mails about orders come as at most one digest a simulated day.
+    demo.eventually(lambda: bool(demo.query(
+        "SELECT 1 FROM alerts WHERE kind = 'stuck_in_transit'")), "a stuck parcel flagged",
+        timeout=60)
+    assert_alerts_mean_something(demo)
+
     # Ctrl-C / SIGTERM: everything stops, exit 0, no traceback, the port is free again.
+    port = demo.port
     demo.process.send_signal(signal.SIGTERM)
     assert demo.process.wait(30) == 0
     demo.close()
     errors = "\n".join(demo.errors)
     assert "Traceback" not in errors, errors
+    log = (demo.database.parent / "droptrack.log").read_text(encoding="utf-8")
+    assert "stale or future push" not in log
     assert "Demo stopped" in demo.output()
     with socket.socket() as probe:
-        assert probe.connect_ex(("127.0.0.1", demo.port)) != 0
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def assert_alerts_mean_something(demo: DemoProcess) -> None:
+    from email import message_from_bytes
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from integration.engine.eta import delivery_window
+
+    engine = create_engine(f"sqlite:///file:{demo.database}?mode=ro&uri=true")
+    try:
+        with Session(engine) as session:
+            flagged = demo.query(
+                "SELECT s.id, so.supplier_id, o.ship_country, "
+                "julianday(s.delivered_at) - julianday(s.created_at) "
+                "FROM alerts a JOIN shipments s ON s.id = a.shipment_id "
+                "JOIN orders o ON o.id = s.order_id "
+                "JOIN supplier_orders so ON so.id = s.supplier_order_id "
+                "WHERE a.kind = 'stuck_in_transit' AND s.delivered_at IS NOT NULL")
+            for shipment, supplier, country, days in flagged:
+                usual = delivery_window(session, int(str(supplier)), str(country))[1]
+                assert float(str(days)) > usual, (
+                    f"parcel {shipment} delivered in {days} days (its route: up to {usual}) "
+                    "was flagged stuck")
+    finally:
+        engine.dispose()
+    digests = [str(row[0]) for row in demo.query(
+        "SELECT idempotency_key FROM outbox WHERE kind = 'notify.owner_digest'")]
+    assert digests and len(set(digests)) == len(digests)  # one per simulated day, by its key
+    mail = sorted((demo.database.parent / "mail").glob("*.eml"))
+    subjects = [str(message_from_bytes(path.read_bytes())["Subject"]) for path in mail]
+    owner = [subject for subject in subjects if subject.startswith("DropTrack:")]
+    per_alert = [subject for subject in owner if "needs attention (" in subject]
+    assert per_alert == [], per_alert  # order alerts go in the digest
+    assert 1 <= sum("your attention" in subject for subject in owner) <= len(digests)
+    for subject in subjects:  # short, whole sentences
+        assert subject == subject.strip() and len(subject) <= 80, subject
 
 
 def test_the_readme_quick_start_runs_the_demo() -> None:

@@ -15,6 +15,7 @@ from integration.engine.orders import import_order
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
 from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
+from integration.scheduling.scheduler import flag_attention_needed
 from integration.storage.models import (
     OutboxJob,
     SentNotification,
@@ -68,9 +69,13 @@ def test_confirm_address_email_is_sent_once(runtime: Runtime,
     run_jobs(runtime, "notify.confirm_address")
     assert len(inbox.to("ann@example.com")) == 1
     assert len(inbox.to("owner@example.com")) == 0
-    run_jobs(runtime, "notify.owner_alert")
+    # The owner hears of it in the day's digest, once its grace period is over.
+    flag_attention_needed(runtime)
+    run_jobs(runtime, "notify.owner_digest")
     [owner] = inbox.to("owner@example.com")
-    assert "shipping address needs confirmation" in owner["Subject"]
+    assert owner["Subject"] == "DropTrack: 1 order needs your attention."
+    assert "Order 5: Address to confirm" in body(owner)
+    assert "shipping address needs confirmation" in body(owner)
 
 
 def test_undelivered_parcel_asks_the_customer_once(runtime: Runtime,

@@ -25,6 +25,7 @@ from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime, build_runtime
 from integration.storage.models import OutboxJob
 from tests.conftest import make_settings
+from tests.helpers.processes import stop
 from tests.helpers.recorder import Recorder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -268,10 +269,7 @@ def _start_dispatcher_process(settings: Settings, hang: bool) -> subprocess.Pope
 
 
 def _stop(process: subprocess.Popen[str], signum: int) -> None:
-    process.send_signal(signum)
-    process.wait(20)
-    assert process.stdout is not None
-    process.stdout.close()
+    stop(process, signum, 20)  # never raises: the caller asserts the exit code
 
 
 @pytest.mark.slow

@@ -39,6 +39,7 @@ from integration.base.config import Settings
 from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
 from integration.limits.redis_limits import RedisCostLimiter
+from integration.scheduling.leadership import STANDBY_MESSAGE
 from integration.storage.models import (
     Order,
     OutboxJob,
@@ -449,7 +450,7 @@ def test_two_schedulers_one_active_and_failover(runtime: Runtime, processes: Pro
     first = processes.scheduler()
     wait_for(lambda: "now the active one" in processes.output(first), 60, "a leader")
     second = processes.scheduler()
-    time.sleep(2)
+    wait_for(lambda: STANDBY_MESSAGE in processes.output(second), 60, "a hot standby")
     assert "now the active one" not in processes.output(second)
     processes.kill(first)
     started = time.monotonic()

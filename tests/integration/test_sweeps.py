@@ -1,4 +1,6 @@
-"""Alert sweeps: no tracking after N days, stuck in transit; each alert raised once."""
+"""Alert sweeps: no tracking after N days, stuck in transit (quiet for N days and on its way
+longer than its route usually takes: 15 days before the route has history); each alert raised
+once."""
 
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def test_sweeps_flag_once_and_only_what_is_late(runtime: Runtime) -> None:
     runtime.clock = clock
     no_parcel, quiet, moving = setup_orders(runtime, 3)
     with runtime.db.write() as session:
-        for supplier_order, last in ((quiet, T0), (moving, T0 + timedelta(days=7))):
+        for supplier_order, last in ((quiet, T0), (moving, T0 + timedelta(days=12))):
             apply_parcel_update(session, ParcelUpdate(supplier_order, f"p{supplier_order}",
                                                       "LX123456785CN", events=[CarrierEvent(
                                                           "e", Status.IN_TRANSIT, last)]), T0)
@@ -56,10 +58,14 @@ def test_sweeps_flag_once_and_only_what_is_late(runtime: Runtime) -> None:
     assert kinds(runtime) == []
     clock.set(T0 + timedelta(days=8))
     flag_attention_needed(runtime)
+    assert kinds(runtime) == ["no_tracking"]  # quiet 8 days, but the route takes up to 15
+    clock.set(T0 + timedelta(days=16))
+    flag_attention_needed(runtime)
     flag_attention_needed(runtime)
     assert kinds(runtime) == ["no_tracking", "stuck_in_transit"]
     with runtime.db.read() as session:
         alerts = {a.kind: a for a in session.scalars(select(Alert))}
     assert "no tracking number 8 days" in alerts["no_tracking"].message
-    assert "no carrier update for 8 days" in alerts["stuck_in_transit"].message
+    assert "no carrier update for 16 days" in alerts["stuck_in_transit"].message
+    assert "usually takes up to 15" in alerts["stuck_in_transit"].message
     assert alerts["stuck_in_transit"].order_id != no_parcel

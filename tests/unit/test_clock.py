@@ -79,3 +79,15 @@ def test_frozen_clock_moves_only_when_told() -> None:
     clock = FrozenClock(START)
     clock.advance(timedelta(days=2))
     assert clock.now() == START + timedelta(days=2)
+
+
+def test_a_real_time_window_on_each_clock() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.clock import AcceleratedClock, FrozenClock, SystemClock, real_window
+
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    assert real_window(SystemClock(), 300) == timedelta(seconds=300)  # real pushes: unchanged
+    assert real_window(FrozenClock(start), 300) == timedelta(seconds=300)
+    assert real_window(AcceleratedClock(start, 7200.0), 300) == timedelta(hours=600)
+    assert real_window(AcceleratedClock(start, 0.5), 300) == timedelta(seconds=300)  # never less

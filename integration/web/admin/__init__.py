@@ -13,6 +13,32 @@ protect(blueprint)
 register_html_errors(blueprint, "admin/error.html")
 
 
+@blueprint.app_template_filter("owner_label")
+def _owner_label(status: str, reason: str | None = None) -> str:
+    """A status (and reason) in the owner's words (core/wording.py), for every admin page."""
+    from core.wording import owner_label
+
+    return owner_label(status, reason)
+
+
+@blueprint.app_template_filter("owner_reason")
+def _owner_reason(reason: str) -> str:
+    from core.status import Reason
+    from core.wording import OWNER_REASONS
+
+    try:
+        return OWNER_REASONS[Reason.parse(reason)]
+    except ValueError:
+        return reason.replace("_", " ")
+
+
+@blueprint.app_template_filter("supplier_order_label")
+def _supplier_order_label(status: str) -> str:
+    from core.wording import supplier_order_label
+
+    return supplier_order_label(status)
+
+
 @blueprint.context_processor
 def _choices() -> dict[str, object]:
     from integration.engine.actions import OUTCOMES

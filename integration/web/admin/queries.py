@@ -5,6 +5,7 @@ order's full timeline. No Flask here; a page makes a fixed number of queries wha
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,10 +14,17 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.status import Reason
-from core.wording import reason_hint
+from core.wording import (
+    ALERT_TITLES,
+    alert_title,
+    job_state,
+    job_title,
+    message_title,
+    owner_label,
+    reason_hint,
+)
 from integration.engine import bindings
-from integration.engine.orders import CONFIRM_ADDRESS_JOB, FORWARD_JOB, ORDER
-from integration.engine.tracking import UNDELIVERED_NOTICE_JOB
+from integration.engine.orders import FORWARD_JOB, ORDER
 from integration.engine.tracking_view import number_candidates
 from integration.jobs import alerts, outbox
 from integration.storage.models import (
@@ -171,19 +179,7 @@ ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
     Reason.RETURN_TO_SENDER.value: (NOTE_OUTCOME, DISMISS),
 }
 
-KIND_TITLES: dict[str, str] = {
-    alerts.OUT_OF_STOCK: "Out of stock",
-    alerts.SUPPLIER_REJECTED: "Supplier problem",
-    alerts.PAYMENT_ISSUE: "Payment issue",
-    alerts.ADDRESS: "Address to confirm",
-    alerts.UNMAPPED_SKU: "No supplier mapped",
-    alerts.NO_TRACKING: "No tracking yet",
-    alerts.STUCK_IN_TRANSIT: "Stuck in transit",
-    alerts.UNDELIVERED: "Undelivered",
-    Reason.LOST.value: "Parcel lost",
-    Reason.RETURN_TO_SENDER.value: "Returning to sender",
-    "dead_job": "Failed job",
-}
+KIND_TITLES: Mapping[str, str] = ALERT_TITLES  # the one list, in core/wording.py
 
 
 @dataclass(frozen=True)
@@ -239,7 +235,7 @@ def attention_items(session: Session, store_id: int | None = None,
     order_ids = {alert.order_id for alert, *_ in rows if alert.order_id is not None}
     queued = _orders_with_pending_forward(session, order_ids)
     items = [AttentionItem(
-        kind=alert.kind, title=KIND_TITLES.get(alert.kind, alert.kind.replace("_", " ")),
+        kind=alert.kind, title=alert_title(alert.kind),
         message=alert.message, hint=_hint(alert.kind, shipment_reason),
         created_at=alert.created_at, actions=ACTIONS_BY_KIND.get(alert.kind, (DISMISS,)),
         order_id=alert.order_id, order_number=number or "",
@@ -380,7 +376,7 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
                 TrackingEvent.shipment_id.in_(shipment_ids))):
             parcel = by_id[event.shipment_id]
             where = f" at {event.location}" if event.location else ""
-            status = event.status + (f" ({event.reason})" if event.reason else "")
+            status = owner_label(event.status, event.reason)
             timeline.append(TimelineItem(
                 event.happened_at, "tracking",
                 f"{parcel.tracking_number}: {status}{where}",
@@ -388,12 +384,8 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
                 failed=event.status in ("undelivered", "exception")))
     for job in session.scalars(select(OutboxJob).where(
             _order_jobs_condition(order, shipment_ids)).order_by(OutboxJob.id)):
-        title = {"store.writeback": "Write-back to the store",
-                 FORWARD_JOB: "Send to supplier", "supplier.cancel": "Cancel at supplier",
-                 CONFIRM_ADDRESS_JOB: "Message: confirm your address",
-                 UNDELIVERED_NOTICE_JOB: "Message: parcel not delivered",
-                 }.get(job.kind, job.kind)
-        detail = f"{job.state}, {job.attempts} attempt(s)"
+        title = job_title(job.kind)
+        detail = f"{job_state(job.state)}, {job.attempts} attempt(s)"
         if job.last_error:
             detail += f": {job.last_error}"
         timeline.append(TimelineItem(job.finished_at or job.updated_at, "job", title, detail,
@@ -401,14 +393,14 @@ def order_detail(session: Session, order_id: int) -> OrderDetail | None:
     for note in session.scalars(select(SentNotification).where(
             SentNotification.order_id == order.id)):
         timeline.append(TimelineItem(note.sent_at, "message",
-                                     f"Customer message sent: {note.kind} ({note.channel})"))
+                                     message_title(note.kind)))
     for alert in order_alerts:
         timeline.append(TimelineItem(alert.created_at, "alert",
-                                     KIND_TITLES.get(alert.kind, alert.kind), alert.message,
+                                     alert_title(alert.kind), alert.message,
                                      failed=alert.resolved_at is None))
         if alert.resolved_at is not None:
             timeline.append(TimelineItem(alert.resolved_at, "alert",
-                                         f"Resolved: {KIND_TITLES.get(alert.kind, alert.kind)}"))
+                                         f"Resolved: {alert_title(alert.kind)}"))
     timeline.sort(key=lambda item: item.at, reverse=True)
     store = session.get(Store, order.store_id)
     return OrderDetail(order=order, store=(store.name or store.domain) if store else "",

@@ -357,8 +357,12 @@ def settings_page() -> ResponseReturnValue:
     thresholds: list[tuple[str, str, Any, str]] = [
         ("[alerts] no_tracking_days", "Flag a forwarded order with no tracking number after",
          settings.alerts.no_tracking_days, "days"),
-        ("[alerts] stuck_in_transit_days", "Flag a parcel with no carrier scan for",
-         settings.alerts.stuck_in_transit_days, "days"),
+        ("[alerts] stuck_in_transit_days", "Flag a parcel past its route's usual transit "
+         "time with no carrier scan for", settings.alerts.stuck_in_transit_days, "days"),
+        ("[alerts] email_grace_hours", "E-mail an order's alert only if still open after",
+         settings.alerts.email_grace_hours, "hours"),
+        ("[alerts] owner_emails", "Owner e-mails", "one digest a day"
+         if settings.alerts.owner_emails == "digest" else "one per alert", ""),
         ("[alerts] sweep_interval_minutes", "Look for such orders every",
          settings.alerts.sweep_interval_minutes, "minutes"),
         ("[admin] eta_min_days / eta_max_days", "Delivery window promised when nothing better "

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.status import Status
-from core.wording import customer_label
+from core.wording import owner_label
 from integration.storage.models import Order, Shipment, Supplier, SupplierOrder
 
 DELIVERED_SAMPLE = 20_000
@@ -41,7 +41,7 @@ def overview(session: Session, now: datetime, promised_days: int,
              since: timedelta = timedelta(days=90)) -> Overview:
     counts = dict(session.execute(select(Order.status, func.count(Order.id))
                                   .group_by(Order.status)).all())
-    by_status = [Bar(customer_label(status) if status is not Status.PENDING else "Pending",
+    by_status = [Bar(owner_label(status),
                      counts[status.value], str(counts[status.value]))
                  for status in Status if counts.get(status.value)]
     rows = session.execute(
@@ -90,7 +90,7 @@ class BarChart:
     title: str
     bars: list[SvgBar]
     height: int
-    label_width: int = 150
+    label_width: int = 260  # room for a supplier's full name and count at 14 units
     plot_width: int = 260
     row: int = 28
 
