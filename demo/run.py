@@ -173,10 +173,13 @@ def _banner(runtime: Runtime, sandboxes: Sandboxes, workspace: Workspace,
     echo(f"  Shopify store    {sandboxes.shopify_url}  (sandbox shop {SHOPIFY_DOMAIN})")
     echo(f"  WooCommerce      {sandboxes.woocommerce_shop_url}  (sandbox store)")
     echo(f"  Supplier (REST)  {sandboxes.supplier_url}  (reference supplier sandbox)")
-    echo(f"  AliExpress       {sandboxes.aliexpress_url}  (AliExpress DS API sandbox)")
+    if sandboxes.cj_server is not None:
+        echo(f"  CJdropshipping   {sandboxes.cj_server.url}  (CJ Open API sandbox)")
+    if sandboxes.aliexpress_server is not None:
+        echo(f"  AliExpress       {sandboxes.aliexpress_server.url}  (AliExpress DS API sandbox)")
     echo(f"  Supplier (CSV)   {workspace.csv_outbox.parent}  (order batches and tracking files)")
-    echo(f"  17TRACK          {sandboxes.tracker_url}  (tracking service sandbox: follows the "
-         "spreadsheet supplier's parcels)")
+    echo(f"  17TRACK          {sandboxes.tracker_server.url}  (tracking service sandbox: "
+         "follows the spreadsheet supplier's parcels)")
     echo(f"  E-mails sent     {workspace.mail_folder}  (customer and owner e-mails, .eml)")
     echo(f"  DropTrack's log  {workspace.log_file}")
     echo("Customer order pages and the tracking page are printed below as soon as parcels "
@@ -238,8 +241,8 @@ def run_demo(options: DemoOptions, echo: Echo, stop: threading.Event) -> None:
             _continue_numbering(runtime, sandboxes, connected)
         echo(f"  Shopify store {SHOPIFY_DOMAIN} installed (DropTrack store "
              f"{connected.shopify_store_id}); WooCommerce store {sandboxes.woocommerce_url} "
-             f"connected (store {connected.woocommerce_store_id}); two suppliers and "
-             "SKU mappings added.")
+             f"connected (store {connected.woocommerce_store_id}); the suppliers (REST, "
+             "spreadsheet, CJdropshipping, AliExpress) and SKU mappings added.")
 
         dispatcher = Dispatcher(runtime)
         dispatcher.start()

@@ -213,7 +213,7 @@ def find_variants(runtime: Runtime, supplier: Supplier, product: str) -> list[Va
 
 
 KIND = SupplierKind(
-    name=CJ, label="CJdropshipping", connect=_connect, check=_check,
+    name=CJ, label="CJdropshipping", connect=_connect, check=_check, carrier_events=False,
     form=(FormField("api_key", "API key", secret=True,
                     hint="My CJ → Authorization → API → API Key"),
           FormField("from_country", "Ships from (warehouse country)", required=False,

@@ -12,4 +12,5 @@ def _describe(supplier: Supplier) -> str:
             f"{supplier.settings.get('inbox_dir', '')}")
 
 
-KIND = SupplierKind(name="csv", label="Spreadsheet", batch=True, describe=_describe)
+KIND = SupplierKind(name="csv", label="Spreadsheet", batch=True, carrier_events=False,
+                    describe=_describe)

@@ -66,6 +66,9 @@ class SupplierKind:
     label: str
     connect: Callable[[Runtime, Supplier], SupplierConnector] | None = None
     batch: bool = False  # orders leave in files (csv), not through a connector
+    # Whether its parcels come with the carrier's scans; without them (a spreadsheet's
+    # numbers, CJ's trackInfo numbers) the configured tracking service follows them.
+    carrier_events: bool = True
     check: Callable[[Runtime, Supplier], None] | None = None
     form: Sequence[FormField] = field(default_factory=tuple)
     add: Callable[[Runtime, str, Mapping[str, str]], int] | None = None

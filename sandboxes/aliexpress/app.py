@@ -23,6 +23,7 @@ from sandboxes.aliexpress.state import (
     PlatformFailure,
     request_id,
 )
+from sandboxes.home import Row, home_page
 
 TOKEN_PATHS = ("/auth/token/create", "/auth/token/refresh")
 
@@ -134,6 +135,20 @@ def _check_system(state: AliExpressState, params: dict[str, str], api_path: str)
 def create_app(state: AliExpressState) -> Flask:
     app = Flask("sandbox_aliexpress")
     app.extensions["sandbox"] = state
+
+    @app.get("/")
+    def home() -> str:
+        """The orders DropTrack placed (a page for the person running the demo; the Open
+        Platform has no such page, and every API call is signed)."""
+        with state.lock:
+            rows = [Row((order.order_id, order.out_order_id,
+                         order.status().lower().replace("_", " "),
+                         ", ".join(number for number, *_ in order.shipped)))
+                    for order in state.orders.values()]
+        return home_page("AliExpress sandbox: orders", "The orders DropTrack placed with this "
+                         "AliExpress account; the API (/sync) needs signed calls.",
+                         ("AliExpress order", "Store reference", "Status", "Tracking"), rows,
+                         "No orders yet.")
 
     @app.route("/sync", methods=["GET", "POST"])
     def business() -> Response:

@@ -27,6 +27,7 @@ from sandboxes.cj.state import (
     Order,
     Variant,
 )
+from sandboxes.home import Row, home_page
 
 PREFIX = "/api2.0/v1"
 PARAM_ERROR = 1600100
@@ -78,6 +79,19 @@ def _order_view(order: Order) -> dict[str, Any]:
 def create_cj_app(state: CJState) -> Flask:
     app = Flask("sandbox-cj")
     app.extensions["sandbox"] = state
+
+    @app.get("/")
+    def home() -> str:
+        """The orders DropTrack placed (a page for the person running the demo; CJ's API has
+        no such page, and every API route still needs an access token)."""
+        with state.lock:
+            rows = [Row((order.order_id, order.order_num, order.status.lower().replace("_", " "),
+                         ", ".join(order.track_numbers)))
+                    for order in state.orders.values()]
+        return home_page("CJdropshipping sandbox: orders", "The orders DropTrack placed at "
+                         "this CJ account; the API (/api2.0/v1/...) needs an access token.",
+                         ("CJ order", "Store order", "Status", "Tracking"), rows,
+                         "No orders yet.")
 
     def body_json() -> dict[str, Any]:
         try:

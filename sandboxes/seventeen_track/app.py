@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 
+from sandboxes.home import Row, home_page
 from sandboxes.seventeen_track.state import ApiFailure, ItemError, SeventeenTrackState
 
 MAX_NUMBERS = 40
@@ -63,6 +64,20 @@ def _guard(state: SeventeenTrackState) -> None:
 def create_app(state: SeventeenTrackState) -> Flask:
     app = Flask("sandbox_17track")
     app.extensions["sandbox"] = state
+
+    @app.get("/")
+    def home() -> str:
+        """The numbers DropTrack registered (a page for the person running the demo; the API
+        needs the 17token)."""
+        with state.lock:
+            rows = [Row((tracked.number, str(tracked.carrier),
+                         shown[-1][0].description if (shown := tracked.shown()) else
+                         "registered, no scan yet", tracked.tracking_status.lower()))
+                    for tracked in state.tracked.values()]
+        return home_page("17TRACK sandbox: tracked numbers", "The numbers DropTrack "
+                         "registered; the API (/track/v2.2/...) needs the 17token.",
+                         ("Number", "Carrier key", "Latest scan", "Tracking"), rows,
+                         "No numbers registered yet.")
 
     @app.post(f"{PREFIX}/<endpoint>")
     def call(endpoint: str) -> Response:

@@ -129,6 +129,15 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
     platforms = demo.query("SELECT platform FROM stores WHERE state = 'active' ORDER BY id")
     assert [row[0] for row in platforms] == ["shopify", "woocommerce"]
 
+    # Every address the banner prints opens a page (no 404 or 401 at a sandbox's root).
+    banner = demo.output().split("Press Ctrl-C", 1)[0].split("is running", 1)[1]
+    printed = re.findall(r"^\s+[A-Za-z0-9 ()]+?\s{2,}(http://127\.0\.0\.1:\d+\S*)", banner,
+                         re.MULTILINE)
+    assert len(printed) >= 8, banner
+    for address in printed:
+        response = page.request.get(address)
+        assert response.status == 200, f"{address} answered {response.status}"
+
     # Tracking reaches each store's own customer page, and moves beyond "shipped".
     shopify_url = demo.wait_for(
         r"Shopify order #\d+ is now '[^']+' on the store's page:\s+(\S+)").group(1)

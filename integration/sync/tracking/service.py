@@ -20,6 +20,7 @@ from connectors.tracking.seventeen_track import mapper as seventeen_track_mapper
 from connectors.tracking.seventeen_track.connector import SeventeenTrack
 from connectors.tracking.seventeen_track.settings import SeventeenTrackSettings
 from core.errors import PermanentError
+from integration.accounts.supplier_kinds import kind_of
 from integration.base.config import Settings, TrackingSettings
 from integration.kernel.runtime import Runtime
 from integration.limits.choice import supplier_limiter
@@ -30,8 +31,6 @@ SUPPLIER_SOURCE = "supplier"
 SERVICES = (SEVENTEEN_TRACK, AFTERSHIP, DHL)
 SOURCES = (SUPPLIER_SOURCE, *SERVICES)
 SOURCE_SETTING = "tracking_source"
-# Suppliers whose parcels come with no carrier events: a tracking service watches them.
-KINDS_WITHOUT_CARRIER_EVENTS = frozenset({"csv"})
 # The setting that switches each service on (its key).
 KEY_SETTINGS = {SEVENTEEN_TRACK: "seventeen_track_key", AFTERSHIP: "aftership_key",
                 DHL: "dhl_key"}
@@ -98,7 +97,7 @@ def decided_source(settings: Settings, supplier: Supplier | None,
         chosen = (holder.settings or {}).get(SOURCE_SETTING) if holder is not None else None
         if chosen in SOURCES:
             return str(chosen), why
-    if supplier is not None and supplier.kind in KINDS_WITHOUT_CARRIER_EVENTS:
+    if supplier is not None and not kind_of(supplier.kind).carrier_events:
         return settings.tracking.service, "default for suppliers without carrier events"
     return SUPPLIER_SOURCE, "the supplier's own carrier events"
 
