@@ -1,13 +1,20 @@
-"""What every tracking-service connector needs the same way: the request limiter's key for an
-account, stable event keys, and the small JSON readers their mappers share."""
+"""What every tracking-service connector needs the same way: an account's settings and its
+HTTP client (auth header, limiter, retries), the request limiter's key for an account, stable
+event keys, the push signature check, and the small JSON readers their mappers share."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
+import orjson
+
+from connectors.http import HttpClient
+from connectors.request_limits import RequestLimiter, limit_requests
 from core.domain import CarrierEvent
 from core.status import Reason, Status
 
@@ -32,6 +39,81 @@ def limiter_key(service: str, api_key: str) -> str:
 def check_base_url(service: str, url: str) -> None:
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"{service} base URL must start with http:// or https://")
+
+
+@dataclass(frozen=True, repr=False)
+class ServiceSettings:
+    """One account at a tracking service. Each service's settings name the service and give
+    their own defaults (declare them with repr=False: the repr never shows a key)."""
+
+    SERVICE: ClassVar[str] = ""  # its name in limiter keys
+    LABEL: ClassVar[str] = ""  # its name for people
+    KEY_SETTING: ClassVar[str] = ""  # where the owner sets the key ([tracking] ...)
+
+    api_key: str
+    base_url: str = ""
+    requests_per_second: float = 1.0
+    timeout_seconds: float = 30.0
+    verify: bool | str = True
+
+    def __post_init__(self) -> None:
+        if not self.api_key:
+            raise ValueError(f"{self.LABEL} needs an API key (tracking.{self.KEY_SETTING})")
+        check_base_url(self.LABEL, self.base_url)
+
+    @property
+    def limiter_key(self) -> str:
+        return limiter_key(self.SERVICE, self.api_key)
+
+    def __repr__(self) -> str:  # never the key or a secret
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+
+def service_http(settings: ServiceSettings, limiter: RequestLimiter,
+                 headers: Mapping[str, str], *, retries: int,
+                 sleep: Callable[[float], None] | None = None,
+                 **options: Any) -> HttpClient:
+    """The HTTP client of one account: its auth headers, retries, and the request limiter
+    shared by every worker holding the same key."""
+    if sleep is not None:
+        options["sleep"] = sleep
+    http = HttpClient(settings.base_url, timeout=(5.0, settings.timeout_seconds),
+                      retries=retries, verify=settings.verify, headers=dict(headers), **options)
+    limit_requests(http, limiter, settings.limiter_key, settings.requests_per_second)
+    return http
+
+
+class HoldsClient:
+    """A connector's calls so far and its close, for a connector that holds one client."""
+
+    client: Any
+
+    @property
+    def calls(self) -> int:
+        return int(self.client.calls)
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def signed_by_any(given: str, secrets: Sequence[str], expected: Callable[[str], str]) -> bool:
+    """Constant-time check of a push's signature against every secret (old and new, in
+    rotation); every secret is compared, so the time does not tell which one matched."""
+    received = given.strip().encode()
+    ok = False
+    for secret in secrets:
+        if secret:
+            ok |= hmac.compare_digest(received, expected(secret).encode())
+    return ok
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A push body as a JSON object; None when it is not one."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def event(service: str, number: str, happened_at: datetime, status: Status,

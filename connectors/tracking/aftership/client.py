@@ -16,12 +16,13 @@ from typing import Any
 
 import orjson
 
-from connectors.http import HttpClient, HttpError
-from connectors.request_limits import RequestLimiter, limit_requests
+from connectors.http import HttpError
+from connectors.request_limits import RequestLimiter
 from connectors.tracking.aftership import units
 from connectors.tracking.aftership.mapper import Envelope, parse_envelope
 from connectors.tracking.aftership.settings import AfterShipSettings
 from connectors.tracking.base import ProblemKind
+from connectors.tracking.common import service_http
 from core.errors import PermanentError, RetryableError
 
 AUTH_HEADER = "as-api-key"
@@ -35,12 +36,9 @@ class AfterShipClient:
     def __init__(self, settings: AfterShipSettings, limiter: RequestLimiter, *,
                  retries: int = 3, sleep: Callable[[float], None] | None = None) -> None:
         self.settings = settings
-        options: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
-        self.http = HttpClient(settings.base_url, timeout=(5.0, settings.timeout_seconds),
-                               retries=retries, verify=settings.verify,
-                               headers={AUTH_HEADER: settings.api_key,
-                                        "Content-Type": "application/json"}, **options)
-        limit_requests(self.http, limiter, settings.limiter_key, settings.requests_per_second)
+        self.http = service_http(settings, limiter, {AUTH_HEADER: settings.api_key,
+                                                     "Content-Type": "application/json"},
+                                 retries=retries, sleep=sleep)
 
     @property
     def calls(self) -> int:

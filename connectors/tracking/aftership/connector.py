@@ -25,7 +25,7 @@ from connectors.tracking.base import (
     TrackedParcel,
     TrackRequest,
 )
-from connectors.tracking.common import as_dict
+from connectors.tracking.common import HoldsClient, as_dict
 from core.errors import PermanentError
 
 SIGN_HEADER = mapper.SIGNATURE_HEADER
@@ -36,7 +36,7 @@ def _problem(number: str, envelope: mapper.Envelope) -> NumberProblem:
                          envelope.message)
 
 
-class AfterShip:
+class AfterShip(HoldsClient):
     name = NAME
     max_batch = 20  # creates per job batch (each is one call; listing takes 50)
     quota_api = False
@@ -46,13 +46,6 @@ class AfterShip:
                  client: AfterShipClient | None = None) -> None:
         self.settings = settings
         self.client = client or AfterShipClient(settings, limiter)
-
-    @property
-    def calls(self) -> int:
-        return self.client.calls
-
-    def close(self) -> None:
-        self.client.close()
 
     def register(self, requests: Sequence[TrackRequest]) -> BatchResult:
         accepted: list[Accepted] = []

@@ -175,21 +175,13 @@ def signature(body: bytes, secret: str) -> str:
 
 def verify_signature(body: bytes, header: str, secrets: Sequence[str]) -> bool:
     """Constant-time check of `aftership-hmac-sha256` against every secret (old and new)."""
-    given = header.strip().encode()
-    ok = False
-    for secret in secrets:
-        if secret:
-            ok |= hmac.compare_digest(given, signature(body, secret).encode())
-    return ok
+    return common.signed_by_any(header, secrets, lambda secret: signature(body, secret))
 
 
 def parse_push(body: bytes) -> PushUpdate | None:
     """A verified webhook body; None when it is not an AfterShip tracking webhook at all."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(payload, dict):
+    payload = common.json_object(body)
+    if payload is None:
         return None
     event = text(payload.get("event"))
     msg = common.as_dict(payload.get("msg"))

@@ -16,9 +16,10 @@ from typing import Any
 
 import orjson
 
-from connectors.http import HttpClient, HttpError, TransientHttpError
-from connectors.request_limits import RequestLimiter, limit_requests
+from connectors.http import HttpError, TransientHttpError
+from connectors.request_limits import RequestLimiter
 from connectors.tracking.base import QuotaExhausted
+from connectors.tracking.common import service_http
 from connectors.tracking.dhl import mapper, units
 from connectors.tracking.dhl.settings import DhlSettings
 from core.errors import PermanentError
@@ -45,12 +46,9 @@ class DhlClient:
                  sleep: Callable[[float], None] | None = None) -> None:
         self.settings = settings
         self.now = now or (lambda: datetime.now(UTC))
-        options: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
-        self.http = HttpClient(settings.base_url, timeout=(5.0, settings.timeout_seconds),
-                               retries=retries, verify=settings.verify,
-                               max_retry_wait_seconds=PER_SECOND_WAIT_SECONDS,
-                               headers={AUTH_HEADER: settings.api_key}, **options)
-        limit_requests(self.http, limiter, settings.limiter_key, settings.requests_per_second)
+        self.http = service_http(settings, limiter, {AUTH_HEADER: settings.api_key},
+                                 retries=retries, sleep=sleep,
+                                 max_retry_wait_seconds=PER_SECOND_WAIT_SECONDS)
 
     @property
     def calls(self) -> int:

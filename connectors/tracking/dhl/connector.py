@@ -21,6 +21,7 @@ from connectors.tracking.base import (
     TrackedParcel,
     TrackRequest,
 )
+from connectors.tracking.common import HoldsClient
 from connectors.tracking.dhl import NAME, mapper, units
 from connectors.tracking.dhl.client import DhlClient, DhlProblem
 from connectors.tracking.dhl.settings import DhlSettings
@@ -32,7 +33,7 @@ def _accept_all(requests: Sequence[TrackRequest]) -> BatchResult:
                         for request in requests])
 
 
-class Dhl:
+class Dhl(HoldsClient):
     name = NAME
     max_batch = 1
     quota_api = False
@@ -43,13 +44,6 @@ class Dhl:
         self.settings = settings
         self.daily_calls: int | None = settings.daily_calls
         self.client = client or DhlClient(settings, limiter, now=now)
-
-    @property
-    def calls(self) -> int:
-        return self.client.calls
-
-    def close(self) -> None:
-        self.client.close()
 
     def register(self, requests: Sequence[TrackRequest]) -> BatchResult:
         return _accept_all(requests)

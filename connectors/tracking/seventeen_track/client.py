@@ -13,9 +13,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from connectors.http import HttpClient, HttpError
-from connectors.request_limits import RequestLimiter, limit_requests
+from connectors.http import HttpError
+from connectors.request_limits import RequestLimiter
 from connectors.tracking.base import ProblemKind, QuotaExhausted
+from connectors.tracking.common import service_http
 from connectors.tracking.seventeen_track import units
 from connectors.tracking.seventeen_track.mapper import Envelope, parse_envelope
 from connectors.tracking.seventeen_track.settings import SeventeenTrackSettings
@@ -34,13 +35,9 @@ class SeventeenTrackClient:
     def __init__(self, settings: SeventeenTrackSettings, limiter: RequestLimiter, *,
                  retries: int = 3, sleep: Callable[[float], None] | None = None) -> None:
         self.settings = settings
-        options: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
-        self.http = HttpClient(settings.base_url, timeout=(5.0, settings.timeout_seconds),
-                               retries=retries, verify=settings.verify,
-                               headers={AUTH_HEADER: settings.api_key,
-                                        "Content-Type": "application/json"}, **options)
-        limit_requests(self.http, limiter, settings.limiter_key,
-                       settings.requests_per_second)
+        self.http = service_http(settings, limiter, {AUTH_HEADER: settings.api_key,
+                                                     "Content-Type": "application/json"},
+                                 retries=retries, sleep=sleep)
 
     @property
     def calls(self) -> int:

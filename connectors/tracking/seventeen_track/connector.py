@@ -13,6 +13,7 @@ from connectors.tracking.base import (
     TrackedParcel,
     TrackRequest,
 )
+from connectors.tracking.common import HoldsClient
 from connectors.tracking.seventeen_track import NAME, mapper
 from connectors.tracking.seventeen_track.client import SeventeenTrackClient
 from connectors.tracking.seventeen_track.settings import SeventeenTrackSettings
@@ -21,7 +22,7 @@ from core.errors import RetryableError
 SIGN_HEADER = "sign"
 
 
-class SeventeenTrack:
+class SeventeenTrack(HoldsClient):
     name = NAME
     max_batch = mapper.MAX_NUMBERS
     quota_api = True
@@ -31,13 +32,6 @@ class SeventeenTrack:
                  client: SeventeenTrackClient | None = None) -> None:
         self.settings = settings
         self.client = client or SeventeenTrackClient(settings, limiter)
-
-    @property
-    def calls(self) -> int:
-        return self.client.calls
-
-    def close(self) -> None:
-        self.client.close()
 
     def _batch(self, endpoint: str, payload: list[dict[str, object]]) -> BatchResult:
         return mapper.parse_batch(self.client.call(endpoint, payload))

@@ -7,12 +7,9 @@ what it could read plus a list of problems.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import orjson
 
 from connectors.parsing import Problems, text, timestamp
 from connectors.tracking import common
@@ -246,21 +243,13 @@ def sign(body: bytes, key: str) -> str:
 
 def verify_sign(body: bytes, header: str, keys: Sequence[str]) -> bool:
     """Constant-time check of the `sign` header against every key (old and new, in rotation)."""
-    given = header.strip().lower().encode()
-    ok = False
-    for key in keys:
-        if key:
-            ok |= hmac.compare_digest(given, sign(body, key).encode())
-    return ok
+    return common.signed_by_any(header.lower(), keys, lambda key: sign(body, key))
 
 
 def parse_push(body: bytes) -> PushUpdate | None:
     """A verified push body; None when it is not a 17TRACK push at all."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(payload, dict):
+    payload = common.json_object(body)
+    if payload is None:
         return None
     event = text(payload.get("event"))
     data = _dict(payload.get("data"))
