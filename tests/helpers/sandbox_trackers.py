@@ -17,6 +17,7 @@ from typing import Generic, Protocol, TypeVar
 import pytest
 
 from core.clock import FrozenClock
+from integration.accounts import stores
 from integration.kernel.runtime import Runtime
 from sandboxes import aftership as aftership_sandbox
 from sandboxes import dhl as dhl_sandbox
@@ -25,6 +26,7 @@ from sandboxes.dhl import DhlState
 from sandboxes.server import BackgroundServer
 from sandboxes.trackers.common import SentPush
 from tests.helpers.sandbox_17track import TRACKER_EPOCH
+from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
 
 State = TypeVar("State", AfterShipState, DhlState)
 
@@ -73,6 +75,22 @@ def dhl(_dhl_server: Sandbox[DhlState]) -> Sandbox[DhlState]:
     state.set_rate_limit(None)  # a test that wants DHL's 1 call a second sets it
     state.clock = FrozenClock(TRACKER_EPOCH)
     return _dhl_server
+
+
+@pytest.fixture(name="clock")
+def tracker_clock() -> FrozenClock:
+    """The tracking tests' clock (a module's own `clock` fixture takes precedence)."""
+    return FrozenClock(TRACKER_EPOCH)
+
+
+@pytest.fixture(name="woo_store")
+def tracked_woo_store(tracked: Runtime, wc_sandbox: WooCommerceSandbox) -> int:
+    """A WooCommerce sandbox store with shipment tracking, connected to the module's `tracked`
+    runtime (the DropTrack configured for that module's tracking service)."""
+    wc_sandbox.store.set_tracking_mode("shipment_tracking")
+    key = wc_sandbox.store.create_key()
+    return stores.add_woocommerce_store(tracked, wc_sandbox.url, key.consumer_key,
+                                        key.consumer_secret, "hook-secret")
 
 
 def _configure(runtime: Runtime, **tracking: object) -> None:

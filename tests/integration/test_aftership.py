@@ -33,7 +33,6 @@ from sandboxes.aftership import DEFAULT_API_KEY, AfterShipState
 from sandboxes.trackers.timelines import handover_for
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
-from tests.helpers.sandbox_17track import TRACKER_EPOCH
 from tests.helpers.sandbox_trackers import Sandbox, configure_aftership
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
 from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)
@@ -62,11 +61,6 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(TRACKER_EPOCH)
-
-
-@pytest.fixture
 def tracked(runtime: Runtime, aftership: AfterShipSandbox, clock: FrozenClock) -> Runtime:
     runtime.clock = clock
     aftership.state.clock = clock
@@ -79,16 +73,6 @@ def hooks_to(tracked: Runtime, aftership: AfterShipSandbox, live_url: str) -> It
     """AfterShip's admin webhook URL pointed at DropTrack's live intake."""
     aftership.state.webhook_url = live_url + HOOK
     yield live_url
-
-
-@pytest.fixture
-def woo_store(tracked: Runtime, wc_sandbox: WooCommerceSandbox) -> int:
-    from integration.accounts import stores
-
-    wc_sandbox.store.set_tracking_mode("shipment_tracking")
-    key = wc_sandbox.store.create_key()
-    return stores.add_woocommerce_store(tracked, wc_sandbox.url, key.consumer_key,
-                                        key.consumer_secret, "hook-secret")
 
 
 SCENARIOS = {

@@ -28,7 +28,6 @@ from integration.sync.tracking.service import set_source
 from sandboxes.dhl import DEFAULT_API_KEY, DhlState
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
-from tests.helpers.sandbox_17track import TRACKER_EPOCH
 from tests.helpers.sandbox_trackers import Sandbox, configure_dhl
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
 from tests.integration.test_seventeen_track import Spreadsheet, register, shipment_of
@@ -42,26 +41,11 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(TRACKER_EPOCH)
-
-
-@pytest.fixture
 def tracked(runtime: Runtime, dhl: DhlSandbox, clock: FrozenClock) -> Runtime:
     runtime.clock = clock
     dhl.state.clock = clock
     configure_dhl(runtime, dhl)
     return runtime
-
-
-@pytest.fixture
-def woo_store(tracked: Runtime, wc_sandbox: WooCommerceSandbox) -> int:
-    from integration.accounts import stores
-
-    wc_sandbox.store.set_tracking_mode("shipment_tracking")
-    key = wc_sandbox.store.create_key()
-    return stores.add_woocommerce_store(tracked, wc_sandbox.url, key.consumer_key,
-                                        key.consumer_secret, "hook-secret")
 
 
 def dhl_sheet(runtime: Runtime, dhl: DhlSandbox, store_id: int, folder: Path,

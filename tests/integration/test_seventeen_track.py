@@ -22,7 +22,6 @@ from connectors.tracking.seventeen_track import mapper
 from core.clock import FrozenClock
 from core.domain import Address, OrderLine, Payment, StoreOrder
 from core.status import Reason, Status, rank
-from integration.accounts import stores
 from integration.base.config import Settings
 from integration.engine.orders import import_order
 from integration.kernel.runtime import Runtime
@@ -44,7 +43,7 @@ from integration.sync.tracking.updates import TRACKING_PROBLEM
 from sandboxes.seventeen_track.timelines import handover_for
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
-from tests.helpers.sandbox_17track import TRACKER_EPOCH, Tracker, configure_tracking
+from tests.helpers.sandbox_17track import Tracker, configure_tracking
 from tests.helpers.sandbox_trackers import PushingSandbox
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
 
@@ -54,11 +53,6 @@ HOOK = "/webhooks/tracking/17track"
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     return make_settings(database_url, security={"allow_loopback_http": True})
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(TRACKER_EPOCH)
 
 
 @pytest.fixture
@@ -75,14 +69,6 @@ def pushes_to(tracked: Runtime, tracker: Tracker, live_url: str) -> Iterator[str
     """17TRACK's dashboard webhook pointed at DropTrack's live intake."""
     tracker.state.webhook_url = live_url + HOOK
     yield live_url
-
-
-@pytest.fixture
-def woo_store(tracked: Runtime, wc_sandbox: WooCommerceSandbox) -> int:
-    wc_sandbox.store.set_tracking_mode("shipment_tracking")
-    key = wc_sandbox.store.create_key()
-    return stores.add_woocommerce_store(tracked, wc_sandbox.url, key.consumer_key,
-                                        key.consumer_secret, "hook-secret")
 
 
 class Spreadsheet:
