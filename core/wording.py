@@ -514,3 +514,13 @@ def supplier_disconnected(supplier: str) -> str:
     """Kept on a supplier order waiting for its supplier's account to be reconnected."""
     return (f"waiting: {supplier} refused DropTrack's access token; DropTrack is renewing it "
             "(if it cannot, the owner is asked to connect the account again)")
+
+
+def reconnect_shopify_store(domain: str, problem: str) -> str:
+    """The owner's alert when Shopify refuses for good to renew a store's access token."""
+    return (f"{domain}: Shopify refused to renew DropTrack's access token ({problem}), so the "
+            "store is disconnected. Tracking updates for its orders wait; nothing is lost. "
+            "In the Shopify Dev Dashboard, open your app and check its client secret (if it "
+            "was rotated, copy the new one) and that the app is still installed on the store "
+            "(install it again if not). Then connect the store again on the Stores page with "
+            "the client id and secret; the waiting updates are sent on their own.")

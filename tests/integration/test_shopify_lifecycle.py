@@ -238,3 +238,71 @@ def test_compliance_deliveries_are_accepted_by_the_webhook_endpoint(
         topics = sorted(session.scalars(select(InboxDelivery.topic)))
     assert topics == ["customers/data_request", "customers/redact", "shop/redact"]
     let_live_server_settle()
+
+
+def test_a_token_that_cannot_be_renewed_disconnects_the_store_and_nothing_is_lost(
+        shopify_link: ShopifyLink) -> None:
+    """Client credentials, over real HTTP: order → fulfillment written → the token expires
+    and the app's secret was rotated in the Dev Dashboard → renewal refused → disconnected,
+    the write-back waits → the owner connects again with the new secret → it lands once."""
+    runtime, seeded = shopify_link.runtime, shopify_link.seeded
+    state = seeded.sandbox.state
+    use_admin_base(runtime, seeded.sandbox.public_url)
+    seeded.app.custom = True  # a Dev Dashboard app installed on the owner's own store
+    assert connect_custom_app(runtime, seeded.domain, seeded.app.client_id,
+                              seeded.app.client_secret) == shopify_link.store_id
+    order = state.place_order(seeded.domain)
+    shopify_link.import_sandbox_order(order)
+    now = shopify_link.clock.now()
+    shopify_link.ship(CarrierEvent("e1", Status.IN_TRANSIT, now + DAY))
+    assert run_jobs(runtime, "store.writeback") == 1
+    [fulfillment] = state.fulfillments.values()
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT"]
+
+    seeded.app.client_secret = "shpss_rotated_in_the_dev_dashboard"
+    shopify_link.clock.advance(timedelta(hours=24))  # the 86,399 s token has expired
+    shopify_link.ship(CarrierEvent("e2", Status.DELIVERED, now + 2 * DAY))
+    assert run_jobs(runtime, "store.writeback") == 1  # 401 → renewal refused (invalid_client)
+    store = shopify_link.store()
+    assert store.state == stores.DISCONNECTED and store.credentials_encrypted
+    with runtime.db.read() as session:
+        [alert] = session.scalars(select(Alert).where(Alert.kind == "shopify_token")).all()
+        assert session.scalars(select(OutboxJob).where(OutboxJob.state == "dead")).all() == []
+    assert "invalid_client" in alert.message and "client secret" in alert.message
+    assert "Dev Dashboard" in alert.message and "connect the store again" in alert.message
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT"]
+    # Nothing renews or writes while disconnected (the sweep skips it, a write-back waits).
+    assert queue_token_renewals(runtime) == 0
+    calls = shopify_link.sandbox_usage.calls
+    shopify_link.ship(CarrierEvent("e3", Status.DELIVERED, now + 2 * DAY + timedelta(hours=1)))
+    run_jobs(runtime, "store.writeback")
+    assert shopify_link.sandbox_usage.calls == calls
+
+    with pytest.raises(stores.StoreError, match="invalid_client"):  # the old secret: refused
+        connect_custom_app(runtime, seeded.domain, seeded.app.client_id, "shpss_old")
+    assert shopify_link.store().state == stores.DISCONNECTED
+    connect_custom_app(runtime, seeded.domain, seeded.app.client_id, seeded.app.client_secret)
+    assert shopify_link.store().state == stores.ACTIVE
+    assert run_jobs(runtime, "store.writeback") >= 1
+    assert run_jobs(runtime, "store.writeback") == 0
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT", "DELIVERED"]
+    with runtime.db.read() as session:
+        assert session.get_one(Alert, alert.id).resolved_at is not None
+        assert session.scalars(select(OutboxJob).where(OutboxJob.state == "dead")).all() == []
+    assert "disconnected_at" not in shopify_link.store().settings
+
+
+def test_a_renewal_refused_in_the_sweep_disconnects_the_store(
+        shopify_link: ShopifyLink) -> None:
+    runtime, seeded = shopify_link.runtime, shopify_link.seeded
+    use_admin_base(runtime, seeded.sandbox.public_url)
+    seeded.app.custom = True
+    connect_custom_app(runtime, seeded.domain, seeded.app.client_id, seeded.app.client_secret)
+    shopify_link.clock.advance(timedelta(hours=23, minutes=55))
+    seeded.app.client_secret = "shpss_rotated"
+    assert queue_token_renewals(runtime) == 1
+    assert run_jobs(runtime, RENEW_TOKEN_JOB) == 1
+    assert shopify_link.store().state == stores.DISCONNECTED
+    with runtime.db.read() as session:
+        assert session.scalars(select(OutboxJob).where(OutboxJob.state == "dead")).all() == []
+        assert len(session.scalars(select(Alert)).all()) == 1

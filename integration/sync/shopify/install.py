@@ -15,6 +15,7 @@ from integration.accounts import stores
 from integration.accounts.audit import record_audit
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
+from integration.sync.connection import resume_after_reconnect
 from integration.sync.shopify.store import queue_webhook_check
 
 
@@ -28,6 +29,7 @@ def connect_store(runtime: Runtime, shop: str, credentials: Credentials, *, acto
     with runtime.db.write() as session:
         store = stores.find_shopify_store(session, domain)
         action = "store.reinstalled" if store is not None else "store.installed"
+        was_disconnected = store is not None and store.state == stores.DISCONNECTED
         if store is None:
             store = Store(platform=stores.SHOPIFY, domain=domain, name=domain, settings={},
                           created_at=now)
@@ -42,6 +44,8 @@ def connect_store(runtime: Runtime, shop: str, credentials: Credentials, *, acto
         store.settings = {**(store.settings or {}), **(settings or {})}
         store.updated_at = now
         session.flush()
+        if was_disconnected:
+            resume_after_reconnect(session, store, now)
         record_audit(session, now, actor, action, store_id=store.id, subject=domain,
                      details={"kind": credentials.kind, "scope": credentials.scope})
         queue_webhook_check(session, store.id, now)
