@@ -52,9 +52,12 @@ def connect_store(runtime: Runtime, shop: str, credentials: Credentials, *, acto
         return store.id
 
 
-def connect_custom_app(runtime: Runtime, shop: str, client_id: str, client_secret: str) -> int:
+def connect_custom_app(runtime: Runtime, shop: str, client_id: str, client_secret: str, *,
+                       actor: str = "cli") -> int:
     """A merchant's own custom app: exchange its client credentials for a token (renewed the
-    same way whenever it expires), check the scopes, connect the store."""
+    same way whenever it expires), check the scopes, connect the store. The CLI and the
+    dashboard's Stores page both come here; a refusal raises StoreError and stores nothing.
+    A disconnected store connected again this way resumes its waiting write-backs."""
     domain = stores.normalize_shop_domain(shop)
     if not client_id.strip() or not client_secret.strip():
         raise stores.StoreError("the custom app's client id and secret must not be empty")
@@ -71,6 +74,6 @@ def connect_custom_app(runtime: Runtime, shop: str, client_id: str, client_secre
     if missing:
         raise stores.StoreError("the custom app lacks these access scopes: "
                                 + ", ".join(missing))
-    return connect_store(runtime, domain, credentials, actor="cli",
+    return connect_store(runtime, domain, credentials, actor=actor,
                          webhook_secret=credentials.client_secret,
                          settings={"admin_base_url": base} if base else {})
