@@ -245,18 +245,28 @@ def test_compliance_deliveries_are_accepted_by_the_webhook_endpoint(
 
 
 def test_a_token_that_cannot_be_renewed_disconnects_the_store_and_nothing_is_lost(
-        shopify_link: ShopifyLink) -> None:
-    """Client credentials, over real HTTP: order → fulfillment written → the token expires
-    and the app's secret was rotated in the Dev Dashboard → renewal refused → disconnected,
-    the write-back waits → the owner connects again with the new secret → it lands once."""
+        shopify_link: ShopifyLink, live_url: str) -> None:
+    """Client credentials, over real HTTP: order webhook → fulfillment written → the token
+    expires and the app's secret was rotated in the Dev Dashboard → renewal refused →
+    disconnected, the write-back waits → the owner connects again with the new secret → it
+    lands, once."""
     runtime, seeded = shopify_link.runtime, shopify_link.seeded
     state = seeded.sandbox.state
     use_admin_base(runtime, seeded.sandbox.public_url)
+    use_public_url(runtime, live_url)
     seeded.app.custom = True  # a Dev Dashboard app installed on the owner's own store
     assert connect_custom_app(runtime, seeded.domain, seeded.app.client_id,
                               seeded.app.client_secret) == shopify_link.store_id
-    order = state.place_order(seeded.domain)
-    shopify_link.import_sandbox_order(order)
+    assert run_jobs(runtime, "shopify.webhooks.ensure") == 1
+    seeded.sandbox.webhooks.deliveries.clear()
+    state.place_order(seeded.domain)
+    delivered = seeded.sandbox.webhooks.deliver_due()
+    assert "orders/create" in [d.topic for d in delivered]
+    assert {d.state for d in delivered} == {"delivered"}
+    let_live_server_settle()
+    assert run_jobs(runtime, "inbox.process") >= 1
+    with runtime.db.read() as session:
+        assert len(session.scalars(select(Order)).all()) == 1
     now = shopify_link.clock.now()
     shopify_link.ship(CarrierEvent("e1", Status.IN_TRANSIT, now + DAY))
     assert run_jobs(runtime, "store.writeback") == 1
