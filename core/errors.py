@@ -19,3 +19,8 @@ class RetryableError(Exception):
 
 class PermanentError(Exception):
     """Invalid data or a 4xx answer: retrying cannot help."""
+
+
+class CredentialsRefused(PermanentError):
+    """The remote refused DropTrack's credentials for good and they cannot be renewed (client
+    secret rotated, app removed): retrying cannot help, the owner must connect again."""

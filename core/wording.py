@@ -514,3 +514,32 @@ def supplier_disconnected(supplier: str) -> str:
     """Kept on a supplier order waiting for its supplier's account to be reconnected."""
     return (f"waiting: {supplier} refused DropTrack's access token; DropTrack is renewing it "
             "(if it cannot, the owner is asked to connect the account again)")
+
+
+def reconnect_shopify_store(domain: str, problem: str) -> str:
+    """The owner's alert when Shopify refuses for good to renew a store's access token."""
+    return (f"{domain}: Shopify refused to renew DropTrack's access token ({problem}), so the "
+            "store is disconnected. Tracking updates for its orders wait; nothing is lost. "
+            "In the Shopify Dev Dashboard, open your app and check its client secret (if it "
+            "was rotated, copy the new one) and that the app is still installed on the store "
+            "(install it again if not). Then connect the store again on the Stores page with "
+            "the client id and secret; the waiting updates are sent on their own.")
+
+
+def shopify_app_not_connected(problem: str) -> str:
+    """The Stores page's answer when a Dev Dashboard app's credentials do not connect."""
+    return (f"The store was not connected: {problem}. Check the shop's myshopify.com address "
+            "(Settings → Domains in the Shopify admin) and, in the Shopify Dev Dashboard, "
+            "your app's client id and secret and that the app is installed on the store. "
+            "Nothing was saved.")
+
+
+def shopify_app_connected(domain: str) -> str:
+    return (f"{domain} is connected. DropTrack renews its access token itself; updates that "
+            "waited while it was disconnected are being sent.")
+
+
+STORE_DISCONNECTED = "Disconnected: the store refused DropTrack's access"
+RECONNECT_STORE_ADVICE = ("Tracking updates for this store wait; nothing is lost. Check your "
+                          "app's client secret in the Shopify Dev Dashboard (or reinstall the "
+                          "app), then connect it again below with the client id and secret.")

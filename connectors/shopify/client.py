@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +28,7 @@ from connectors.shopify.graphql import Operation
 from connectors.shopify.ratelimit import CostLimiter, ThrottleStatus
 from connectors.shopify.tokens import CLIENT_CREDENTIALS, Credentials
 from core.clock import Clock
-from core.errors import PermanentError, RetryableError
+from core.errors import CredentialsRefused, PermanentError, RetryableError
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ RETRYABLE_CODES = frozenset({"THROTTLED", "INTERNAL_SERVER_ERROR", "SERVICE_UNAV
                              "TIMEOUT"})
 
 
-class ShopifyAuthError(PermanentError):
+class ShopifyAuthError(CredentialsRefused):
     """The token is invalid or revoked and could not be renewed (e.g. the app was removed)."""
 
 
@@ -135,7 +135,7 @@ def renew(http: httpx.Client, domain: str, credentials: Credentials, now: dateti
         token = exchanged.access_token
         if not exchanged.ok or token is None:
             raise _exchange_failure(domain, exchanged.log.code, exchanged.log.detail,
-                                    exchanged.response.status)
+                                    _shopify_status(exchanged.http_logs))
         return credentials.renewed(token.token, _lib_expiry(now, token.expires), scope=token.scope)
     refreshed = app.refresh_token_exchanged_access_token({
         "shop": shop, "refresh_token": credentials.refresh_token, "expires": "",
@@ -143,15 +143,25 @@ def renew(http: httpx.Client, domain: str, credentials: Credentials, now: dateti
     new = refreshed.access_token
     if not refreshed.ok or new is None:
         raise _exchange_failure(domain, refreshed.log.code, refreshed.log.detail,
-                                refreshed.response.status)
+                                _shopify_status(refreshed.http_logs))
     return credentials.renewed(new.token, _lib_expiry(now, new.expires), scope=new.scope,
                                refresh_token=new.refresh_token or "",
                                refresh_expires_at=_lib_expiry(now, new.refresh_token_expires))
 
 
+def _shopify_status(http_logs: Sequence[Any]) -> int:
+    """The token endpoint's own HTTP status (0: no answer). The result's `response.status` is
+    the library's advice for *our* answer to an embedded request (500 for invalid_client),
+    not Shopify's."""
+    res = getattr(http_logs[-1], "res", None) if http_logs else None
+    return int(getattr(res, "status", 0) or 0)
+
+
 def _exchange_failure(domain: str, code: str, detail: str, status: int) -> Exception:
-    message = f"{domain}: token renewal failed ({code}): {detail}"
-    if code in ("network_error", "server_error") or status >= 500:
+    """No answer, a 5xx or a 429 is retried; any other refusal (400/401 invalid_client,
+    invalid_grant, app uninstalled) is for good: the owner has to connect again."""
+    message = f"{domain}: token renewal failed ({code}): {detail.split('. Respond ')[0]}"
+    if code in ("network_error", "server_error") or status == 429 or status >= 500:
         return RetryableError(message)
     return ShopifyAuthError(message)
 

@@ -19,6 +19,12 @@ from integration.storage.models import Store
 SHOPIFY = "shopify"
 WOOCOMMERCE = "woocommerce"
 
+# Store states. `disconnected`: its credentials were refused for good (e.g. a client secret
+# rotated); its write-backs wait and resume when the owner connects it again.
+ACTIVE = "active"
+DISCONNECTED = "disconnected"
+UNINSTALLED = "uninstalled"
+
 _SHOP_DOMAIN = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-]*\.myshopify\.com$")
 
 

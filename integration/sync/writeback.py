@@ -24,8 +24,11 @@ from connectors.store_base import (
     StoreConnector,
 )
 from connectors.url_safety import UnsafeURLError, check_outbound_url
+from core import wording
+from core.errors import CredentialsRefused
 from core.status import Reason, Status
 from core.wording import customer_note
+from integration.accounts import stores
 from integration.engine import bindings, eta
 from integration.engine.orders import ORDER
 from integration.engine.tracking import WRITEBACK_JOB
@@ -52,6 +55,14 @@ STORE_CONNECTORS = {
     "shopify": "connectors.shopify.connector",
     "woocommerce": "connectors.woocommerce.connector",
 }
+
+
+def _disconnect(runtime: Runtime, store: Store, exc: CredentialsRefused) -> None:
+    from integration.sync.connection import mark_disconnected
+
+    message = (wording.reconnect_shopify_store(store.domain, str(exc))
+               if store.platform == stores.SHOPIFY else str(exc))
+    mark_disconnected(runtime, store.id, message)
 
 
 def store_access(runtime: Runtime, store: Store) -> StoreAccess:
@@ -193,7 +204,11 @@ def write_back(runtime: Runtime, claimed: ClaimedJob) -> None:
         session.expunge(store)
         current = snapshot(session, shipment,
                            store_state_known=no_attempt_since_last_write(session, claimed))
-    if store.state != "active":
+    if store.state == stores.DISCONNECTED:  # waits: queued again when it is reconnected
+        log.info("order %s: store %d is disconnected; the write-back waits",
+                 current.order_number, store.id)
+        return
+    if store.state != stores.ACTIVE:
         return
     if (current.written_status, current.written_tracking_number) == (
             current.status, current.tracking_number):
@@ -203,6 +218,9 @@ def write_back(runtime: Runtime, claimed: ClaimedJob) -> None:
     except RetryableError as exc:  # the store is (maybe) down: its circuit counts this
         tag(exc, f"store:{store.id}")
         raise
+    except CredentialsRefused as exc:  # for good: disconnected, this write-back waits
+        _disconnect(runtime, store, exc)
+        return
     with runtime.db.write() as session:
         row = session.get_one(Shipment, shipment_id)
         row.written_status, row.written_tracking_number = current.status, current.tracking_number

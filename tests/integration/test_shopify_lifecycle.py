@@ -7,12 +7,14 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from connectors.shopify.tokens import CLIENT_CREDENTIALS
 from core.domain import CarrierEvent
 from core.status import Status
-from integration.accounts import stores
+from integration.accounts import owners, stores
 from integration.jobs import inbox
 from integration.kernel.runtime import Runtime
 from integration.storage.models import (
@@ -41,6 +43,8 @@ from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)
     shopify_limiter_fixture,
     shopify_link_fixture,
 )
+from tests.integration.test_admin_dashboard import sign_in, token
+from tests.integration.test_admin_data import OWNER_EMAIL, OWNER_PASSWORD
 
 DAY = timedelta(days=1)
 
@@ -238,3 +242,148 @@ def test_compliance_deliveries_are_accepted_by_the_webhook_endpoint(
         topics = sorted(session.scalars(select(InboxDelivery.topic)))
     assert topics == ["customers/data_request", "customers/redact", "shop/redact"]
     let_live_server_settle()
+
+
+def test_a_token_that_cannot_be_renewed_disconnects_the_store_and_nothing_is_lost(
+        shopify_link: ShopifyLink, live_url: str) -> None:
+    """Client credentials, over real HTTP: order webhook → fulfillment written → the token
+    expires and the app's secret was rotated in the Dev Dashboard → renewal refused →
+    disconnected, the write-back waits → the owner connects again with the new secret → it
+    lands, once."""
+    runtime, seeded = shopify_link.runtime, shopify_link.seeded
+    state = seeded.sandbox.state
+    use_admin_base(runtime, seeded.sandbox.public_url)
+    use_public_url(runtime, live_url)
+    seeded.app.custom = True  # a Dev Dashboard app installed on the owner's own store
+    assert connect_custom_app(runtime, seeded.domain, seeded.app.client_id,
+                              seeded.app.client_secret) == shopify_link.store_id
+    assert run_jobs(runtime, "shopify.webhooks.ensure") == 1
+    seeded.sandbox.webhooks.deliveries.clear()
+    state.place_order(seeded.domain)
+    delivered = seeded.sandbox.webhooks.deliver_due()
+    assert "orders/create" in [d.topic for d in delivered]
+    assert {d.state for d in delivered} == {"delivered"}
+    let_live_server_settle()
+    assert run_jobs(runtime, "inbox.process") >= 1
+    with runtime.db.read() as session:
+        assert len(session.scalars(select(Order)).all()) == 1
+    now = shopify_link.clock.now()
+    shopify_link.ship(CarrierEvent("e1", Status.IN_TRANSIT, now + DAY))
+    assert run_jobs(runtime, "store.writeback") == 1
+    [fulfillment] = state.fulfillments.values()
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT"]
+
+    seeded.app.client_secret = "shpss_rotated_in_the_dev_dashboard"
+    shopify_link.clock.advance(timedelta(hours=24))  # the 86,399 s token has expired
+    shopify_link.ship(CarrierEvent("e2", Status.DELIVERED, now + 2 * DAY))
+    assert run_jobs(runtime, "store.writeback") == 1  # 401 → renewal refused (invalid_client)
+    store = shopify_link.store()
+    assert store.state == stores.DISCONNECTED and store.credentials_encrypted
+    with runtime.db.read() as session:
+        [alert] = session.scalars(select(Alert).where(Alert.kind == "shopify_token")).all()
+        assert session.scalars(select(OutboxJob).where(OutboxJob.state == "dead")).all() == []
+    assert "invalid_client" in alert.message and "client secret" in alert.message
+    assert "Dev Dashboard" in alert.message and "connect the store again" in alert.message
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT"]
+    # Nothing renews or writes while disconnected (the sweep skips it, a write-back waits).
+    assert queue_token_renewals(runtime) == 0
+    calls = shopify_link.sandbox_usage.calls
+    shopify_link.ship(CarrierEvent("e3", Status.DELIVERED, now + 2 * DAY + timedelta(hours=1)))
+    run_jobs(runtime, "store.writeback")
+    assert shopify_link.sandbox_usage.calls == calls
+
+    with pytest.raises(stores.StoreError, match="invalid_client"):  # the old secret: refused
+        connect_custom_app(runtime, seeded.domain, seeded.app.client_id, "shpss_old")
+    assert shopify_link.store().state == stores.DISCONNECTED
+    connect_custom_app(runtime, seeded.domain, seeded.app.client_id, seeded.app.client_secret)
+    assert shopify_link.store().state == stores.ACTIVE
+    assert run_jobs(runtime, "store.writeback") >= 1
+    assert run_jobs(runtime, "store.writeback") == 0
+    assert [e.status for e in fulfillment.events] == ["IN_TRANSIT", "DELIVERED"]
+    with runtime.db.read() as session:
+        assert session.get_one(Alert, alert.id).resolved_at is not None
+        assert session.scalars(select(OutboxJob).where(OutboxJob.state == "dead")).all() == []
+    assert "disconnected_at" not in shopify_link.store().settings
+
+
+def test_a_renewal_refused_in_the_sweep_disconnects_the_store(
+        shopify_link: ShopifyLink) -> None:
+    runtime, seeded = shopify_link.runtime, shopify_link.seeded
+    use_admin_base(runtime, seeded.sandbox.public_url)
+    seeded.app.custom = True
+    connect_custom_app(runtime, seeded.domain, seeded.app.client_id, seeded.app.client_secret)
+    shopify_link.clock.advance(timedelta(hours=23, minutes=55))
+    seeded.app.client_secret = "shpss_rotated"
+    assert queue_token_renewals(runtime) == 1
+    assert run_jobs(runtime, RENEW_TOKEN_JOB) == 1
+    assert shopify_link.store().state == stores.DISCONNECTED
+    with runtime.db.read() as session:
+        assert session.scalars(select(OutboxJob).where(OutboxJob.state == "dead")).all() == []
+        assert len(session.scalars(select(Alert)).all()) == 1
+
+
+def test_the_stores_page_connects_and_reconnects_a_dev_dashboard_app(
+        shopify_link: ShopifyLink, client: FlaskClient) -> None:
+    """The dashboard's form: same code path as the CLI, over real HTTP to the sandbox's token
+    endpoint; bad input is refused with a clear error and stores nothing; the secret is never
+    shown back and is encrypted at rest; a disconnected store is connected again there."""
+    runtime, sandbox = shopify_link.runtime, shopify_link.seeded.sandbox
+    use_admin_base(runtime, sandbox.public_url)
+    with runtime.db.write() as session:
+        owners.create_user(session, OWNER_EMAIL, OWNER_PASSWORD, shopify_link.clock.now())
+    custom = sandbox.state.create_app(name="Merchant's own", custom=True)
+    shop = sandbox.state.create_shop("form-shop")
+
+    def submit(shop_domain: str, secret: str, csrf: str | None = "/admin/stores"
+               ) -> TestResponse:
+        data = {"shop": shop_domain, "client_id": custom.client_id, "client_secret": secret}
+        if csrf:
+            data["csrf_token"] = token(client, csrf)
+        return client.post("/admin/stores/shopify/app", data=data)
+
+    before = stores.list_stores(runtime)
+    signed_out = submit(shop.domain, custom.client_secret, csrf="/admin/login")
+    assert signed_out.status_code == 302 and "/admin/login" in signed_out.headers["Location"]
+    assert sign_in(client).status_code == 302
+    assert submit(shop.domain, custom.client_secret, csrf=None).status_code == 400
+    assert stores.list_stores(runtime) == before
+    for bad_shop, secret, words in (
+            ("https://evil.example", custom.client_secret, "myshopify.com"),
+            (shop.domain, "shpss_wrong", "invalid_client"),
+            (shop.domain, "", "must not be empty")):
+        refused = submit(bad_shop, secret)
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and words in page and "Nothing was saved" in page
+        assert custom.client_secret not in page
+    assert stores.list_stores(runtime) == before
+
+    done = submit("form-shop", custom.client_secret)  # the handle alone is enough
+    assert done.status_code == 302
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "form-shop.myshopify.com is connected" in page
+    assert custom.client_secret not in page
+    with runtime.db.read() as session:
+        store = session.scalars(select(Store).where(Store.domain == shop.domain)).one()
+        assert custom.client_secret not in (store.credentials_encrypted or "")
+        actions = session.scalars(select(AuditLog.action).where(
+            AuditLog.store_id == store.id)).all()
+    credentials = runtime.secrets.decrypt_json(store.credentials_encrypted or "")
+    assert credentials["kind"] == CLIENT_CREDENTIALS and store.state == stores.ACTIVE
+    assert "store.installed" in actions
+
+    # The secret is rotated, the renewal refused: the page says so and connects it again.
+    custom.client_secret = "shpss_rotated"
+    shopify_link.clock.advance(timedelta(hours=23, minutes=55))
+    queue_token_renewals(runtime)
+    run_jobs(runtime, RENEW_TOKEN_JOB)
+    assert sign_in(client).status_code == 302  # a day later: signed out meanwhile
+    page = client.get("/admin/stores").get_data(as_text=True)
+    assert "Disconnected" in page and "Dev Dashboard" in page and "Connect again" in page
+    assert submit(shop.domain, "shpss_old").status_code == 400
+    assert submit(shop.domain, custom.client_secret).status_code == 302
+    with runtime.db.read() as session:
+        store = session.scalars(select(Store).where(Store.domain == shop.domain)).one()
+        assert session.scalars(select(Alert).where(Alert.store_id == store.id,
+                                                   Alert.resolved_at.is_(None))).all() == []
+    assert store.state == stores.ACTIVE
+    assert "Connect again" not in client.get("/admin/stores").get_data(as_text=True)

@@ -168,3 +168,28 @@ def test_every_budgeted_cost_is_the_documented_cost_of_the_selection(
                     if isinstance(d, OperationDefinitionNode)]
     schema = load_real_schema(CONTRACTS_DIR / REAL_SDL_RELATIVE_PATH)
     assert CostCalculator(schema, definition, {}, {}).requested() == operation.estimated_cost
+
+
+@pytest.mark.parametrize(("code", "status", "for_good"), [
+    ("invalid_client", 400, True),  # the secret rotated in the Dev Dashboard
+    ("invalid_client", 401, True),  # the app uninstalled
+    ("invalid_grant", 400, True),
+    ("exchange_error", 403, True),
+    ("invalid_shop", 0, True),  # refused before any request: retrying cannot help
+    ("network_error", 0, False),
+    ("exchange_error", 429, False),
+    ("exchange_error", 502, False),
+    ("server_error", 500, False),
+])
+def test_only_a_refusal_from_the_token_endpoint_is_for_good(code: str, status: int,
+                                                            for_good: bool) -> None:
+    from connectors.shopify.client import ShopifyAuthError, _exchange_failure, _shopify_status
+    from core.errors import CredentialsRefused
+
+    error = _exchange_failure("a.myshopify.com", code, "Client credentials are invalid. "
+                              "Respond 500 Internal Server Error using the provided response.",
+                              status)
+    assert isinstance(error, CredentialsRefused) is for_good
+    assert isinstance(error, ShopifyAuthError if for_good else RetryableError)
+    assert "Respond 500" not in str(error)  # the library's advice is not the owner's words
+    assert _shopify_status([]) == 0

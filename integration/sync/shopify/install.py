@@ -15,6 +15,7 @@ from integration.accounts import stores
 from integration.accounts.audit import record_audit
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
+from integration.sync.connection import resume_after_reconnect
 from integration.sync.shopify.store import queue_webhook_check
 
 
@@ -28,6 +29,7 @@ def connect_store(runtime: Runtime, shop: str, credentials: Credentials, *, acto
     with runtime.db.write() as session:
         store = stores.find_shopify_store(session, domain)
         action = "store.reinstalled" if store is not None else "store.installed"
+        was_disconnected = store is not None and store.state == stores.DISCONNECTED
         if store is None:
             store = Store(platform=stores.SHOPIFY, domain=domain, name=domain, settings={},
                           created_at=now)
@@ -42,15 +44,20 @@ def connect_store(runtime: Runtime, shop: str, credentials: Credentials, *, acto
         store.settings = {**(store.settings or {}), **(settings or {})}
         store.updated_at = now
         session.flush()
+        if was_disconnected:
+            resume_after_reconnect(session, store, now)
         record_audit(session, now, actor, action, store_id=store.id, subject=domain,
                      details={"kind": credentials.kind, "scope": credentials.scope})
         queue_webhook_check(session, store.id, now)
         return store.id
 
 
-def connect_custom_app(runtime: Runtime, shop: str, client_id: str, client_secret: str) -> int:
+def connect_custom_app(runtime: Runtime, shop: str, client_id: str, client_secret: str, *,
+                       actor: str = "cli") -> int:
     """A merchant's own custom app: exchange its client credentials for a token (renewed the
-    same way whenever it expires), check the scopes, connect the store."""
+    same way whenever it expires), check the scopes, connect the store. The CLI and the
+    dashboard's Stores page both come here; a refusal raises StoreError and stores nothing.
+    A disconnected store connected again this way resumes its waiting write-backs."""
     domain = stores.normalize_shop_domain(shop)
     if not client_id.strip() or not client_secret.strip():
         raise stores.StoreError("the custom app's client id and secret must not be empty")
@@ -67,6 +74,6 @@ def connect_custom_app(runtime: Runtime, shop: str, client_id: str, client_secre
     if missing:
         raise stores.StoreError("the custom app lacks these access scopes: "
                                 + ", ".join(missing))
-    return connect_store(runtime, domain, credentials, actor="cli",
+    return connect_store(runtime, domain, credentials, actor=actor,
                          webhook_secret=credentials.client_secret,
                          settings={"admin_base_url": base} if base else {})

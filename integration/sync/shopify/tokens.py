@@ -10,13 +10,15 @@ from sqlalchemy import select
 from connectors.shopify.client import ShopifyAuthError, http_client, renew
 from connectors.shopify.settings import StoreSettings
 from connectors.shopify.tokens import Credentials
+from core import wording
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
-from integration.jobs import alerts, outbox
+from integration.jobs import outbox
 from integration.jobs.outbox import ClaimedJob
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
+from integration.sync.connection import mark_disconnected
 from integration.sync.shopify.store import active_store
 from integration.sync.writeback import store_access
 
@@ -49,7 +51,8 @@ def queue_token_renewals(runtime: Runtime) -> int:
 @job(RENEW_TOKEN_JOB)
 def renew_token(runtime: Runtime, claimed: ClaimedJob) -> None:
     """Renew one store's token if it still needs it (a job queued twice renews once). A token
-    Shopify no longer renews raises an owner alert; any other failure is retried."""
+    Shopify refuses to renew (invalid client, app removed: a 4xx from the token endpoint)
+    disconnects the store with the owner's alert; any other failure is retried."""
     store = active_store(runtime, int(claimed.payload["store_id"]))
     if store is None:
         return
@@ -62,13 +65,10 @@ def renew_token(runtime: Runtime, claimed: ClaimedJob) -> None:
     try:
         with http_client(settings.admin_base_url) as http:
             access.save_credentials(renew(http, store.domain, credentials, now).as_dict())
-    except ShopifyAuthError as exc:
+    except ShopifyAuthError as exc:  # refused for good (a network error is retried)
         log.warning("store %d: %s", store.id, exc)
-        with runtime.db.write() as session:
-            alerts.raise_alert(session, "shopify_token", f"{store.id}:{credentials.expires_at}",
-                               f"{store.domain}: DropTrack can no longer renew its access "
-                               "token; open the app in Shopify to reinstall it.", now,
-                               store_id=store.id)
+        mark_disconnected(runtime, store.id, wording.reconnect_shopify_store(store.domain,
+                                                                             str(exc)))
 
 
 def forget_uninstalled_tokens(runtime: Runtime) -> None:

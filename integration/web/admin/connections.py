@@ -24,6 +24,7 @@ from connectors.shopify.settings import StoreSettings as ShopifySettings
 from connectors.woocommerce.settings import SETTINGS_KEY as WOO_KEY
 from connectors.woocommerce.settings import StoreSettings as WooSettings
 from connectors.woocommerce.settings import merged
+from core import wording
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
 from integration.engine.actions import ActionError
@@ -133,6 +134,8 @@ def store_health(session: Session, now: datetime) -> list[StoreHealth]:
         if store.state == "uninstalled":
             connection = "Uninstalled: the app was removed from the store"
             advice = advice or "Install it again to resume tracking."
+        elif store.state == stores.DISCONNECTED:
+            connection, advice = wording.STORE_DISCONNECTED, wording.RECONNECT_STORE_ADVICE
         elif not has_keys:
             connection = "Not connected: no API credentials"
             advice = advice or "Connect the store again below."

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from core import wording
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
 from integration.accounts.supplier_kinds import KIND_MODULES, connectable_kinds, kind_of
@@ -313,15 +314,16 @@ def delete_mapping(mapping_id: int) -> ResponseReturnValue:
 # --- stores -----------------------------------------------------------------------------------
 
 
-def _stores_page(error: str | None = None, shop: str = "",
-                 code: int = 200) -> ResponseReturnValue:
+def _stores_page(error: str | None = None, shop: str = "", code: int = 200,
+                 app_form: dict[str, str] | None = None) -> ResponseReturnValue:
     rt = runtime()
     with rt.db.read() as db:
         rows = connections.store_health(db, rt.clock.now())
     shopify_ready = bool(rt.settings.shopify.client_id and rt.settings.shopify.client_secret)
     allow_form_redirects_to_stores()
     return render_template("admin/stores.html", stores=rows, error=error, shop=shop,
-                           shopify_ready=shopify_ready, section="stores"), code
+                           shopify_ready=shopify_ready, section="stores",
+                           app_form=app_form or {}), code
 
 
 @blueprint.get("/stores")
@@ -342,6 +344,27 @@ def connect_shopify() -> ResponseReturnValue:
     except ValueError as exc:
         return _stores_page(str(exc), shop, 503)
     return redirect(target)
+
+
+@blueprint.post("/stores/shopify/app")
+def connect_shopify_app() -> ResponseReturnValue:
+    """A Dev Dashboard app installed on the owner's store: shop + client id + client secret
+    (the CLI's `stores add-shopify --client-id --client-secret`, same code path). Also how a
+    disconnected store is connected again. The secret is never shown back."""
+    from integration.sync.shopify.install import connect_custom_app
+
+    shop = request.form.get("shop", "").strip()[:255]
+    if shop and "." not in shop:
+        shop = f"{shop}.myshopify.com"
+    client_id = request.form.get("client_id", "").strip()[:255]
+    secret = request.form.get("client_secret", "").strip()[:1000]
+    try:
+        connect_custom_app(runtime(), shop, client_id, secret, actor=g.user.actor)
+    except stores.StoreError as exc:
+        return _stores_page(wording.shopify_app_not_connected(str(exc)), code=400,
+                            app_form={"shop": shop, "client_id": client_id})
+    flash(wording.shopify_app_connected(stores.normalize_shop_domain(shop)), "ok")
+    return redirect(url_for("admin.stores_page"))
 
 
 # --- settings ---------------------------------------------------------------------------------
