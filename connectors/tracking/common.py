@@ -83,6 +83,31 @@ def service_http(settings: ServiceSettings, limiter: RequestLimiter,
     return http
 
 
+class ServiceClient:
+    """What every service's client does the same way: one HTTP client per account, with its
+    auth header (`AUTH_HEADER` = the key), JSON bodies, retries and the shared limiter, and
+    the count of calls it made. Each service's client adds its calls and envelope."""
+
+    AUTH_HEADER: ClassVar[str] = ""
+    JSON_BODIES: ClassVar[bool] = True
+
+    def __init__(self, settings: ServiceSettings, limiter: RequestLimiter, *,
+                 retries: int = 3, sleep: Callable[[float], None] | None = None,
+                 **options: Any) -> None:
+        headers = {self.AUTH_HEADER: settings.api_key}
+        if self.JSON_BODIES:
+            headers["Content-Type"] = "application/json"
+        self.http = service_http(settings, limiter, headers, retries=retries, sleep=sleep,
+                                 **options)
+
+    @property
+    def calls(self) -> int:
+        return self.http.calls
+
+    def close(self) -> None:
+        self.http.close()
+
+
 class HoldsClient:
     """A connector's calls so far and its close, for a connector that holds one client."""
 

@@ -22,7 +22,7 @@ from connectors.tracking.aftership import units
 from connectors.tracking.aftership.mapper import Envelope, parse_envelope
 from connectors.tracking.aftership.settings import AfterShipSettings
 from connectors.tracking.base import ProblemKind
-from connectors.tracking.common import service_http
+from connectors.tracking.common import ServiceClient
 from core.errors import PermanentError, RetryableError
 
 AUTH_HEADER = "as-api-key"
@@ -32,20 +32,13 @@ class AfterShipAuthError(PermanentError):
     """The key was refused (wrong key, or the request is not allowed for this account)."""
 
 
-class AfterShipClient:
+class AfterShipClient(ServiceClient):
+    AUTH_HEADER = AUTH_HEADER
+
     def __init__(self, settings: AfterShipSettings, limiter: RequestLimiter, *,
                  retries: int = 3, sleep: Callable[[float], None] | None = None) -> None:
+        super().__init__(settings, limiter, retries=retries, sleep=sleep)
         self.settings = settings
-        self.http = service_http(settings, limiter, {AUTH_HEADER: settings.api_key,
-                                                     "Content-Type": "application/json"},
-                                 retries=retries, sleep=sleep)
-
-    @property
-    def calls(self) -> int:
-        return self.http.calls
-
-    def close(self) -> None:
-        self.http.close()
 
     def call(self, method: str, path: str, **kwargs: Any) -> Envelope:
         """One request; the envelope (also of a 4xx naming a problem), or an error saying

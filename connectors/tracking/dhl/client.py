@@ -19,7 +19,7 @@ import orjson
 from connectors.http import HttpError, TransientHttpError
 from connectors.request_limits import RequestLimiter
 from connectors.tracking.base import QuotaExhausted
-from connectors.tracking.common import service_http
+from connectors.tracking.common import ServiceClient
 from connectors.tracking.dhl import mapper, units
 from connectors.tracking.dhl.settings import DhlSettings
 from core.errors import PermanentError
@@ -40,22 +40,17 @@ class DhlProblem(PermanentError):
         self.status = status
 
 
-class DhlClient:
+class DhlClient(ServiceClient):
+    AUTH_HEADER = AUTH_HEADER
+    JSON_BODIES = False  # GET only
+
     def __init__(self, settings: DhlSettings, limiter: RequestLimiter, *,
                  now: Callable[[], datetime] | None = None, retries: int = 2,
                  sleep: Callable[[float], None] | None = None) -> None:
+        super().__init__(settings, limiter, retries=retries, sleep=sleep,
+                         max_retry_wait_seconds=PER_SECOND_WAIT_SECONDS)
         self.settings = settings
         self.now = now or (lambda: datetime.now(UTC))
-        self.http = service_http(settings, limiter, {AUTH_HEADER: settings.api_key},
-                                 retries=retries, sleep=sleep,
-                                 max_retry_wait_seconds=PER_SECOND_WAIT_SECONDS)
-
-    @property
-    def calls(self) -> int:
-        return self.http.calls
-
-    def close(self) -> None:
-        self.http.close()
 
     def shipments(self, number: str, service: str | None = None) -> Any:
         """The `shipments` answer for one number, or DhlProblem / DhlAuthError /

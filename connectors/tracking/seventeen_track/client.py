@@ -16,7 +16,7 @@ from typing import Any
 from connectors.http import HttpError
 from connectors.request_limits import RequestLimiter
 from connectors.tracking.base import ProblemKind, QuotaExhausted
-from connectors.tracking.common import service_http
+from connectors.tracking.common import ServiceClient
 from connectors.tracking.seventeen_track import units
 from connectors.tracking.seventeen_track.mapper import Envelope, parse_envelope
 from connectors.tracking.seventeen_track.settings import SeventeenTrackSettings
@@ -31,20 +31,13 @@ class SeventeenTrackAuthError(PermanentError):
     """The key was refused (wrong key, IP not whitelisted, account disabled)."""
 
 
-class SeventeenTrackClient:
+class SeventeenTrackClient(ServiceClient):
+    AUTH_HEADER = AUTH_HEADER
+
     def __init__(self, settings: SeventeenTrackSettings, limiter: RequestLimiter, *,
                  retries: int = 3, sleep: Callable[[float], None] | None = None) -> None:
+        super().__init__(settings, limiter, retries=retries, sleep=sleep)
         self.settings = settings
-        self.http = service_http(settings, limiter, {AUTH_HEADER: settings.api_key,
-                                                     "Content-Type": "application/json"},
-                                 retries=retries, sleep=sleep)
-
-    @property
-    def calls(self) -> int:
-        return self.http.calls
-
-    def close(self) -> None:
-        self.http.close()
 
     def call(self, endpoint: str, payload: Any) -> Envelope:
         """POST one endpoint; the envelope, or an error saying whether to retry."""
