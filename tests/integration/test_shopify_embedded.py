@@ -184,5 +184,5 @@ def test_the_sweep_renews_the_exchanged_token_with_rotation(client: FlaskClient,
     assert state.authenticate(SHOP_A, second.access_token) is not None
     assert first.refresh_token not in state.refresh_tokens
     # The store stays active and its pages keep working with the renewed token.
-    status, body, _ = open_app(client, embedded.session_token(SHOP_A))
+    status, _body, _ = open_app(client, embedded.session_token(SHOP_A))
     assert status == 200 and embedded.credentials(SHOP_A) == second
