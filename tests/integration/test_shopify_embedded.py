@@ -10,6 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from flask.testing import FlaskClient
+from playwright.sync_api import Page, Route
 from sqlalchemy import select
 
 from connectors.shopify.tokens import OAUTH, Credentials
@@ -186,3 +187,58 @@ def test_the_sweep_renews_the_exchanged_token_with_rotation(client: FlaskClient,
     # The store stays active and its pages keep working with the renewed token.
     status, _body, _ = open_app(client, embedded.session_token(SHOP_A))
     assert status == 200 and embedded.credentials(SHOP_A) == second
+
+
+APP_ORIGIN = "https://droptrack.example"
+
+
+def admin_frame(page: Page, parent: str, app_url: str, live_url: str) -> None:
+    """Serve `parent` (Shopify admin, or a stranger's site) as a page that frames `app_url`,
+    and an empty App Bridge script (the CDN is not reachable from the tests). DropTrack is
+    reached as `https://droptrack.example`, each request passed over HTTP to the live server
+    (Chromium refuses a public page framing a loopback address)."""
+    def serve_app(route: Route) -> None:
+        url = route.request.url.replace(APP_ORIGIN, live_url, 1)
+        route.fulfill(response=route.fetch(url=url))
+
+    page.route(f"{APP_ORIGIN}/**", serve_app)
+    def serve_parent(route: Route) -> None:
+        route.fulfill(status=200, content_type="text/html", body=(
+            f'<!doctype html><title>Shopify admin</title>'
+            f'<iframe id="app" name="app-iframe" src="{app_url}" width="900" height="700">'
+            f'</iframe>'))
+
+    page.route(f"{parent}/**", serve_parent)
+    page.route("https://cdn.shopify.com/**", lambda route: route.fulfill(
+        status=200, content_type="text/javascript", body=""))
+
+
+def test_chromium_shows_the_embedded_pages_inside_a_shopify_admin_frame(
+        page: Page, live_url: str, embedded: Embedded) -> None:
+    now = embedded.clock.now()
+    assert httpx.get(f"{live_url}/embedded/", params={
+        "id_token": embedded.session_token(SHOP_B)}).status_code == 200
+    with embedded.runtime.db.write() as session:
+        session.add(Order(store_id=embedded.store_id(SHOP_B), number="#B-1", email="b@x.example",
+                          created_at=now, updated_at=now))
+    app_url = f"{APP_ORIGIN}/embedded/?" + str(httpx.QueryParams(
+        {"id_token": embedded.session_token(SHOP_A), "embedded": "1",
+         "host": "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYWxwaGEtbWVyY2hhbnQ"}))
+    admin_frame(page, "https://admin.shopify.com", app_url, live_url)
+    page.goto("https://admin.shopify.com/store/alpha-merchant/apps/droptrack")
+    frame = page.frame_locator("#app")
+    frame.locator("h1").filter(has_text=f"DropTrack for {SHOP_A}").wait_for()
+    assert frame.locator("#total-orders").inner_text() == "0"
+    frame.get_by_role("link", name="Orders").click()  # the link carries the session token
+    frame.locator("#no-orders").wait_for()
+    assert "#B-1" not in frame.locator("main").inner_text()
+
+    # Framed by anyone else, the browser refuses to show it (frame-ancestors).
+    stranger = page.context.new_page()
+    admin_frame(stranger, "https://evil.example", app_url, live_url)
+    stranger.goto("https://evil.example/", wait_until="load")  # load waits for the frame
+    child = next(f for f in stranger.frames if f != stranger.main_frame)
+    # The same URL that loaded inside Shopify admin above ends on Chromium's error page here:
+    # the answer's frame-ancestors does not name this parent.
+    child.wait_for_url(lambda url: url.startswith("chrome-error://"))
+    assert "DropTrack for" not in child.content()
