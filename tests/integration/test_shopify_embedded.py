@@ -17,7 +17,7 @@ from connectors.shopify.tokens import OAUTH, Credentials
 from core.clock import FrozenClock
 from integration.base.config import Settings
 from integration.kernel.runtime import Runtime
-from integration.storage.models import AuditLog, Order, Store
+from integration.storage.models import Alert, AuditLog, Order, Store
 from integration.sync.shopify.tokens import RENEW_TOKEN_JOB, queue_token_renewals
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
@@ -242,3 +242,30 @@ def test_chromium_shows_the_embedded_pages_inside_a_shopify_admin_frame(
     # the answer's frame-ancestors does not name this parent.
     child.wait_for_url(lambda url: url.startswith("chrome-error://"))
     assert "DropTrack for" not in child.content()
+
+
+def test_a_disconnected_store_is_connected_again_by_the_next_embedded_open(
+        client: FlaskClient, embedded: Embedded) -> None:
+    """A refresh refused for good disconnects the store (the usual sweep); the merchant opening
+    DropTrack in the admin again exchanges a new session token and the store is active again,
+    its access alert resolved."""
+    assert open_app(client, embedded.session_token(SHOP_A))[0] == 200
+    first = embedded.credentials(SHOP_A)
+    embedded.sandbox.state.refresh_tokens.clear()  # Shopify no longer knows the refresh token
+    embedded.clock.advance(timedelta(minutes=55))
+    assert queue_token_renewals(embedded.runtime) == 1
+    run_jobs(embedded.runtime, RENEW_TOKEN_JOB)
+    with embedded.runtime.db.read() as session:
+        assert session.scalars(select(Store.state).where(Store.domain == SHOP_A)).one() == \
+            "disconnected"
+        assert session.scalars(select(Alert).where(Alert.resolved_at.is_(None))).all()
+
+    status, body, _ = open_app(client, embedded.session_token(SHOP_A))
+    assert status == 200, body
+    renewed = embedded.credentials(SHOP_A)
+    assert renewed.access_token != first.access_token and renewed.refresh_token
+    with embedded.runtime.db.read() as session:
+        assert session.scalars(select(Store.state).where(Store.domain == SHOP_A)).one() == \
+            "active"
+        assert session.scalars(select(Alert).where(Alert.resolved_at.is_(None))).all() == []
+        assert len(session.scalars(select(Store)).all()) == 1
