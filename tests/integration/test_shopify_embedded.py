@@ -269,3 +269,15 @@ def test_a_disconnected_store_is_connected_again_by_the_next_embedded_open(
             "active"
         assert session.scalars(select(Alert).where(Alert.resolved_at.is_(None))).all() == []
         assert len(session.scalars(select(Store)).all()) == 1
+
+
+def test_a_refused_token_exchange_stores_nothing_and_says_what_to_do(
+        client: FlaskClient, embedded: Embedded) -> None:
+    token = issue_session_token(embedded.sandbox, SHOP_A, CLIENT_ID)
+    embedded.sandbox.state.apps[CLIENT_ID].client_secret = "shpss_" + "9" * 32  # rotated there
+    status, body, _ = open_app(client, token)
+    assert status == 502
+    assert "Shopify did not give DropTrack access to alpha-merchant.myshopify.com" in body
+    assert CLIENT_SECRET not in body
+    with embedded.runtime.db.read() as session:
+        assert session.scalars(select(Store)).all() == []
