@@ -543,3 +543,13 @@ STORE_DISCONNECTED = "Disconnected: the store refused DropTrack's access"
 RECONNECT_STORE_ADVICE = ("Tracking updates for this store wait; nothing is lost. Check your "
                           "app's client secret in the Shopify Dev Dashboard (or reinstall the "
                           "app), then connect it again below with the client id and secret.")
+
+
+# --- the embedded admin (inside Shopify admin) -------------------------------------------------
+EMBEDDED_SESSION_REFUSED = ("Shopify did not vouch for this request (missing, expired or forged "
+                            "session token). Reload DropTrack from your Shopify admin.")
+EMBEDDED_SHOP_UNKNOWN = ("This DropTrack is private: {shop} is not one of its owner's shops. "
+                         "The owner can connect it from DropTrack's Stores page, signed in.")
+EMBEDDED_EXCHANGE_FAILED = ("Shopify did not give DropTrack access to {shop} yet ({problem}). "
+                            "Reload the app from your Shopify admin; if it keeps failing, "
+                            "reinstall DropTrack.")

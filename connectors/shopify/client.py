@@ -26,7 +26,8 @@ from shopify_app.graphql.admin_graphql import admin_graphql_request
 from connectors.http import USER_AGENT, parse_retry_after
 from connectors.shopify.graphql import Operation
 from connectors.shopify.ratelimit import CostLimiter, ThrottleStatus
-from connectors.shopify.tokens import CLIENT_CREDENTIALS, Credentials
+from connectors.shopify.session_tokens import SessionToken
+from connectors.shopify.tokens import CLIENT_CREDENTIALS, OAUTH, Credentials
 from core.clock import Clock
 from core.errors import CredentialsRefused, PermanentError, RetryableError
 
@@ -147,6 +148,29 @@ def renew(http: httpx.Client, domain: str, credentials: Credentials, now: dateti
     return credentials.renewed(new.token, _lib_expiry(now, new.expires), scope=new.scope,
                                refresh_token=new.refresh_token or "",
                                refresh_expires_at=_lib_expiry(now, new.refresh_token_expires))
+
+
+def exchange_session_token(http: httpx.Client, session: SessionToken, client_id: str,
+                           client_secret: str, now: datetime) -> Credentials:
+    """Token exchange (embedded app, managed install): a verified session token becomes an
+    expiring offline token (60 min) with a rotating refresh token, renewed by `renew` like an
+    authorization-code install's."""
+    app = shopify_app.ShopifyApp(client_id, client_secret)
+    exchanged = app.exchange_using_token_exchange(
+        "offline", id_token={"exchangeable": True, "token": session.raw,
+                             "claims": session.claims}, expiring=True, http_client=http)
+    token = exchanged.access_token
+    if not exchanged.ok or token is None:
+        raise _exchange_failure(session.shop, exchanged.log.code, exchanged.log.detail,
+                                _shopify_status(exchanged.http_logs))
+    refresh_expires = _lib_expiry(now, token.refresh_token_expires)
+    expires = _lib_expiry(now, token.expires)
+    return Credentials(access_token=token.token, kind=OAUTH, scope=token.scope,
+                       expires_at=expires.isoformat() if expires else "",
+                       refresh_token=token.refresh_token or "",
+                       refresh_token_expires_at=refresh_expires.isoformat()
+                       if refresh_expires else "",
+                       client_id=client_id, client_secret=client_secret)
 
 
 def _shopify_status(http_logs: Sequence[Any]) -> int:

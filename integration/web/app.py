@@ -108,6 +108,7 @@ def configure_blueprints(app: Flask) -> None:
     from integration.web import (
         admin,
         api,
+        embedded,
         health,
         metrics,
         shopify_app,
@@ -115,7 +116,8 @@ def configure_blueprints(app: Flask) -> None:
         woocommerce_connect,
     )
 
-    for module in (health, shopify_app, woocommerce_connect, admin, tracking, api, metrics):
+    for module in (health, shopify_app, woocommerce_connect, admin, embedded, tracking, api,
+                   metrics):
         app.register_blueprint(module.blueprint)
 
 

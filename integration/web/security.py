@@ -101,12 +101,18 @@ def allow_form_redirects_to_stores() -> None:
 
 
 def content_security_policy(frame_ancestors: list[str], nonce: str,
-                            form_action_extra: list[str] | None = None) -> str:
-    ancestors = " ".join(["'self'", *frame_ancestors])
+                            form_action_extra: list[str] | None = None, *,
+                            script_extra: list[str] | None = None,
+                            ancestors_only: list[str] | None = None) -> str:
+    """`ancestors_only` replaces `'self' + frame_ancestors` (the embedded admin: exactly the
+    shop's admin origins)."""
+    ancestors = " ".join(ancestors_only if ancestors_only is not None
+                         else ["'self'", *frame_ancestors])
     form_action = " ".join(["'self'", *(form_action_extra or [])])
+    scripts = " ".join(["'self'", f"'nonce-{nonce}'", *(script_extra or [])])
     return "; ".join([
         "default-src 'none'",
-        f"script-src 'self' 'nonce-{nonce}'",
+        f"script-src {scripts}",
         "style-src 'self'",
         "img-src 'self' data:",
         "font-src 'self'",

@@ -151,7 +151,7 @@ def install() -> ResponseReturnValue:
     except stores.StoreError:
         return _problem("Not a Shopify store", "The shop must be a name.myshopify.com domain.",
                         400)
-    if not _may_connect(rt, shop):
+    if not may_connect(rt, shop):
         _report_install_request(rt, shop)
         return _problem("This DropTrack is private",
                         f"{shop} is not one of the shops its owner connected. The owner can "
@@ -170,7 +170,7 @@ def install() -> ResponseReturnValue:
 INSTALL_REQUEST_ALERT = "shopify_install_request"
 
 
-def _may_connect(rt: Runtime, shop: str) -> bool:
+def may_connect(rt: Runtime, shop: str) -> bool:
     """A self-hosted DropTrack connects only its owner's shops: one on the allow-list, one
     already connected (a reinstall), or one the signed-in owner is installing right now."""
     from integration.web.admin.auth import load_user  # the admin imports this module

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import jwt
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -25,6 +26,11 @@ from sandboxes.shopify.state import (
 )
 
 oauth = Blueprint("shopify_oauth", __name__)
+
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
+OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"  # noqa: S105
+SESSION_TOKEN_TTL = timedelta(seconds=60)
 
 
 def _sandbox() -> ShopifySandbox:
@@ -110,10 +116,14 @@ def access_token(path_shop: str | None = None) -> Response:
                     or old.revoked or old.refresh_expires_at is None
                     or now >= old.refresh_expires_at):
                 return _error(400, "invalid_grant", "The refresh token is invalid or expired")
+            # Rotation: a new refresh token each time; the old one keeps working until the
+            # new token is first used (a lost answer can be retried with the old one).
+            box.state.retire_predecessor(old)
             token = box.state.issue_token(shop, app.client_id, old.scopes, expiring=True)
-            old.revoked = True
-            box.state.refresh_tokens.pop(str(old.refresh_token), None)
+            token.replaces = old.refresh_token
             return jsonify(_token_body(token, now))
+        if grant_type == TOKEN_EXCHANGE_GRANT:
+            return _token_exchange(box, app, shop, data, now)
         if grant_type == "client_credentials":
             if not app.custom:
                 return _error(400, "unauthorized_client",
@@ -156,3 +166,55 @@ def authorize_url(base_url: str, shop: str, client_id: str, scopes: str, redirec
     query = urlencode({"client_id": client_id, "scope": scopes, "redirect_uri": redirect_uri,
                        "state": state})
     return f"{base_url.rstrip('/')}/shops/{shop}/admin/oauth/authorize?{query}"
+
+
+# ------------------------------------------------------------------ session tokens (App Bridge)
+def issue_session_token(box: ShopifySandbox, shop: str, client_id: str, *, user_id: str = "1",
+                        secret: str | None = None, audience: str | None = None,
+                        lifetime: timedelta = SESSION_TOKEN_TTL) -> str:
+    """What App Bridge's `shopify.idToken()` gives the embedded app: an HS256 JWT signed with
+    the app's client secret (`secret`/`audience` override it for tests of forgeries)."""
+    app = box.state.apps[client_id]
+    now = box.clock.now()
+    issued = int(now.timestamp())
+    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}",
+              "aud": audience if audience is not None else app.client_id, "sub": user_id,
+              "exp": issued + int(lifetime.total_seconds()), "nbf": issued, "iat": issued,
+              "jti": secrets.token_hex(16), "sid": secrets.token_hex(16)}
+    return jwt.encode(claims, secret if secret is not None else app.client_secret,
+                      algorithm="HS256")
+
+
+@oauth.post("/shops/<path_shop>/admin/apps/<client_id>/session_token")
+def session_token(path_shop: str, client_id: str) -> Response:
+    """Sandbox only: stands in for App Bridge inside the admin (the merchant is signed in)."""
+    box = _sandbox()
+    if box.state.shop(path_shop) is None or client_id not in box.state.apps:
+        return _error(404, "not_found", "Shop or app not found")
+    return jsonify({"token": issue_session_token(box, path_shop, client_id)})
+
+
+def _token_exchange(box: ShopifySandbox, app: Any, shop: str, data: dict[str, Any],
+                    now: datetime) -> Response:
+    """Token exchange (managed install): a valid session token of this app for this shop
+    becomes an offline access token; `expiring=1` gives 60 min + a rotating refresh token."""
+    if data.get("subject_token_type") != ID_TOKEN_TYPE:
+        return _error(400, "invalid_request", "subject_token_type must be an id_token")
+    if data.get("requested_token_type") != OFFLINE_TOKEN_TYPE:
+        return _error(400, "invalid_request", "Only offline access tokens are supported here")
+    try:
+        claims = jwt.decode(str(data.get("subject_token", "")), app.client_secret,
+                            algorithms=["HS256"], audience=app.client_id,
+                            options={"verify_exp": False, "verify_nbf": False,
+                                     "verify_iat": False})
+    except jwt.PyJWTError:
+        return _error(400, "invalid_subject_token", "The session token is invalid")
+    moment = now.timestamp()
+    if not (int(claims.get("nbf", 0)) - 5 <= moment < int(claims.get("exp", 0)) + 5):
+        return _error(400, "invalid_subject_token", "The session token has expired")
+    if urlsplit(str(claims.get("dest", ""))).hostname != shop:
+        return _error(400, "invalid_subject_token", "The session token is for another shop")
+    box.state.shops[shop].installed_client_ids.add(app.client_id)
+    expiring = str(data.get("expiring", "0")) == "1"
+    token = box.state.issue_token(shop, app.client_id, app.scopes, expiring=expiring)
+    return jsonify(_token_body(token, now))

@@ -107,6 +107,9 @@ class AccessToken:
     refresh_expires_at: datetime | None = None
     revoked: bool = False
     used: bool = False
+    # Rotation: the refresh token this one replaced stays valid until this token (its access
+    # token or its refresh token) is first used (Shopify since 2026-08-28).
+    replaces: str | None = None
 
 
 @dataclass
@@ -537,7 +540,17 @@ class SandboxState:
             if token.client_id not in self.shops[shop].installed_client_ids:
                 return None
             token.used = True
+            self.retire_predecessor(token)
             return token
+
+    def retire_predecessor(self, token: AccessToken) -> None:
+        """The replacement was used: the refresh token it replaced stops working."""
+        with self.lock:
+            if token.replaces:
+                old = self.refresh_tokens.pop(token.replaces, None)
+                if old is not None:
+                    old.revoked = True
+                token.replaces = None
 
     def expire_token(self, access_token: str) -> None:
         with self.lock:

@@ -6,13 +6,22 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from jwt import decode
 from playwright.sync_api import Page, Route
 from shopify_app.exchange.client_credentials import exchange_using_client_credentials
 from shopify_app.exchange.refresh_token import refresh_access_token
 
 from core.clock import FrozenClock
 from sandboxes.server import BackgroundServer
-from sandboxes.shopify.oauth import authorize_url, signed_install_url, verify_callback
+from sandboxes.shopify.oauth import (
+    ID_TOKEN_TYPE,
+    OFFLINE_TOKEN_TYPE,
+    TOKEN_EXCHANGE_GRANT,
+    authorize_url,
+    issue_session_token,
+    signed_install_url,
+    verify_callback,
+)
 from sandboxes.shopify.signing import oauth_hmac
 from tests.helpers.sandbox_shopify import SeededStore, graphql
 
@@ -158,3 +167,59 @@ def test_merchant_clicks_install_in_a_browser(shopify_store: SeededStore,
     query = dict(parse_qsl(urlsplit(landed[0]).query))
     assert query["state"] == "n-2"
     assert verify_callback(query, shopify_store.app.client_secret)
+
+
+def test_token_exchange_and_refresh_rotation(shopify_store: SeededStore,
+                                             shopify_http: httpx.Client,
+                                             shopify_clock: FrozenClock) -> None:
+    """Token exchange as Shopify serves it (the session token must be this app's, for this
+    shop, unexpired); each refresh rotates, the old refresh token working until the new
+    token is first used."""
+    box, app = shopify_store.sandbox, shopify_store.app
+    other = box.state.create_shop("someone-else")
+    url = f"https://{shopify_store.domain}/admin/oauth/access_token"
+
+    def exchange_(subject: str, **extra: str) -> httpx.Response:
+        return shopify_http.post(url, json={
+            "client_id": app.client_id, "client_secret": app.client_secret,
+            "grant_type": TOKEN_EXCHANGE_GRANT, "subject_token": subject,
+            "subject_token_type": ID_TOKEN_TYPE, "requested_token_type": OFFLINE_TOKEN_TYPE,
+            "expiring": "1", **extra})
+
+    stale = issue_session_token(box, shopify_store.domain, app.client_id)
+    shopify_clock.advance(timedelta(seconds=90))
+    refused = [
+        exchange_(stale),
+        exchange_(issue_session_token(box, other.domain, app.client_id)),
+        exchange_(issue_session_token(box, shopify_store.domain, app.client_id,
+                                      secret="shpss_forged_forged_forged_forged_forged")),
+        exchange_(issue_session_token(box, shopify_store.domain, app.client_id),
+                  requested_token_type="urn:shopify:params:oauth:token-type:online-token"),
+    ]
+    assert [(r.status_code, r.json()["error"]) for r in refused] == [
+        (400, "invalid_subject_token"), (400, "invalid_subject_token"),
+        (400, "invalid_subject_token"), (400, "invalid_request")]
+    issued = exchange_(issue_session_token(box, shopify_store.domain, app.client_id)).json()
+    assert issued["expires_in"] == 3600 and issued["refresh_token"]
+    session = decode(issue_session_token(box, shopify_store.domain, app.client_id),
+                     app.client_secret, algorithms=["HS256"], audience=app.client_id,
+                     options={"verify_exp": False, "verify_nbf": False, "verify_iat": False})
+    assert session["iss"] == f"https://{shopify_store.domain}/admin"
+    assert session["dest"] == f"https://{shopify_store.domain}"
+    assert session["exp"] - session["iat"] == 60 and session["jti"] and session["sid"]
+
+    def refresh(token: str) -> httpx.Response:
+        return shopify_http.post(url, json={"client_id": app.client_id,
+                                            "client_secret": app.client_secret,
+                                            "grant_type": "refresh_token",
+                                            "refresh_token": token})
+
+    first = refresh(issued["refresh_token"]).json()
+    retried = refresh(issued["refresh_token"])  # the answer was lost: the old one still works
+    assert retried.status_code == 200
+    newest = retried.json()
+    assert newest["refresh_token"] not in (first["refresh_token"], issued["refresh_token"])
+    assert graphql(shopify_http, shopify_store, "{ shop { name } }",
+                   token=newest["access_token"]).status_code == 200
+    assert refresh(issued["refresh_token"]).json()["error"] == "invalid_grant"
+    assert refresh(newest["refresh_token"]).status_code == 200

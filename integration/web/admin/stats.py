@@ -38,9 +38,11 @@ class Overview:
 
 
 def overview(session: Session, now: datetime, promised_days: int,
-             since: timedelta = timedelta(days=90)) -> Overview:
+             since: timedelta = timedelta(days=90), store_id: int | None = None) -> Overview:
+    """Every store's numbers, or one store's (`store_id`: the embedded admin's shop)."""
+    one_store = [Order.store_id == store_id] if store_id is not None else []
     counts = dict(session.execute(select(Order.status, func.count(Order.id))
-                                  .group_by(Order.status)).all())
+                                  .where(*one_store).group_by(Order.status)).all())
     by_status = [Bar(owner_label(status),
                      counts[status.value], str(counts[status.value]))
                  for status in Status if counts.get(status.value)]
@@ -50,7 +52,8 @@ def overview(session: Session, now: datetime, promised_days: int,
         .join(Order, Order.id == Shipment.order_id)
         .outerjoin(SupplierOrder, SupplierOrder.id == Shipment.supplier_order_id)
         .outerjoin(Supplier, Supplier.id == SupplierOrder.supplier_id)
-        .where(Shipment.delivered_at.is_not(None), Shipment.delivered_at >= now - since)
+        .where(Shipment.delivered_at.is_not(None), Shipment.delivered_at >= now - since,
+               *one_store)
         .limit(DELIVERED_SAMPLE)).all()
     per_supplier: dict[str, list[float]] = {}
     per_country: dict[str, list[float]] = {}
