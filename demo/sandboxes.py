@@ -17,6 +17,7 @@ resumed demo finds the same store URLs; a busy port falls back to any free one.
 
 from __future__ import annotations
 
+import secrets
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
@@ -159,7 +160,8 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
         state: SupplierState = supplier_app.extensions["sandbox"]
         state.public_url = supplier_server.url
 
-        cj_app = cj_sandbox.build(clock, api_keys=())
+        # A fresh seed each run: a resumed demo must never hand out a tracking number twice.
+        cj_app = cj_sandbox.build(clock, api_keys=(), seed=secrets.randbits(32))
         cj: CJState = cj_app.extensions["sandbox"]
         cj.add_account(CJ_API_KEY, qps=20.0)
         cj.auto_ship_after = timedelta(hours=20)  # the warehouse ships a day after payment
