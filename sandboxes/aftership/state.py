@@ -29,8 +29,8 @@ from typing import Any
 from core.clock import Clock
 from sandboxes.aftership import vocabulary
 from sandboxes.trackers import common
-from sandboxes.trackers.common import Bucket, Life, SentPush, WebhookSender
-from sandboxes.trackers.timelines import DEFAULT_SCENARIO, SCENARIOS, Step, handover_for
+from sandboxes.trackers.common import Bucket, Life, ScenarioControl, SentPush, WebhookSender
+from sandboxes.trackers.timelines import DEFAULT_SCENARIO, Step, handover_for
 
 DEFAULT_API_KEY = "sandbox-aftership-key"
 DEFAULT_WEBHOOK_SECRET = "sandbox-aftership-webhook-secret"  # noqa: S105 (a sandbox's own)
@@ -78,7 +78,7 @@ class Tracking(Life):
 
 
 @dataclass
-class AfterShipState:
+class AfterShipState(ScenarioControl):
     clock: Clock
     api_keys: set[str] = field(default_factory=lambda: {DEFAULT_API_KEY})
     webhook_secret: str = DEFAULT_WEBHOOK_SECRET
@@ -105,16 +105,6 @@ class AfterShipState:
             self.calls.clear()
             self.faults.clear()
             self._buckets = {name: Bucket(rate) for name, rate in RATE_LIMITS.items()}
-
-    def fail_next(self, status: int, times: int = 1) -> None:
-        with self.lock:
-            self.faults.extend([status] * times)
-
-    def set_scenario(self, number: str, scenario: str) -> None:
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown scenario {scenario!r}: one of {', '.join(SCENARIOS)}")
-        with self.lock:
-            self.scenarios[number] = scenario
 
     def count(self, endpoint: str) -> None:
         with self.lock:

@@ -23,7 +23,7 @@ from typing import Any
 
 from core.clock import Clock
 from sandboxes.trackers import common
-from sandboxes.trackers.common import Bucket, Life
+from sandboxes.trackers.common import Bucket, FaultControl, Life
 from sandboxes.trackers.timelines import DEFAULT_SCENARIO, SCENARIOS
 
 DEFAULT_API_KEY = "sandbox-dhl-key"
@@ -58,7 +58,7 @@ class Shipment(Life):
 
 
 @dataclass
-class DhlState:
+class DhlState(FaultControl):
     clock: Clock
     api_keys: set[str] = field(default_factory=lambda: {DEFAULT_API_KEY})
     daily_calls: int = DAILY_CALLS
@@ -86,10 +86,6 @@ class DhlState:
     def set_rate_limit(self, per_second: float | None) -> None:
         self.rate_limit_per_second = per_second
         self.bucket = Bucket(per_second)
-
-    def fail_next(self, status: int, times: int = 1) -> None:
-        with self.lock:
-            self.faults.extend([status] * times)
 
     def ship(self, number: str, scenario: str = DEFAULT_SCENARIO,
              service: str = "ecommerce") -> None:

@@ -25,8 +25,8 @@ from typing import Any
 
 from core.clock import Clock
 from sandboxes.trackers import common
-from sandboxes.trackers.common import Bucket, Life, SentPush, WebhookSender
-from sandboxes.trackers.timelines import DEFAULT_SCENARIO, SCENARIOS, Step, handover_for
+from sandboxes.trackers.common import Bucket, Life, ScenarioControl, SentPush, WebhookSender
+from sandboxes.trackers.timelines import DEFAULT_SCENARIO, Step, handover_for
 
 DEFAULT_API_KEY = "sandbox-17track-key"
 FREE_QUOTA = 100
@@ -79,7 +79,7 @@ class Tracked(Life):
 
 
 @dataclass
-class SeventeenTrackState:
+class SeventeenTrackState(ScenarioControl):
     clock: Clock
     api_keys: set[str] = field(default_factory=lambda: {DEFAULT_API_KEY})
     quota_total: int = FREE_QUOTA
@@ -116,18 +116,9 @@ class SeventeenTrackState:
         self.rate_limit_per_second = per_second
         self.bucket = Bucket(per_second)
 
-    def fail_next(self, status: int, times: int = 1) -> None:
-        """Answer the next `times` requests with HTTP `status` (429, 500, 503 ...)."""
-        with self.lock:
-            self.faults.extend([status] * times)
-
-    def set_scenario(self, number: str, scenario: str) -> None:
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown scenario {scenario!r}: one of {', '.join(SCENARIOS)}")
-        with self.lock:
-            self.scenarios[number] = scenario
-            if number in self.tracked:
-                self.tracked[number].scenario = scenario
+    def scenario_changed(self, number: str, scenario: str) -> None:
+        if number in self.tracked:
+            self.tracked[number].scenario = scenario
 
     @property
     def quota_remain(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,6 +102,35 @@ def iso(moment: datetime) -> str:
 
 def utc(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FaultControl:
+    """Mixed into a tracker sandbox's state (which declares `lock` and `faults`): a test makes
+    the next requests fail."""
+
+    lock: threading.RLock
+    faults: deque[int]
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        """Answer the next `times` requests with HTTP `status` (429, 500, 503 ...)."""
+        with self.lock:
+            self.faults.extend([status] * times)
+
+
+class ScenarioControl(FaultControl):
+    """And presets a number's parcel life (the state declares `scenarios`)."""
+
+    scenarios: dict[str, str]
+
+    def set_scenario(self, number: str, scenario: str) -> None:
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}: one of {', '.join(SCENARIOS)}")
+        with self.lock:
+            self.scenarios[number] = scenario
+            self.scenario_changed(number, scenario)
+
+    def scenario_changed(self, number: str, scenario: str) -> None:
+        """A sandbox that already tracks the number follows the new life (default: nothing)."""
 
 
 class Life:
