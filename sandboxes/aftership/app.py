@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, request
 
 from sandboxes.aftership.state import VERSION, AfterShipState, ApiFailure
+from sandboxes.trackers.common import add_control_routes
 
 PREFIX = f"/tracking/{VERSION}"
 META = {200: ("OK", "The request was successful."),
@@ -82,22 +83,7 @@ def create_app(state: AfterShipState) -> Flask:
     def complete(tracking_id: str) -> Response:
         return _call("complete", "action", lambda s: s.complete(tracking_id, _json()))
 
-    @app.post("/_sandbox/webhook")
-    def set_webhook() -> Response:
-        body = request.get_json(silent=True) or {}
-        _state().webhook_url = str(body.get("url", ""))
-        return jsonify({"webhook_url": _state().webhook_url})
-
-    @app.post("/_sandbox/numbers/<number>/scenario")
-    def set_scenario(number: str) -> Response:
-        body = request.get_json(silent=True) or {}
-        try:
-            _state().set_scenario(number, str(body.get("scenario", "")))
-        except ValueError as exc:
-            response = jsonify({"error": str(exc)})
-            response.status_code = 400
-            return response
-        return jsonify({"number": number, "scenario": body.get("scenario")})
+    add_control_routes(app, _state)
 
     @app.post("/_sandbox/deliver_due")
     def deliver_due() -> Response:

@@ -11,6 +11,7 @@ from flask import Flask, Response, current_app, jsonify, request
 
 from sandboxes.home import Row, home_page
 from sandboxes.seventeen_track.state import ApiFailure, ItemError, SeventeenTrackState
+from sandboxes.trackers.common import add_control_routes
 
 MAX_NUMBERS = 40
 PREFIX = "/track/v2.2"
@@ -106,20 +107,7 @@ def create_app(state: SeventeenTrackState) -> Flask:
                                  "error": {"code": error.code, "message": error.message}})
         return _answer({"code": 0, "data": {"accepted": accepted, "rejected": rejected}})
 
-    @app.post("/_sandbox/webhook")
-    def set_webhook() -> Response:
-        body = request.get_json(silent=True) or {}
-        _state().webhook_url = str(body.get("url", ""))
-        return _answer({"webhook_url": _state().webhook_url})
-
-    @app.post("/_sandbox/numbers/<number>/scenario")
-    def set_scenario(number: str) -> Response:
-        body = request.get_json(silent=True) or {}
-        try:
-            _state().set_scenario(number, str(body.get("scenario", "")))
-        except ValueError as exc:
-            return _answer({"error": str(exc)}, 400)
-        return _answer({"number": number, "scenario": body.get("scenario")})
+    add_control_routes(app, _state)
 
     @app.post("/_sandbox/numbers/<number>/next")
     def next_step(number: str) -> Response:

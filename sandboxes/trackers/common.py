@@ -9,8 +9,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import requests
+from flask import Flask, Response, jsonify, request
 
 from sandboxes.trackers.timelines import SCENARIOS, Step
 
@@ -131,6 +133,29 @@ class ScenarioControl(FaultControl):
 
     def scenario_changed(self, number: str, scenario: str) -> None:
         """A sandbox that already tracks the number follows the new life (default: nothing)."""
+
+
+def add_control_routes(app: Flask, state: Callable[[], Any]) -> None:
+    """The test-only routes of a pushing tracker sandbox (its state is a ScenarioControl with
+    a `webhook_url`): where pushes go (set in the real service's dashboard, no API), and a
+    number's preset parcel life."""
+
+    @app.post("/_sandbox/webhook")
+    def set_webhook() -> Response:
+        body = request.get_json(silent=True) or {}
+        state().webhook_url = str(body.get("url", ""))
+        return jsonify({"webhook_url": state().webhook_url})
+
+    @app.post("/_sandbox/numbers/<number>/scenario")
+    def set_scenario(number: str) -> Response:
+        body = request.get_json(silent=True) or {}
+        try:
+            state().set_scenario(number, str(body.get("scenario", "")))
+        except ValueError as exc:
+            response = jsonify({"error": str(exc)})
+            response.status_code = 400
+            return response
+        return jsonify({"number": number, "scenario": body.get("scenario")})
 
 
 class Life:
