@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     port = int(argv[0])
-    serve_forever(create_app(port), "127.0.0.1", port)
+    serve_forever(create_app, "127.0.0.1", port)
     return 0
 
 

@@ -5,12 +5,15 @@ supplier), registered with the `droptrack` command through the `droptrack.comman
 from __future__ import annotations
 
 import signal
-import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from sandboxes.registry import SANDBOXES
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @click.command("sandbox")
@@ -28,23 +31,23 @@ def sandbox(name: str, host: str, port: int, use_https: bool, ca_file: str) -> N
     from sandboxes.server import serve_forever
     from sandboxes.tls import make_tls
 
-    if port == 0:
-        with socket.socket() as probe:
-            probe.bind((host, 0))
-            port = probe.getsockname()[1]
     tls = make_tls(host) if use_https else None
     scheme = "https" if tls else "http"
-    public_url = f"{scheme}://{host}:{port}"
-    app = registry.build(name, SystemClock(), public_url=public_url)
     if tls is not None:
         Path(ca_file).write_bytes(tls.ca_pem)
         click.echo(f"CA certificate for clients: {Path(ca_file).resolve()}")
-    click.echo(f"{name} sandbox on {public_url}")
+
+    def app_for(bound_port: int) -> Flask:
+        public_url = f"{scheme}://{host}:{bound_port}"
+        built = registry.build(name, SystemClock(), public_url=public_url)
+        click.echo(f"{name} sandbox on {public_url}")
+        return built
+
     # Ctrl-C (and SIGTERM) stop it even when started from a shell that ignores SIGINT in
     # background jobs, which Python would otherwise inherit.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    serve_forever(app, host, port, tls.server_context if tls else None)
+    serve_forever(app_for, host, port, tls.server_context if tls else None)
 
 
 COMMANDS: list[click.Command] = [sandbox]

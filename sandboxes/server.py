@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -91,9 +92,13 @@ class BackgroundServer:
         self.stop()
 
 
-def serve_forever(app: Flask, host: str, port: int,
+def serve_forever(app_for: Callable[[int], Flask], host: str, port: int,
                   ssl_context: ssl.SSLContext | None = None) -> None:
-    server = _make_server(app, host, port, ssl_context)
+    """Bind first (port 0 picks a free one), then build the app for the port it got, then
+    serve in the foreground until Ctrl-C. Binding first leaves no gap in which another
+    process could take a port picked in advance."""
+    server = _make_server(Flask("binding"), host, port, ssl_context)
+    server.wsgi_app = app_for(int(server.bind_addr[1]))
     try:
         server.serve()
     except KeyboardInterrupt:

@@ -1,9 +1,8 @@
-"""A real Redis (Debian's redis-server) on a free loopback port, for the scaled-out tests."""
+"""A real Redis (Debian's redis-server) on a Unix socket of its own, for the scaled-out tests."""
 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,14 +17,15 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.fail("redis-server not found: ./scripts/test installs Debian's redis-server")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
     folder: Path = tmp_path_factory.mktemp("redis")
+    # A Unix socket of its own, no TCP port: nothing else on the machine can answer in its
+    # place (a port picked free and released could be taken by another Redis first).
+    sock = folder / "redis.sock"
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
+        [binary, "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+         "--save", "", "--appendonly", "no", "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"unix://{sock}?db=0"
     client = redis.Redis.from_url(url)
     try:
         deadline = time.monotonic() + 20

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import socket
+import asyncio
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
@@ -34,15 +34,23 @@ def body(message: Message, subtype: str = "plain") -> str:
     raise AssertionError(f"no text/{subtype} part")
 
 
+class _OwnPortController(Controller):
+    """aiosmtpd's Controller on a port the OS picks when it binds (port 0). aiosmtpd connects
+    once to its new server before start() returns; the port is learnt from the bound socket
+    just before that (a port picked free and released could be taken by another process)."""
+
+    def _trigger_server(self) -> None:
+        assert isinstance(self.server, asyncio.Server)
+        self.port = int(self.server.sockets[0].getsockname()[1])
+        super()._trigger_server()  # type: ignore[no-untyped-call]
+
+
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = _OwnPortController(inbox, hostname="127.0.0.1", port=0)
     controller.start()
     try:
-        yield inbox, port
+        yield inbox, controller.port
     finally:
         controller.stop()

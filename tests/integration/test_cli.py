@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,8 +22,7 @@ from integration.jobs import outbox
 from integration.kernel.runtime import build_runtime
 from integration.security.crypto import SecretBox
 from integration.storage.models import Store
-from tests.helpers.processes import stop
-from tests.helpers.served import wait_until_healthy
+from tests.helpers.served import start_droptrack_serve
 
 
 @pytest.fixture
@@ -196,27 +194,17 @@ def test_commands_refuse_an_unmigrated_database(cli_env: dict[str, str],
                "--webhook-secret", "hook").exit_code == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.mark.slow
 def test_serve_starts_answers_health_and_processes_webhooks(cli_env: dict[str, str]) -> None:
-    port = _free_port()
     assert run("db", "upgrade").exit_code == 0
     assert run("stores", "add-shopify", "--shop", "a.myshopify.com", "--token", "t",
                "--webhook-secret", "hook").exit_code == 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "integration.cli", "serve", "--port", str(port)],
+    served = start_droptrack_serve(
+        [sys.executable, "-m", "integration.cli"],
         env={**os.environ, "DROPTRACK_DISPATCHER_POLL_INTERVAL_SECONDS": "0.1"},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
+        stderr=subprocess.PIPE)
+    process, base = served.process, served.url
     try:
-        wait_until_healthy(base, process)
         from tests.helpers.webhook_fixtures import shopify_headers, shopify_order_body
 
         body = shopify_order_body()
@@ -232,6 +220,6 @@ def test_serve_starts_answers_health_and_processes_webhooks(cli_env: dict[str, s
             assert time.monotonic() < deadline, "the delivery was never processed"
             time.sleep(0.2)
     finally:
-        _, errors = stop(process, signal.SIGTERM, 30)
+        _, errors = served.stop(signal.SIGTERM, 30)
     assert process.returncode == 0, errors
     assert "hook" not in errors.replace("webhook", "")

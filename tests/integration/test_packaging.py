@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,17 +19,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.helpers.served import wait_until_healthy
+from tests.helpers.served import start_droptrack_serve
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_TIMEOUT = 900  # resolving and installing the dependencies (from pip's cache when warm)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _source_copy(target: Path) -> Path:
@@ -85,16 +77,11 @@ def _serve(bin_dir: Path, workdir: Path, env: dict[str, str]) -> Iterator[str]:
     droptrack = str(bin_dir / "droptrack")
     subprocess.run([droptrack, "init"], cwd=workdir, env=env, check=True, timeout=120)
     subprocess.run([droptrack, "db", "upgrade"], cwd=workdir, env=env, check=True, timeout=120)
-    port = _free_port()
-    process = subprocess.Popen([droptrack, "serve", "--port", str(port)], cwd=workdir, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
+    served = start_droptrack_serve([droptrack], cwd=workdir, env=env, stderr=subprocess.PIPE)
     try:
-        wait_until_healthy(base, process)
-        yield base
+        yield served.url
     finally:
-        process.terminate()
-        process.communicate(timeout=30)
+        served.stop(timeout=30)
 
 
 def _check_install(bin_dir: Path, workdir: Path) -> None:

@@ -5,7 +5,6 @@ page carries the security headers."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,17 +23,11 @@ from tests.conftest import BACKEND, make_settings
 DROPTRACK = str(Path(sys.executable).with_name("droptrack"))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def serve(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     """`droptrack serve`, which must give up at once (a server that starts fails the test
     by running past the timeout)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DROPTRACK_")}
-    return subprocess.run([DROPTRACK, "serve", "--port", str(free_port())],
+    return subprocess.run([DROPTRACK, "serve", "--port", "0"],
                           env={**clean, **env}, cwd=cwd, capture_output=True, text=True,
                           timeout=60, check=False)
 

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
+from tests.helpers.served import Announced
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.parametrize(("name", "path", "status", "expect"), [
@@ -31,32 +25,18 @@ def free_port() -> int:
 ])
 def test_sandbox_starts_from_the_cli(name: str, path: str, status: int, expect: str,
                                      tmp_path: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "integration.cli", "sandbox", name, "--port", str(port)],
-        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                method = requests.post if name == "shopify" else requests.get
-                response = method(f"http://127.0.0.1:{port}{path}", timeout=2,
-                                  headers={"Host": "demo.myshopify.com"} if name == "shopify"
-                                  else {})
-                break
-            except requests.ConnectionError:
-                assert process.poll() is None, process.communicate()[0]
-                assert time.monotonic() < deadline, "sandbox did not start"
-                time.sleep(0.2)
+    served = Announced(
+        [sys.executable, "-m", "integration.cli", "sandbox", name, "--port", "0"],
+        announce=f"{name} sandbox on", cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stderr=subprocess.STDOUT)
+    try:  # it binds before it says where, so the first request finds it listening
+        method = requests.post if name == "shopify" else requests.get
+        response = method(f"{served.url}{path}", timeout=10,
+                          headers={"Host": "demo.myshopify.com"} if name == "shopify" else {})
         assert response.status_code == status, response.text
         assert expect in response.text
     finally:
-        process.send_signal(signal.SIGINT)
-        try:  # generous: a busy machine stops slowly; a sandbox that hangs still fails
-            output, _ = process.communicate(timeout=180)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            raise
-    assert f"{name} sandbox on http://127.0.0.1:{port}" in output
+        # generous: a busy machine stops slowly; a sandbox that hangs is killed and fails below
+        output, _ = served.stop(signal.SIGINT, timeout=180)
+    assert served.process.returncode == 0, output
+    assert served.url.startswith("http://127.0.0.1:") and not served.url.endswith(":0")

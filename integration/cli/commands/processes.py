@@ -19,7 +19,8 @@ from integration.storage import migrate
 
 @click.command()
 @click.option("--host", help="address to listen on (default: server.host)")
-@click.option("--port", type=int, help="port to listen on (default: server.port)")
+@click.option("--port", type=click.IntRange(0, 65535),
+              help="port to listen on (default: server.port; 0 picks a free one)")
 @pass_context
 def serve(ctx: Context, host: str | None, port: int | None) -> None:
     """Run the web app, the outbox dispatcher and the scheduler in one process."""
@@ -45,13 +46,14 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 
     signal.signal(signal.SIGTERM, _terminate)
     listen_host = host or settings.server.host
-    listen_port = port or settings.server.port
+    listen_port = settings.server.port if port is None else port
     server = build_server(app, settings, listen_host, listen_port)  # binds before work starts
+    bound_host, bound_port = server.addresses[0]  # the real port when 0 was asked for
     if dispatcher is not None:
         dispatcher.start()
     if scheduler is not None:
         scheduler.start()
-    click.echo(f"DropTrack listening on http://{listen_host}:{listen_port}")
+    click.echo(f"DropTrack listening on http://{bound_host}:{bound_port}")
     try:
         server.run()
     except KeyboardInterrupt:
