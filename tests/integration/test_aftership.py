@@ -6,9 +6,8 @@ the API's own errors (bad key, duplicate, undetectable courier, 429 and 5xx)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from core.clock import FrozenClock
 from core.status import Reason, Status, rank
 from integration.base.config import Settings
 from integration.kernel.runtime import Runtime
-from integration.storage.models import InboxDelivery, OutboxJob, SkuMapping, TrackingEvent
+from integration.storage.models import InboxDelivery, SkuMapping, TrackingEvent
 from integration.sync.tracking.polling import POLL_JOB, STOP_JOB
 from integration.sync.tracking.schedule import queue_tracking_jobs
 from integration.sync.tracking.updates import TRACKING_PROBLEM
@@ -44,11 +43,16 @@ from tests.helpers.shopify_connector import (  # noqa: F401  (fixtures)
 from tests.integration.test_seventeen_track import (
     Spreadsheet,
     alerts_of,
+    check_out_of_order_never_moves_back,
+    check_twenty_at_once_have_one_effect,
     count,
     follow,
+    post_signed,
     register,
+    ship_one_parcel,
     shipment_of,
     tracked_row,
+    whole_life,
 )
 
 HOOK = "/webhooks/tracking/aftership"
@@ -178,30 +182,16 @@ def test_a_spreadsheet_parcel_tracked_by_aftership_into_shopify(
 @pytest.fixture
 def one_parcel(tracked: Runtime, woo_store: int, tmp_path: Path,
                wc_sandbox: WooCommerceSandbox) -> str:
-    sheet = Spreadsheet(tracked, woo_store, tmp_path)
-    product = wc_sandbox.store.add_product("Mug", sku="MUG")
-    order = wc_sandbox.store.place_order([(product.id, 1)])
-    sheet.order(str(order.id), str(order.line_items[0].id))
-    sheet.ship("LX600000001CN")
-    register(tracked)
-    return "LX600000001CN"
+    return ship_one_parcel(tracked, woo_store, tmp_path, wc_sandbox, "LX600000001CN")
 
 
 def recorded(aftership: AfterShipSandbox, clock: FrozenClock,
              number: str) -> list[tuple[bytes, str]]:
-    """The number's whole life as AfterShip would send it (not sent: no webhook URL)."""
-    bodies: list[tuple[bytes, str]] = []
-    while (due := aftership.state.next_due(number)) is not None:
-        clock.set(max(due, clock.now()))
-        bodies.extend((push.body, push.sign) for push in aftership.state.deliver_due())
-    return bodies
+    return whole_life(aftership, clock, number)
 
 
 def post(url: str, body: bytes, signature: str | None) -> requests.Response:
-    headers = {"Content-Type": "application/json"}
-    if signature is not None:
-        headers["aftership-hmac-sha256"] = signature
-    return requests.post(url + HOOK, data=body, headers=headers, timeout=10)
+    return post_signed(url + HOOK, body, signature, "aftership-hmac-sha256")
 
 
 def test_a_bad_hmac_is_refused_and_nothing_is_stored(
@@ -223,41 +213,17 @@ def test_one_webhook_twenty_times_at_once_has_one_effect(
         tracked: Runtime, aftership: AfterShipSandbox, clock: FrozenClock, one_parcel: str,
         live_url: str) -> None:
     body, signature = recorded(aftership, clock, one_parcel)[-1]  # delivered
-    start = threading.Barrier(20)
-
-    def send(_: int) -> int:
-        start.wait()
-        return post(live_url, body, signature).status_code
-
-    writebacks = count(tracked, OutboxJob, OutboxJob.kind == "store.writeback")
-    with ThreadPoolExecutor(20) as pool:
-        assert list(pool.map(send, range(20))) == [200] * 20
-    assert count(tracked, InboxDelivery) == 1
-    run_jobs(tracked, "inbox.process")
-    assert count(tracked, OutboxJob, OutboxJob.kind == "store.writeback") == writebacks + 1
-    events = count(tracked, TrackingEvent)
-    assert post(live_url, body, signature).json() == {"status": "duplicate"}
-    run_jobs(tracked, "inbox.process")
-    assert count(tracked, TrackingEvent) == events
-    assert shipment_of(tracked, one_parcel).status == Status.DELIVERED
+    check_twenty_at_once_have_one_effect(tracked, lambda: post(live_url, body, signature),
+                                         one_parcel)
 
 
 def test_webhooks_out_of_order_never_move_a_status_back(
         tracked: Runtime, aftership: AfterShipSandbox, clock: FrozenClock, one_parcel: str,
         live_url: str) -> None:
     webhooks = recorded(aftership, clock, one_parcel)
-    assert len(webhooks) == 9
-    seen = []
-    for body, signature in [webhooks[-1], *reversed(webhooks[:-1])]:  # delivered first
-        assert post(live_url, body, signature).status_code == 200
-        run_jobs(tracked, "inbox.process")
-        seen.append(shipment_of(tracked, one_parcel).status)
-    assert seen == [Status.DELIVERED] * 9
-    events = count(tracked, TrackingEvent)
-    for body, signature in webhooks:  # and once more in order: every event is known
-        post(live_url, body, signature)
-        run_jobs(tracked, "inbox.process")
-    assert count(tracked, TrackingEvent) == events
+    check_out_of_order_never_moves_back(
+        tracked, [partial(post, live_url, body, signature) for body, signature in webhooks],
+        one_parcel)
     # The late pre-handover webhooks kept the last-mile number.
     assert shipment_of(tracked, one_parcel).tracking_number == handover_for(one_parcel).number
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,53 @@ def alerts_of(runtime: Runtime, kind: str) -> list[str]:
         return list(session.scalars(select(Alert.message).where(Alert.kind == kind)))
 
 
+Send = Callable[[], requests.Response]
+"""One signed webhook of a tracking service, sent to DropTrack."""
+
+
+def check_twenty_at_once_have_one_effect(runtime: Runtime, send: Send, number: str) -> None:
+    """The same signed webhook (the parcel's delivery) twenty times at once: all taken, one
+    delivery stored, one write-back, and a later copy is a duplicate that adds no event."""
+    start = threading.Barrier(20)
+
+    def at_once(_: int) -> int:
+        start.wait()
+        return send().status_code
+
+    writebacks = count(runtime, OutboxJob, OutboxJob.kind == "store.writeback")
+    with ThreadPoolExecutor(20) as pool:
+        assert list(pool.map(at_once, range(20))) == [200] * 20
+    assert count(runtime, InboxDelivery) == 1
+    run_jobs(runtime, "inbox.process")
+    assert count(runtime, OutboxJob, OutboxJob.kind == "store.writeback") == writebacks + 1
+    events = count(runtime, TrackingEvent)
+    assert send().json() == {"status": "duplicate"}
+    run_jobs(runtime, "inbox.process")
+    assert count(runtime, TrackingEvent) == events
+    assert shipment_of(runtime, number).status == Status.DELIVERED
+
+
+def check_out_of_order_never_moves_back(runtime: Runtime, webhooks: list[Send],
+                                        number: str) -> None:
+    """A parcel's nine webhooks, delivered first and the rest backwards: the status stays
+    delivered, with one write-back (none for the late ones); sent again in order, every event
+    is already known."""
+    assert len(webhooks) == 9
+    seen = []
+    writebacks = count(runtime, OutboxJob, OutboxJob.kind == "store.writeback")
+    for send in [webhooks[-1], *reversed(webhooks[:-1])]:
+        assert send().status_code == 200
+        run_jobs(runtime, "inbox.process")
+        seen.append(shipment_of(runtime, number).status)
+    assert seen == [Status.DELIVERED] * 9
+    assert count(runtime, OutboxJob, OutboxJob.kind == "store.writeback") == writebacks + 1
+    events = count(runtime, TrackingEvent)
+    for send in webhooks:
+        send()
+        run_jobs(runtime, "inbox.process")
+    assert count(runtime, TrackingEvent) == events
+
+
 # -- end to end ----------------------------------------------------------------------------
 
 SCENARIOS = {
@@ -251,33 +299,50 @@ def test_spreadsheet_parcels_tracked_by_17track_into_woocommerce(
 # -- faults --------------------------------------------------------------------------------
 
 
+def ship_one_parcel(runtime: Runtime, woo_store: int, tmp_path: Path,
+                    wc_sandbox: WooCommerceSandbox, number: str) -> str:
+    """One WooCommerce order shipped by a spreadsheet supplier as `number`, registered at the
+    tracking service."""
+    sheet = Spreadsheet(runtime, woo_store, tmp_path)
+    product = wc_sandbox.store.add_product("Mug", sku="MUG")
+    order = wc_sandbox.store.place_order([(product.id, 1)])
+    sheet.order(str(order.id), str(order.line_items[0].id))
+    sheet.ship(number)
+    register(runtime)
+    return number
+
+
+def whole_life(sandbox: PushingSandbox, clock: FrozenClock,
+               number: str) -> list[tuple[bytes, str]]:
+    """The number's whole timeline as the service would push it (body, signature), unsent."""
+    bodies: list[tuple[bytes, str]] = []
+    while (due := sandbox.state.next_due(number)) is not None:
+        clock.set(max(due, clock.now()))
+        bodies.extend((push.body, push.sign) for push in sandbox.state.deliver_due())
+    return bodies
+
+
+def post_signed(url: str, body: bytes, signature: str | None,
+                header: str) -> requests.Response:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers[header] = signature
+    return requests.post(url, data=body, headers=headers, timeout=10)
+
+
 @pytest.fixture
 def one_parcel(tracked: Runtime, tracker: Tracker, woo_store: int, tmp_path: Path,
                wc_sandbox: WooCommerceSandbox) -> str:
     """One spreadsheet parcel registered at 17TRACK (pushes not sent anywhere yet)."""
-    sheet = Spreadsheet(tracked, woo_store, tmp_path)
-    product = wc_sandbox.store.add_product("Mug", sku="MUG")
-    order = wc_sandbox.store.place_order([(product.id, 1)])
-    sheet.order(str(order.id), str(order.line_items[0].id))
-    sheet.ship("LX300000001CN")
-    register(tracked)
-    return "LX300000001CN"
+    return ship_one_parcel(tracked, woo_store, tmp_path, wc_sandbox, "LX300000001CN")
 
 
 def recorded_pushes(tracker: Tracker, clock: FrozenClock, number: str) -> list[tuple[bytes, str]]:
-    """The number's whole timeline as 17TRACK would push it (not sent: no webhook URL)."""
-    bodies: list[tuple[bytes, str]] = []
-    while (due := tracker.state.next_due(number)) is not None:
-        clock.set(max(due, clock.now()))
-        bodies.extend((push.body, push.sign) for push in tracker.state.deliver_due())
-    return bodies
+    return whole_life(tracker, clock, number)
 
 
 def post(url: str, body: bytes, sign: str | None) -> requests.Response:
-    headers = {"Content-Type": "application/json"}
-    if sign is not None:
-        headers["sign"] = sign
-    return requests.post(url + HOOK, data=body, headers=headers, timeout=10)
+    return post_signed(url + HOOK, body, sign, "sign")
 
 
 def test_a_bad_sign_is_refused_and_nothing_is_stored(
@@ -297,39 +362,16 @@ def test_the_same_push_twenty_times_at_once_has_one_effect(
         tracked: Runtime, tracker: Tracker, clock: FrozenClock, one_parcel: str,
         live_url: str) -> None:
     body, sign = recorded_pushes(tracker, clock, one_parcel)[-1]  # delivered
-    start = threading.Barrier(20)
-
-    def send(_: int) -> int:
-        start.wait()
-        return post(live_url, body, sign).status_code
-
-    writebacks = count(tracked, OutboxJob, OutboxJob.kind == "store.writeback")
-    with ThreadPoolExecutor(20) as pool:
-        assert list(pool.map(send, range(20))) == [200] * 20
-    assert count(tracked, InboxDelivery) == 1
-    run_jobs(tracked, "inbox.process")
-    assert count(tracked, OutboxJob, OutboxJob.kind == "store.writeback") == writebacks + 1
-    events = count(tracked, TrackingEvent)
-    assert post(live_url, body, sign).json() == {"status": "duplicate"}
-    run_jobs(tracked, "inbox.process")
-    assert count(tracked, TrackingEvent) == events
-    assert shipment_of(tracked, one_parcel).status == Status.DELIVERED
+    check_twenty_at_once_have_one_effect(tracked, lambda: post(live_url, body, sign), one_parcel)
 
 
 def test_pushes_out_of_order_never_move_a_status_back(
         tracked: Runtime, tracker: Tracker, clock: FrozenClock, one_parcel: str,
         live_url: str) -> None:
     pushes = recorded_pushes(tracker, clock, one_parcel)
-    assert len(pushes) == 9
-    seen = []
-    writebacks = count(tracked, OutboxJob, OutboxJob.kind == "store.writeback")
-    for body, sign in [pushes[-1], *reversed(pushes[:-1])]:  # delivered first, then the rest
-        assert post(live_url, body, sign).status_code == 200
-        run_jobs(tracked, "inbox.process")
-        seen.append(shipment_of(tracked, one_parcel).status)
-    assert seen == [Status.DELIVERED] * 9
-    # One write-back (delivered, with the last-mile number), none for the late ones.
-    assert count(tracked, OutboxJob, OutboxJob.kind == "store.writeback") == writebacks + 1
+    check_out_of_order_never_moves_back(
+        tracked, [partial(post, live_url, body, sign) for body, sign in pushes], one_parcel)
+    # the delivered push carried the last-mile number: the parcel keeps it
     assert shipment_of(tracked, one_parcel).tracking_number == handover_for(one_parcel).number
 
 
