@@ -20,7 +20,8 @@ from demo.workspace import DEFAULT_DIR
 @click.command("demo")
 @click.option("--port", default=None, type=click.IntRange(0, 65535),
               help="DropTrack's port (default: 8080, or any free port when 8080 is taken; "
-                   "0: any free port); the sandboxes take the next four when free")
+                   "0: any free port); the sandboxes and its https address take the next eight "
+                   "when free")
 @click.option("--speed", default=7200.0, show_default=True, type=click.FloatRange(min=1.0),
               help="simulated seconds per real second (7200: a real second is two hours)")
 @click.option("--orders-per-minute", default=6.0, show_default=True,

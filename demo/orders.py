@@ -137,7 +137,7 @@ class OrderStream:
         story = next(self._stories)
         platform = next(self._platforms)
         customer = next(self._customers)
-        product = self._product_for(story)
+        product = self._product_for(story, customer)
         quantity = 2 if self.rng.random() < 0.25 else 1
         if platform == SHOPIFY:
             placed = self._place_shopify(story, customer, product, quantity)
@@ -150,7 +150,7 @@ class OrderStream:
             self.placed.append(placed)
         return placed
 
-    def _product_for(self, story: Story) -> Product:
+    def _product_for(self, story: Story, customer: Customer) -> Product:
         if story is Story.OUT_OF_STOCK:
             return next(p for p in PRODUCTS if p.sku == OUT_OF_STOCK_SKU)
         if story is Story.SPREADSHEET:
@@ -158,6 +158,10 @@ class OrderStream:
                 ("CANDLE", "PRINT"))])
         if story is Story.PAYMENT_PENDING:  # CJdropshipping's turn: it ships once paid
             return next(p for p in PRODUCTS if p.supplier == CJ_SUPPLIER)
+        if story is Story.DELIVERED and customer.province:
+            # AliExpress's turn. It needs a state or province in the address (its documented
+            # validation), which only the demo's US customers have.
+            return next(p for p in PRODUCTS if p.supplier == ALIEXPRESS_SUPPLIER)
         return self.rng.choice([p for p in PRODUCTS if p.sku != OUT_OF_STOCK_SKU
                                 and p.supplier != ALIEXPRESS_SUPPLIER
                                 and p.supplier != CJ_SUPPLIER

@@ -215,7 +215,8 @@ def run_demo(options: DemoOptions, echo: Echo, stop: threading.Event) -> None:
         sandboxes = start_sandboxes(clock, first_port=port + 1,
                                     ca_file=workspace.ca_file,
                                     supplier_api_key=SUPPLIER_API_KEY,
-                                    droptrack_url=f"http://127.0.0.1:{port}")
+                                    droptrack_url=f"http://127.0.0.1:{port}",
+                                    speed=options.speed)
         running.add("sandboxes", sandboxes.stop)
         mailbox = MailSink(workspace.mail_folder).start()
         running.add("mailbox", mailbox.stop)

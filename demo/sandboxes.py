@@ -127,7 +127,8 @@ class Sandboxes:
 
 
 def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
-                    supplier_api_key: str, droptrack_url: str) -> Sandboxes:
+                    supplier_api_key: str, droptrack_url: str, speed: float) -> Sandboxes:
+    """Every sandbox, started; `speed` is how much faster than real time the clock will run."""
     started: list[BackgroundServer] = []
     try:
         shopify_app = shopify_sandbox.build(clock, public_url=f"http://{LOOPBACK}",
@@ -169,8 +170,9 @@ def start_sandboxes(clock: Clock, *, first_port: int, ca_file: Path,
         started.append(cj_server.start())
 
         # AliExpress ships a paid order a simulated day later, one parcel per item.
-        aliexpress_app = aliexpress_sandbox.build(clock, qps=None,
-                                                  auto_ship_after=timedelta(days=1))
+        aliexpress_app = aliexpress_sandbox.build(
+            clock, qps=None, auto_ship_after=timedelta(days=1),
+            timestamp_tolerance=aliexpress_sandbox.TIMESTAMP_TOLERANCE * speed)
         aliexpress_server = BackgroundServer(aliexpress_app,
                                              port=preferred_port(first_port + 5))
         started.append(aliexpress_server.start())

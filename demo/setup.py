@@ -68,8 +68,7 @@ PRODUCTS = (
     Product("POSTER", "Art print A3", "24.00", CSV_SUPPLIER, "PRINT-A3-WAVES"),
     Product("MUG-ENAMEL", "Ceramic mug, white", "13.00", CJ_SUPPLIER, "CJMUG001-WHITE",
             "439FC05B-1311-4349-87FA-1E1EF942C418"),
-    # From AliExpress (product_id|sku_attr): in the catalogue, not in the order stream's
-    # stories (buy it in a sandbox store to watch an AliExpress order go).
+    # From AliExpress (product_id|sku_attr): the delivered story of customers with a state.
     Product("SUNGLASSES", "Polarized sunglasses", "19.00", ALIEXPRESS_SUPPLIER,
             "4000903675543|73:175#Black Green;71:193#Polarized"),
 )

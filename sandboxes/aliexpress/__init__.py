@@ -25,19 +25,21 @@ from sandboxes.aliexpress.state import (
     DEFAULT_ACCOUNT,
     DEFAULT_APP_KEY,
     DEFAULT_APP_SECRET,
+    TIMESTAMP_TOLERANCE,
     AliExpressState,
 )
 
-__all__ = ["DEFAULT_ACCOUNT", "DEFAULT_APP_KEY", "DEFAULT_APP_SECRET", "AliExpressState",
-           "build"]
+__all__ = ["DEFAULT_ACCOUNT", "DEFAULT_APP_KEY", "DEFAULT_APP_SECRET", "TIMESTAMP_TOLERANCE",
+           "AliExpressState", "build"]
 
 
 def build(clock: Clock, *, public_url: str = "", app_key: str = DEFAULT_APP_KEY,
           app_secret: str = DEFAULT_APP_SECRET, qps: int | None = 20,
           repeat_mode: str = "refuse", auto_ship_after: timedelta | None = None,
-          **options: Any) -> Flask:
+          timestamp_tolerance: timedelta = TIMESTAMP_TOLERANCE, **options: Any) -> Flask:
     if options:
         raise TypeError(f"unknown aliexpress sandbox options: {', '.join(sorted(options))}")
     state = AliExpressState(clock, apps={app_key: app_secret}, qps=qps,
-                            repeat_mode=repeat_mode, auto_ship_after=auto_ship_after)
+                            repeat_mode=repeat_mode, auto_ship_after=auto_ship_after,
+                            timestamp_tolerance=timestamp_tolerance)
     return create_app(state)

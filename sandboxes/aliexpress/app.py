@@ -17,7 +17,6 @@ from markupsafe import escape
 from sandboxes.aliexpress.signing import signature_matches
 from sandboxes.aliexpress.state import (
     DEFAULT_ACCOUNT,
-    TIMESTAMP_TOLERANCE,
     AliExpressState,
     Grant,
     PlatformFailure,
@@ -123,7 +122,7 @@ def _check_system(state: AliExpressState, params: dict[str, str], api_path: str)
     except (ValueError, OverflowError):
         raise PlatformFailure("InvalidParameter", "timestamp must be epoch milliseconds") \
             from None
-    if abs(sent - state.clock.now()) > TIMESTAMP_TOLERANCE:
+    if abs(sent - state.clock.now()) > state.timestamp_tolerance:
         raise PlatformFailure("InvalidTimestamp", "The timestamp is out of range")
     if not signature_matches(params, secret, api_path):
         raise PlatformFailure("IncompleteSignature", "The request signature does not conform "

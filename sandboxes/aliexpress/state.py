@@ -150,7 +150,8 @@ class AliExpressState:
     def __init__(self, clock: Clock, *, apps: dict[str, str] | None = None,
                  qps: int | None = 20, repeat_mode: str = "refuse",
                  catalogue: dict[str, SandboxProduct] | None = None,
-                 auto_ship_after: timedelta | None = None) -> None:
+                 auto_ship_after: timedelta | None = None,
+                 timestamp_tolerance: timedelta = TIMESTAMP_TOLERANCE) -> None:
         if repeat_mode not in ("refuse", "replay"):
             raise ValueError("repeat_mode is 'refuse' or 'replay'")
         self.clock = clock
@@ -159,6 +160,10 @@ class AliExpressState:
         self.repeat_mode = repeat_mode
         # When set (the demo), a paid order ships this long after payment, one parcel per item.
         self.auto_ship_after = auto_ship_after
+        # How far a request's timestamp may be from the gateway's clock. The gateway's
+        # tolerance is for real clocks; on an accelerated clock (the demo) it is widened by the
+        # speed-up, so that it still bounds the same real time in flight.
+        self.timestamp_tolerance = timestamp_tolerance
         self.catalogue = catalogue or default_catalogue()
         self.lock = threading.RLock()
         self.codes: dict[str, tuple[str, str, datetime]] = {}  # code -> (app, user, issued)

@@ -151,13 +151,14 @@ def test_the_demo_tells_the_whole_story_and_stops_cleanly(demo: DemoProcess, pag
     assert number.count() == 1 and number.inner_text()
     assert page.locator(".woocommerce-OrderUpdate-description").count() >= 1
 
-    # Orders from both stores reached DropTrack and went to every supplier (CJ included).
+    # Orders from both stores reached DropTrack and went to every supplier (CJ, AliExpress).
     def forwarded_to_all() -> bool:
         kinds = demo.query("SELECT DISTINCT s.kind FROM supplier_orders o JOIN suppliers s "
                            "ON s.id = o.supplier_id WHERE o.forwarded_at IS NOT NULL")
-        return {row[0] for row in kinds} == {"rest", "csv", "cj"}
+        return {row[0] for row in kinds} == {"rest", "csv", "cj", "aliexpress"}
 
-    demo.eventually(forwarded_to_all, "orders forwarded to the REST, CSV and CJ suppliers")
+    demo.eventually(forwarded_to_all,
+                    "orders forwarded to the REST, CSV, CJ and AliExpress suppliers")
 
     # The spreadsheet supplier sends only numbers: the 17TRACK sandbox tracks its parcels, and
     # its signed pushes move them beyond "shipped" (statuses from a tracking service).
