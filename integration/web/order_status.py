@@ -1,0 +1,161 @@
+"""The order status page extension's endpoint: DropTrack's status, reason, action and estimated
+window for one order, asked by the customer account UI extension (`extensions/order-status/`).
+
+The extension runs in the customer's browser on Shopify's CDN origin and calls
+`GET /shopify/extension/order-status?order=gid://shopify/Order/<id>[&fulfillment=gid://shopify/
+Fulfillment/<id>]` with `Authorization: Bearer <session token>` (`shopify.sessionToken.get()`).
+The token is checked by shopifyapp's `verify_customer_account_ui_ext_req`: HS256 signature with
+the app's client secret (HMAC compared by PyJWT in constant time), `aud` = the client id,
+`exp`/`nbf` with 10 s leeway on the machine's wall clock (Shopify's tokens are in real time;
+DropTrack's business clock, which the demo runs fast, is not consulted). shopifyapp lets a token
+without `exp` or `dest` through, so this module also requires `exp`, `nbf`, `iat`, `iss` and
+`dest`, `dest` naming one `*.myshopify.com` shop and `iss` the same shop. A missing, expired,
+forged, wrong-audience or malformed token, or one for a shop DropTrack does not serve, gets 401
+with a JSON error and nothing about any order.
+
+CORS (as Shopify documents for extension back ends): the preflight `OPTIONS` gets shopifyapp's
+204 with `Access-Control-Allow-Origin: *`, `Allow-Headers: Authorization, Content-Type`; every
+answer (errors too) carries `Access-Control-Allow-Origin: *` so the extension can read it. No
+cookies are involved: the token is the only proof.
+
+What a token proves, and so what is answered: the request comes from DropTrack's extension
+rendering for the shop in `dest`. It does not name the order, and order status pages render
+before the customer logs in too (no `sub`). So:
+- the order is looked up only within the store of `dest` (a foreign or unknown id is the same
+  404);
+- the answer is the customer's words only (`core/wording.py` through
+  `integration.engine.tracking_view.store_order_view`, the /track page's view): status, reason
+  and what to do, estimated window, per parcel the same; no e-mail, name, address, tracking
+  number, carrier events or places (Shopify's own page shows the tracking to its customer);
+- lookups count against the /track page's per-address limit (scope `extension`).
+A `sub` (a signed-in customer's GID) grants nothing more and is not checked against the order:
+DropTrack does not store Shopify customer ids, and the answer above is safe without one.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from shopify_app.types import AppConfig, RequestInput
+from shopify_app.verify.customer_account_ui_ext import verify_customer_account_ui_ext_req
+
+from core import wording
+from integration.accounts import stores
+from integration.engine.tracking_view import ParcelView, TrackingView, store_order_view
+from integration.web.security import csrf_exempt, runtime
+from integration.web.tracking import TOO_MANY, lookups_allowed
+
+log = logging.getLogger(__name__)
+
+PATH = "/shopify/extension/order-status"
+REQUIRED_CLAIMS = ("iss", "dest", "aud", "exp", "nbf", "iat")
+MAX_REF_LENGTH = 100
+
+blueprint = Blueprint("order_status", __name__)
+
+
+def _cors(response: Response, extra: dict[str, str] | None = None) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Vary", "Authorization")
+    for name, value in (extra or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _error(status: int, error: str, message: str) -> Response:
+    response = jsonify(error=error, message=message)
+    response.status_code = status
+    return _cors(response)
+
+
+def _shop_of(claims: dict[str, Any]) -> str | None:
+    """The shop the token names, or None when its claims are incomplete or disagree."""
+    if any(claims.get(name) in (None, "") for name in REQUIRED_CLAIMS):
+        return None
+    if not all(isinstance(claims[name], int | float) for name in ("exp", "nbf", "iat")):
+        return None
+
+    def host(value: Any) -> str:
+        text = str(value).strip().lower()
+        text = text.split("://", 1)[1] if "://" in text else text
+        return text.split("/", 1)[0]
+
+    try:
+        shop = stores.normalize_shop_domain(host(claims["dest"]))
+    except stores.StoreError:
+        return None
+    return shop if host(claims["iss"]) == shop else None
+
+
+def _parcel(parcel: ParcelView) -> dict[str, Any]:
+    return {"status": parcel.status, "label": parcel.label, "note": parcel.note,
+            "action_needed": parcel.action_needed, "carrier": parcel.carrier,
+            "eta_from": _iso(parcel.eta_from), "eta_to": _iso(parcel.eta_to),
+            "window": wording.delivery_window(parcel.eta_from, parcel.eta_to),
+            "delivered_at": _iso(parcel.delivered_at)}
+
+
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else str(moment.isoformat())
+
+
+def _answer(view: TrackingView, fulfillment: ParcelView | None) -> dict[str, Any]:
+    return {"title": wording.EXTENSION_TITLE, "order": view.order_number,
+            "status": view.status, "label": view.label, "note": view.note,
+            "action_needed": view.action_needed, "eta_from": _iso(view.eta_from),
+            "eta_to": _iso(view.eta_to), "late": view.late,
+            "window": wording.delivery_window(view.eta_from, view.eta_to),
+            "parcels": [_parcel(p) for p in view.parcels],
+            "fulfillment": _parcel(fulfillment) if fulfillment is not None else None}
+
+
+@blueprint.route(PATH, methods=["GET", "OPTIONS"])
+@csrf_exempt
+def order_status() -> ResponseReturnValue:
+    rt = runtime()
+    app = rt.settings.shopify
+    config: AppConfig = {"client_id": app.client_id, "client_secret": app.client_secret,
+                         "old_client_secret": None}
+    asked: RequestInput = {"method": request.method, "headers": dict(request.headers),
+                           "url": request.url, "body": ""}
+    if not app.client_id or not app.client_secret:
+        return _error(401, "not_configured", wording.EXTENSION_REFUSED)
+    result = verify_customer_account_ui_ext_req(asked, config)
+    if request.method == "OPTIONS":
+        if result.ok and result.response.status == 204:
+            return _cors(Response(status=204), result.response.headers)
+        return _error(401, "invalid_session_token", wording.EXTENSION_REFUSED)
+    claims = result.id_token.claims if result.ok and result.id_token is not None else {}
+    shop = _shop_of(claims) if result.ok else None
+    if shop is None:
+        # The code says why (missing_authorization_header, expired_id_token, invalid_aud...);
+        # never the token itself.
+        log.info("order status extension request refused: %s",
+                 result.log.code if not result.ok else "incomplete claims")
+        return _error(401, "invalid_session_token", wording.EXTENSION_REFUSED)
+    order_ref = request.args.get("order", "")[:MAX_REF_LENGTH]
+    fulfillment_ref = request.args.get("fulfillment", "")[:MAX_REF_LENGTH]
+    if not order_ref:
+        return _error(400, "bad_request", wording.EXTENSION_BAD_REQUEST)
+    with rt.db.read() as session:
+        store = stores.find_shopify_store(session, shop)
+        store_id = store.id if store is not None and store.state != stores.UNINSTALLED else None
+    if store_id is None:
+        log.info("order status extension request for %s refused: not a store of DropTrack's",
+                 shop)
+        return _error(401, "shop_unknown", wording.EXTENSION_SHOP_UNKNOWN)
+    allowed, minutes = lookups_allowed("extension")
+    if not allowed:
+        return _error(429, "rate_limited", TOO_MANY.format(minutes=minutes))
+    admin = rt.settings.admin
+    with rt.db.read() as session:
+        found = store_order_view(session, store_id, order_ref, now=rt.clock.now(),
+                                 eta_days=(admin.eta_min_days, admin.eta_max_days),
+                                 fulfillment_ref=fulfillment_ref)
+    if found is None:
+        return _error(404, "not_found", wording.EXTENSION_ORDER_NOT_FOUND)
+    return _cors(jsonify(_answer(found.view, found.fulfillment)))
