@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from playwright.sync_api import Page
 from sqlalchemy import select
@@ -218,6 +219,25 @@ def test_missing_expired_forged_and_foreign_tokens_get_401_and_nothing_else(
         assert "Shopify did not vouch" in body["message"] or \
             body["message"] == "DropTrack does not serve this shop.", why
         assert order.name not in answer.text and "Pending" not in answer.text, why
+
+    # Signed with the right secret but not as Shopify signs: shopifyapp alone would let the
+    # first two through (PyJWT checks exp only when present); DropTrack requires the claims.
+    issued = int(clock.now().timestamp())
+    good = {"iss": f"https://{domain}/admin", "dest": f"https://{domain}", "aud": CLIENT_ID,
+            "exp": issued + 300, "nbf": issued, "iat": issued, "jti": "j", "sid": "s"}
+    incomplete = {
+        "no exp": {k: v for k, v in good.items() if k != "exp"},
+        "no dest": {k: v for k, v in good.items() if k != "dest"},
+        "iss of another shop": {**good, "iss": "https://other-merchant.myshopify.com/admin"},
+        "dest not a shop": {**good, "dest": "https://evil.example",
+                            "iss": "https://evil.example/admin"},
+        "exp as text": {**good, "exp": str(issued + 300)},
+    }
+    for why, claims in incomplete.items():
+        token = jwt.encode(claims, CLIENT_SECRET, algorithm="HS256")
+        assert ask(live_url, token, gid(order.id)).status_code == 401, why
+    assert ask(live_url, jwt.encode(good, CLIENT_SECRET, algorithm="HS256"),
+               gid(order.id)).status_code == 200
 
     # A token of this shop asking for an order of no shop, or of another: the same 404.
     token = host_token(shopify_server, domain)
