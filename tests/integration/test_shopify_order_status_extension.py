@@ -100,8 +100,7 @@ def _forwarded(link: ShopifyLink, order_id: int) -> None:
         supplier_order = session.scalars(select(SupplierOrder).where(
             SupplierOrder.order_id == order_id)).one()
         supplier_order.forwarded_at = now
-        supplier_order.external_id = f"SUP-{order_id}"
-        supplier_order.status = "accepted"
+        supplier_order.status = "forwarded"
     _set(link, order_id, Status.PROCESSING, None)
 
 
@@ -132,10 +131,10 @@ def test_the_extension_gets_each_orders_status_in_the_customers_words(
     token = host_token(shopify_server, domain)  # before login: no `sub`
     answers: dict[str, dict[str, Any]] = {}
     for name, order in placed.items():
-        answer = ask(live_url, token, gid(order.id))
-        assert answer.status_code == 200, (name, answer.text)
-        assert answer.headers["Access-Control-Allow-Origin"] == "*"
-        answers[name] = answer.json()
+        reply = ask(live_url, token, gid(order.id))
+        assert reply.status_code == 200, (name, reply.text)
+        assert reply.headers["Access-Control-Allow-Origin"] == "*"
+        answers[name] = reply.json()
 
     pending = answers["pending"]
     assert (pending["status"], pending["label"], pending["action_needed"]) == (
