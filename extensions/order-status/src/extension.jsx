@@ -24,15 +24,25 @@ export function Block({block}) {
 function Extension({choose, fulfillmentId}) {
   const [block, setBlock] = useState(null);
   useEffect(() => {
-    const order = current(shopify.order);
-    const settings = current(shopify.settings) || {};
-    fetchStatus({
-      fetch: globalThis.fetch.bind(globalThis),
-      getToken: () => shopify.sessionToken.get(),
-      base: settings.droptrack_url,
-      orderId: order && order.id,
-      fulfillmentId,
-    }).then((result) => setBlock(result.ok ? choose(result.answer) : null));
+    // `shopify.order` is undefined until Shopify has processed the order: ask once it is there.
+    let asked = false;
+    const ask = (order) => {
+      if (asked || !order || !order.id) return;
+      asked = true;
+      const settings = current(shopify.settings) || {};
+      fetchStatus({
+        fetch: globalThis.fetch.bind(globalThis),
+        getToken: () => shopify.sessionToken.get(),
+        base: settings.droptrack_url,
+        orderId: order.id,
+        fulfillmentId,
+      }).then((result) => setBlock(result.ok ? choose(result.answer) : null));
+    };
+    ask(current(shopify.order));
+    const signal = shopify.order;
+    const stop = !asked && signal && typeof signal.subscribe === 'function'
+      ? signal.subscribe(ask) : null;
+    return () => { if (typeof stop === 'function') stop(); };
   }, []);
   return <Block block={block} />;
 }
