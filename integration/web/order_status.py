@@ -5,7 +5,10 @@ The extension runs in the customer's browser on Shopify's CDN origin and calls
 `GET /shopify/extension/order-status?order=gid://shopify/Order/<id>[&fulfillment=gid://shopify/
 Fulfillment/<id>]` with `Authorization: Bearer <session token>` (`shopify.sessionToken.get()`).
 The token is checked by shopifyapp's `verify_customer_account_ui_ext_req`: HS256 signature with
-the app's client secret (HMAC compared by PyJWT in constant time), `aud` = the client id,
+the client secret of the app whose extension it is (HMAC compared by PyJWT in constant time):
+the store's own app (a Dev Dashboard app connected by client credentials keeps its client id
+and secret in the store's encrypted credentials), else the public app of `[shopify]`; the shop
+named in the unverified token only picks which secrets to try. `aud` = that app's client id,
 `exp`/`nbf` with 10 s leeway on the machine's wall clock (Shopify's tokens are in real time;
 DropTrack's business clock, which the demo runs fast, is not consulted). shopifyapp lets a token
 without `exp` or `dest` through, so this module also requires `exp`, `nbf`, `iat`, `iss` and
@@ -37,14 +40,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import jwt
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
-from shopify_app.types import AppConfig, RequestInput
+from shopify_app.types import AppConfig, RequestInput, ResultWithNonExchangeableIdToken
 from shopify_app.verify.customer_account_ui_ext import verify_customer_account_ui_ext_req
 
+from connectors.shopify.tokens import Credentials
 from core import wording
 from integration.accounts import stores
 from integration.engine.tracking_view import ParcelView, TrackingView, store_order_view
+from integration.kernel.runtime import Runtime
+from integration.storage.models import Store
 from integration.web.security import csrf_exempt, runtime
 from integration.web.tracking import TOO_MANY, lookups_allowed
 
@@ -79,16 +86,11 @@ def _shop_of(claims: dict[str, Any]) -> str | None:
     if not all(isinstance(claims[name], int | float) for name in ("exp", "nbf", "iat")):
         return None
 
-    def host(value: Any) -> str:
-        text = str(value).strip().lower()
-        text = text.split("://", 1)[1] if "://" in text else text
-        return text.split("/", 1)[0]
-
     try:
-        shop = stores.normalize_shop_domain(host(claims["dest"]))
+        shop = stores.normalize_shop_domain(_host(claims["dest"]))
     except stores.StoreError:
         return None
-    return shop if host(claims["iss"]) == shop else None
+    return shop if _host(claims["iss"]) == shop else None
 
 
 def _parcel(parcel: ParcelView) -> dict[str, Any]:
@@ -113,47 +115,90 @@ def _answer(view: TrackingView, fulfillment: ParcelView | None) -> dict[str, Any
             "fulfillment": _parcel(fulfillment) if fulfillment is not None else None}
 
 
+def _host(value: Any) -> str:
+    text = str(value).strip().lower()
+    text = text.split("://", 1)[1] if "://" in text else text
+    return text.split("/", 1)[0]
+
+
+def _named_shop(authorization: str) -> str:
+    """The shop an (unverified) token names: only to pick which app's secret must have signed
+    it; the verification below decides."""
+    if not authorization.startswith("Bearer "):
+        return ""
+    try:
+        claims = jwt.decode(authorization[7:], options={"verify_signature": False})
+        return stores.normalize_shop_domain(_host(claims.get("dest", "")))
+    except (jwt.PyJWTError, stores.StoreError, AttributeError):
+        return ""
+
+
+def _apps(rt: Runtime, store: Store | None) -> list[AppConfig]:
+    """The apps whose extension may speak for this store: the store's own app (a Dev Dashboard
+    app connected by client credentials, or the app its token came from), then the public app
+    of `[shopify]`; each with its client id and secret."""
+    found: list[tuple[str, str]] = []
+    if store is not None and store.credentials_encrypted:
+        own = Credentials.from_dict(rt.secrets.decrypt_json(store.credentials_encrypted))
+        found.append((own.client_id, own.client_secret))
+    public = rt.settings.shopify
+    found.append((public.client_id, public.client_secret))
+    unique = dict.fromkeys((cid, secret) for cid, secret in found if cid and secret)
+    return [{"client_id": cid, "client_secret": secret, "old_client_secret": None}
+            for cid, secret in unique]
+
+
+def _verified(rt: Runtime, asked: RequestInput, store: Store | None
+              ) -> ResultWithNonExchangeableIdToken | None:
+    """shopifyapp's verification with the first app whose secret signed the token, or None."""
+    result = None
+    for config in _apps(rt, store):
+        result = verify_customer_account_ui_ext_req(asked, config)
+        if result.ok:
+            return result
+    log.info("order status extension request refused: %s",
+             result.log.code if result is not None else "no Shopify app configured")
+    return None
+
+
 @blueprint.route(PATH, methods=["GET", "OPTIONS"])
 @csrf_exempt
 def order_status() -> ResponseReturnValue:
     rt = runtime()
-    app = rt.settings.shopify
-    config: AppConfig = {"client_id": app.client_id, "client_secret": app.client_secret,
-                         "old_client_secret": None}
     asked: RequestInput = {"method": request.method, "headers": dict(request.headers),
                            "url": request.url, "body": ""}
-    if not app.client_id or not app.client_secret:
-        return _error(401, "not_configured", wording.EXTENSION_REFUSED)
-    result = verify_customer_account_ui_ext_req(asked, config)
     if request.method == "OPTIONS":
-        if result.ok and result.response.status == 204:
-            return _cors(Response(status=204), result.response.headers)
+        # A preflight carries no token: shopifyapp answers it without any secret.
+        preflight = verify_customer_account_ui_ext_req(
+            asked, {"client_id": "-", "client_secret": "-", "old_client_secret": None})
+        if preflight.ok and preflight.response.status == 204:
+            return _cors(Response(status=204), preflight.response.headers)
         return _error(401, "invalid_session_token", wording.EXTENSION_REFUSED)
-    claims = result.id_token.claims if result.ok and result.id_token is not None else {}
-    shop = _shop_of(claims) if result.ok else None
-    if shop is None:
-        # The code says why (missing_authorization_header, expired_id_token, invalid_aud...);
-        # never the token itself.
-        log.info("order status extension request refused: %s",
-                 result.log.code if not result.ok else "incomplete claims")
+    named = _named_shop(request.headers.get("Authorization", ""))
+    with rt.db.read() as session:
+        store = stores.find_shopify_store(session, named) if named else None
+        if store is not None:
+            session.expunge(store)
+    result = _verified(rt, asked, store)
+    claims = result.id_token.claims if result is not None and result.id_token else {}
+    shop = _shop_of(claims) if result is not None else None
+    if shop is None or shop != named:
+        # Never the token itself in the log: shopifyapp's code says why.
         return _error(401, "invalid_session_token", wording.EXTENSION_REFUSED)
+    if store is None or store.state == stores.UNINSTALLED:
+        log.info("order status extension request for %s refused: not a store of DropTrack's",
+                 shop)
+        return _error(401, "shop_unknown", wording.EXTENSION_SHOP_UNKNOWN)
     order_ref = request.args.get("order", "")[:MAX_REF_LENGTH]
     fulfillment_ref = request.args.get("fulfillment", "")[:MAX_REF_LENGTH]
     if not order_ref:
         return _error(400, "bad_request", wording.EXTENSION_BAD_REQUEST)
-    with rt.db.read() as session:
-        store = stores.find_shopify_store(session, shop)
-        store_id = store.id if store is not None and store.state != stores.UNINSTALLED else None
-    if store_id is None:
-        log.info("order status extension request for %s refused: not a store of DropTrack's",
-                 shop)
-        return _error(401, "shop_unknown", wording.EXTENSION_SHOP_UNKNOWN)
     allowed, minutes = lookups_allowed("extension")
     if not allowed:
         return _error(429, "rate_limited", TOO_MANY.format(minutes=minutes))
     admin = rt.settings.admin
     with rt.db.read() as session:
-        found = store_order_view(session, store_id, order_ref, now=rt.clock.now(),
+        found = store_order_view(session, store.id, order_ref, now=rt.clock.now(),
                                  eta_days=(admin.eta_min_days, admin.eta_max_days),
                                  fulfillment_ref=fulfillment_ref)
     if found is None:

@@ -20,15 +20,20 @@ import pytest
 from playwright.sync_api import Page
 from sqlalchemy import select
 
+from connectors.shopify.mapper import parse_order
+from connectors.shopify.tokens import Credentials
 from core.clock import FrozenClock
 from core.domain import CarrierEvent
 from core.status import Reason, Status
+from integration.accounts import stores
 from integration.base.config import Settings
 from integration.engine import bindings
-from integration.storage.models import Order, Shipment, SupplierOrder
+from integration.engine.orders import import_order
+from integration.storage.models import Order, Shipment, Store, SupplierOrder
 from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.shopify.oauth import issue_customer_account_token
+from sandboxes.shopify.webhooks import order_payload
 from tests.conftest import make_settings
 from tests.helpers.order_status_extension import (  # noqa: F401  (fixture)
     built_extension_fixture,
@@ -307,3 +312,39 @@ def test_chromium_renders_the_built_extension_before_and_after_a_fulfillment(
     assert (heading, note) == ("In transit", "Your parcel is on its way.")
     assert window.startswith("Estimated delivery: ")
     assert "LX000000003CN" not in page.content()
+
+
+def test_a_self_hosted_stores_own_app_signs_its_extensions_tokens(
+        live_url: str, shopify_link: ShopifyLink, shopify_server: BackgroundServer) -> None:
+    """A Dev Dashboard app connected by client credentials (`stores add-shopify --client-id
+    --client-secret`): its extension's tokens are signed with that app's secret, which DropTrack
+    holds in the store's encrypted credentials, not in `[shopify]`."""
+    box = shopify_link.seeded.sandbox
+    own = box.state.create_app(client_id="merchant-own-app",
+                               client_secret="shpss_own_app_0123456789abcdef0123")
+    shop = box.state.create_shop("own-merchant").domain
+    box.state.install(shop, own)
+    runtime = shopify_link.runtime
+    store_id = stores.add_shopify_store(runtime, shop, "shpat_unused", own.client_secret)
+    with runtime.db.write() as session:
+        session.get_one(Store, store_id).credentials_encrypted = runtime.secrets.encrypt_json(
+            Credentials(access_token="shpat_unused", client_id=own.client_id,
+                        client_secret=own.client_secret).as_dict())
+    order = box.state.place_order(shop, email="own@example.com")
+    with runtime.db.write() as session:
+        parsed, problems = parse_order(order_payload(box.state, box.state.orders[order.id]))
+        assert parsed is not None, problems
+        import_order(session, store_id, parsed, shopify_link.clock.now())
+
+    token = issue_customer_account_token(box, shop, own.client_id)
+    answer = ask(live_url, token, gid(order.id))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["order"] == order.name
+    # The same app's token for the other store (whose app is the public one) proves nothing
+    # there; and the other store's order is not this store's.
+    box.state.install(shopify_link.seeded.domain, own)
+    elsewhere = issue_customer_account_token(box, shopify_link.seeded.domain, own.client_id)
+    assert ask(live_url, elsewhere, gid(order.id)).status_code == 401
+    theirs = box.state.place_order(shopify_link.seeded.domain, email="ada@example.com")
+    shopify_link.import_sandbox_order(theirs)
+    assert ask(live_url, token, gid(theirs.id)).status_code == 404
