@@ -85,7 +85,6 @@ def _shop_of(claims: dict[str, Any]) -> str | None:
         return None
     if not all(isinstance(claims[name], int | float) for name in ("exp", "nbf", "iat")):
         return None
-
     try:
         shop = stores.normalize_shop_domain(_host(claims["dest"]))
     except stores.StoreError:
@@ -106,9 +105,9 @@ def _iso(moment: Any) -> str | None:
 
 
 def _answer(view: TrackingView, fulfillment: ParcelView | None) -> dict[str, Any]:
-    return {"title": wording.EXTENSION_TITLE, "order": view.order_number,
-            "status": view.status, "label": view.label, "note": view.note,
-            "action_needed": view.action_needed, "eta_from": _iso(view.eta_from),
+    return {"title": wording.EXTENSION_TITLE, "status": view.status, "label": view.label,
+            "note": view.note, "action_needed": view.action_needed,
+            "eta_from": _iso(view.eta_from),
             "eta_to": _iso(view.eta_to), "late": view.late,
             "window": wording.delivery_window(view.eta_from, view.eta_to),
             "parcels": [_parcel(p) for p in view.parcels],

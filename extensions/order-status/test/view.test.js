@@ -8,7 +8,7 @@ import {fetchStatus, fulfillmentBlock, orderBlock, statusUrl} from '../src/view.
 const WINDOW = 'Estimated delivery: Wed 9 Dec 2026 \u2013 Thu 17 Dec 2026';
 
 function answer(fields) {
-  return {title: 'Delivery update', order: '#1001', status: 'processing', label: 'Processing',
+  return {title: 'Delivery update', status: 'processing', label: 'Processing',
           note: '', action_needed: false, window: '', parcels: [], fulfillment: null,
           ...fields};
 }
