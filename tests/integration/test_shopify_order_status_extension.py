@@ -349,3 +349,19 @@ def test_a_self_hosted_stores_own_app_signs_its_extensions_tokens(
     theirs = box.state.place_order(shopify_link.seeded.domain, email="ada@example.com")
     shopify_link.import_sandbox_order(theirs)
     assert ask(live_url, token, gid(theirs.id)).status_code == 404
+
+
+def test_lookups_count_against_the_per_address_limit(
+        live_url: str, shopify_link: ShopifyLink, shopify_server: BackgroundServer) -> None:
+    """A token proves the shop, not the order: one address cannot walk through the shop's order
+    ids faster than `/track` allows (its own budget, `extension` scope)."""
+    token = host_token(shopify_server, shopify_link.seeded.domain)
+    budget = shopify_link.runtime.settings.admin.tracking_lookups_per_window
+    statuses = [ask(live_url, token, gid(1000 + n)).status_code for n in range(budget + 1)]
+    assert statuses == [404] * budget + [429]
+    limited = ask(live_url, token, gid(1))
+    assert limited.status_code == 429 and limited.json()["error"] == "rate_limited"
+    assert limited.headers["Access-Control-Allow-Origin"] == "*"
+    # The customer's /track page keeps its own budget.
+    assert httpx.post(f"{live_url}/track.json", json={"order": "1", "email": "a@b.c"}
+                      ).status_code == 404
