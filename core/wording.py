@@ -6,6 +6,7 @@ One module of copy, so every page, e-mail and store note says the same thing the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 
 from core.status import Reason, Status, validate_reason
@@ -17,8 +18,10 @@ __all__ = [
     "OWNER_REASONS",
     "REASON_HINTS",
     "alert_title",
+    "customer_day",
     "customer_label",
     "customer_note",
+    "delivery_window",
     "digest_subject",
     "job_state",
     "job_title",
@@ -553,3 +556,31 @@ EMBEDDED_SHOP_UNKNOWN = ("This DropTrack is private: {shop} is not one of its ow
 EMBEDDED_EXCHANGE_FAILED = ("Shopify did not give DropTrack access to {shop} yet ({problem}). "
                             "Reload the app from your Shopify admin; if it keeps failing, "
                             "reinstall DropTrack.")
+
+
+# --- the order status page extension (customer account UI extension) ---------------------------
+# What DropTrack answers the extension when it will not say anything about an order; the
+# extension then shows nothing of DropTrack's (Shopify's own page stays as it is).
+EXTENSION_REFUSED = (
+    "Shopify did not vouch for this request (missing, expired or forged session token).")
+EXTENSION_SHOP_UNKNOWN = "DropTrack does not serve this shop."
+EXTENSION_ORDER_NOT_FOUND = "DropTrack has no news of this order yet."
+EXTENSION_BAD_REQUEST = ("Ask with the order's id: ?order=gid://shopify/Order/<id> "
+                         "(and &fulfillment=gid://shopify/Fulfillment/<id> for one parcel).")
+EXTENSION_TITLE = "Delivery update"
+ESTIMATED_DELIVERY = "Estimated delivery"
+
+
+def customer_day(moment: datetime | None) -> str:
+    """A day as customers read it everywhere: `Wed 9 Dec 2026` ('' for none)."""
+    return "" if moment is None else f"{moment:%a} {moment.day} {moment:%b %Y}"
+
+
+def delivery_window(eta_from: datetime | None, eta_to: datetime | None) -> str:
+    """`Estimated delivery: Wed 9 Dec 2026 - Thu 17 Dec 2026` (with an en dash; one day when
+    both are the same; '' without an estimate)."""
+    if eta_from is None or eta_to is None:
+        return ""
+    if eta_from.date() == eta_to.date():
+        return f"{ESTIMATED_DELIVERY}: {customer_day(eta_from)}"
+    return f"{ESTIMATED_DELIVERY}: {customer_day(eta_from)} \u2013 {customer_day(eta_to)}"

@@ -11,6 +11,9 @@ from integration.storage.models import Binding
 
 STORE = "store"
 SUPPLIER = "supplier"
+# kinds
+ORDER = "order"  # a store's order (its legacy id) -> orders.id
+FULFILLMENT = "fulfillment"  # the store's fulfillment DropTrack wrote -> shipments.id
 
 
 def find(session: Session, owner_type: str, owner_id: int, kind: str,

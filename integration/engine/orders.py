@@ -22,7 +22,7 @@ from integration.engine.routing import Mapping, route
 from integration.jobs import alerts, outbox
 from integration.storage.models import Order, OrderLine, SkuMapping, Supplier, SupplierOrder
 
-ORDER = "order"
+ORDER = bindings.ORDER
 FORWARD_JOB = "supplier.forward"
 CANCEL_JOB = "supplier.cancel"
 CONFIRM_ADDRESS_JOB = "notify.confirm_address"

@@ -3,6 +3,11 @@
 Pure domain code (no Flask): the tracking page, its JSON variant and the Shopify app proxy all
 call `tracking_view`. Any mismatch (unknown number, wrong e-mail, wrong store) gives None, so
 callers answer every miss the same way and nobody can learn which order numbers exist.
+
+The order status page extension calls `store_order_view`: the order by the store's own id,
+within one store only, with the same words but without tracking numbers, carrier events or
+places (`details=False`): the extension's session token proves the shop, not the order, and
+Shopify's page already shows the parcel's tracking to the customer it belongs to.
 """
 
 from __future__ import annotations
@@ -16,7 +21,15 @@ from sqlalchemy.orm import Session
 
 from core.status import Reason, Status
 from core.wording import customer_label, customer_note
-from integration.storage.models import Order, Shipment, Store, SupplierOrder, TrackingEvent
+from integration.engine import bindings
+from integration.storage.models import (
+    Binding,
+    Order,
+    Shipment,
+    Store,
+    SupplierOrder,
+    TrackingEvent,
+)
 
 DEFAULT_ETA_DAYS = (7, 15)
 MAX_NUMBER_LENGTH = 64
@@ -125,6 +138,60 @@ def tracking_view(session: Session, store_id: int | None, number: str, email: st
     order = find_order(session, store_id, number, email)
     if order is None:
         return None
+    return order_view(session, order, now=now, eta_days=eta_days)
+
+
+@dataclass(frozen=True)
+class StoreOrderView:
+    """An order found by the store's ids: its view, and the parcel of the asked fulfillment
+    (None when none was asked, or DropTrack has not written that fulfillment)."""
+
+    view: TrackingView
+    fulfillment: ParcelView | None
+
+
+def _ref_candidates(ref: str, kind: str) -> list[str]:
+    """`gid://shopify/Order/5001`, `5001` -> both stored forms (orders are bound by their legacy
+    id, fulfillments by their GraphQL id)."""
+    bare = ref.strip().split("?", 1)[0].rsplit("/", 1)[-1]
+    if not bare.isdigit() or len(bare) > MAX_NUMBER_LENGTH:
+        return []
+    return [bare, f"gid://shopify/{kind}/{bare}"]
+
+
+def _bound(session: Session, store_id: int, kind: str, candidates: list[str]) -> int | None:
+    if not candidates:
+        return None
+    return session.scalar(select(Binding.internal_id).where(
+        Binding.owner_type == bindings.STORE, Binding.owner_id == store_id,
+        Binding.kind == kind, Binding.external_id.in_(candidates)).limit(1))
+
+
+def store_order_view(session: Session, store_id: int, order_ref: str, *, now: datetime,
+                     eta_days: tuple[int, int] = DEFAULT_ETA_DAYS,
+                     fulfillment_ref: str = "") -> StoreOrderView | None:
+    """The order with the store's id `order_ref` (GraphQL or legacy) in this store only, or
+    None; without tracking numbers, events or places (see the module's note)."""
+    order_id = _bound(session, store_id, bindings.ORDER, _ref_candidates(order_ref, "Order"))
+    order = session.get(Order, order_id) if order_id is not None else None
+    if order is None or order.store_id != store_id:
+        return None
+    shipment_id = _bound(session, store_id, bindings.FULFILLMENT,
+                         _ref_candidates(fulfillment_ref, "Fulfillment")) \
+        if fulfillment_ref else None
+    view, by_shipment = _order_view(session, order, now=now, eta_days=eta_days, details=False)
+    if shipment_id is not None and shipment_id not in by_shipment:
+        shipment_id = None  # a fulfillment of another order of this store
+    return StoreOrderView(view, by_shipment[shipment_id] if shipment_id is not None else None)
+
+
+def order_view(session: Session, order: Order, *, now: datetime,
+               eta_days: tuple[int, int] = DEFAULT_ETA_DAYS) -> TrackingView:
+    return _order_view(session, order, now=now, eta_days=eta_days, details=True)[0]
+
+
+def _order_view(session: Session, order: Order, *, now: datetime, eta_days: tuple[int, int],
+                details: bool) -> tuple[TrackingView, dict[int, ParcelView]]:
     store = session.get(Store, order.store_id)
     shipments = list(session.scalars(
         select(Shipment).where(Shipment.order_id == order.id).order_by(Shipment.id)))
@@ -133,12 +200,14 @@ def tracking_view(session: Session, store_id: int | None, number: str, email: st
         SupplierOrder.order_id == order.id))
     started = forwarded_at or order.placed_at or order.created_at
     default_window = (started + timedelta(days=eta_days[0]), started + timedelta(days=eta_days[1]))
-    parcels = tuple(_parcel(s, events.get(s.id, []), default_window) for s in shipments)
+    by_shipment = {s.id: _parcel(s, events.get(s.id, []) if details else [], default_window,
+                                 details) for s in shipments}
+    parcels = tuple(by_shipment.values())
 
     status = Status.parse(order.status)
     reason = Reason.parse(order.reason) if order.reason else None
     eta_from, eta_to = _order_eta(status, parcels, default_window)
-    return TrackingView(
+    view = TrackingView(
         order_number=order.number,
         store_name=(store.name or store.domain) if store is not None else "",
         status=status.value,
@@ -151,8 +220,9 @@ def tracking_view(session: Session, store_id: int | None, number: str, email: st
         eta_to=eta_to,
         late=eta_to is not None and now > eta_to,
         parcels=parcels,
-        history=_history(order, forwarded_at),
+        history=_history(order, forwarded_at) if details else (),
     )
+    return view, by_shipment
 
 
 def _events_by_shipment(session: Session,
@@ -169,7 +239,7 @@ def _events_by_shipment(session: Session,
 
 
 def _parcel(shipment: Shipment, events: list[TrackingEvent],
-            default_window: tuple[datetime, datetime]) -> ParcelView:
+            default_window: tuple[datetime, datetime], details: bool = True) -> ParcelView:
     status = Status.parse(shipment.status)
     reason = Reason.parse(shipment.reason) if shipment.reason else None
     # Events from before a correction (an earlier, replaced tracking number) are not shown.
@@ -183,20 +253,21 @@ def _parcel(shipment: Shipment, events: list[TrackingEvent],
     else:
         eta = default_window
     pickup = entries[0].location if status is Status.READY_FOR_PICKUP and entries else ""
+    number = shipment.tracking_number if details else ""
     return ParcelView(
         carrier=shipment.carrier,
-        tracking_number=shipment.tracking_number,
-        tracking_url=shipment.tracking_url if shipment.tracking_url.startswith(
+        tracking_number=number,
+        tracking_url=shipment.tracking_url if details and shipment.tracking_url.startswith(
             ("https://", "http://")) else "",
         status=status.value,
         label=customer_label(status),
-        note=customer_note(status, reason, shipment.carrier, shipment.tracking_number) or "",
+        note=customer_note(status, reason, shipment.carrier, number) or "",
         action_needed=status in _ACTION_NEEDED,
         events=entries,
         eta_from=eta[0],
         eta_to=eta[1],
         delivered_at=shipment.delivered_at,
-        pickup_point=pickup,
+        pickup_point=pickup if details else "",
     )
 
 

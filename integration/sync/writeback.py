@@ -49,7 +49,7 @@ from integration.storage.models import (
 
 log = logging.getLogger(__name__)
 
-FULFILLMENT = "fulfillment"
+FULFILLMENT = bindings.FULFILLMENT
 # platform -> module with `build(access: StoreAccess) -> StoreConnector`
 STORE_CONNECTORS = {
     "shopify": "connectors.shopify.connector",

@@ -111,13 +111,14 @@ def configure_blueprints(app: Flask) -> None:
         embedded,
         health,
         metrics,
+        order_status,
         shopify_app,
         tracking,
         woocommerce_connect,
     )
 
     for module in (health, shopify_app, woocommerce_connect, admin, embedded, tracking, api,
-                   metrics):
+                   metrics, order_status):
         app.register_blueprint(module.blueprint)
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from flask import Blueprint, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
+from core.wording import customer_day
 from integration.engine.tracking_view import TrackingView, tracking_view
 from integration.limits import logins as ratelimit
 from integration.web.pages import register_html_errors
@@ -27,12 +28,14 @@ NOT_FOUND = ("We could not find an order with that number and e-mail address. Ch
 TOO_MANY = "Too many lookups from your network. Please try again in {minutes} minutes."
 
 
-def _allowed() -> tuple[bool, int]:
+def lookups_allowed(scope: str = "track") -> tuple[bool, int]:
+    """Whether this network address may look up one more order (per `scope`), and the window's
+    minutes: `/track`, its JSON and the order status page extension all count here."""
     rt = runtime()
     admin = rt.settings.admin
     window = timedelta(minutes=admin.tracking_window_minutes)
     with rt.db.write() as session:
-        ok = ratelimit.hit(session, f"track:{client_address()}", rt.clock.now(),
+        ok = ratelimit.hit(session, f"{scope}:{client_address()}", rt.clock.now(),
                            admin.tracking_lookups_per_window, window)
     return ok, admin.tracking_window_minutes
 
@@ -60,7 +63,7 @@ def lookup() -> ResponseReturnValue:
     number = request.form.get("order", "")[:100]
     email = request.form.get("email", "")[:320]
     store = request.form.get("store", "")
-    allowed, minutes = _allowed()
+    allowed, minutes = lookups_allowed()
     if not allowed:
         return render_template("tracking/lookup.html", number=number, email=email,
                                store=store, error=TOO_MANY.format(minutes=minutes)), 429
@@ -79,7 +82,7 @@ def lookup_json() -> ResponseReturnValue:
     if not isinstance(body, dict):
         return jsonify(error="bad_request",
                        message='send JSON like {"order": "#1001", "email": "..."}'), 400
-    allowed, minutes = _allowed()
+    allowed, minutes = lookups_allowed()
     if not allowed:
         return jsonify(error="rate_limited", message=TOO_MANY.format(minutes=minutes)), 429
     store = body.get("store")
@@ -92,7 +95,7 @@ def lookup_json() -> ResponseReturnValue:
 
 @blueprint.app_template_filter("day")
 def _day(moment: datetime | None) -> str:
-    return "" if moment is None else f"{moment:%a} {moment.day} {moment:%b %Y}"
+    return customer_day(moment)
 
 
 @blueprint.app_template_filter("when")

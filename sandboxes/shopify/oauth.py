@@ -31,6 +31,7 @@ TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"  # noqa: S105
 OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"  # noqa: S105
 SESSION_TOKEN_TTL = timedelta(seconds=60)
+EXTENSION_TOKEN_TTL = timedelta(minutes=5)
 
 
 def _sandbox() -> ShopifySandbox:
@@ -169,20 +170,43 @@ def authorize_url(base_url: str, shop: str, client_id: str, scopes: str, redirec
 
 
 # ------------------------------------------------------------------ session tokens (App Bridge)
+def _signed_token(box: ShopifySandbox, shop: str, client_id: str, sub: str | None, *,
+                  secret: str | None, audience: str | None, lifetime: timedelta) -> str:
+    """Shopify's session tokens (App Bridge and UI extensions alike): HS256 JWT signed with the
+    app's client secret; `iss` the shop's admin, `dest` the shop, `aud` the client id, `sub`
+    when someone is signed in, `exp`/`nbf`/`iat` in seconds, `jti` and `sid` random."""
+    app = box.state.apps[client_id]
+    issued = int(box.clock.now().timestamp())
+    claims: dict[str, Any] = {
+        "iss": f"https://{shop}/admin", "dest": f"https://{shop}",
+        "aud": audience if audience is not None else app.client_id,
+        "exp": issued + int(lifetime.total_seconds()), "nbf": issued, "iat": issued,
+        "jti": secrets.token_hex(16), "sid": secrets.token_hex(16)}
+    if sub is not None:
+        claims["sub"] = sub
+    return jwt.encode(claims, secret if secret is not None else app.client_secret,
+                      algorithm="HS256")
+
+
 def issue_session_token(box: ShopifySandbox, shop: str, client_id: str, *, user_id: str = "1",
                         secret: str | None = None, audience: str | None = None,
                         lifetime: timedelta = SESSION_TOKEN_TTL) -> str:
     """What App Bridge's `shopify.idToken()` gives the embedded app: an HS256 JWT signed with
     the app's client secret (`secret`/`audience` override it for tests of forgeries)."""
-    app = box.state.apps[client_id]
-    now = box.clock.now()
-    issued = int(now.timestamp())
-    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}",
-              "aud": audience if audience is not None else app.client_id, "sub": user_id,
-              "exp": issued + int(lifetime.total_seconds()), "nbf": issued, "iat": issued,
-              "jti": secrets.token_hex(16), "sid": secrets.token_hex(16)}
-    return jwt.encode(claims, secret if secret is not None else app.client_secret,
-                      algorithm="HS256")
+    return _signed_token(box, shop, client_id, user_id, secret=secret, audience=audience,
+                         lifetime=lifetime)
+
+
+def issue_customer_account_token(box: ShopifySandbox, shop: str, client_id: str, *,
+                                 customer_id: str | None = None, secret: str | None = None,
+                                 audience: str | None = None,
+                                 lifetime: timedelta = EXTENSION_TOKEN_TTL) -> str:
+    """What a customer account UI extension's `shopify.sessionToken.get()` gives: the same
+    claims, `sub` the customer's GID only when the customer is signed in (order status pages
+    render before login too; then there is no `sub`), valid 5 minutes."""
+    sub = f"gid://shopify/Customer/{customer_id}" if customer_id else None
+    return _signed_token(box, shop, client_id, sub, secret=secret, audience=audience,
+                         lifetime=lifetime)
 
 
 @oauth.post("/shops/<path_shop>/admin/apps/<client_id>/session_token")
@@ -192,6 +216,17 @@ def session_token(path_shop: str, client_id: str) -> Response:
     if box.state.shop(path_shop) is None or client_id not in box.state.apps:
         return _error(404, "not_found", "Shop or app not found")
     return jsonify({"token": issue_session_token(box, path_shop, client_id)})
+
+
+@oauth.post("/shops/<path_shop>/account/apps/<client_id>/session_token")
+def customer_account_session_token(path_shop: str, client_id: str) -> Response:
+    """Sandbox only: stands in for the customer account host rendering the app's extension
+    (`?customer=<id>` for a signed-in customer; without it, the pre-login order status page)."""
+    box = _sandbox()
+    if box.state.shop(path_shop) is None or client_id not in box.state.apps:
+        return _error(404, "not_found", "Shop or app not found")
+    return jsonify({"token": issue_customer_account_token(
+        box, path_shop, client_id, customer_id=request.args.get("customer") or None)})
 
 
 def _token_exchange(box: ShopifySandbox, app: Any, shop: str, data: dict[str, Any],

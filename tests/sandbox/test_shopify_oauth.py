@@ -223,3 +223,31 @@ def test_token_exchange_and_refresh_rotation(shopify_store: SeededStore,
                    token=newest["access_token"]).status_code == 200
     assert refresh(issued["refresh_token"]).json()["error"] == "invalid_grant"
     assert refresh(newest["refresh_token"]).status_code == 200
+
+
+def test_customer_account_extension_tokens_carry_shopifys_claims(
+        shopify_store: SeededStore, shopify_server: BackgroundServer) -> None:
+    """What `shopify.sessionToken.get()` gives a customer account UI extension: `sub` only for a
+    signed-in customer, 5 minutes, unique `jti`; an unknown shop or app gets a 404."""
+    app, shop = shopify_store.app, shopify_store.domain
+    url = f"{shopify_server.url}/shops/{shop}/account/apps/{app.client_id}/session_token"
+
+    def claims(**params: str) -> dict[str, object]:
+        answer = httpx.post(url, params=params)
+        assert answer.status_code == 200, answer.text
+        decoded: dict[str, object] = decode(
+            answer.json()["token"], app.client_secret, algorithms=["HS256"],
+            audience=app.client_id,
+            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False})
+        return decoded
+
+    before_login, signed_in = claims(), claims(customer="7")
+    assert "sub" not in before_login
+    assert signed_in["sub"] == "gid://shopify/Customer/7"
+    for token in (before_login, signed_in):
+        assert token["iss"] == f"https://{shop}/admin" and token["dest"] == f"https://{shop}"
+        assert token["aud"] == app.client_id and token["nbf"] == token["iat"]
+        assert token["exp"] == token["iat"] + 300  # type: ignore[operator]
+    assert before_login["jti"] != signed_in["jti"] and before_login["sid"]
+    assert httpx.post(url.replace(shop, "nobody.myshopify.com")).status_code == 404
+    assert httpx.post(url.replace(app.client_id, "another-app")).status_code == 404
