@@ -553,3 +553,25 @@ EMBEDDED_SHOP_UNKNOWN = ("This DropTrack is private: {shop} is not one of its ow
 EMBEDDED_EXCHANGE_FAILED = ("Shopify did not give DropTrack access to {shop} yet ({problem}). "
                             "Reload the app from your Shopify admin; if it keeps failing, "
                             "reinstall DropTrack.")
+EMBEDDED_NOT_FOUND = ("That is not one of {shop}'s orders, alerts or parcels (or it was removed). "
+                      "Nothing was changed.")
+EMBEDDED_SUPPLIERS_NOTE = ("These are the suppliers {shop}'s SKUs and orders use. Suppliers serve "
+                           "every store of this DropTrack, so adding, editing or switching one "
+                           "off is done in DropTrack's own dashboard, signed in.")
+EMBEDDED_BOUNCE = ("Getting a fresh session from Shopify… If this page stays, open DropTrack "
+                   "again from your Shopify admin.")
+
+# The owner's actions (needs attention, an order's page): what was done, in both dashboards.
+OWNER_DONE_FORWARD_AGAIN = ("Sent to the supplier again ({result} supplier order(s) queued). The "
+                            "alert closes once the supplier accepts.")
+OWNER_DONE_RECHECK = "Checked again: {result}."
+OWNER_DONE_ADDRESS = "Address saved; the order is on its way again ({result})."
+OWNER_DONE_DISMISS = "Marked as resolved."
+OWNER_DONE_REPLAY = "Queued to run again."
+OWNER_DONE_TRACKING = "Tracking number changed to {result}; the store is being updated."
+OWNER_DONE_BACKUP = ("Switched to the backup supplier ({result}); the order is being sent. The "
+                     "alert closes once the supplier accepts.")
+OWNER_DONE_RESEND = "Queued {result} to the customer again."
+OWNER_DONE_OUTCOME = "Noted and marked as resolved."
+OWNER_EMAIL_WAITS = (" E-mail is not set up yet ([email] smtp_host in config.toml): the message "
+                     "waits until it is.")

@@ -8,11 +8,10 @@ from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy.orm import Session
 
 from core.status import Reason, Status
 from integration.engine import actions
-from integration.web.admin import blueprint, queries, stats
+from integration.web.admin import blueprint, owner_actions, queries, stats
 from integration.web.security import runtime
 
 REASON_CHOICES = [reason.value for reason in Reason]
@@ -101,7 +100,7 @@ def order(order_id: int) -> ResponseReturnValue:
                            address_fields=actions.ADDRESS_FIELDS)
 
 
-# --- actions ----------------------------------------------------------------------------------
+# --- actions (the table in owner_actions.py, shared with the embedded admin) ----------------
 
 def _back(default: str) -> ResponseReturnValue:
     target = request.form.get("back", "")
@@ -109,85 +108,20 @@ def _back(default: str) -> ResponseReturnValue:
                     else default)
 
 
-Action = Callable[[Session, datetime, str], object]
+def _action_view(action: owner_actions.OwnerAction) -> Callable[..., ResponseReturnValue]:
+    def view(subject_id: int) -> ResponseReturnValue:
+        rt = runtime()
+        try:
+            with rt.db.write() as db:
+                result = action.run(db, subject_id, request.form, rt.clock.now(), g.user.actor)
+        except actions.ActionError as exc:
+            flash(str(exc), "error")
+        else:
+            flash(action.message(result, rt), "ok")
+        return _back(url_for("admin.attention"))
+    view.__name__ = action.name
+    return view
 
 
-def _run(do: Action, success: str) -> ResponseReturnValue:
-    rt = runtime()
-    try:
-        with rt.db.write() as db:
-            result = do(db, rt.clock.now(), g.user.actor)
-    except actions.ActionError as exc:
-        flash(str(exc), "error")
-    else:
-        flash(success.format(result=result), "ok")
-    return _back(url_for("admin.attention"))
-
-
-@blueprint.post("/orders/<int:order_id>/forward")
-def forward_again(order_id: int) -> ResponseReturnValue:
-    return _run(lambda db, now, actor: actions.forward_again(db, order_id, now, actor),
-                "Sent to the supplier again ({result} supplier order(s) queued). The alert "
-                "closes once the supplier accepts.")
-
-
-@blueprint.post("/orders/<int:order_id>/recheck")
-def recheck(order_id: int) -> ResponseReturnValue:
-    return _run(lambda db, now, actor: actions.recheck(db, order_id, now, actor),
-                "Checked again: {result}.")
-
-
-@blueprint.post("/orders/<int:order_id>/address")
-def correct_address(order_id: int) -> ResponseReturnValue:
-    fix = actions.AddressFix(**{name: request.form.get(name, "")[:255]
-                                for name in actions.ADDRESS_FIELDS})
-    return _run(lambda db, now, actor: actions.correct_address(db, order_id, fix, now, actor),
-                "Address saved; the order is on its way again ({result}).")
-
-
-@blueprint.post("/alerts/<int:alert_id>/dismiss")
-def dismiss(alert_id: int) -> ResponseReturnValue:
-    note = request.form.get("note", "")
-    return _run(lambda db, now, actor: actions.dismiss_alert(db, alert_id, note, now, actor),
-                "Marked as resolved.")
-
-
-@blueprint.post("/jobs/<int:job_id>/replay")
-def replay(job_id: int) -> ResponseReturnValue:
-    return _run(lambda db, now, actor: actions.replay_job(db, job_id, now, actor),
-                "Queued to run again.")
-
-
-@blueprint.post("/shipments/<int:shipment_id>/tracking")
-def correct_tracking(shipment_id: int) -> ResponseReturnValue:
-    number = request.form.get("tracking_number", "")
-    carrier = request.form.get("carrier", "")[:100]
-    return _run(lambda db, now, actor: actions.correct_tracking(
-        db, shipment_id, number, carrier, now, actor).tracking_number,
-        "Tracking number changed to {result}; the store is being updated.")
-
-
-@blueprint.post("/orders/<int:order_id>/backup")
-def switch_to_backup(order_id: int) -> ResponseReturnValue:
-    return _run(lambda db, now, actor: actions.switch_to_backup(db, order_id, now, actor),
-                "Switched to the backup supplier ({result}); the order is being sent. The "
-                "alert closes once the supplier accepts.")
-
-
-@blueprint.post("/alerts/<int:alert_id>/resend")
-def resend_message(alert_id: int) -> ResponseReturnValue:
-    rt = runtime()
-    waits = "" if rt.settings.email.smtp_host else (
-        " E-mail is not set up yet ([email] smtp_host in config.toml): the message waits "
-        "until it is.")
-    return _run(lambda db, now, actor: actions.resend_message(db, alert_id, now, actor),
-                "Queued {result} to the customer again." + waits)
-
-
-@blueprint.post("/alerts/<int:alert_id>/outcome")
-def note_outcome(alert_id: int) -> ResponseReturnValue:
-    outcome = request.form.get("outcome", "")
-    note = request.form.get("note", "")
-    return _run(lambda db, now, actor: actions.note_outcome(db, alert_id, outcome, note, now,
-                                                            actor),
-                "Noted and marked as resolved.")
+for _action in owner_actions.ACTIONS:
+    blueprint.add_url_rule(_action.rule, _action.name, _action_view(_action), methods=["POST"])
