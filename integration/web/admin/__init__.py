@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
 from integration.web.pages import register_html_errors
@@ -50,7 +52,7 @@ def _choices() -> dict[str, object]:
     from integration.engine.actions import OUTCOMES
     from integration.web.security import CSRF_FIELD, csrf_token
 
-    def page_url(endpoint: str, **values: object) -> str:
+    def page_url(endpoint: str, **values: Any) -> str:
         return url_for(f"admin.{endpoint}", **values)
 
     def form_auth() -> Markup:

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from core import wording
@@ -91,6 +92,7 @@ ACTIONS: tuple[OwnerAction, ...] = (
 
 def store_of(session: Session, subject: str, subject_id: int) -> int | None:
     """The store the subject belongs to; None when it does not exist or belongs to no store."""
+    query: Select[Any]
     if subject == ORDER:
         query = select(Order.store_id).where(Order.id == subject_id)
     elif subject == ALERT:

@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from core.status import Reason, Status
 from integration.engine import actions
-from integration.web.admin import blueprint, owner_actions, queries, stats
+from integration.web.admin import blueprint, owner_actions, owner_pages, queries, stats
 from integration.web.security import runtime
-
-REASON_CHOICES = [reason.value for reason in Reason]
-STATUS_CHOICES = [status.value for status in Status]
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
-
-
-def _date_arg(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, "").strip())
-    except ValueError:
-        return None
-
-
-def _midnight(day: date | None, plus_days: int = 0) -> datetime | None:
-    if day is None:
-        return None
-    return datetime.combine(day, time(), tzinfo=UTC) + timedelta(days=plus_days)
 
 
 @blueprint.get("/")
@@ -54,50 +30,23 @@ def overview() -> ResponseReturnValue:
 
 @blueprint.get("/attention")
 def attention() -> ResponseReturnValue:
-    rt = runtime()
-    with rt.db.read() as db:
-        items = queries.attention_items(db, _int_arg("store"))
-    return render_template("admin/attention.html", items=items, section="attention",
-                           attention=len(items))
+    return render_template("admin/attention.html", **owner_pages.attention(
+        runtime(), owner_pages.int_arg(request.args, "store")))
 
 
 @blueprint.get("/orders")
 def orders() -> ResponseReturnValue:
-    rt = runtime()
-    status = request.args.get("status", "")
-    reason = request.args.get("reason", "")
-    filters = queries.OrderFilters(
-        store_id=_int_arg("store"), supplier_id=_int_arg("supplier"),
-        status=status if status in STATUS_CHOICES else None,
-        reason=reason if reason in REASON_CHOICES else None,
-        created_from=_midnight(_date_arg("from")), created_to=_midnight(_date_arg("to"), 1),
-        q=request.args.get("q", "")[:320])
-    with rt.db.read() as db:
-        page = queries.list_orders(db, filters, _int_arg("after"), rt.settings.admin.page_size)
-        store_names = queries.store_labels(db)
-        supplier_names = queries.supplier_labels(db)
-    args: dict[str, Any] = {key: value for key, value in request.args.items()
-                            if key != "after" and value}
-    next_url = url_for("admin.orders", **args, after=page.next_cursor) \
-        if page.next_cursor else None
-    return render_template("admin/orders.html", page=page, args=request.args, stores=store_names,
-                           suppliers=supplier_names, statuses=STATUS_CHOICES,
-                           reasons=REASON_CHOICES, next_url=next_url, section="orders",
-                           first_url=url_for("admin.orders", **args)
-                           if request.args.get("after") else None)
+    return render_template("admin/orders.html", **owner_pages.orders(
+        runtime(), request.args, lambda endpoint, **values: url_for(f"admin.{endpoint}",
+                                                                     **values)))
 
 
 @blueprint.get("/orders/<int:order_id>")
 def order(order_id: int) -> ResponseReturnValue:
-    rt = runtime()
-    with rt.db.read() as db:
-        detail = queries.order_detail(db, order_id)
-        if detail is None:
-            abort(404)
-        items = [item for item in queries.attention_items(db, detail.order.store_id)
-                 if item.order_id == order_id]
-    return render_template("admin/order.html", detail=detail, items=items, section="orders",
-                           address_fields=actions.ADDRESS_FIELDS)
+    context = owner_pages.order(runtime(), order_id)
+    if context is None:
+        abort(404)
+    return render_template("admin/order.html", **context)
 
 
 # --- actions (the table in owner_actions.py, shared with the embedded admin) ----------------
