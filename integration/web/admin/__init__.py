@@ -60,7 +60,7 @@ def _choices() -> dict[str, object]:
                                                                           csrf_token())
 
     return {"outcomes": OUTCOMES, "page_url": page_url, "form_auth": form_auth,
-            "layout": "admin/layout.html", "embedded": False}
+            "layout": "admin/layout.html", "embedded": False, "nav_fields": lambda: Markup("")}
 
 
 # Imported for their routes, after `blueprint` exists.
