@@ -8,11 +8,12 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from flask.testing import FlaskClient
-from playwright.sync_api import Page, Route
+from playwright.sync_api import BrowserContext, Frame, Page
 from sqlalchemy import select
 
 from connectors.shopify.tokens import OAUTH, Credentials
@@ -36,14 +37,15 @@ from sandboxes.server import BackgroundServer
 from sandboxes.shopify import ShopifySandbox
 from sandboxes.shopify.oauth import issue_session_token
 from tests.conftest import make_settings
+from tests.helpers.axe import axe_context, axe_script, check  # noqa: F401  (fixtures)
 from tests.helpers.jobs import run_jobs
+from tests.helpers.shopify_admin import APP_ORIGIN, admin_frame
 from tests.helpers.shopify_connector import shopify_limiter_fixture  # noqa: F401  (fixture)
 
 CLIENT_ID = "droptrack-public-app"
 CLIENT_SECRET = "shpss_0123456789abcdef0123456789abcdef"
 SHOP_A = "alpha-merchant.myshopify.com"
 SHOP_B = "beta-merchant.myshopify.com"
-APP_ORIGIN = "https://droptrack.example"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -403,56 +405,133 @@ def test_the_sweep_renews_the_exchanged_token_with_rotation(client: FlaskClient,
 
 
 
-def admin_frame(page: Page, parent: str, app_url: str, live_url: str) -> None:
-    """Serve `parent` (Shopify admin, or a stranger's site) as a page that frames `app_url`,
-    and an empty App Bridge script (the CDN is not reachable from the tests). DropTrack is
-    reached as `https://droptrack.example`, each request passed over HTTP to the live server
-    (Chromium refuses a public page framing a loopback address)."""
-    def serve_app(route: Route) -> None:
-        url = route.request.url.replace(APP_ORIGIN, live_url, 1)
-        route.fulfill(response=route.fetch(url=url))
-
-    page.route(f"{APP_ORIGIN}/**", serve_app)
-    def serve_parent(route: Route) -> None:
-        route.fulfill(status=200, content_type="text/html", body=(
-            f'<!doctype html><title>Shopify admin</title>'
-            f'<iframe id="app" name="app-iframe" src="{app_url}" width="900" height="700">'
-            f'</iframe>'))
-
-    page.route(f"{parent}/**", serve_parent)
-    page.route("https://cdn.shopify.com/**", lambda route: route.fulfill(
-        status=200, content_type="text/javascript", body=""))
+HOST_A = "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYWxwaGEtbWVyY2hhbnQ"
+ADMIN = "https://admin.shopify.com"
 
 
-def test_chromium_shows_the_embedded_pages_inside_a_shopify_admin_frame(
-        page: Page, live_url: str, embedded: Embedded) -> None:
-    now = embedded.clock.now()
-    assert httpx.get(f"{live_url}/embedded/", params={
-        "id_token": embedded.session_token(SHOP_B)}).status_code == 200
-    with embedded.runtime.db.write() as session:
-        session.add(Order(store_id=embedded.store_id(SHOP_B), number="#B-1", email="b@x.example",
-                          created_at=now, updated_at=now))
-    app_url = f"{APP_ORIGIN}/embedded/?" + str(httpx.QueryParams(
-        {"id_token": embedded.session_token(SHOP_A), "embedded": "1",
-         "host": "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYWxwaGEtbWVyY2hhbnQ"}))
-    admin_frame(page, "https://admin.shopify.com", app_url, live_url)
-    page.goto("https://admin.shopify.com/store/alpha-merchant/apps/droptrack")
+def framed_app(embedded: Embedded, token: str) -> str:
+    return f"{APP_ORIGIN}/embedded/?" + str(httpx.QueryParams(
+        {"id_token": token, "shop": SHOP_A, "embedded": "1", "host": HOST_A}))
+
+
+def token_url(embedded: Embedded, shop: str) -> str:
+    return f"{embedded.server.url}/shops/{shop}/admin/apps/{CLIENT_ID}/session_token"
+
+
+def app_frame(page: Page) -> Frame:
+    frame = page.frame(name="app-iframe")
+    assert frame is not None
+    return frame
+
+
+def test_chromium_walks_every_embedded_page_inside_shopify_admin_with_fresh_tokens(
+        axe_context: BrowserContext, axe_script: Path, live_url: str,  # noqa: F811
+        embedded: Embedded) -> None:
+    """Shopify admin (a page framing the app, with App Bridge) opens DropTrack with a session
+    token; every later page and action happens after the token before it expired (the sandbox
+    signs with the app's secret on the shared clock): links bounce through App Bridge for a
+    fresh token, forms post with one. No page shows shop B's data; axe finds nothing serious."""
+    for shop in (SHOP_A, SHOP_B):
+        assert httpx.get(f"{live_url}/embedded/", params={
+            "id_token": embedded.session_token(shop)}).status_code == 200
+    a = seed_shop(embedded, SHOP_A, "A")
+    seed_shop(embedded, SHOP_B, "B")
+    first = embedded.session_token(SHOP_A)
+    page = axe_context.new_page()
+    admin_frame(page, ADMIN, framed_app(embedded, first), live_url,
+                token_url=token_url(embedded, SHOP_A))
+    page.goto(f"{ADMIN}/store/alpha-merchant/apps/droptrack")
     frame = page.frame_locator("#app")
     frame.locator("h1").filter(has_text=f"DropTrack for {SHOP_A}").wait_for()
-    assert frame.locator("#total-orders").inner_text() == "0"
-    frame.get_by_role("link", name="Orders").click()  # the link carries the session token
-    frame.locator("#no-orders").wait_for()
-    assert "#B-1" not in frame.locator("main").inner_text()
+    found = {"overview": check(app_frame(page), axe_script)}
+
+    def expire() -> None:
+        embedded.clock.advance(timedelta(seconds=70))  # every token minted so far is dead
+
+    def shows_nothing_of_b() -> str:
+        text = frame.locator("main").inner_text()
+        assert [m for m in ("#B-1", "Customer B", "Supplier-B", "SKU-B", "TRKB1", "Alert B",
+                            "Job B", "Shop B") if m in text] == []
+        return text
+
+    for link, heading, shown in (("Needs attention", "Needs attention", "Alert A"),
+                                 ("Orders", "Orders", "TRKA1"),
+                                 ("Suppliers", "Suppliers", "Supplier-A"),
+                                 ("SKU mappings", "SKU mappings", "SKU-A"),
+                                 ("Settings", "Settings", "Shop A")):
+        expire()
+        frame.get_by_role("link", name=link, exact=True).click()
+        frame.locator("h1").filter(has_text=heading).wait_for()
+        assert shown in shows_nothing_of_b(), link
+        url = app_frame(page).url
+        assert "id_token=" in url and first not in url, link  # reloaded with a fresh token
+        found[link] = check(app_frame(page), axe_script)
+
+    expire()
+    frame.get_by_role("link", name="Orders", exact=True).click()
+    frame.get_by_role("link", name="#A-1").click()
+    frame.locator("h1").filter(has_text="Order #A-1").wait_for()
+    shows_nothing_of_b()
+    found["order"] = check(app_frame(page), axe_script)
+
+    expire()  # the action's fetch gets a fresh token from App Bridge too
+    frame.locator("summary", has_text="Mark resolved").click()
+    frame.get_by_label("What was done").fill("Carrier found the parcel")
+    frame.locator("button[type=submit]", has_text="Mark resolved").click()
+    frame.locator("#notice").filter(has_text="Marked as resolved.").wait_for()
+    assert frame.locator("h1").inner_text().startswith("Order #A-1")
+    with embedded.runtime.db.read() as session:
+        alert = session.get(Alert, a.alert_id)
+        assert alert is not None and alert.resolved_at is not None
+
+    expire()
+    frame.get_by_role("link", name="SKU mappings", exact=True).click()
+    frame.locator("#m-sku").fill("SKU-A2")
+    frame.locator("#m-supplier").select_option(label="Supplier-A")
+    frame.locator("#m-country").fill("1X")
+    frame.get_by_role("button", name="Save mapping").click()
+    frame.locator("#mapping-error").filter(has_text="two-letter country code").wait_for()
+    assert frame.locator("#m-sku").input_value() == "SKU-A2"  # nothing typed is lost
+    found["mapping error"] = check(app_frame(page), axe_script)
+    expire()
+    frame.locator("#m-country").fill("DE")
+    frame.get_by_role("button", name="Save mapping").click()
+    frame.locator("#notice").filter(has_text="Mapping for SKU SKU-A2 saved.").wait_for()
+    assert "SKU-A2" in frame.locator("#mappings").inner_text()
+    with embedded.runtime.db.read() as session:
+        assert session.scalars(select(SkuMapping.destination_country).where(
+            SkuMapping.sku == "SKU-A2", SkuMapping.store_id == a.store_id)).all() == ["DE"]
+    assert {name: [str(v) for v in found_] for name, found_ in found.items() if found_} == {}
+
+
+def test_chromium_refuses_other_framers_and_an_expired_token_without_app_bridge(
+        page: Page, live_url: str, embedded: Embedded) -> None:
+    assert httpx.get(f"{live_url}/embedded/", params={
+        "id_token": embedded.session_token(SHOP_A)}).status_code == 200
+    seed_shop(embedded, SHOP_A, "A")
+    app_url = framed_app(embedded, embedded.session_token(SHOP_A))
 
     # Framed by anyone else, the browser refuses to show it (frame-ancestors).
-    stranger = page.context.new_page()
-    admin_frame(stranger, "https://evil.example", app_url, live_url)
-    stranger.goto("https://evil.example/", wait_until="load")  # load waits for the frame
-    child = next(f for f in stranger.frames if f != stranger.main_frame)
-    # The same URL that loaded inside Shopify admin above ends on Chromium's error page here:
-    # the answer's frame-ancestors does not name this parent.
+    admin_frame(page, "https://evil.example", app_url, live_url,
+                token_url=token_url(embedded, SHOP_A))
+    page.goto("https://evil.example/", wait_until="load")  # load waits for the frame
+    child = next(f for f in page.frames if f != page.main_frame)
+    # The URL that loads inside Shopify admin ends on Chromium's error page here: the
+    # answer's frame-ancestors does not name this parent.
     child.wait_for_url(lambda url: url.startswith("chrome-error://"))
     assert "DropTrack for" not in child.content()
+
+    # Inside the admin but without App Bridge (Shopify's script did not run), an expired token
+    # ends on the bounce page, which says what to do and shows nothing of the shop.
+    embedded.clock.advance(timedelta(seconds=70))
+    bare = page.context.new_page()
+    admin_frame(bare, ADMIN, app_url, live_url, app_bridge=False)
+    bare.goto(f"{ADMIN}/store/alpha-merchant/apps/droptrack")
+    refused = bare.frame_locator("#app").locator("#refused")
+    refused.wait_for()
+    assert "open DropTrack again from your Shopify admin" in refused.inner_text()
+    content = app_frame(bare).content()
+    assert "#A-1" not in content and "DropTrack for" not in content and "Alert A" not in content
 
 
 def test_a_disconnected_store_is_connected_again_by_the_next_embedded_open(
