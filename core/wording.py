@@ -575,3 +575,17 @@ OWNER_DONE_RESEND = "Queued {result} to the customer again."
 OWNER_DONE_OUTCOME = "Noted and marked as resolved."
 OWNER_EMAIL_WAITS = (" E-mail is not set up yet ([email] smtp_host in config.toml): the message "
                      "waits until it is.")
+
+# The mappings and settings forms, in both dashboards.
+MAPPINGS_CHOOSE_FILE = "Choose a CSV file to import."
+MAPPINGS_TOO_LARGE = ("That file is larger than 5 MB. Split it into smaller files and import "
+                      "them one after another; each import keeps what the earlier ones saved.")
+MAPPINGS_NOT_UTF8 = ("That file is not UTF-8 text. In your spreadsheet choose Save as / "
+                     "Download → \"CSV UTF-8\" and import that file.")
+MAPPINGS_NO_STORE = "Connect a store first: mappings belong to a store."
+MAPPING_NOT_SAVED = "The mapping was not saved: {problem}. {fix}"
+MAPPING_SAVED = "Mapping for SKU {sku} saved."
+MAPPING_DELETED = ("Mapping for SKU {sku} deleted. New orders with it wait under Needs attention "
+                   "until it is mapped again.")
+SETTINGS_NOT_CHANGED = "Nothing was changed: {problem}"
+WRITE_BACK_SAVED = "Saved for {name}: it applies to the next write-back."

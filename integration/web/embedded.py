@@ -42,7 +42,17 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from markupsafe import Markup
@@ -57,11 +67,10 @@ from core import wording
 from core.errors import CredentialsRefused, RetryableError
 from integration.accounts import stores
 from integration.engine.actions import ActionError
-from integration.engine.mappings import COLUMNS, export_csv
+from integration.engine.mappings import export_csv
 from integration.kernel.runtime import Runtime
 from integration.sync.shopify.install import connect_store
-from integration.web.admin import catalog, connections, owner_actions, owner_pages, queries, stats
-from integration.web.admin.setup import MAX_CSV_BYTES, NOT_UTF8, TOO_LARGE
+from integration.web.admin import owner_actions, owner_pages, queries, stats
 from integration.web.security import content_security_policy, csp_nonce, runtime
 from integration.web.shopify_app import may_connect
 
@@ -189,8 +198,6 @@ def _frame_ancestors(response: Response) -> Response:
 
 def link(endpoint: str, **values: Any) -> str:
     """A page of the embedded admin for this shop: shop, host and embedded, never a token."""
-    from flask import url_for
-
     return url_for(f"embedded.{endpoint}", **{**g.embedded_query, **values})
 
 
@@ -326,50 +333,35 @@ def export_mappings() -> ResponseReturnValue:
 @blueprint.post("/mappings/import")
 @session_required
 def import_mappings() -> ResponseReturnValue:
-    rt = runtime()
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        return _mappings(400, error="Choose a CSV file to import.")
-    raw = upload.stream.read(MAX_CSV_BYTES + 1)
-    if len(raw) > MAX_CSV_BYTES:
-        return _mappings(413, error=TOO_LARGE)
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return _mappings(400, error=NOT_UTF8)
-    with rt.db.write() as db:
-        report = catalog.import_mappings(db, g.embedded_store_id, text, rt.clock.now(),
-                                         g.embedded_actor, own_suppliers=True)
+        report = owner_pages.import_mapping_file(runtime(), g.embedded_store_id,
+                                                 request.files.get("file"), g.embedded_actor,
+                                                 own_suppliers=True)
+    except owner_pages.FormProblem as exc:
+        return _mappings(exc.code, error=str(exc))
     return _mappings(report=report)
 
 
 @blueprint.post("/mappings")
 @session_required
 def save_mapping() -> ResponseReturnValue:
-    rt = runtime()
-    values = {column: request.form.get(column, "")[:255] for column in COLUMNS}
-    with rt.db.write() as db:
-        report = catalog.save_mapping(db, g.embedded_store_id, values, rt.clock.now(),
-                                      g.embedded_actor, own_suppliers=True)
-    if report.errors:
-        problem = catalog.explain(report.errors)[0]
-        return _mappings(400, form=values, error=f"The mapping was not saved: "
-                         f"{problem.problem}. {problem.fix}")
-    return _back_with("ok", f"Mapping for SKU {values['sku'].strip()} saved.", link("mappings"))
+    try:
+        done = owner_pages.save_one_mapping(runtime(), g.embedded_store_id, request.form,
+                                            g.embedded_actor, own_suppliers=True)
+    except owner_pages.FormProblem as exc:
+        return _mappings(exc.code, form=exc.form, error=str(exc))
+    return _back_with("ok", done, link("mappings"))
 
 
 @blueprint.post("/mappings/<int:mapping_id>/delete")
 @session_required
 def delete_mapping(mapping_id: int) -> ResponseReturnValue:
-    rt = runtime()
     try:
-        with rt.db.write() as db:
-            sku = catalog.delete_mapping(db, mapping_id, rt.clock.now(), g.embedded_actor,
-                                         store_id=g.embedded_store_id)
+        done = owner_pages.delete_one_mapping(runtime(), mapping_id, g.embedded_actor,
+                                              store_id=g.embedded_store_id)
     except ActionError as exc:
         return _back_with("error", str(exc), link("mappings"))
-    return _back_with("ok", f"Mapping for SKU {sku} deleted. New orders with it wait under "
-                      "Needs attention until it is mapped again.", link("mappings"))
+    return _back_with("ok", done, link("mappings"))
 
 
 @blueprint.get("/settings")
@@ -383,17 +375,11 @@ def settings_page() -> ResponseReturnValue:
 def save_store_settings(store_id: int) -> ResponseReturnValue:
     if store_id != g.embedded_store_id:
         abort(404)
-    rt = runtime()
-    values = {key: request.form.get(key, "") for key in (
-        "complete_on", "status_updates", "notify_customer")}
     try:
-        with rt.db.write() as db:
-            name = connections.save_write_back(db, store_id, values, rt.clock.now(),
-                                               g.embedded_actor)
+        done = owner_pages.save_write_back(runtime(), store_id, request.form, g.embedded_actor)
     except ActionError as exc:
-        return _back_with("error", f"Nothing was changed: {exc}", link("settings_page"))
-    return _back_with("ok", f"Saved for {name}: it applies to the next write-back.",
-                      link("settings_page"))
+        return _back_with("error", str(exc), link("settings_page"))
+    return _back_with("ok", done, link("settings_page"))
 
 
 @blueprint.post("/settings/tracking/<kind>/<int:holder_id>")
@@ -406,7 +392,8 @@ def save_tracking_source(kind: str, holder_id: int) -> ResponseReturnValue:
                                                 request.form.get("tracking_source", ""),
                                                 g.embedded_actor)
     except ValueError as exc:
-        return _back_with("error", f"Nothing was changed: {exc}.", link("settings_page"))
+        return _back_with("error", wording.SETTINGS_NOT_CHANGED.format(problem=exc) + ".",
+                          link("settings_page"))
     return _back_with("ok", done, link("settings_page"))
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import IO, Any, Protocol
 
+from core import wording
 from core.status import Reason, Status
 from integration.accounts.audit import record_audit
 from integration.accounts.supplier_kinds import KIND_MODULES, connectable_kinds, kind_of
@@ -78,7 +79,8 @@ def orders(rt: Runtime, args: Mapping[str, str], link: Link,
             supplier_names = {key: value for key, value in supplier_names.items()
                               if key in visible}
     kept: dict[str, Any] = {key: value for key, value in args.items()
-                            if key not in ("after", "id_token", "store") and value}
+                            if key not in ("after", "id_token", "bounced", "notice", "store")
+                            and value}
     if store_id is None and args.get("store"):
         kept["store"] = args["store"]
     return {"page": page, "args": args, "stores": store_names, "suppliers": supplier_names,
@@ -189,3 +191,82 @@ def save_tracking_source(rt: Runtime, kind: str, holder_id: int, chosen: str,
                      subject=f"{kind}:{holder_id}", details={"source": chosen})
     return (f"Saved for {name}: new parcels are tracked by "
             f"{tracking_services.SOURCE_LABELS.get(chosen, 'the default')}.")
+
+
+# --- the mappings and settings forms ------------------------------------------------------------
+
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+class FormProblem(Exception):
+    """Bad input: the page shows `message` with status `code`; `form` is what was typed."""
+
+    def __init__(self, message: str, code: int = 400,
+                 form: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.form = form or {}
+
+
+class Upload(Protocol):
+    filename: str | None
+    stream: IO[bytes]
+
+
+def import_mapping_file(rt: Runtime, store_id: int | None, upload: Upload | None, actor: str,
+                        *, own_suppliers: bool = False) -> ImportReport:
+    """A mappings CSV (UTF-8, at most 5 MB) into one store; FormProblem for a file that cannot
+    be read. Bad rows are in the report; the others are saved."""
+    if upload is None or not upload.filename:
+        raise FormProblem(wording.MAPPINGS_CHOOSE_FILE)
+    raw = upload.stream.read(MAX_CSV_BYTES + 1)
+    if len(raw) > MAX_CSV_BYTES:
+        raise FormProblem(wording.MAPPINGS_TOO_LARGE, 413)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FormProblem(wording.MAPPINGS_NOT_UTF8) from None
+    if store_id is None:
+        raise FormProblem(wording.MAPPINGS_NO_STORE)
+    try:
+        with rt.db.write() as db:
+            return catalog.import_mappings(db, store_id, text, rt.clock.now(), actor,
+                                           own_suppliers=own_suppliers)
+    except actions.ActionError as exc:
+        raise FormProblem(str(exc)) from None
+
+
+def save_one_mapping(rt: Runtime, store_id: int | None, form: Mapping[str, str], actor: str,
+                     *, own_suppliers: bool = False) -> str:
+    """The one-mapping form; its confirmation, or FormProblem with what was typed."""
+    values = {column: str(form.get(column, ""))[:255] for column in COLUMNS}
+    if store_id is None:
+        raise FormProblem(wording.MAPPINGS_NO_STORE, form=values)
+    with rt.db.write() as db:
+        report = catalog.save_mapping(db, store_id, values, rt.clock.now(), actor,
+                                      own_suppliers=own_suppliers)
+    if report.errors:
+        problem = catalog.explain(report.errors)[0]
+        raise FormProblem(wording.MAPPING_NOT_SAVED.format(problem=problem.problem,
+                                                           fix=problem.fix), form=values)
+    return wording.MAPPING_SAVED.format(sku=values["sku"].strip())
+
+
+def delete_one_mapping(rt: Runtime, mapping_id: int, actor: str,
+                       store_id: int | None = None) -> str:
+    """Its confirmation; ActionError when it does not exist (or is another store's)."""
+    with rt.db.write() as db:
+        sku = catalog.delete_mapping(db, mapping_id, rt.clock.now(), actor, store_id=store_id)
+    return wording.MAPPING_DELETED.format(sku=sku)
+
+
+def save_write_back(rt: Runtime, store_id: int, form: Mapping[str, str], actor: str) -> str:
+    """One store's write-back choices; the confirmation, or ActionError saying what is wrong."""
+    values = {key: str(form.get(key, "")) for key in (
+        "complete_on", "status_updates", "notify_customer")}
+    try:
+        with rt.db.write() as db:
+            name = connections.save_write_back(db, store_id, values, rt.clock.now(), actor)
+    except actions.ActionError as exc:
+        raise actions.ActionError(wording.SETTINGS_NOT_CHANGED.format(problem=exc)) from None
+    return wording.WRITE_BACK_SAVED.format(name=name)

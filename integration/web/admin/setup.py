@@ -11,19 +11,12 @@ from integration.accounts import stores
 from integration.accounts.supplier_kinds import connectable_kinds, kind_of
 from integration.accounts.suppliers import SupplierError, add_rest_supplier
 from integration.engine.actions import ActionError
-from integration.engine.mappings import COLUMNS, ImportReport, export_csv
+from integration.engine.mappings import ImportReport, export_csv
 from integration.storage.models import Supplier
 from integration.sync.suppliers.csv_exchange import CsvSupplierError, add_csv_supplier
 from integration.web.admin import blueprint, catalog, connections, owner_pages, queries
 from integration.web.security import allow_form_redirects_to_stores, runtime
 from integration.web.shopify_app import signed_install_path
-
-MAX_CSV_BYTES = 5 * 1024 * 1024
-TOO_LARGE = ("That file is larger than 5 MB. Split it into smaller files and import them one "
-             "after another; each import keeps what the earlier ones saved.")
-NOT_UTF8 = ("That file is not UTF-8 text. In your spreadsheet choose Save as / Download → "
-            "\"CSV UTF-8\" and import that file.")
-
 
 # --- suppliers --------------------------------------------------------------------------------
 
@@ -236,59 +229,34 @@ def export_mappings() -> ResponseReturnValue:
 @blueprint.post("/mappings/import")
 def import_mappings() -> ResponseReturnValue:
     rt = runtime()
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        return _mappings_page(error="Choose a CSV file to import.", code=400)
-    raw = upload.stream.read(MAX_CSV_BYTES + 1)
-    if len(raw) > MAX_CSV_BYTES:
-        return _mappings_page(error=TOO_LARGE, code=413)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return _mappings_page(error=NOT_UTF8, code=400)
     with rt.db.read() as db:
         store_id = _store_arg(queries.store_labels(db))
-    if store_id is None:
-        return _mappings_page(error="Connect a store first: mappings belong to a store.",
-                              code=400)
     try:
-        with rt.db.write() as db:
-            report = catalog.import_mappings(db, store_id, text, rt.clock.now(), g.user.actor)
-    except ActionError as exc:
-        return _mappings_page(error=str(exc), code=400)
+        report = owner_pages.import_mapping_file(rt, store_id, request.files.get("file"),
+                                                 g.user.actor)
+    except owner_pages.FormProblem as exc:
+        return _mappings_page(error=str(exc), code=exc.code)
     return _mappings_page(report)
 
 
 @blueprint.post("/mappings")
 def save_mapping() -> ResponseReturnValue:
     rt = runtime()
-    values = {column: request.form.get(column, "")[:255] for column in COLUMNS}
     with rt.db.read() as db:
         store_id = _store_arg(queries.store_labels(db))
-    if store_id is None:
-        return _mappings_page(error="Connect a store first: mappings belong to a store.",
-                              code=400)
-    with rt.db.write() as db:
-        report = catalog.save_mapping(db, store_id, values, rt.clock.now(), g.user.actor)
-    if report.errors:
-        problem = catalog.explain(report.errors)[0]
-        return _mappings_page(form=values, error=f"The mapping was not saved: "
-                              f"{problem.problem}. {problem.fix}", code=400)
-    flash(f"Mapping for SKU {values['sku'].strip()} saved.", "ok")
+    try:
+        flash(owner_pages.save_one_mapping(rt, store_id, request.form, g.user.actor), "ok")
+    except owner_pages.FormProblem as exc:
+        return _mappings_page(form=exc.form, error=str(exc), code=exc.code)
     return redirect(url_for("admin.mappings", store=store_id))
 
 
 @blueprint.post("/mappings/<int:mapping_id>/delete")
 def delete_mapping(mapping_id: int) -> ResponseReturnValue:
-    rt = runtime()
     try:
-        with rt.db.write() as db:
-            sku = catalog.delete_mapping(db, mapping_id, rt.clock.now(), g.user.actor)
+        flash(owner_pages.delete_one_mapping(runtime(), mapping_id, g.user.actor), "ok")
     except ActionError as exc:
         flash(str(exc), "error")
-    else:
-        flash(f"Mapping for SKU {sku} deleted. New orders with it wait under Needs attention "
-              "until it is mapped again.", "ok")
     return redirect(url_for("admin.mappings", store=request.form.get("store", "")))
 
 
@@ -363,7 +331,7 @@ def save_tracking_source(kind: str, holder_id: int) -> ResponseReturnValue:
                                                 request.form.get("tracking_source", ""),
                                                 g.user.actor)
     except ValueError as exc:
-        flash(f"Nothing was changed: {exc}.", "error")
+        flash(wording.SETTINGS_NOT_CHANGED.format(problem=exc) + ".", "error")
     else:
         flash(done, "ok")
     return redirect(url_for("admin.settings_page"))
@@ -371,15 +339,9 @@ def save_tracking_source(kind: str, holder_id: int) -> ResponseReturnValue:
 
 @blueprint.post("/settings/stores/<int:store_id>")
 def save_store_settings(store_id: int) -> ResponseReturnValue:
-    rt = runtime()
-    values = {key: request.form.get(key, "") for key in (
-        "complete_on", "status_updates", "notify_customer")}
     try:
-        with rt.db.write() as db:
-            name = connections.save_write_back(db, store_id, values, rt.clock.now(),
-                                               g.user.actor)
+        flash(owner_pages.save_write_back(runtime(), store_id, request.form, g.user.actor),
+              "ok")
     except ActionError as exc:
-        flash(f"Nothing was changed: {exc}", "error")
-    else:
-        flash(f"Saved for {name}: it applies to the next write-back.", "ok")
+        flash(str(exc), "error")
     return redirect(url_for("admin.settings_page"))
