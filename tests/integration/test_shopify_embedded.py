@@ -255,7 +255,15 @@ def test_a_token_for_another_shop_sees_nothing_of_this_one(client: FlaskClient,
         assert open_app(client, embedded.session_token(shop))[0] == 200
     a = seed_shop(embedded, SHOP_A, "A")
     seed_shop(embedded, SHOP_B, "B")
+    with embedded.runtime.db.write() as session:  # no store uses it yet: both may map to it
+        session.add(Supplier(name="Supplier-Free", kind="rest", created_at=embedded.clock.now(),
+                             settings={"base_url": "https://free.example"}))
+    expired = issue_session_token(embedded.sandbox, SHOP_A, CLIENT_ID,
+                                  lifetime=timedelta(seconds=-10))
     for name, (path, shown_to_a) in PAGES.items():
+        refused = client.get(path, headers={"Authorization": f"Bearer {expired}"})
+        assert refused.status_code == 401, name
+        assert not [m for m in shown_to_a if m in refused.get_data(as_text=True)], name
         for shop, own, foreign in ((SHOP_A, shown_to_a, "B"), (SHOP_B, (), "A")):
             answer = client.get(path, headers=bearer(embedded, shop),
                                 query_string={"shop": SHOP_A if shop == SHOP_B else SHOP_B})
@@ -272,6 +280,9 @@ def test_a_token_for_another_shop_sees_nothing_of_this_one(client: FlaskClient,
             if name != "export":
                 assert f"frame-ancestors https://{shop} https://admin.shopify.com" in \
                     answer.headers["Content-Security-Policy"], name
+    for shop in (SHOP_A, SHOP_B):
+        listed = client.get("/embedded/suppliers", headers=bearer(embedded, shop))
+        assert "Supplier-Free" in listed.get_data(as_text=True), shop
     # A's order page and A's subjects by id: not found for B, and nothing changes.
     assert client.get(f"/embedded/orders/{a.order_id}", headers=bearer(embedded, SHOP_A)
                       ).status_code == 200
