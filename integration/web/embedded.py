@@ -54,7 +54,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 from markupsafe import Markup
 
 from connectors.shopify.client import exchange_session_token, http_client
@@ -208,6 +208,7 @@ def _shared() -> dict[str, object]:
 
     if "embedded_shop" not in g:
         return {}
+
     def nav_fields() -> Markup:
         """A GET form replaces its action's query: it carries shop, host and embedded."""
         return Markup("").join(Markup('<input type="hidden" name="{}" value="{}">').format(
@@ -232,7 +233,7 @@ def _read_notice() -> tuple[str, str] | None:
         return None
     try:
         category, message, shop = _notices().loads(raw, max_age=NOTICE_MAX_AGE)
-    except (BadSignature, ValueError, TypeError):
+    except (BadData, ValueError, TypeError):
         return None
     return (str(category), str(message)) if shop == g.embedded_shop else None
 
