@@ -556,6 +556,42 @@ EMBEDDED_SHOP_UNKNOWN = ("This DropTrack is private: {shop} is not one of its ow
 EMBEDDED_EXCHANGE_FAILED = ("Shopify did not give DropTrack access to {shop} yet ({problem}). "
                             "Reload the app from your Shopify admin; if it keeps failing, "
                             "reinstall DropTrack.")
+EMBEDDED_NOT_FOUND = ("That is not one of {shop}'s orders, alerts or parcels (or it was removed). "
+                      "Nothing was changed.")
+EMBEDDED_SUPPLIERS_NOTE = ("These are the suppliers {shop}'s SKUs and orders use. Suppliers serve "
+                           "every store of this DropTrack, so adding, editing or switching one "
+                           "off is done in DropTrack's own dashboard, signed in.")
+EMBEDDED_BOUNCE = ("Getting a fresh session from Shopify… If this page stays, open DropTrack "
+                   "again from your Shopify admin.")
+
+# The owner's actions (needs attention, an order's page): what was done, in both dashboards.
+OWNER_DONE_FORWARD_AGAIN = ("Sent to the supplier again ({result} supplier order(s) queued). The "
+                            "alert closes once the supplier accepts.")
+OWNER_DONE_RECHECK = "Checked again: {result}."
+OWNER_DONE_ADDRESS = "Address saved; the order is on its way again ({result})."
+OWNER_DONE_DISMISS = "Marked as resolved."
+OWNER_DONE_REPLAY = "Queued to run again."
+OWNER_DONE_TRACKING = "Tracking number changed to {result}; the store is being updated."
+OWNER_DONE_BACKUP = ("Switched to the backup supplier ({result}); the order is being sent. The "
+                     "alert closes once the supplier accepts.")
+OWNER_DONE_RESEND = "Queued {result} to the customer again."
+OWNER_DONE_OUTCOME = "Noted and marked as resolved."
+OWNER_EMAIL_WAITS = (" E-mail is not set up yet ([email] smtp_host in config.toml): the message "
+                     "waits until it is.")
+
+# The mappings and settings forms, in both dashboards.
+MAPPINGS_CHOOSE_FILE = "Choose a CSV file to import."
+MAPPINGS_TOO_LARGE = ("That file is larger than 5 MB. Split it into smaller files and import "
+                      "them one after another; each import keeps what the earlier ones saved.")
+MAPPINGS_NOT_UTF8 = ("That file is not UTF-8 text. In your spreadsheet choose Save as / "
+                     "Download → \"CSV UTF-8\" and import that file.")
+MAPPINGS_NO_STORE = "Connect a store first: mappings belong to a store."
+MAPPING_NOT_SAVED = "The mapping was not saved: {problem}. {fix}"
+MAPPING_SAVED = "Mapping for SKU {sku} saved."
+MAPPING_DELETED = ("Mapping for SKU {sku} deleted. New orders with it wait under Needs attention "
+                   "until it is mapped again.")
+SETTINGS_NOT_CHANGED = "Nothing was changed: {problem}"
+WRITE_BACK_SAVED = "Saved for {name}: it applies to the next write-back."
 
 
 # --- the order status page extension (customer account UI extension) ---------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -34,22 +34,26 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)
 
 
-def _supplier_ids(session: Session) -> dict[str, int]:
+def _supplier_ids(session: Session, only: Collection[int] | None = None) -> dict[str, int]:
     ids: dict[str, int] = {}
-    for supplier in session.scalars(select(Supplier)):
+    query = select(Supplier) if only is None else select(Supplier).where(Supplier.id.in_(only))
+    for supplier in session.scalars(query):
         ids[supplier.name.strip().lower()] = supplier.id
         ids[str(supplier.id)] = supplier.id
     return ids
 
 
-def import_csv(session: Session, store_id: int, text: str, now: datetime) -> ImportReport:
+def import_csv(session: Session, store_id: int, text: str, now: datetime,
+               supplier_ids: Collection[int] | None = None) -> ImportReport:
+    """`supplier_ids`: the only suppliers rows may name (the embedded admin: the shop's own);
+    any other is an unknown supplier. None: every supplier."""
     report = ImportReport()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = {"sku", "supplier"} - set(reader.fieldnames or ())
     if missing:
         report.errors.append(f"line 1: missing column(s) {', '.join(sorted(missing))}")
         return report
-    suppliers = _supplier_ids(session)
+    suppliers = _supplier_ids(session, supplier_ids)
     seen: set[tuple[str, str]] = set()
     for row in reader:
         line = reader.line_num

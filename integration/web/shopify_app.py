@@ -170,9 +170,10 @@ def install() -> ResponseReturnValue:
 INSTALL_REQUEST_ALERT = "shopify_install_request"
 
 
-def may_connect(rt: Runtime, shop: str) -> bool:
+def may_connect(rt: Runtime, shop: str, *, owner_session: bool = True) -> bool:
     """A self-hosted DropTrack connects only its owner's shops: one on the allow-list, one
-    already connected (a reinstall), or one the signed-in owner is installing right now."""
+    already connected (a reinstall), or one the signed-in owner is installing right now
+    (`owner_session=False`: the dashboard's cookie does not count, as in the embedded admin)."""
     from integration.web.admin.auth import load_user  # the admin imports this module
 
     if rt.settings.demo or shop in {s.strip().lower() for s in rt.settings.shopify.allowed_shops}:
@@ -180,7 +181,7 @@ def may_connect(rt: Runtime, shop: str) -> bool:
     with rt.db.read() as session:
         if stores.find_shopify_store(session, shop) is not None:
             return True
-    return load_user() is not None
+    return owner_session and load_user() is not None
 
 
 def _report_install_request(rt: Runtime, shop: str) -> None:

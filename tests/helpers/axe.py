@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Frame, Page
 
 AXE_DIR = Path(os.environ.get("AXE_CORE_DIR", Path.home() / ".cache" / "droptrack" / "axe-core"))
 AXE_VERSION = "axe-core@4"
@@ -55,8 +55,10 @@ class Violation:
         return f"{self.impact} {self.id}: {self.help} at {', '.join(self.targets[:5])}"
 
 
-def check(page: Page, script: Path, blocking: tuple[str, ...] = BLOCKING) -> list[Violation]:
-    """Run axe on the page as it is now; the violations of the given impacts."""
+def check(page: Page | Frame, script: Path,
+          blocking: tuple[str, ...] = BLOCKING) -> list[Violation]:
+    """Run axe on the page (or one frame of it: the embedded admin) as it is now; the
+    violations of the given impacts."""
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(path=str(script))
     results: dict[str, Any] = page.evaluate(

@@ -143,15 +143,23 @@ class SourceChoice:
     why: str
 
 
-def source_choices(session: Session, settings: Settings) -> list[SourceChoice]:
+def source_choices(session: Session, settings: Settings,
+                   store_id: int | None = None) -> list[SourceChoice]:
+    """Every store's and supplier's choice; with `store_id` only that store's (the embedded
+    admin: a supplier's choice applies to every store, so it is not offered there)."""
     choices: list[SourceChoice] = []
-    for store in session.scalars(select(Store).order_by(Store.id)):
+    query = select(Store).order_by(Store.id)
+    if store_id is not None:
+        query = query.where(Store.id == store_id)
+    for store in session.scalars(query):
         chosen = (store.settings or {}).get(SOURCE_SETTING)
         decided, why = decided_source(settings, None, store) if chosen in SOURCES else (
             settings.tracking.service, "default for suppliers without carrier events")
         choices.append(SourceChoice("store", store.id, store.name or store.domain,
                                     str(chosen) if chosen in SOURCES else "default",
                                     decided, why))
+    if store_id is not None:
+        return choices
     for supplier in session.scalars(select(Supplier).order_by(Supplier.id)):
         chosen = (supplier.settings or {}).get(SOURCE_SETTING)
         decided, why = decided_source(settings, supplier, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint
 
 from integration.web.pages import register_html_errors
@@ -41,9 +43,24 @@ def _supplier_order_label(status: str) -> str:
 
 @blueprint.context_processor
 def _choices() -> dict[str, object]:
-    from integration.engine.actions import OUTCOMES
+    """What the owner's page templates shared with the embedded admin (attention, order,
+    orders, suppliers, mappings, settings) ask of the dashboard serving them: its layout, its
+    links, and how its forms authenticate (here: the session's CSRF token)."""
+    from flask import url_for
+    from markupsafe import Markup
 
-    return {"outcomes": OUTCOMES}
+    from integration.engine.actions import OUTCOMES
+    from integration.web.security import CSRF_FIELD, csrf_token
+
+    def page_url(endpoint: str, **values: Any) -> str:
+        return url_for(f"admin.{endpoint}", **values)
+
+    def form_auth() -> Markup:
+        return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD,
+                                                                          csrf_token())
+
+    return {"outcomes": OUTCOMES, "page_url": page_url, "form_auth": form_auth,
+            "layout": "admin/layout.html", "embedded": False, "nav_fields": lambda: Markup("")}
 
 
 # Imported for their routes, after `blueprint` exists.

@@ -14,7 +14,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.url_safety import UnsafeURLError, check_outbound_url
@@ -23,7 +23,7 @@ from integration.accounts.supplier_kinds import kind_of
 from integration.engine.actions import ActionError
 from integration.engine.mappings import COLUMNS, ImportReport, import_csv
 from integration.security.crypto import SecretBox
-from integration.storage.models import SkuMapping, Store, Supplier
+from integration.storage.models import Order, SkuMapping, Store, Supplier, SupplierOrder
 from integration.sync.suppliers.csv_exchange import CsvSupplierError, allowed_folder
 
 MAPPINGS_SHOWN = 500
@@ -42,19 +42,44 @@ class SupplierRow:
     has_webhook_secret: bool
 
 
-def supplier_rows(session: Session) -> list[SupplierRow]:
+def store_supplier_ids(session: Session, store_id: int) -> set[int]:
+    """The suppliers one store may see and name (the embedded admin's scope): those its SKU
+    mappings or its orders use, and those no other store uses yet (so a new shop can map its
+    first SKUs). A supplier only another store uses is that store's business: hidden."""
+    def used(*where: ColumnElement[bool]) -> set[int]:
+        ids = set(session.scalars(select(SkuMapping.supplier_id).where(*where)))
+        ids |= {i for i in session.scalars(select(SkuMapping.backup_supplier_id).where(
+            *where, SkuMapping.backup_supplier_id.is_not(None))) if i is not None}
+        return ids
+    here = used(SkuMapping.store_id == store_id)
+    elsewhere = used(SkuMapping.store_id != store_id)
+    for supplier_id, order_store in session.execute(
+            select(SupplierOrder.supplier_id, Order.store_id)
+            .join(Order, Order.id == SupplierOrder.order_id).distinct()):
+        (here if order_store == store_id else elsewhere).add(supplier_id)
+    every = set(session.scalars(select(Supplier.id)))
+    return every - (elsewhere - here)
+
+
+def supplier_rows(session: Session, store_id: int | None = None) -> list[SupplierRow]:
+    """Every supplier with its mapping counts; for one store (`store_id`): only the suppliers
+    it may see (`store_supplier_ids`), counted over its own mappings."""
+    scope = [SkuMapping.store_id == store_id] if store_id is not None else []
     primary = dict(session.execute(select(SkuMapping.supplier_id, func.count(SkuMapping.id))
-                                   .group_by(SkuMapping.supplier_id)).all())
+                                   .where(*scope).group_by(SkuMapping.supplier_id)).all())
     backup = dict(session.execute(
         select(SkuMapping.backup_supplier_id, func.count(SkuMapping.id))
-        .where(SkuMapping.backup_supplier_id.is_not(None))
+        .where(SkuMapping.backup_supplier_id.is_not(None), *scope)
         .group_by(SkuMapping.backup_supplier_id)).all())
     bare = dict(session.execute(
         select(SkuMapping.supplier_id, func.count(SkuMapping.id))
-        .where(SkuMapping.backup_supplier_id.is_(None))
+        .where(SkuMapping.backup_supplier_id.is_(None), *scope)
         .group_by(SkuMapping.supplier_id)).all())
+    query = select(Supplier).order_by(Supplier.name)
+    if store_id is not None:
+        query = query.where(Supplier.id.in_(store_supplier_ids(session, store_id)))
     rows = []
-    for supplier in session.scalars(select(Supplier).order_by(Supplier.name)):
+    for supplier in session.scalars(query):
         where = kind_of(supplier.kind).describe(supplier)
         rows.append(SupplierRow(
             id=supplier.id, name=supplier.name, kind=supplier.kind, active=supplier.active,
@@ -198,10 +223,12 @@ def mapping_rows(session: Session, store_id: int, q: str = "",
 
 
 def import_mappings(session: Session, store_id: int, text: str, now: datetime,
-                    actor: str) -> ImportReport:
+                    actor: str, *, own_suppliers: bool = False) -> ImportReport:
+    """`own_suppliers`: rows may name only the suppliers this store may see (embedded)."""
     if session.get(Store, store_id) is None:
         raise ActionError("Choose the store the mappings are for.")
-    report = import_csv(session, store_id, text, now)
+    report = import_csv(session, store_id, text, now,
+                        store_supplier_ids(session, store_id) if own_suppliers else None)
     record_audit(session, now, actor, "mappings.imported", store_id=store_id,
                  details={"created": report.created, "updated": report.updated,
                           "rejected": len(report.errors)})
@@ -209,19 +236,22 @@ def import_mappings(session: Session, store_id: int, text: str, now: datetime,
 
 
 def save_mapping(session: Session, store_id: int, values: dict[str, str], now: datetime,
-                 actor: str) -> ImportReport:
+                 actor: str, *, own_suppliers: bool = False) -> ImportReport:
     """One mapping from the form: written as a one-row CSV, so the form and the spreadsheet
     follow exactly the same rules."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
     writer.writerow([values.get(column, "").strip() for column in COLUMNS])
-    return import_mappings(session, store_id, buffer.getvalue(), now, actor)
+    return import_mappings(session, store_id, buffer.getvalue(), now, actor,
+                           own_suppliers=own_suppliers)
 
 
-def delete_mapping(session: Session, mapping_id: int, now: datetime, actor: str) -> str:
+def delete_mapping(session: Session, mapping_id: int, now: datetime, actor: str,
+                   store_id: int | None = None) -> str:
+    """`store_id`: only that store's mapping (the embedded admin); another's is not found."""
     row = session.get(SkuMapping, mapping_id)
-    if row is None:
+    if row is None or (store_id is not None and row.store_id != store_id):
         raise ActionError("That mapping does not exist any more.")
     sku = row.sku
     record_audit(session, now, actor, "mapping.deleted", store_id=row.store_id,

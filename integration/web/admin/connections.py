@@ -167,9 +167,13 @@ class WriteBackChoice:
     problem: str = ""
 
 
-def write_back_choices(session: Session) -> list[WriteBackChoice]:
+def write_back_choices(session: Session, store_id: int | None = None) -> list[WriteBackChoice]:
+    """Every store's choices, or one store's (`store_id`: the embedded admin)."""
     choices = []
-    for store in session.scalars(select(Store).order_by(Store.id)):
+    query = select(Store).order_by(Store.id)
+    if store_id is not None:
+        query = query.where(Store.id == store_id)
+    for store in session.scalars(query):
         name = store.name or store.domain
         if store.platform == stores.WOOCOMMERCE:
             try:

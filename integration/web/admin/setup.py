@@ -3,45 +3,28 @@ connections and settings. The work itself is in catalog.py and connections.py (n
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, flash, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from core import wording
 from integration.accounts import stores
-from integration.accounts.audit import record_audit
-from integration.accounts.supplier_kinds import KIND_MODULES, connectable_kinds, kind_of
+from integration.accounts.supplier_kinds import connectable_kinds, kind_of
 from integration.accounts.suppliers import SupplierError, add_rest_supplier
 from integration.engine.actions import ActionError
-from integration.engine.mappings import COLUMNS, ImportReport, export_csv
-from integration.storage.models import Store, Supplier
+from integration.engine.mappings import ImportReport, export_csv
+from integration.storage.models import Supplier
 from integration.sync.suppliers.csv_exchange import CsvSupplierError, add_csv_supplier
-from integration.sync.tracking import service as tracking_services
-from integration.web.admin import blueprint, catalog, connections, queries
+from integration.web.admin import blueprint, catalog, connections, owner_pages, queries
 from integration.web.security import allow_form_redirects_to_stores, runtime
 from integration.web.shopify_app import signed_install_path
-
-MAX_CSV_BYTES = 5 * 1024 * 1024
-TOO_LARGE = ("That file is larger than 5 MB. Split it into smaller files and import them one "
-             "after another; each import keeps what the earlier ones saved.")
-NOT_UTF8 = ("That file is not UTF-8 text. In your spreadsheet choose Save as / Download → "
-            "\"CSV UTF-8\" and import that file.")
-
 
 # --- suppliers --------------------------------------------------------------------------------
 
 
 def _suppliers_page(error: str | None = None, form: dict[str, str] | None = None,
                     which: str = "", code: int = 200) -> ResponseReturnValue:
-    rt = runtime()
-    with rt.db.read() as db:
-        rows = catalog.supplier_rows(db)
-    return render_template("admin/suppliers.html", suppliers=rows, error=error,
-                           form=form or {}, which=which, section="suppliers",
-                           kinds=connectable_kinds(),
-                           kind_labels={name: kind_of(name).label for name in KIND_MODULES}
-                           ), code
+    return render_template("admin/suppliers.html", **owner_pages.suppliers(runtime()),
+                           error=error, form=form or {}, which=which), code
 
 
 @blueprint.get("/suppliers")
@@ -211,26 +194,17 @@ def supplier_active(supplier_id: int) -> ResponseReturnValue:
 
 
 def _store_arg(labels: dict[int, str]) -> int | None:
-    raw = (request.form.get("store") or request.args.get("store") or "").strip()
-    if raw.isdigit() and int(raw) in labels:
-        return int(raw)
-    return next(iter(labels), None)
+    return owner_pages.pick_store(labels, request.form.get("store") or
+                                  request.args.get("store") or "")
 
 
 def _mappings_page(report: ImportReport | None = None, form: dict[str, str] | None = None,
                    error: str | None = None, code: int = 200) -> ResponseReturnValue:
-    rt = runtime()
-    q = request.args.get("q", "")[:255]
-    with rt.db.read() as db:
-        labels = queries.store_labels(db)
-        store_id = _store_arg(labels)
-        listing = catalog.mapping_rows(db, store_id, q) if store_id is not None else None
-        supplier_names = queries.supplier_labels(db)
-    problems = catalog.explain(report.errors) if report is not None else []
-    return render_template("admin/mappings.html", stores=labels, store_id=store_id,
-                           listing=listing, suppliers=supplier_names, report=report,
-                           problems=problems, form=form or {}, error=error, q=q,
-                           columns=COLUMNS, section="mappings"), code
+    context = owner_pages.mappings(runtime(), request.form.get("store") or
+                                   request.args.get("store") or "",
+                                   request.args.get("q", "")[:255], report=report)
+    return render_template("admin/mappings.html", **context, form=form or {},
+                           error=error), code
 
 
 @blueprint.get("/mappings")
@@ -255,59 +229,34 @@ def export_mappings() -> ResponseReturnValue:
 @blueprint.post("/mappings/import")
 def import_mappings() -> ResponseReturnValue:
     rt = runtime()
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        return _mappings_page(error="Choose a CSV file to import.", code=400)
-    raw = upload.stream.read(MAX_CSV_BYTES + 1)
-    if len(raw) > MAX_CSV_BYTES:
-        return _mappings_page(error=TOO_LARGE, code=413)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return _mappings_page(error=NOT_UTF8, code=400)
     with rt.db.read() as db:
         store_id = _store_arg(queries.store_labels(db))
-    if store_id is None:
-        return _mappings_page(error="Connect a store first: mappings belong to a store.",
-                              code=400)
     try:
-        with rt.db.write() as db:
-            report = catalog.import_mappings(db, store_id, text, rt.clock.now(), g.user.actor)
-    except ActionError as exc:
-        return _mappings_page(error=str(exc), code=400)
+        report = owner_pages.import_mapping_file(rt, store_id, request.files.get("file"),
+                                                 g.user.actor)
+    except owner_pages.FormProblem as exc:
+        return _mappings_page(error=str(exc), code=exc.code)
     return _mappings_page(report)
 
 
 @blueprint.post("/mappings")
 def save_mapping() -> ResponseReturnValue:
     rt = runtime()
-    values = {column: request.form.get(column, "")[:255] for column in COLUMNS}
     with rt.db.read() as db:
         store_id = _store_arg(queries.store_labels(db))
-    if store_id is None:
-        return _mappings_page(error="Connect a store first: mappings belong to a store.",
-                              code=400)
-    with rt.db.write() as db:
-        report = catalog.save_mapping(db, store_id, values, rt.clock.now(), g.user.actor)
-    if report.errors:
-        problem = catalog.explain(report.errors)[0]
-        return _mappings_page(form=values, error=f"The mapping was not saved: "
-                              f"{problem.problem}. {problem.fix}", code=400)
-    flash(f"Mapping for SKU {values['sku'].strip()} saved.", "ok")
+    try:
+        flash(owner_pages.save_one_mapping(rt, store_id, request.form, g.user.actor), "ok")
+    except owner_pages.FormProblem as exc:
+        return _mappings_page(form=exc.form, error=str(exc), code=exc.code)
     return redirect(url_for("admin.mappings", store=store_id))
 
 
 @blueprint.post("/mappings/<int:mapping_id>/delete")
 def delete_mapping(mapping_id: int) -> ResponseReturnValue:
-    rt = runtime()
     try:
-        with rt.db.write() as db:
-            sku = catalog.delete_mapping(db, mapping_id, rt.clock.now(), g.user.actor)
+        flash(owner_pages.delete_one_mapping(runtime(), mapping_id, g.user.actor), "ok")
     except ActionError as exc:
         flash(str(exc), "error")
-    else:
-        flash(f"Mapping for SKU {sku} deleted. New orders with it wait under Needs attention "
-              "until it is mapped again.", "ok")
     return redirect(url_for("admin.mappings", store=request.form.get("store", "")))
 
 
@@ -372,80 +321,27 @@ def connect_shopify_app() -> ResponseReturnValue:
 
 @blueprint.get("/settings")
 def settings_page() -> ResponseReturnValue:
-    rt = runtime()
-    settings = rt.settings
-    with rt.db.read() as db:
-        choices = connections.write_back_choices(db)
-        sources = tracking_services.source_choices(db, settings)
-    thresholds: list[tuple[str, str, Any, str]] = [
-        ("[alerts] no_tracking_days", "Flag a forwarded order with no tracking number after",
-         settings.alerts.no_tracking_days, "days"),
-        ("[alerts] stuck_in_transit_days", "Flag a parcel past its route's usual transit "
-         "time with no carrier scan for", settings.alerts.stuck_in_transit_days, "days"),
-        ("[alerts] email_grace_hours", "E-mail an order's alert only if still open after",
-         settings.alerts.email_grace_hours, "hours"),
-        ("[alerts] owner_emails", "Owner e-mails", "one digest a day"
-         if settings.alerts.owner_emails == "digest" else "one per alert", ""),
-        ("[alerts] sweep_interval_minutes", "Look for such orders every",
-         settings.alerts.sweep_interval_minutes, "minutes"),
-        ("[admin] eta_min_days / eta_max_days", "Delivery window promised when nothing better "
-         "is known", f"{settings.admin.eta_min_days} to {settings.admin.eta_max_days}", "days"),
-        ("[email] owner_address", "Alerts are also e-mailed to",
-         settings.email.owner_address or "nobody (dashboard only)", ""),
-        ("[email] smtp_host", "Customer messages are sent through",
-         settings.email.smtp_host or "nothing yet: messages wait until it is set", ""),
-    ]
-    options = [(source, tracking_services.SOURCE_LABELS[source],
-                tracking_services.configured(settings, source))
-               for source in tracking_services.SOURCES]
-    return render_template("admin/settings.html", choices=choices, thresholds=thresholds,
-                           sources=sources, source_options=options,
-                           source_labels=tracking_services.SOURCE_LABELS,
-                           default_service=tracking_services.SOURCE_LABELS.get(
-                               settings.tracking.service, settings.tracking.service),
-                           section="settings")
+    return render_template("admin/settings.html", **owner_pages.settings(runtime()))
 
 
 @blueprint.post("/settings/tracking/<kind>/<int:holder_id>")
 def save_tracking_source(kind: str, holder_id: int) -> ResponseReturnValue:
-    """Which source tracks this store's or supplier's parcels ("default": the configured
-    service for spreadsheet suppliers, the supplier's own events otherwise)."""
-    rt = runtime()
-    chosen = request.form.get("tracking_source", "")
-    source = None if chosen == "default" else chosen
     try:
-        if kind not in ("store", "supplier"):
-            raise ValueError("only a store or a supplier has a tracking source")
-        tracking_services.check_source(rt.settings, source)
-        with rt.db.write() as db:
-            holder: Store | Supplier | None = (
-                db.get(Store, holder_id) if kind == "store" else db.get(Supplier, holder_id))
-            if holder is None:
-                raise ValueError(f"that {kind} does not exist any more")
-            tracking_services.set_source(db, holder, source)
-            name = holder.name or (holder.domain if isinstance(holder, Store) else "")
-            record_audit(db, rt.clock.now(), g.user.actor, "tracking.source_changed",
-                         store_id=holder_id if kind == "store" else None,
-                         subject=f"{kind}:{holder_id}", details={"source": chosen})
+        done = owner_pages.save_tracking_source(runtime(), kind, holder_id,
+                                                request.form.get("tracking_source", ""),
+                                                g.user.actor)
     except ValueError as exc:
-        flash(f"Nothing was changed: {exc}.", "error")
+        flash(wording.SETTINGS_NOT_CHANGED.format(problem=exc) + ".", "error")
     else:
-        flash(f"Saved for {name}: new parcels are tracked by "
-              f"{tracking_services.SOURCE_LABELS.get(chosen, 'the default')}.", "ok")
+        flash(done, "ok")
     return redirect(url_for("admin.settings_page"))
 
 
 @blueprint.post("/settings/stores/<int:store_id>")
 def save_store_settings(store_id: int) -> ResponseReturnValue:
-    rt = runtime()
-    values = {key: request.form.get(key, "") for key in (
-        "complete_on", "status_updates", "notify_customer")}
     try:
-        with rt.db.write() as db:
-            name = connections.save_write_back(db, store_id, values, rt.clock.now(),
-                                               g.user.actor)
+        flash(owner_pages.save_write_back(runtime(), store_id, request.form, g.user.actor),
+              "ok")
     except ActionError as exc:
-        flash(f"Nothing was changed: {exc}", "error")
-    else:
-        flash(f"Saved for {name}: it applies to the next write-back.", "ok")
+        flash(str(exc), "error")
     return redirect(url_for("admin.settings_page"))
