@@ -564,6 +564,14 @@ RECONNECT_STORE_ADVICE = ("Tracking updates for this store wait; nothing is lost
                           "app), then connect it again below with the client id and secret.")
 
 
+def reconnect_store_advice(grant: str) -> str:
+    """The Stores page's advice for a disconnected Shopify store, by how it was connected."""
+    if grant in ("token_exchange", "authorization_code"):
+        return ("Tracking updates for this store wait; nothing is lost. "
+                f"{_RECONNECT_SHOPIFY[grant]}.")
+    return RECONNECT_STORE_ADVICE
+
+
 # --- the embedded admin (inside Shopify admin) -------------------------------------------------
 EMBEDDED_SESSION_REFUSED = ("Shopify did not vouch for this request (missing, expired or forged "
                             "session token). Reload DropTrack from your Shopify admin.")

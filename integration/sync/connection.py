@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 DISCONNECTED_AT = "disconnected_at"  # in store.settings, ISO 8601
 STORE_ACCESS_ALERT = "shopify_token"  # the alert kind the Stores page shows as the problem
 RECEIVED = "received"  # an inbox delivery not acted on yet
+CONNECTED_WITH = "connected_with"  # in store.settings: the way it was last connected (grant)
 
 
 def mark_disconnected(runtime: Runtime, store_id: int, message: str) -> bool:

@@ -16,7 +16,7 @@ from integration.accounts.audit import record_audit
 from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
-from integration.sync.connection import resume_after_reconnect
+from integration.sync.connection import CONNECTED_WITH, resume_after_reconnect
 from integration.sync.shopify.fulfillment_service import queue_fulfillment_requests
 from integration.sync.shopify.reconcile import RECONCILE_JOB
 from integration.sync.shopify.store import queue_webhook_check
@@ -44,7 +44,8 @@ def connect_store(runtime: Runtime, shop: str, credentials: Credentials, *, acto
                 runtime.secrets.decrypt(store.webhook_secret_encrypted) != webhook_secret:
             store.previous_webhook_secret_encrypted = store.webhook_secret_encrypted
         store.webhook_secret_encrypted = new_secret
-        store.settings = {**(store.settings or {}), **(settings or {})}
+        store.settings = {**(store.settings or {}), **(settings or {}),
+                          CONNECTED_WITH: credentials.grant}
         store.updated_at = now
         session.flush()
         if was_disconnected:  # what waited runs once: write-backs, deliveries, a reconcile
