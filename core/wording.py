@@ -519,14 +519,33 @@ def supplier_disconnected(supplier: str) -> str:
             "(if it cannot, the owner is asked to connect the account again)")
 
 
-def reconnect_shopify_store(domain: str, problem: str) -> str:
-    """The owner's alert when Shopify refuses for good to renew a store's access token."""
-    return (f"{domain}: Shopify refused to renew DropTrack's access token ({problem}), so the "
-            "store is disconnected. Tracking updates for its orders wait; nothing is lost. "
-            "In the Shopify Dev Dashboard, open your app and check its client secret (if it "
-            "was rotated, copy the new one) and that the app is still installed on the store "
-            "(install it again if not). Then connect the store again on the Stores page with "
-            "the client id and secret; the waiting updates are sent on their own.")
+# How the owner connects a Shopify store again, by the way it was connected (the `grant` of its
+# credentials: client_credentials, token_exchange, authorization_code; "" = not recorded).
+_RECONNECT_SHOPIFY = {
+    "client_credentials": (
+        "In the Shopify Dev Dashboard, open your app and check its client secret (if it was "
+        "rotated, copy the new one) and that the app is still installed on the store (install "
+        "it again if not). Then connect the store again on the Stores page with the client id "
+        "and secret"),
+    "token_exchange": (
+        "Open DropTrack from your Shopify admin (Apps → DropTrack); if it is no longer listed, "
+        "install it again from the Shopify App Store. Opening it connects the store again"),
+    "authorization_code": (
+        "Install DropTrack on the store again: on the Stores page, press Connect Shopify and "
+        "accept the permissions in your Shopify admin"),
+}
+
+
+def reconnect_shopify_store(domain: str, problem: str, grant: str = "") -> str:
+    """The owner's alert when Shopify refuses for good to renew a store's access token (or
+    refuses the token itself): one action, the one that fits how the store was connected."""
+    action = _RECONNECT_SHOPIFY.get(grant) or (
+        "Connect the store again: with your Dev Dashboard app's client id and secret on the "
+        "Stores page, or by installing DropTrack again (Connect Shopify)")
+    return (f"{domain}: Shopify refused DropTrack's access token ({problem}), so the store is "
+            "disconnected. Its webhooks are still received and kept; tracking updates and "
+            f"checks for its orders wait; nothing is lost. {action}; everything that waited is "
+            "then done on its own, once.")
 
 
 def shopify_app_not_connected(problem: str) -> str:
@@ -546,6 +565,14 @@ STORE_DISCONNECTED = "Disconnected: the store refused DropTrack's access"
 RECONNECT_STORE_ADVICE = ("Tracking updates for this store wait; nothing is lost. Check your "
                           "app's client secret in the Shopify Dev Dashboard (or reinstall the "
                           "app), then connect it again below with the client id and secret.")
+
+
+def reconnect_store_advice(grant: str) -> str:
+    """The Stores page's advice for a disconnected Shopify store, by how it was connected."""
+    if grant in ("token_exchange", "authorization_code"):
+        return ("Tracking updates for this store wait; nothing is lost. "
+                f"{_RECONNECT_SHOPIFY[grant]}.")
+    return RECONNECT_STORE_ADVICE
 
 
 # --- the embedded admin (inside Shopify admin) -------------------------------------------------

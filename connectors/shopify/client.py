@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,7 +26,7 @@ from connectors.http import USER_AGENT, parse_retry_after
 from connectors.shopify.graphql import Operation
 from connectors.shopify.ratelimit import CostLimiter, ThrottleStatus
 from connectors.shopify.session_tokens import SessionToken
-from connectors.shopify.tokens import CLIENT_CREDENTIALS, OAUTH, Credentials
+from connectors.shopify.tokens import CLIENT_CREDENTIALS, Credentials
 from core.clock import Clock
 from core.errors import CredentialsRefused, PermanentError, RetryableError
 
@@ -92,22 +91,14 @@ def _lib_expiry(now: datetime, lib_iso: str | None) -> datetime | None:
     return now + timedelta(seconds=round((moment - datetime.now(UTC)).total_seconds()))
 
 
-@dataclass(frozen=True)
-class GrantedToken:
-    access_token: str
-    scope: str
-    expires_at: datetime | None
-    refresh_token: str
-    refresh_token_expires_at: datetime | None
-
-
-def exchange_code(http: httpx.Client, shop: str, client_id: str, client_secret: str, code: str,
-                  now: datetime) -> GrantedToken:
-    """Authorization code grant, asking for an expiring offline token (`expiring=1`)."""
+def exchange_code(http: httpx.Client, shop: str, pending: Credentials, code: str,
+                  now: datetime) -> Credentials:
+    """Authorization code grant (non-embedded install), asking for an expiring offline token
+    (`expiring=1`: 60 min + a rotating refresh token, renewed by `renew`)."""
     try:
         response = http.post(f"https://{shop}/admin/oauth/access_token", json={
-            "client_id": client_id, "client_secret": client_secret, "code": code,
-            "expiring": "1"}, headers={"Accept": "application/json"})
+            "client_id": pending.client_id, "client_secret": pending.client_secret,
+            "code": code, "expiring": "1"}, headers={"Accept": "application/json"})
     except httpx.HTTPError as exc:
         raise RetryableError(f"{shop}: token request failed ({type(exc).__name__})") from exc
     if response.status_code >= 500:
@@ -119,14 +110,16 @@ def exchange_code(http: httpx.Client, shop: str, client_id: str, client_secret: 
     if response.status_code != 200 or not body.get("access_token"):
         reason = body.get("error_description") or body.get("error") or response.status_code
         raise PermanentError(f"{shop}: Shopify refused the authorization code: {reason}")
-    return GrantedToken(str(body["access_token"]), str(body.get("scope") or ""),
-                        _expiry(now, body.get("expires_in")), str(body.get("refresh_token") or ""),
-                        _expiry(now, body.get("refresh_token_expires_in")))
+    return pending.renewed(str(body["access_token"]), _expiry(now, body.get("expires_in")),
+                           scope=str(body.get("scope") or ""),
+                           refresh_token=str(body.get("refresh_token") or ""),
+                           refresh_expires_at=_expiry(now, body.get("refresh_token_expires_in")))
 
 
 def renew(http: httpx.Client, domain: str, credentials: Credentials, now: datetime
           ) -> Credentials:
-    """A new access token: refresh grant (OAuth) or a new client-credentials exchange."""
+    """A new access token: refresh grant (OAuth, the refresh token rotates) or a new
+    client-credentials exchange (also the first one: `Credentials.pending`)."""
     shop = shop_handle(domain)
     if not credentials.refreshable:
         raise ShopifyAuthError(f"{domain}: the access token cannot be renewed; reinstall the app")
@@ -150,12 +143,12 @@ def renew(http: httpx.Client, domain: str, credentials: Credentials, now: dateti
                                refresh_expires_at=_lib_expiry(now, new.refresh_token_expires))
 
 
-def exchange_session_token(http: httpx.Client, session: SessionToken, client_id: str,
-                           client_secret: str, now: datetime) -> Credentials:
+def exchange_session_token(http: httpx.Client, session: SessionToken, pending: Credentials,
+                           now: datetime) -> Credentials:
     """Token exchange (embedded app, managed install): a verified session token becomes an
     expiring offline token (60 min) with a rotating refresh token, renewed by `renew` like an
     authorization-code install's."""
-    app = shopify_app.ShopifyApp(client_id, client_secret)
+    app = shopify_app.ShopifyApp(pending.client_id, pending.client_secret)
     exchanged = app.exchange_using_token_exchange(
         "offline", id_token={"exchangeable": True, "token": session.raw,
                              "claims": session.claims}, expiring=True, http_client=http)
@@ -163,14 +156,9 @@ def exchange_session_token(http: httpx.Client, session: SessionToken, client_id:
     if not exchanged.ok or token is None:
         raise _exchange_failure(session.shop, exchanged.log.code, exchanged.log.detail,
                                 _shopify_status(exchanged.http_logs))
-    refresh_expires = _lib_expiry(now, token.refresh_token_expires)
-    expires = _lib_expiry(now, token.expires)
-    return Credentials(access_token=token.token, kind=OAUTH, scope=token.scope,
-                       expires_at=expires.isoformat() if expires else "",
-                       refresh_token=token.refresh_token or "",
-                       refresh_token_expires_at=refresh_expires.isoformat()
-                       if refresh_expires else "",
-                       client_id=client_id, client_secret=client_secret)
+    return pending.renewed(token.token, _lib_expiry(now, token.expires), scope=token.scope,
+                           refresh_token=token.refresh_token or "",
+                           refresh_expires_at=_lib_expiry(now, token.refresh_token_expires))
 
 
 def _shopify_status(http_logs: Sequence[Any]) -> int:
@@ -215,8 +203,12 @@ class ShopifyClient:
 
     def execute(self, operation: Operation, variables: Mapping[str, Any] | None = None
                 ) -> dict[str, Any]:
-        """Run one operation and return its `data`; raise RetryableError / PermanentError."""
-        renewed = False
+        """Run one operation and return its `data`; raise RetryableError / PermanentError.
+        An expired token is renewed before the call (no 401 spent on it), a rejected one once
+        after it; a token that cannot be renewed raises ShopifyAuthError."""
+        renewed = self.credentials.needs_refresh(self.clock.now(), margin=timedelta(0))
+        if renewed:
+            self.renew_token()
         throttled = 0
         while True:
             cost = self._requested.get(operation.name, operation.estimated_cost)

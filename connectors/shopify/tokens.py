@@ -1,9 +1,15 @@
 """A store's Shopify credentials as DropTrack keeps them (encrypted by the caller).
 
-Three kinds: `oauth` (installed through the authorization code grant: expiring offline token
-plus refresh token), `client_credentials` (the merchant's own custom app: a fresh token is
-exchanged from its client id and secret), `static` (a token pasted by the owner, never expires).
+Three kinds: `oauth` (an expiring offline token plus a rotating refresh token, from the
+authorization code grant or the embedded app's token exchange), `client_credentials` (the
+merchant's own Dev Dashboard app: a fresh token is exchanged from its client id and secret),
+`static` (a token pasted by the owner, never expires). `grant` says which of the three ways
+connected the store (it picks the owner's action when the store has to be connected again).
 All values are strings, as `StoreAccess.credentials` carries them.
+
+Whatever the way, a token is renewed by one function (`connectors.shopify.client.renew`, called
+by `ShopifyClient.renew_token` only): the renewal sweep, a 401 and the first client-credentials
+exchange all go through it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ CLIENT_CREDENTIALS = "client_credentials"
 STATIC = "static"
 REFRESH_MARGIN = timedelta(minutes=10)
 
+# The three ways a Shopify store is connected (Credentials.grant).
+GRANT_CLIENT_CREDENTIALS = "client_credentials"  # Dev Dashboard app, self-hosting owner
+GRANT_TOKEN_EXCHANGE = "token_exchange"  # public embedded app, managed install  # noqa: S105
+GRANT_AUTHORIZATION_CODE = "authorization_code"  # non-embedded install
+GRANTS = (GRANT_CLIENT_CREDENTIALS, GRANT_TOKEN_EXCHANGE, GRANT_AUTHORIZATION_CODE)
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -29,6 +41,15 @@ class Credentials:
     refresh_token_expires_at: str = ""
     client_id: str = ""  # the app the token belongs to (ours, or the merchant's custom app)
     client_secret: str = ""
+    grant: str = ""  # one of GRANTS ("" for rows connected before it was recorded)
+
+    @classmethod
+    def pending(cls, grant: str, client_id: str, client_secret: str) -> Credentials:
+        """What a way of connecting starts from, before Shopify's first token: the app's id
+        and secret. Its first answer is applied with `renewed`, like every later one."""
+        kind = CLIENT_CREDENTIALS if grant == GRANT_CLIENT_CREDENTIALS else OAUTH
+        return cls(access_token="", kind=kind, client_id=client_id, client_secret=client_secret,
+                   grant=grant)
 
     @classmethod
     def from_dict(cls, data: dict[str, str]) -> Credentials:

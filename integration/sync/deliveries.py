@@ -48,6 +48,7 @@ ORDER_TOPICS: dict[str, tuple[frozenset[str], OrderParser]] = {
     ),
 }
 UNINSTALL_TOPICS = frozenset({"app/uninstalled"})
+WAITING = "waiting"  # an outcome, not a state: the delivery stays `received`
 
 
 @job(inbox.PROCESS_JOB)
@@ -67,7 +68,8 @@ def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
                 outcome = tracking_pushes.handle_push(session, runtime.settings, delivery, now)
             else:
                 outcome = _handle(session, delivery, now)
-            inbox.mark(session, inbox_id, outcome, now)
+            if outcome != WAITING:
+                inbox.mark(session, inbox_id, outcome, now)
     except IntegrityError as exc:
         # Two deliveries of one new order raced to create it: the next attempt finds it.
         raise RetryableError(f"concurrent update of the same order: {exc.orig}") from exc
@@ -95,7 +97,9 @@ def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
     topics, parse = ORDER_TOPICS.get(store.platform, (frozenset(), None))
     if parse is None or delivery.topic not in topics:
         return "ignored"
-    if store.state != "active":
+    if store.state == stores.DISCONNECTED:
+        return WAITING  # kept `received`: processed when the store is connected again
+    if store.state != stores.ACTIVE:
         return "ignored"
     try:
         payload = json.loads(delivery.body)

@@ -24,7 +24,6 @@ from connectors.store_base import (
     StoreConnector,
 )
 from connectors.url_safety import UnsafeURLError, check_outbound_url
-from core import wording
 from core.errors import CredentialsRefused
 from core.status import Reason, Status
 from core.wording import customer_note
@@ -46,6 +45,7 @@ from integration.storage.models import (
     SupplierOrder,
     TrackingEvent,
 )
+from integration.sync.connection import disconnect
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,6 @@ STORE_CONNECTORS = {
     "shopify": "connectors.shopify.connector",
     "woocommerce": "connectors.woocommerce.connector",
 }
-
-
-def _disconnect(runtime: Runtime, store: Store, exc: CredentialsRefused) -> None:
-    from integration.sync.connection import mark_disconnected
-
-    message = (wording.reconnect_shopify_store(store.domain, str(exc))
-               if store.platform == stores.SHOPIFY else str(exc))
-    mark_disconnected(runtime, store.id, message)
 
 
 def store_access(runtime: Runtime, store: Store) -> StoreAccess:
@@ -219,7 +211,7 @@ def write_back(runtime: Runtime, claimed: ClaimedJob) -> None:
         tag(exc, f"store:{store.id}")
         raise
     except CredentialsRefused as exc:  # for good: disconnected, this write-back waits
-        _disconnect(runtime, store, exc)
+        disconnect(runtime, store, exc)
         return
     with runtime.db.write() as session:
         row = session.get_one(Shipment, shipment_id)

@@ -63,6 +63,7 @@ from connectors.shopify.session_tokens import (
     SessionTokenError,
     verify_session_token,
 )
+from connectors.shopify.tokens import GRANT_TOKEN_EXCHANGE, Credentials
 from core import wording
 from core.errors import CredentialsRefused, RetryableError
 from integration.accounts import stores
@@ -136,8 +137,8 @@ def _ensure_connected(rt: Runtime, session: SessionToken) -> int | Response:
     base = app.admin_base_url.rstrip("/") if rt.settings.loopback_http_allowed else ""
     try:
         with http_client(base) as http:
-            credentials = exchange_session_token(http, session, app.client_id,
-                                                 app.client_secret, rt.clock.now())
+            credentials = exchange_session_token(http, session, Credentials.pending(
+                GRANT_TOKEN_EXCHANGE, app.client_id, app.client_secret), rt.clock.now())
     except (CredentialsRefused, RetryableError) as exc:
         log.warning("token exchange for %s failed: %s", session.shop, exc)
         return _refused(502, wording.EMBEDDED_EXCHANGE_FAILED.format(

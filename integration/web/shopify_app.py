@@ -32,7 +32,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from connectors.shopify.client import exchange_code, http_client
 from connectors.shopify.settings import FULFILLMENT_SERVICE_PATH, StoreSettings, missing_scopes
-from connectors.shopify.tokens import OAUTH, Credentials
+from connectors.shopify.tokens import GRANT_AUTHORIZATION_CODE, Credentials
 from core.errors import PermanentError, RetryableError
 from integration.accounts import stores
 from integration.engine.tracking_view import tracking_view
@@ -219,25 +219,19 @@ def callback() -> ResponseReturnValue:
                         "The security check (state) failed. Start the installation again "
                         "from your Shopify admin, in the same browser.", 403)
     base = _admin_base(rt)
+    pending = Credentials.pending(GRANT_AUTHORIZATION_CODE, app.client_id, app.client_secret)
     try:
         with http_client(base) as http:
-            token = exchange_code(http, shop, app.client_id, app.client_secret,
-                                  request.args.get("code", ""), rt.clock.now())
+            credentials = exchange_code(http, shop, pending, request.args.get("code", ""),
+                                        rt.clock.now())
     except (PermanentError, RetryableError) as exc:
         return _problem("Shopify did not grant access", str(exc), 502)
-    missing = missing_scopes(token.scope, tuple(s.strip() for s in app.scopes.split(",")
-                                                if s.strip()))
+    missing = missing_scopes(credentials.scope, tuple(s.strip() for s in app.scopes.split(",")
+                                                      if s.strip()))
     if missing:
         return _problem("DropTrack needs more access",
                         "Shopify did not grant: " + ", ".join(missing)
                         + ". Install again and accept every permission.", 403)
-    credentials = Credentials(
-        access_token=token.access_token, kind=OAUTH, scope=token.scope,
-        expires_at=token.expires_at.isoformat() if token.expires_at else "",
-        refresh_token=token.refresh_token,
-        refresh_token_expires_at=(token.refresh_token_expires_at.isoformat()
-                                  if token.refresh_token_expires_at else ""),
-        client_id=app.client_id, client_secret=app.client_secret)
     store_id = connect_store(rt, shop, credentials, actor="shopify-install",
                              webhook_secret=app.client_secret,
                              settings={"admin_base_url": base, "api_version": app.api_version})

@@ -166,7 +166,8 @@ class AdminOperations:
                                                   quantity=quantity))
         fulfillment = Fulfillment(
             id=self.state.next_id(), order_id=order.id,
-            name=f"{order.name}.{len(order.fulfillment_ids) + 1}", created_at=now,
+            # `#1513-F1`, `#1513-F2`: the names live Shopify gave (fulfillment-create-name)
+            name=f"{order.name}-F{len(order.fulfillment_ids) + 1}", created_at=now,
             updated_at=now, tracking=tracking, line_items=line_items,
             fulfillment_order_ids=[fo.id for fo in fulfillment_orders])
         self.state.fulfillments[fulfillment.id] = fulfillment

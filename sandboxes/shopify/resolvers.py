@@ -181,7 +181,8 @@ class Views:
             "updatedAt": iso(order.updated_at), "processedAt": iso(order.created_at),
             "cancelledAt": iso(order.cancelled_at), "cancelReason": order.cancel_reason,
             "closed": order.closed_at is not None, "closedAt": iso(order.closed_at),
-            "confirmed": True, "test": order.test, "note": order.note, "tags": order.tags,
+            "confirmed": True, "test": order.test, "note": order.note,
+            "tags": sorted(order.tags),  # Shopify answers tags sorted, whatever order was given
             "displayFinancialStatus": order.financial_status,
             "displayFulfillmentStatus": self.state.display_fulfillment_status(order),
             "statusPageUrl": self.status_page_url(order), "currencyCode": order.currency,
@@ -281,7 +282,27 @@ class Views:
             "fulfillmentOrders": _paged(
                 [self.state.fulfillment_orders[i] for i in fulfillment.fulfillment_order_ids],
                 self.fulfillment_order, lambda fo: fo.id),
+            **self.fulfilled_from(fulfillment),
         }
+
+    def fulfilled_from(self, fulfillment: Fulfillment) -> View:
+        """Where a fulfillment ships from: its fulfillment order's location and the service
+        behind it (the shop's own location: Shopify's `manual` service, as recorded live;
+        the sandbox keeps no origin address, which Shopify leaves null unless one is set)."""
+        fo_ids = fulfillment.fulfillment_order_ids
+        location_id = self.state.fulfillment_orders[fo_ids[0]].location_id if fo_ids else None
+        service = next((s for s in self.state.fulfillment_services.values()
+                        if location_id is not None and s.location_id == location_id), None)
+        location = self.location(location_id) if location_id is not None else None
+        if service is not None:
+            service_view = self.service(service)
+        else:
+            service_view = {"id": "gid://shopify/FulfillmentService/manual", "handle": "manual",
+                            "serviceName": "Manual", "callbackUrl": None,
+                            "inventoryManagement": False, "trackingSupport": False,
+                            "requiresShippingMethod": False, "type": "MANUAL",
+                            "location": location}
+        return {"location": location, "originAddress": None, "service": service_view}
 
     @staticmethod
     def display_status(fulfillment: Fulfillment) -> str:

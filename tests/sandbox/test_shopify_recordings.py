@@ -81,6 +81,28 @@ WEBHOOK_EXTRAS = ("webhook subscription filters and cloud destinations (EventBri
                   "without filters, and the sandbox does not validate filters or cloud rules")
 PRE_EXISTING = ("acts on an order that existed in the live store before the capture (its "
                 "creation is not in the recording), so the sandbox has no such object")
+LOCATION_NAME = ("names the live store's own location (store configuration, e.g. \"My Custom "
+                 "Location\"); the sandbox's shop has one location, \"Shop location\"")
+SPLIT_MOVE = ("reads the order's fulfillment orders after fulfillmentOrderSplit / "
+              "fulfillmentOrderMove (two fulfillment orders, at the live store's own "
+              "locations), which the sandbox does not model: DropTrack never splits or moves "
+              "fulfillment orders")
+UNALIGNED_NUMBER = ("the same userError, naming an id the recording's orderCreate answer did "
+                    "not list (so the harness cannot map it to the sandbox's)")
+UPSTREAM_EARLIER = ("a read the capture tool made before the fulfillments the recording lists "
+                    "ahead of it (upstream calls are appended at the end): live still had the "
+                    "quantity open; the replay reads after them")
+CREATE_COST = ("fulfillmentCreate with this selection: the sandbox's requested cost is 2-6 "
+               "points above live's (it charges each nested connection's upper bound) and its "
+               "actual cost up to 4 below; DropTrack budgets by requested cost, which is never "
+               "lower than live's")
+TRACKING_COST = ("fulfillmentTrackingInfoUpdate: live charged 50-51 points in the recordings "
+                 "made for it (fulfillment-tracking-info-update-*, the known behaviour) but 11 "
+                 "here (28 with events selected); what makes live add the 40 is not in the "
+                 "recordings, so the sandbox keeps the higher figure (never cheaper)")
+CLOSED = ("`closed` follows the live store's order archiving setting (a fully fulfilled paid "
+          "order archived, a cancelled one not); the sandbox closes an order when it is "
+          "cancelled and never on fulfillment")
 EXPLAINED_CASES: dict[tuple[str, str], str] = {
     ("fulfillment-cancel-parity", "/setup/fulfillmentCreate"): PRE_EXISTING,
     ("fulfillment-tracking-info-update-parity", "/setup/fulfillmentCreate"): PRE_EXISTING,
@@ -96,6 +118,40 @@ EXPLAINED_CASES: dict[tuple[str, str], str] = {
     ("webhook-subscription-api-version-projection", "/lifecycle/create"): (
         "cost 11 against live 10: the sandbox charges the ApiVersion object nested in the "
         "returned subscription (Shopify's documented rule), live does not; never cheaper"),
+    # Compared since orders are aligned (the alignment query used to exceed 1,000 points and
+    # was refused, so every exchange after an orderCreate counted as "depends").
+    **{("fulfillment-create-multi-group", path): SPLIT_MOVE for path in (
+        "/setup/differentLocation/read", "/setup/valid/read", "/upstreamCalls/2",
+        "/upstreamCalls/3", "/upstreamCalls/14", "/upstreamCalls/15",
+        "/cases/validMultiGroup/downstreamRead")},
+    ("fulfillment-create-multi-group", "/cases/differentOrderLater"): UNALIGNED_NUMBER,
+    ("fulfillment-create-preconditions", "/cases/cancelled"): UNALIGNED_NUMBER,
+    ("fulfillment-create-preconditions", "/cases/closed"): UNALIGNED_NUMBER,
+    ("fulfillment-order-hold-validation", "/setup/hydrate"): LOCATION_NAME,
+    ("fulfillment-order-release-hold-selective", "/setup/hydrate"): LOCATION_NAME,
+    ("fulfillment-order-release-hold-selective", "/workflows/selectiveRelease/afterReleaseRead"): (
+        "reads the order after fulfillmentOrderHold / fulfillmentOrderReleaseHold, which the "
+        "sandbox does not model (ON_HOLD): DropTrack never holds fulfillment orders"),
+    ("fulfillment-multi-tracking-info", "/upstreamCalls/0"): UPSTREAM_EARLIER,
+    ("fulfillment-create-name", "/upstreamCalls/0"): UPSTREAM_EARLIER,
+    ("fulfillment-create-preconditions", "/upstreamCalls/8"): UPSTREAM_EARLIER,
+    ("fulfillment-create-name", "/firstFulfillmentCreate"): CREATE_COST,
+    ("fulfillment-create-name", "/secondFulfillmentCreate"): CREATE_COST,
+    ("fulfillment-create-preconditions", "/cases/closed/setup/firstFulfillmentCreate"):
+        CREATE_COST,
+    ("fulfillment-detail-events-lifecycle", "/setup/fulfillmentCreate"): CREATE_COST,
+    ("fulfillment-event-create-validation", "/setup/fulfillmentCreate"): CREATE_COST,
+    ("fulfillment-cancel-parity", "/setup/fulfillmentTrackingInfoUpdate"): TRACKING_COST,
+    ("fulfillment-detail-events-lifecycle", "/fulfillmentTrackingInfoUpdate"): TRACKING_COST,
+    ("fulfillment-cancel-parity", "/setup/hydrateBeforeCancel"): CLOSED,
+    ("fulfillment-create-preconditions", "/cases/cancelled/setup/hydrate"): CLOSED,
+    ("fulfillment-create-preconditions", "/cases/happyPath"): (
+        "recorded without its document: the query rebuilt from the answer selects a connection "
+        "without `first`, which the lost document gave (the sandbox refuses it, as Shopify "
+        "refuses an unbounded connection)"),
+    ("fulfillment-event-create-validation", "/invalidStatusVariable"): (
+        "both refuse the invalid enum value in the variables before execution; Shopify's "
+        "wording (GraphQL-Ruby's) differs from the sandbox's (graphql-core's)"),
 }
 """(recording file stem, exchange path) -> why the sandbox's answer differs there."""
 
@@ -139,10 +195,12 @@ def _send(http: httpx.Client, store: SeededStore, token: AccessToken, version: s
     return answer
 
 
+# Within the 1,000-point limit of a single query (first 50 inside first 10 cost 1,085 and
+# was refused, so no order was aligned): the recorded orders have a few lines each.
 ALIGN_ORDER = """query Align($id: ID!) { order(id: $id) { id
   lineItems(first: 50) { nodes { id } }
-  fulfillmentOrders(first: 10) {
-    nodes { id lineItems(first: 50) { nodes { id lineItem { id } } } } }
+  fulfillmentOrders(first: 5) {
+    nodes { id lineItems(first: 25) { nodes { id lineItem { id } } } } }
 } }"""
 
 
@@ -233,7 +291,8 @@ def replay(path: Path, http: httpx.Client, store: SeededStore, token: AccessToke
                 target = ids.apply(exchange.variables.get("orderId"))
                 match = GID.fullmatch(str(target))
                 if match and int(match.group(2)) in store.sandbox.state.orders:
-                    store.sandbox.state.cancel_order(int(match.group(2)))
+                    store.sandbox.state.cancel_order(
+                        int(match.group(2)), str(exchange.variables.get("reason") or "CUSTOMER"))
             earlier |= {m.group(0).split("?", 1)[0] for m in GID.finditer(json.dumps(data))}
             outcomes["setup"] += 1
             continue
@@ -314,19 +373,26 @@ def _difference(theirs: Any, mine: Any, where: str = "") -> str:
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 ORDER_NAME = re.compile(r"^#\d+(\.\d+)?$")
+FULFILLMENT_NAME = re.compile(r"^#\d+(-F\d+)$")  # its order's name, then which fulfillment
+CURSORS = frozenset({"cursor", "startCursor", "endCursor"})
 
 
-def _normal(value: Any) -> Any:
-    """Values that differ between any two runs (moments, order numbers) as their kind."""
+def _normal(value: Any, key: str = "") -> Any:
+    """Values that differ between any two runs (moments, order numbers, the opaque cursors
+    each server makes of its own ids) as their kind."""
     if isinstance(value, dict):
-        return {key: _normal(item) for key, item in value.items()}
+        return {k: _normal(item, k) for k, item in value.items()}
     if isinstance(value, list):
-        return [_normal(item) for item in value]
+        return [_normal(item, key) for item in value]
     if isinstance(value, str):
+        if key in CURSORS:
+            return "<cursor>"
         if TIMESTAMP.match(value):
             return "<moment>"
         if ORDER_NAME.match(value):
             return "<order name>"
+        if (fulfillment := FULFILLMENT_NAME.match(value)) is not None:
+            return "<order name>" + fulfillment.group(1)
     return value
 
 

@@ -12,8 +12,18 @@ from connectors.shopify.fulfillment import ShownEvent, ShownFulfillment, already
 from connectors.shopify.mapper import parse_graphql_order
 from connectors.shopify.ratelimit import InProcessLimiter, ThrottleStatus
 from connectors.shopify.settings import missing_scopes
-from connectors.shopify.tokens import CLIENT_CREDENTIALS, OAUTH, STATIC, Credentials
+from connectors.shopify.tokens import (
+    CLIENT_CREDENTIALS,
+    GRANT_AUTHORIZATION_CODE,
+    GRANT_CLIENT_CREDENTIALS,
+    GRANT_TOKEN_EXCHANGE,
+    GRANTS,
+    OAUTH,
+    STATIC,
+    Credentials,
+)
 from connectors.store_base import ShippedLine
+from core import wording
 from core.clock import FrozenClock
 from core.domain import Payment
 from core.errors import RetryableError
@@ -143,6 +153,27 @@ def test_credentials_know_when_and_how_to_renew() -> None:
     assert Credentials("t", CLIENT_CREDENTIALS, client_id="c", client_secret="s").refreshable
     assert Credentials.from_dict(oauth.as_dict()) == oauth
     assert Credentials.from_dict({"access_token": "legacy"}).kind == STATIC
+
+
+@pytest.mark.parametrize(("grant", "kind", "action"), [
+    (GRANT_CLIENT_CREDENTIALS, CLIENT_CREDENTIALS, "Dev Dashboard"),
+    (GRANT_TOKEN_EXCHANGE, OAUTH, "Open DropTrack from your Shopify admin"),
+    (GRANT_AUTHORIZATION_CODE, OAUTH, "Install DropTrack on the store again"),
+])
+def test_each_way_starts_from_pending_credentials_and_names_its_own_action(
+        grant: str, kind: str, action: str) -> None:
+    pending = Credentials.pending(grant, "id", "secret")
+    assert (pending.kind, pending.grant, pending.access_token) == (kind, grant, "")
+    assert pending.refreshable == (kind == CLIENT_CREDENTIALS)  # OAuth needs its refresh token
+    first = pending.renewed("shpat_1", T0 + timedelta(hours=1), scope="read_orders",
+                            refresh_token="shprt_1" if kind == OAUTH else "")
+    assert first.refreshable and first.grant == grant
+    assert Credentials.from_dict(first.as_dict()) == first  # the grant is kept at rest
+    alert = wording.reconnect_shopify_store("a.myshopify.com", "invalid_grant", grant)
+    assert action in alert and "invalid_grant" in alert and "nothing is lost" in alert
+    assert action in wording.reconnect_store_advice(grant) or grant == GRANT_CLIENT_CREDENTIALS
+    assert [other for other in GRANTS if other != grant and wording.reconnect_shopify_store(
+        "a.myshopify.com", "x", other) == alert] == []
 
 
 def test_missing_scopes_know_that_write_implies_read() -> None:

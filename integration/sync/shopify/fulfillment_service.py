@@ -37,6 +37,7 @@ from integration.storage.models import (
     OutboxJob,
     Store,
 )
+from integration.sync.connection import refusal_disconnects
 from integration.sync.shopify.store import active_store, admin_client, queue_webhook_check
 from integration.sync.writeback import store_access
 
@@ -161,41 +162,49 @@ def answer_fulfillment_requests(runtime: Runtime, claimed: ClaimedJob) -> None:
     client = admin_client(runtime, store)
     refused: list[str] = []
     try:
-        for request in service.requested_fulfillment_orders(client):
-            if request.order is None:
-                answer = Answer(False, service.REJECT_OTHER, (
-                    f"DropTrack could not read order {request.order_name}: "
-                    + "; ".join(request.problems)))
-                order_number = request.order_name
-            else:
-                with runtime.db.write() as session:
-                    result = import_order(session, store.id, request.order, runtime.clock.now())
-                    order = session.get_one(Order, result.order_id)
-                    answer = _answer(session, order, request.order.payment)
-                    order_number = order.number
-            if answer.accept:
-                errors = service.accept(client, request.fulfillment_order_id, answer.message)
-            else:
-                errors = service.reject(client, request.fulfillment_order_id, answer.reason,
-                                        answer.message)
-            if errors:  # e.g. the merchant withdrew the request meanwhile
-                refused.append(f"{request.fulfillment_order_id}: {'; '.join(errors)}")
-                continue
-            with runtime.db.write() as session:
-                record_audit(session, runtime.clock.now(), "shopify",
-                             "fulfillment_request." + ("accepted" if answer.accept
-                                                       else "rejected"),
-                             store_id=store.id, subject=request.fulfillment_order_id,
-                             details={"order": order_number, "reason": answer.reason,
-                                      "message": answer.message})
-            log.info("store %d: fulfillment request %s for %s %s", store.id,
-                     request.fulfillment_order_id, order_number,
-                     "accepted" if answer.accept else f"rejected ({answer.reason})")
+        with refusal_disconnects(runtime, store):  # queued again on reconnect
+            refused = _answer_requests(runtime, store, client)
     finally:
         client.close()
     if refused:
         log.warning("store %d: Shopify refused answers to fulfillment requests: %s", store.id,
                     "; ".join(refused))
+
+
+def _answer_requests(runtime: Runtime, store: Store, client: ShopifyClient) -> list[str]:
+    """Answer every requested fulfillment order; the answers Shopify refused."""
+    refused: list[str] = []
+    for request in service.requested_fulfillment_orders(client):
+        if request.order is None:
+            answer = Answer(False, service.REJECT_OTHER, (
+                f"DropTrack could not read order {request.order_name}: "
+                + "; ".join(request.problems)))
+            order_number = request.order_name
+        else:
+            with runtime.db.write() as session:
+                result = import_order(session, store.id, request.order, runtime.clock.now())
+                order = session.get_one(Order, result.order_id)
+                answer = _answer(session, order, request.order.payment)
+                order_number = order.number
+        if answer.accept:
+            errors = service.accept(client, request.fulfillment_order_id, answer.message)
+        else:
+            errors = service.reject(client, request.fulfillment_order_id, answer.reason,
+                                    answer.message)
+        if errors:  # e.g. the merchant withdrew the request meanwhile
+            refused.append(f"{request.fulfillment_order_id}: {'; '.join(errors)}")
+            continue
+        with runtime.db.write() as session:
+            record_audit(session, runtime.clock.now(), "shopify",
+                         "fulfillment_request." + ("accepted" if answer.accept
+                                                   else "rejected"),
+                         store_id=store.id, subject=request.fulfillment_order_id,
+                         details={"order": order_number, "reason": answer.reason,
+                                  "message": answer.message})
+        log.info("store %d: fulfillment request %s for %s %s", store.id,
+                 request.fulfillment_order_id, order_number,
+                 "accepted" if answer.accept else f"rejected ({answer.reason})")
+    return refused
 
 
 def poll_fulfillment_requests(runtime: Runtime) -> None:

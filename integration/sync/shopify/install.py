@@ -8,14 +8,17 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.shopify.client import ShopifyAuthError, http_client, renew
-from connectors.shopify.settings import missing_scopes
-from connectors.shopify.tokens import CLIENT_CREDENTIALS, Credentials
+from connectors.shopify.settings import StoreSettings, missing_scopes
+from connectors.shopify.tokens import GRANT_CLIENT_CREDENTIALS, Credentials
 from core.errors import RetryableError
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
+from integration.jobs import outbox
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
-from integration.sync.connection import resume_after_reconnect
+from integration.sync.connection import CONNECTED_WITH, resume_after_reconnect
+from integration.sync.shopify.fulfillment_service import queue_fulfillment_requests
+from integration.sync.shopify.reconcile import RECONCILE_JOB
 from integration.sync.shopify.store import queue_webhook_check
 
 
@@ -41,11 +44,17 @@ def connect_store(runtime: Runtime, shop: str, credentials: Credentials, *, acto
                 runtime.secrets.decrypt(store.webhook_secret_encrypted) != webhook_secret:
             store.previous_webhook_secret_encrypted = store.webhook_secret_encrypted
         store.webhook_secret_encrypted = new_secret
-        store.settings = {**(store.settings or {}), **(settings or {})}
+        store.settings = {**(store.settings or {}), **(settings or {}),
+                          CONNECTED_WITH: credentials.grant}
         store.updated_at = now
         session.flush()
-        if was_disconnected:
+        if was_disconnected:  # what waited runs once: write-backs, deliveries, a reconcile
             resume_after_reconnect(session, store, now)
+            outbox.enqueue(session, RECONCILE_JOB, f"shopify-reconcile:{store.id}:resumed:"
+                           f"{now.isoformat()}", {"store_id": store.id}, now,
+                           store_id=store.id, serial_key=f"shopify-reconcile:{store.id}")
+            if StoreSettings.parse(store.settings, allow_override=False).fulfillment_service:
+                queue_fulfillment_requests(session, store.id, now)
         record_audit(session, now, actor, action, store_id=store.id, subject=domain,
                      details={"kind": credentials.kind, "scope": credentials.scope})
         queue_webhook_check(session, store.id, now)
@@ -63,8 +72,8 @@ def connect_custom_app(runtime: Runtime, shop: str, client_id: str, client_secre
         raise stores.StoreError("the custom app's client id and secret must not be empty")
     base = runtime.settings.shopify.admin_base_url.rstrip("/") \
         if runtime.settings.loopback_http_allowed else ""
-    pending = Credentials(access_token="", kind=CLIENT_CREDENTIALS, client_id=client_id.strip(),
-                          client_secret=client_secret.strip())
+    pending = Credentials.pending(GRANT_CLIENT_CREDENTIALS, client_id.strip(),
+                                  client_secret.strip())
     try:
         with http_client(base) as http:
             credentials = renew(http, domain, pending, runtime.clock.now())

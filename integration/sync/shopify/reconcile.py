@@ -16,6 +16,7 @@ from integration.jobs.outbox import ClaimedJob
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
+from integration.sync.connection import refusal_disconnects
 from integration.sync.reconcile import Watermark, reconcile_store
 from integration.sync.shopify.store import active_store, admin_client
 
@@ -49,8 +50,9 @@ def reconcile(runtime: Runtime, claimed: ClaimedJob) -> None:
     connector = ShopifyConnector(admin_client(runtime, store),
                                  StoreSettings.parse(store.settings, allow_override=False))
     try:
-        reconcile_store(runtime, store.id, connector, _watermark(runtime, store),
-                        max_pages=MAX_PAGES_PER_RUN)
+        with refusal_disconnects(runtime, store):  # then it waits; queued again on reconnect
+            reconcile_store(runtime, store.id, connector, _watermark(runtime, store),
+                            max_pages=MAX_PAGES_PER_RUN)
     finally:
         connector.close()
 

@@ -7,10 +7,7 @@ import logging
 
 from sqlalchemy import select
 
-from connectors.shopify.client import ShopifyAuthError, http_client, renew
-from connectors.shopify.settings import StoreSettings
 from connectors.shopify.tokens import Credentials
-from core import wording
 from integration.accounts import stores
 from integration.accounts.audit import record_audit
 from integration.jobs import outbox
@@ -18,9 +15,8 @@ from integration.jobs.outbox import ClaimedJob
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
-from integration.sync.connection import mark_disconnected
-from integration.sync.shopify.store import active_store
-from integration.sync.writeback import store_access
+from integration.sync.connection import refusal_disconnects
+from integration.sync.shopify.store import active_store, admin_client
 
 log = logging.getLogger(__name__)
 
@@ -56,19 +52,14 @@ def renew_token(runtime: Runtime, claimed: ClaimedJob) -> None:
     store = active_store(runtime, int(claimed.payload["store_id"]))
     if store is None:
         return
-    now = runtime.clock.now()
-    access = store_access(runtime, store)
-    credentials = Credentials.from_dict(access.credentials)
-    if not credentials.needs_refresh(now):
-        return
-    settings = StoreSettings.parse(access.settings, allow_override=access.allow_loopback_http)
+    client = admin_client(runtime, store)
     try:
-        with http_client(settings.admin_base_url) as http:
-            access.save_credentials(renew(http, store.domain, credentials, now).as_dict())
-    except ShopifyAuthError as exc:  # refused for good (a network error is retried)
-        log.warning("store %d: %s", store.id, exc)
-        mark_disconnected(runtime, store.id, wording.reconnect_shopify_store(store.domain,
-                                                                             str(exc)))
+        if not client.credentials.needs_refresh(runtime.clock.now()):
+            return
+        with refusal_disconnects(runtime, store):  # a network error is retried
+            client.renew_token()  # the one renewal path (a 401 in any job takes it too)
+    finally:
+        client.close()
 
 
 def forget_uninstalled_tokens(runtime: Runtime) -> None:

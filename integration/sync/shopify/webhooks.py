@@ -19,6 +19,7 @@ from integration.jobs.outbox import ClaimedJob
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Store
+from integration.sync.connection import refusal_disconnects
 from integration.sync.shopify.fulfillment_service import ensure_fulfillment_service
 from integration.sync.shopify.store import (
     ENSURE_WEBHOOKS_JOB,
@@ -36,12 +37,16 @@ def ensure_webhooks(runtime: Runtime, claimed: ClaimedJob) -> None:
     if store is None:
         return
     client = admin_client(runtime, store)
+    report = None
     try:
-        report = ensure_subscriptions(client, runtime.settings.app.public_url + WEBHOOK_PATH)
-        if StoreSettings.parse(store.settings, allow_override=False).fulfillment_service:
-            ensure_fulfillment_service(runtime, store, client)
+        with refusal_disconnects(runtime, store):  # checked again when it reconnects
+            report = ensure_subscriptions(client, runtime.settings.app.public_url + WEBHOOK_PATH)
+            if StoreSettings.parse(store.settings, allow_override=False).fulfillment_service:
+                ensure_fulfillment_service(runtime, store, client)
     finally:
         client.close()
+    if report is None:
+        return
     if report.repaired:
         with runtime.db.write() as session:
             record_audit(session, runtime.clock.now(), "scheduler", "store.webhooks_repaired",

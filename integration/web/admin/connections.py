@@ -30,6 +30,7 @@ from integration.accounts.audit import record_audit
 from integration.engine.actions import ActionError
 from integration.jobs import outbox
 from integration.storage.models import Alert, InboxDelivery, OutboxJob, Store
+from integration.sync.connection import CONNECTED_WITH
 from integration.sync.shopify.reconcile import WATERMARK as SHOPIFY_WATERMARK
 from integration.sync.shopify.store import ENSURE_WEBHOOKS_JOB
 from integration.sync.woocommerce.webhooks import WEBHOOK_HEALTH_JOB
@@ -135,7 +136,8 @@ def store_health(session: Session, now: datetime) -> list[StoreHealth]:
             connection = "Uninstalled: the app was removed from the store"
             advice = advice or "Install it again to resume tracking."
         elif store.state == stores.DISCONNECTED:
-            connection, advice = wording.STORE_DISCONNECTED, wording.RECONNECT_STORE_ADVICE
+            connection = wording.STORE_DISCONNECTED
+            advice = wording.reconnect_store_advice(str(settings.get(CONNECTED_WITH, "")))
         elif not has_keys:
             connection = "Not connected: no API credentials"
             advice = advice or "Connect the store again below."
