@@ -73,6 +73,7 @@ from connectors.shopify.graphql import EVENT_CREATE
 from connectors.shopify.ratelimit import InProcessLimiter
 from connectors.shopify.tokens import Credentials
 from connectors.woocommerce.client import WooCommerceClient
+from connectors.woocommerce.settings import merged
 from core.clock import SystemClock
 from core.domain import CarrierEvent
 from core.status import Status
@@ -121,14 +122,15 @@ TARGET_RSS_MB = 300.0
 class CallCounter:
     """WSGI middleware: requests per (method, route kind), so calls can be told apart."""
 
-    def __init__(self, app: Any, classify: Callable[[str, str], str]) -> None:
+    def __init__(self, app: Any, classify: Callable[[str, str, str], str]) -> None:
         self.app = app
         self.classify = classify
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        kind = self.classify(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""))
+        kind = self.classify(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""),
+                             environ.get("QUERY_STRING", ""))
         with self._lock:
             self.counts[kind] += 1
         return self.app(environ, start_response)
@@ -139,7 +141,7 @@ class CallCounter:
         return before
 
 
-def woo_route(method: str, path: str) -> str:
+def woo_route(method: str, path: str, query: str = "") -> str:
     if path.endswith("/orders/batch"):
         return "status batch (POST orders/batch)"
     if path.endswith("/shipment-trackings"):
@@ -147,6 +149,8 @@ def woo_route(method: str, path: str) -> str:
     if path.endswith("/notes"):
         return f"{method} notes"
     if path.rstrip("/").endswith("/wc/v3/orders"):
+        if "modified_after" in query:
+            return "status list (GET orders?modified_after=)"
         return "status read (GET orders?include=)"
     return f"{method} other"
 
@@ -233,7 +237,8 @@ class Seeded:
     seconds: float = 0.0
 
 
-def store_rows(runtime: Runtime, boxes: Sandboxes, now: datetime) -> Seeded:
+def store_rows(runtime: Runtime, boxes: Sandboxes, now: datetime,
+               always_read: int = 0) -> Seeded:
     seeded = Seeded()
     with runtime.db.write() as session:
         for domain, token in boxes.shops:
@@ -246,13 +251,15 @@ def store_rows(runtime: Runtime, boxes: Sandboxes, now: datetime) -> Seeded:
             session.add(store)
             session.flush()
             seeded.store_ids[store.id], seeded.domains[store.id] = "shopify", domain
-        for site in boxes.woo:
+        for n, site in enumerate(boxes.woo):
             store = Store(platform="woocommerce", domain=site.server.url, name=site.server.url,
                           credentials_encrypted=runtime.secrets.encrypt_json({
                               "consumer_key": site.consumer_key,
                               "consumer_secret": site.consumer_secret}),
                           settings={"woocommerce": {
                               "status_updates": "batched", "complete_on": "delivered",
+                              # the first `always_read` stores take the old path: the baseline
+                              "status_reads": "always" if n < always_read else "remembered",
                               "ca_bundle": boxes.ca_path,
                               "capabilities": {"tracking": True, "ast": False,
                                                "providers": [CARRIER]}}},
@@ -267,11 +274,14 @@ def store_rows(runtime: Runtime, boxes: Sandboxes, now: datetime) -> Seeded:
     return seeded
 
 
-def seed(runtime: Runtime, boxes: Sandboxes, shipments: int, now: datetime) -> Seeded:
+def seed(runtime: Runtime, boxes: Sandboxes, shipments: int, now: datetime,
+         always_read: int = 0) -> Seeded:
     """`shipments` in-transit parcels, spread evenly over the stores, shown in the sandboxes
-    and written in DropTrack's tables (bulk inserts with explicit ids)."""
+    and written in DropTrack's tables (bulk inserts with explicit ids). DropTrack remembers
+    each WooCommerce order's status as seeded, and knows every store's statuses up to the end
+    of the seeding (what reconciliation and the last flush would have left: migration 0012)."""
     started = time.perf_counter()
-    seeded = store_rows(runtime, boxes, now)
+    seeded = store_rows(runtime, boxes, now, always_read)
     store_ids = list(seeded.store_ids)
     shops = dict(zip([s for s in store_ids if seeded.store_ids[s] == "shopify"],
                      boxes.shops, strict=True))
@@ -304,6 +314,7 @@ def seed(runtime: Runtime, boxes: Sandboxes, shipments: int, now: datetime) -> S
                                                           happened_at=moving)
                 external, shown = str(placed_order.id), gid("Fulfillment", fulfillment.id)
                 rows[Binding].append(_binding("store", store_id, FULFILLMENT, shown, sid, now))
+                store_status, store_status_at = None, None
             else:
                 site = sites[store_id]
                 woo_order = site.store.place_order([(site.product_id, 1)])
@@ -312,6 +323,7 @@ def seed(runtime: Runtime, boxes: Sandboxes, shipments: int, now: datetime) -> S
                                              custom_tracking_link=url, date_shipped=shipped)
                 site.store.add_order_note(woo_order.id, note, customer_note=True)
                 external = shown = str(woo_order.id)
+                store_status, store_status_at = woo_order.status, woo_order.date_modified
             parcel_ref = f"P{sid}"
             rows[Order].append({
                 "id": sid, "store_id": store_id, "number": f"#{external}",
@@ -319,7 +331,8 @@ def seed(runtime: Runtime, boxes: Sandboxes, shipments: int, now: datetime) -> S
                 "status": "in_transit", "reason": None, "status_epoch": 0,
                 "payment_status": "paid", "currency": "USD", "total": 24.90,
                 "ship_country": "GB", "placed_at": placed, "created_at": placed,
-                "updated_at": shipped})
+                "updated_at": shipped, "store_status": store_status,
+                "store_status_at": store_status_at})
             rows[Binding].append(_binding("store", store_id, "order", external, sid, now))
             rows[Binding].append(_binding("supplier", seeded.supplier_id, PARCEL, parcel_ref,
                                           sid, now))
@@ -346,6 +359,11 @@ def seed(runtime: Runtime, boxes: Sandboxes, shipments: int, now: datetime) -> S
             for model, batch in rows.items():
                 session.execute(insert(model), batch)
         print(f"  seeded {min(start + CHUNK, shipments):,} shipments", file=sys.stderr)
+    known = runtime.clock.now().isoformat()
+    with runtime.db.write() as session:
+        for store_id in sites:
+            row = session.get_one(Store, store_id)
+            row.settings = merged(row.settings, statuses_known_until=known)
     analyze(runtime)
     seeded.seconds = time.perf_counter() - started
     return seeded
@@ -530,6 +548,8 @@ class Result:
     errors: list[str]
     worker_cpu: float
     sandbox_cpu: float
+    # "always" (the old path) / "remembered" -> (status calls, order-status moves)
+    woo_groups: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def points_per_change(self) -> float:
@@ -537,8 +557,7 @@ class Result:
 
     @property
     def woo_status_calls(self) -> int:
-        return (self.woo_calls["status batch (POST orders/batch)"]
-                + self.woo_calls["status read (GET orders?include=)"])
+        return sum(v for k, v in self.woo_calls.items() if k.startswith("status "))
 
     @property
     def woo_total_calls(self) -> int:
@@ -562,7 +581,7 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) 
         migrate.upgrade(runtime.db)
         try:
             now = runtime.clock.now()
-            seeded = seed(runtime, boxes, args.shipments, now)
+            seeded = seed(runtime, boxes, args.shipments, now, args.woo_always_read)
             print(f"seeded {args.shipments:,} shipments in {seeded.seconds:.0f} s",
                   file=sys.stderr)
             baseline = None
@@ -587,7 +606,8 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) 
             runtime.close()
         shopify_changes = Counter(p.store_id for p in changed if p.platform == "shopify")
         woo_changed = [p for p in changed if p.platform == "woocommerce"]
-        bucket = boxes.shopify.bucket(boxes.shops[0][0], boxes.client_id).maximum
+        bucket = (boxes.shopify.bucket(boxes.shops[0][0], boxes.client_id).maximum
+                  if boxes.shops else 0.0)  # --shopify-stores 0: WooCommerce alone
         share = {}
         points = calls = throttled = 0
         for store_id, domain in seeded.domains.items():
@@ -601,10 +621,17 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) 
             busy = float(report["finished"].get(str(store_id), 0.0))
             share[store_id] = spent / (bucket + RESTORE_RATE * busy) if busy else float("nan")
         woo_calls: Counter[str] = Counter()
-        for site in boxes.woo:
-            woo_calls.update(site.counter.reset())
-        moves = sum(1 for k, p in enumerate(changed)
-                    if p.platform == "woocommerce" and k % 2)
+        woo_ids = [s for s in seeded.store_ids if seeded.store_ids[s] == "woocommerce"]
+        moves_by_store = Counter(p.store_id for k, p in enumerate(changed)
+                                 if p.platform == "woocommerce" and k % 2)
+        groups: dict[str, list[int]] = {"always": [0, 0], "remembered": [0, 0]}
+        for n, (store_id, site) in enumerate(zip(woo_ids, boxes.woo, strict=True)):
+            calls_by_kind = site.counter.reset()
+            woo_calls.update(calls_by_kind)
+            group = groups["always" if n < args.woo_always_read else "remembered"]
+            group[0] += sum(v for k, v in calls_by_kind.items() if k.startswith("status "))
+            group[1] += moves_by_store[store_id]
+        moves = sum(moves_by_store.values())
         result = Result(
             label=args.label, shipments=args.shipments,
             shopify_shipments=sum(1 for p in seeded.parcels if p.platform == "shopify"),
@@ -616,7 +643,8 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) 
             points=points, shopify_calls=calls, throttled=throttled, budget_share=share,
             woo_calls=woo_calls, rss_mb=float(report["vmhwm_mb"]), states=report["states"],
             other_cpu=other, threads=args.threads, errors=report["errors"],
-            worker_cpu=float(report["cpu_seconds"]), sandbox_cpu=sandbox_cpu)
+            worker_cpu=float(report["cpu_seconds"]), sandbox_cpu=sandbox_cpu,
+            woo_groups={k: (v[0], v[1]) for k, v in groups.items() if v[1]})
         return result, baseline, bucket
 
 
@@ -666,6 +694,9 @@ def details(r: Result) -> str:
             f"{r.apply_seconds:.0f} s (before the worker started); Shopify {r.shopify_calls:,} "
             f"calls, {r.points:,} points ({per_store}); WooCommerce {r.woo_changes:,} changes, "
             f"{r.woo_moves:,} order-status moves, calls: {woo}"
+            + "".join(f"; status calls per 1,000 moves, stores with status_reads = {k}: "
+                      f"{1000 * c / m:.1f} ({c:,} calls, {m:,} moves)"
+                      for k, (c, m) in sorted(r.woo_groups.items()))
             + (f"; dead-letter samples: {r.errors}" if r.errors else ""))
 
 
@@ -679,6 +710,10 @@ def main() -> int:
     parser.add_argument("--baseline-sample", type=int, default=0,
                         help="run the naive loop on N shipments per platform first")
     parser.add_argument("--label", default="DropTrack")
+    parser.add_argument("--woo-always-read", type=int, default=0, metavar="N",
+                        help="the first N WooCommerce stores read every order before a status "
+                             "batch (status_reads = always: the path before migration 0012), "
+                             "the baseline in the same run")
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--append-doc", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the result here")

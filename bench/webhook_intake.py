@@ -375,6 +375,9 @@ class PhaseResult:
     duplicates: int = 0
     other_cpu_pct: float = math.nan  # CPU used by processes outside this benchmark
     other_cpu_peak_pct: float = math.nan  # the same, busiest 1 s window
+    # wrk phase: CPU time (user + system) of the server's processes per answered request,
+    # which depends far less on what else runs on the machine than requests/s does
+    server_cpu_us: float = math.nan
     notes: list[str] = field(default_factory=list)
 
 
@@ -667,6 +670,23 @@ def wait_for_quiet(limit_pct: float, max_wait: float, window: float = 3.0) -> fl
 # ---------------------------------------------------------------------------------------------
 
 
+def session_cpu_seconds(leader: int) -> float:
+    """User + system CPU seconds of the live processes in the session `leader` started (the
+    gunicorn arbiter and its workers: `start_new_session`)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == leader:  # field 6 (session id), counted after "pid (comm)"
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def fmt(value: float, digits: int = 1) -> str:
     return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
 
@@ -844,9 +864,13 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
 
     for label, server, key in targets:
         before_phase(f"{label}: wrk max throughput")
+        cpu_before = session_cpu_seconds(server.process.pid)
         phase, acked = run_wrk(label, server.port, wrk_script, generated[key]["wrk_prefix"],
                                workdir / f"acked-{key}.txt", args.wrk_threads,
                                args.wrk_connections, args.max_duration)
+        cpu = session_cpu_seconds(server.process.pid) - cpu_before
+        phase.server_cpu_us = 1e6 * cpu / max(phase.responses, 1)
+        phase.notes.append(f"server CPU {cpu:.2f} s: {phase.server_cpu_us:.0f} µs per request")
         after_phase(phase)
         results.append(phase)
         if label == "DropTrack":
@@ -864,6 +888,8 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     fixed = by[("DropTrack", "fixed")]
     p99_met = p99 < TARGET_P99_MS and fixed.errors == 0
     ratio_met = ratio >= TARGET_THROUGHPUT_RATIO
+    # The same comparison by the servers' CPU per request: bare / DropTrack.
+    cpu_ratio = by[("bare", "max")].server_cpu_us / by[("DropTrack", "max")].server_cpu_us
 
     print()
     print(f"Machine: {machine_summary()}")
@@ -877,7 +903,8 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     print(f"- p99 < {TARGET_P99_MS:g} ms at {args.rate:g} req/s on SQLite: "
           f"{'MET' if p99_met else 'MISSED'} (p99 {fmt(p99)} ms, {fixed.errors} errors)")
     print(f"- throughput >= {TARGET_THROUGHPUT_RATIO:.0%} of bare: "
-          f"{'MET' if ratio_met else 'MISSED'} ({ratio:.0%})")
+          f"{'MET' if ratio_met else 'MISSED'} ({ratio:.0%}); by the servers' CPU per "
+          f"request (bare / DropTrack): {cpu_ratio:.2f}")
     print(f"- no delivery lost: {'OK' if ok else 'FAILED'} ({check_text})")
     print("- other CPU: % of one CPU used by processes outside this benchmark during the phase "
           "(average / busiest second); rows with a high value measured a shared machine")
@@ -890,7 +917,7 @@ def run(args: argparse.Namespace, workdir: Path, stack: contextlib.ExitStack) ->
     if args.json:
         args.json.write_text(json.dumps({
             "machine": machine_summary(), "gunicorn": settings, "body": body_note,
-            "results": [r.__dict__ for r in results], "ratio": ratio,
+            "results": [r.__dict__ for r in results], "ratio": ratio, "cpu_ratio": cpu_ratio,
             "p99_met": p99_met, "ratio_met": ratio_met, "inbox_ok": ok,
             "inbox_check": check_text,
         }, indent=2))

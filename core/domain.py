@@ -61,6 +61,9 @@ class StoreOrder:
     currency: str = ""
     total: Decimal | None = None
     placed_at: datetime | None = None
+    # The platform's own word for the order's status as read ("" when the platform's reader
+    # does not give it): remembered so a status set by hand is known without a read.
+    store_status: str = ""
 
     def __post_init__(self) -> None:
         if self.updated_at.tzinfo is None:

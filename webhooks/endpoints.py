@@ -52,6 +52,13 @@ ROUTES = (
 )
 
 
+_STATUS_LINES = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+
+
+def _status_line(status: int) -> str:
+    return _STATUS_LINES.get(status) or f"{status} {HTTPStatus(status).phrase}"
+
+
 class WebhookEndpoints:
     """WSGI middleware: answers the webhook routes itself, hands every other path to `app`."""
 
@@ -81,7 +88,7 @@ class WebhookEndpoints:
                    ("X-Request-ID", request_id)]
         if answer.status == HTTPStatus.METHOD_NOT_ALLOWED:
             headers.append(("Allow", "POST"))
-        start_response(f"{answer.status} {HTTPStatus(answer.status).phrase}", headers)
+        start_response(_status_line(answer.status), headers)
         return [body]
 
     def _answer(self, route: Route, environ: dict[str, Any], ids: Iterable[str]) -> Answer:

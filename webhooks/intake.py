@@ -8,6 +8,7 @@ import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -49,8 +50,15 @@ def unauthorized(reason: str) -> Rejected:
     return Rejected(401, UNAUTHORIZED, reason)
 
 
+@lru_cache(maxsize=256)
 def _environ_key(header: str) -> str:
     return "HTTP_" + header.upper().replace("-", "_")
+
+
+@lru_cache(maxsize=1024)
+def _header_name(environ_key: str) -> str:
+    """`HTTP_X_SHOPIFY_TOPIC` -> `X-Shopify-Topic` (the same few names on every delivery)."""
+    return environ_key[5:].replace("_", "-").title()
 
 
 class Incoming:
@@ -76,7 +84,7 @@ class Incoming:
         wanted = _environ_key(prefix)
         drop = {_environ_key(name) for name in secret_headers}
         return {
-            key[5:].replace("_", "-").title(): value
+            _header_name(key): value
             for key, value in self.environ.items()
             if key.startswith(wanted) and key not in drop
         }

@@ -24,7 +24,7 @@ from connectors.url_safety import UnsafeURLError, check_outbound_url
 from connectors.woocommerce import mapper, units
 from connectors.woocommerce.capabilities import TRACKING_NAMESPACE, Capabilities, probe
 from connectors.woocommerce.client import MAX_PER_PAGE, NotFound, WooCommerceClient
-from connectors.woocommerce.cursor import Cursor, advance
+from connectors.woocommerce.cursor import Cursor, advance, wc_time
 from connectors.woocommerce.settings import StoreSettings, merged
 from core.errors import PermanentError
 from core.status import Status
@@ -44,6 +44,9 @@ class Environment:
 
 
 ENVIRONMENT = Environment()
+
+
+StatusSight = tuple[str, datetime | None]  # (status, the store's modification time)
 
 
 class OrderDeleted(PermanentError):
@@ -229,7 +232,36 @@ class WooCommerceConnector:
             found.update(mapper.parse_statuses(data))
         return found
 
+    def statuses_changed_since(self, since: datetime, max_pages: int,
+                               ) -> dict[str, StatusSight] | None:
+        """Every order modified after `since`: id -> (status, modification time), 100 per call,
+        or None (stop reading) when that takes more than `max_pages` calls.
+
+        Two listings: `status=any` leaves trashed orders out (WordPress's "any" excludes
+        trash), and a merchant's trash is a status DropTrack must not undo, so trashed orders
+        changed since are listed on their own. Sorted by id, which is unique and stable: an
+        order modified again while the pages are read stays in the list at its place."""
+        found: dict[str, StatusSight] = {}
+        left = max_pages
+        for status in ("any", "trash"):
+            number = 1
+            while True:
+                items, pages = self.client.page("orders", {
+                    "modified_after": wc_time(since), "dates_are_gmt": "true",
+                    "status": status, "orderby": "id", "order": "asc",
+                    "per_page": MAX_PER_PAGE, "_fields": "id,status,date_modified_gmt"},
+                    number, what="reading the orders changed since the last status flush")
+                left -= 1
+                if number == 1 and pages - 1 + (1 if status == "any" else 0) > left:
+                    return None  # cheaper to read the orders themselves
+                found.update(mapper.parse_status_sights(items))
+                if number >= pages or not items:
+                    break
+                number += 1
+        return found
+
     def update_statuses(self, statuses: dict[str, str], previous: dict[str, str] | None = None,
+                        seen: dict[str, StatusSight] | None = None,
                         ) -> tuple[list[str], list[str]]:
         """Set statuses through orders/batch, 100 per call: (updated ids, problems).
 
@@ -237,7 +269,8 @@ class WooCommerceConnector:
         for a status it does not know (a plugin's, switched off) and sets the order to
         "pending" instead. Such an order is put back to its `previous` status with a single
         PUT (which validates the status), reported as a problem, and the store's statuses are
-        probed again."""
+        probed again. `seen`, when given, gets each updated order's status and modification
+        time from the answer (what DropTrack's own write left)."""
         done: list[str] = []
         problems: list[str] = []
         refused = False
@@ -248,6 +281,8 @@ class WooCommerceConnector:
                                       what="updating order statuses in a batch")
             shown, failed = mapper.parse_batch_update(answer)
             problems += failed
+            if seen is not None and isinstance(answer, dict):
+                seen.update(mapper.parse_status_sights(answer.get("update")))
             for order_id, status in shown.items():
                 wanted = chunk.get(order_id)
                 if status == wanted:

@@ -89,6 +89,7 @@ def parse_order(data: dict[str, Any]) -> tuple[StoreOrder | None, Problems]:
         cancelled=status in ("cancelled", "trash"), currency=text(data.get("currency")),
         total=decimal(data.get("total")),
         placed_at=timestamp(data.get("date_created_gmt")),
+        store_status=status,
     ), problems
 
 
@@ -211,6 +212,20 @@ def parse_statuses(data: Any) -> dict[str, str]:
         return {}
     return {str(order["id"]): text(order.get("status")) for order in data
             if isinstance(order, dict) and order.get("id") is not None}
+
+
+def parse_status_sights(data: Any) -> dict[str, tuple[str, datetime | None]]:
+    """order id -> (status, the store's modification time), from orders read with
+    `_fields=id,status,date_modified_gmt` or from the items of an orders/batch answer (an
+    item with an error is left out)."""
+    if not isinstance(data, list):
+        return {}
+    return {str(order["id"]): (text(order.get("status")),
+                               timestamp(order.get("date_modified_gmt"))
+                               or timestamp(order.get("date_modified")))
+            for order in data
+            if isinstance(order, dict) and order.get("id") is not None
+            and not isinstance(order.get("error"), dict)}
 
 
 def build_status_batch(statuses: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:

@@ -14,6 +14,7 @@ from connectors.woocommerce.units import CompleteOn
 
 SETTINGS_KEY = "woocommerce"
 StatusUpdates = Literal["batched", "immediate"]
+StatusReads = Literal["remembered", "always"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,10 @@ class StoreSettings:
     # "batched": the status sweep sets statuses through orders/batch (100 per call);
     # "immediate": each write-back sets its order's status itself (one more call per order).
     status_updates: StatusUpdates = "batched"
+    # Before a batched flush: "remembered" reads only the orders changed since DropTrack last
+    # knew every order's status (and trusts the status it remembers for the rest); "always"
+    # reads every order the flush would move (the behaviour before migration 0012).
+    status_reads: StatusReads = "remembered"
     # A CA bundle to trust for this store's https (a private CA); empty: the system's.
     ca_bundle: str = ""
     connect_timeout_seconds: float = 5.0
@@ -41,9 +46,13 @@ class StoreSettings:
         if status_updates not in ("batched", "immediate"):
             raise ValueError(f"woocommerce.status_updates must be batched or immediate, "
                              f"not {status_updates!r}")
+        status_reads = data.get("status_reads", "remembered")
+        if status_reads not in ("remembered", "always"):
+            raise ValueError(f"woocommerce.status_reads must be remembered or always, "
+                             f"not {status_reads!r}")
         capabilities = data.get("capabilities")
         return cls(
-            complete_on=complete_on, status_updates=status_updates,
+            complete_on=complete_on, status_updates=status_updates, status_reads=status_reads,
             ca_bundle=str(data.get("ca_bundle") or ""),
             connect_timeout_seconds=float(data.get("connect_timeout_seconds", 5.0)),
             read_timeout_seconds=float(data.get("read_timeout_seconds", 30.0)),

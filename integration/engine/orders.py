@@ -76,6 +76,8 @@ def _copy_fields(order: Order, incoming: StoreOrder, now: datetime) -> None:
     order.total = incoming.total
     order.placed_at = incoming.placed_at
     order.store_updated_at = incoming.updated_at
+    if incoming.store_status:
+        remember_store_status(order, incoming.store_status, incoming.updated_at)
     order.updated_at = now
     if _forwarded(order):
         return  # what the supplier already has stays as it was sent
@@ -94,6 +96,16 @@ def _copy_fields(order: Order, incoming: StoreOrder, now: datetime) -> None:
                   quantity=line.quantity, price=line.price)
         for line in incoming.lines
     ]
+
+
+def remember_store_status(order: Order, status: str, modified: datetime | None) -> None:
+    """Remember the status the store showed at `modified` (its own modification time), unless
+    DropTrack already saw a newer state of the order (a delayed webhook is older news)."""
+    if modified is not None and order.store_status_at is not None \
+            and modified < order.store_status_at:
+        return
+    order.store_status = status[:40]
+    order.store_status_at = modified
 
 
 def _forwarded(order: Order) -> bool:

@@ -39,13 +39,27 @@ class DriverInsertOnce:
                       for name in columns}
         self.processors: dict[str, Callable[[Any], Any]] = {
             name: processor for name, processor in processors.items() if processor is not None}
+        # Columns of one type share a conversion: a row that puts the same value in several of
+        # them (a job's `now` in created_at, updated_at, next_run_at) converts it once.
+        kinds: dict[Any, str] = {}
+        self._kind = {name: kinds.setdefault(_type_key(table.c[name].type), name)
+                      for name in self.processors}
 
     def parameters(self, values: dict[str, Any]) -> dict[str, Any] | list[Any]:
         if values.keys() != self._column_set:
             raise ValueError(f"expected columns {sorted(self.columns)}, got {sorted(values)}")
-        processors = self.processors
-        converted = {name: (processors[name](value) if name in processors else value)
-                     for name, value in values.items()}
+        processors, kinds = self.processors, self._kind
+        converted: dict[str, Any] = {}
+        done: dict[tuple[str, int], Any] = {}
+        for name, value in values.items():
+            processor = processors.get(name)
+            if processor is None:
+                converted[name] = value
+                continue
+            key = (kinds[name], id(value))  # `values` holds every value alive meanwhile
+            if key not in done:
+                done[key] = processor(value)
+            converted[name] = done[key]
         if self.positions is None:
             return converted
         return [converted[name] for name in self.positions]
@@ -55,6 +69,11 @@ class DriverInsertOnce:
         cursor.execute(self.sql, self.parameters(values))
         row = cursor.fetchone()
         return None if row is None else int(row[0])
+
+
+def _type_key(column_type: Any) -> Any:
+    """Equal for column types whose bind conversion is the same (class and arguments)."""
+    return (type(column_type), repr(column_type))
 
 
 def integrity_error(engine: Engine) -> type[Exception]:

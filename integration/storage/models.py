@@ -160,6 +160,11 @@ class Order(Base):
     ship_phone: Mapped[str] = mapped_column(String(64), default="")
     placed_at: Mapped[datetime | None]
     store_updated_at: Mapped[datetime | None]
+    # The status the store showed when DropTrack last saw the order (a webhook, a
+    # reconciliation read, the answer to its own write) and the store's modification time of
+    # that sight: the WooCommerce status flush reads only what may have changed since.
+    store_status: Mapped[str | None] = mapped_column(String(40))
+    store_status_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -621,3 +621,57 @@ def test_the_dashboard_shows_the_quota_and_the_waiting_numbers(
     assert sign_in(client).status_code == 302  # type: ignore[arg-type]
     page = client.get("/admin/").get_data(as_text=True)  # type: ignore[attr-defined]
     assert "0 / 1</div>17track credits left · 1 waiting" in page
+
+
+# -- cost per parcel -------------------------------------------------------------------------
+
+
+def test_a_parcel_alone_costs_one_credit_and_two_calls_over_its_life(
+        tracked: Runtime, tracker: Tracker, pushes_to: str, clock: FrozenClock,
+        wc_sandbox: WooCommerceSandbox, woo_store: int, tmp_path: Path) -> None:
+    """Three parcels, each alone in its sweeps, days apart, pushes working: each costs one
+    register and one stoptrack; the quota is asked once for the install (the first
+    registration), after that the credits are counted, so no parcel pays for a getquota of
+    its own (before: one getquota per registration an hour after the last)."""
+    sheet = Spreadsheet(tracked, woo_store, tmp_path)
+    numbers = ["LX400000001CN", "LX400000002CN", "LX400000003CN"]
+    for number in numbers:
+        sheet.woo_orders(wc_sandbox.store, 1)
+        sheet.ship(number)
+        register(tracked)
+        assert follow(tracked, tracker, clock, [number])[number][-1] == (Status.DELIVERED, None)
+        queue_tracking_jobs(tracked)
+        run_jobs(tracked, STOP_JOB)
+        run_jobs(tracked, POLL_JOB)  # pushes arrived: nothing is due
+        clock.advance(timedelta(days=1))
+    assert tracker.state.calls == {"register": 3, "stoptrack": 3, "getquota": 1}
+    assert tracker.state.quota_used == 3
+    with tracked.db.read() as session:
+        from integration.storage.models import TrackingQuota
+        assert session.get_one(TrackingQuota, "17track").remaining == 97  # counted
+
+
+def test_lost_pushes_fall_back_to_polling_within_the_bound(
+        tracked: Runtime, tracker: Tracker, clock: FrozenClock, one_parcel: str) -> None:
+    """Every push of a parcel's life is lost (17TRACK's webhook points nowhere). The hourly
+    sweeps poll it every `poll_after_hours` (48 h; 12 h once it is out for delivery), so the
+    delivery is known at most 48 h after the scan, for a few batched calls over the life."""
+    polls_before = tracker.state.calls.get("gettrackinfo", 0)
+    started = clock.now()
+    delivered_at = None
+    while True:
+        due = tracker.state.next_due(one_parcel)
+        if due is None and delivered_at is None:
+            delivered_at = clock.now()  # the last scan (delivered) happened in the last hour
+        tracker.state.deliver_due()  # the pushes go nowhere
+        queue_tracking_jobs(tracked)
+        run_jobs(tracked, POLL_JOB)
+        if shipment_of(tracked, one_parcel).status == Status.DELIVERED:
+            break
+        assert clock.now() - started < timedelta(days=20), "never learned the delivery"
+        clock.advance(timedelta(hours=1))
+    assert delivered_at is not None
+    assert clock.now() - delivered_at <= timedelta(hours=48)
+    life_days = (clock.now() - started) / timedelta(days=1)
+    polls = tracker.state.calls.get("gettrackinfo", 0) - polls_before
+    assert 1 <= polls <= life_days / 2 + 2, (polls, life_days)

@@ -362,6 +362,29 @@ def test_4_a_trashed_order_is_withdrawn_by_reconciliation(
         assert session.get_one(Order, ours).status == Status.CANCELLED
 
 
+def test_4_the_flush_lists_every_order_changed_since_trashed_ones_too(
+        woo_backend: WooBackend) -> None:
+    """What a status flush trusts its remembered statuses on (issue 20): the orders modified
+    after a moment, each with its status and modification time. An order put on hold and one
+    trashed since are both listed (WordPress's status "any" leaves trash out: a second
+    listing); one untouched since is not."""
+    placed = [place_order(woo_backend, ("MUG-1",)) for _ in range(3)]
+    kept, held, trashed = placed
+    since = max(filter(None, (timestamp(store_order(woo_backend, order_id)["date_modified_gmt"])
+                              for order_id in placed)))
+    woo_backend.next_second()
+    woo_backend.rest("PUT", f"orders/{held}", {"status": "on-hold"})
+    woo_backend.rest("DELETE", f"orders/{trashed}")
+    changed = connector(woo_backend).statuses_changed_since(since, max_pages=4)
+    assert changed is not None
+    ours = {int(order_id): sight for order_id, sight in changed.items()
+            if int(order_id) in placed}
+    assert {order_id: status for order_id, (status, _) in ours.items()} == {
+        held: "on-hold", trashed: "trash"}
+    assert all(modified is not None and modified > since for _, modified in ours.values())
+    assert kept not in ours
+
+
 # -- 5 and 6: the tracking item AST shows ------------------------------------------------------
 
 def test_5_the_tracking_item_names_asts_own_provider(

@@ -13,7 +13,7 @@ from connectors.woocommerce.connection import check_connection
 from integration.accounts import stores
 from integration.base.config import Settings
 from integration.kernel.runtime import Runtime
-from integration.storage.models import Alert, Order, Shipment, Store
+from integration.storage.models import Alert, Binding, Order, Shipment, Store
 from integration.sync.reconcile import UNREADABLE_ORDER
 from integration.sync.woocommerce import reconcile, statuses, webhooks
 from integration.sync.woocommerce import store as woocommerce_sync
@@ -315,3 +315,67 @@ def test_the_status_flush_sends_each_change_once_and_keeps_the_merchants_status(
         calls = sum(wc_sandbox.store.api_calls.values())
         assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
         assert sum(wc_sandbox.store.api_calls.values()) - calls == expected_calls
+
+
+def remembered_statuses(runtime: Runtime) -> dict[str, str | None]:
+    """order id in the store -> the status DropTrack remembers it showing."""
+    with runtime.db.read() as session:
+        return {str(external): status for external, status in session.execute(
+            select(Binding.external_id, Order.store_status).join(
+                Binding, (Binding.internal_id == Order.id) & (Binding.kind == "order")))}
+
+
+@pytest.mark.parametrize(("status_reads", "calls"), [("remembered", 2 + 4), ("always", 4 + 4)])
+def test_remembered_statuses_save_the_reads_and_never_overwrite_the_merchant(
+        runtime: Runtime, wc_sandbox_https: WooCommerceSandbox, status_reads: str,
+        calls: int) -> None:
+    """350 orders to complete. DropTrack remembers each one's status from reconciliation; the
+    merchant then puts one on hold and trashes another by hand, and no webhook has told
+    DropTrack (none is registered here: the delivery that has not arrived yet). The flush lists
+    only the orders changed since (2 calls: "any" and "trash") instead of reading all 350
+    (4 calls), finds both, and keeps them, as it keeps the order put on hold before
+    reconciliation; the 347 others are completed, 100 per batch, and their new status is
+    remembered from the batch answer. `status_reads = "always"` is the old path (the
+    benchmark's baseline): every order read. Over HTTPS: OAuth 1.0a signatures would not
+    survive the clock moved ahead."""
+    store_id = connect(runtime, wc_sandbox_https, complete_on="delivered",
+                       status_reads=status_reads)
+    placed = [wc_sandbox_https.store.place_order() for _ in range(350)]
+    held_before, held_now, trashed = placed[0].id, placed[1].id, placed[2].id
+    wc_sandbox_https.store.set_order_status(held_before, "on-hold")
+    wc_sandbox_https.clock.advance(timedelta(minutes=30))
+    wc_sandbox_https.store.place_order()  # the newest change reconciliation sees: its watermark
+    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 15)
+    run_jobs(runtime, reconcile.RECONCILE_JOB)
+    remembered = remembered_statuses(runtime)
+    assert remembered[str(held_before)] == "on-hold"
+    assert remembered[str(held_now)] == "processing"
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        for order in session.scalars(select(Order).join(Binding, (
+                Binding.internal_id == Order.id) & (Binding.kind == "order")).where(
+                Binding.external_id.in_([str(o.id) for o in placed]))):
+            order.status, order.reason, order.updated_at = "delivered", None, now
+            session.add(Shipment(order_id=order.id, carrier="China Post",
+                                 tracking_number=f"LX{order.id:09d}CN", tracking_url="",
+                                 status="delivered", status_epoch=0, written_status="delivered",
+                                 created_at=now, updated_at=now))
+    with runtime.db.read() as session:  # the store's capabilities are known (probed once)
+        store = session.get_one(Store, store_id)
+    woocommerce_sync.connector_for(runtime, store).capabilities()
+    wc_sandbox_https.clock.advance(timedelta(minutes=1))
+    wc_sandbox_https.store.set_order_status(held_now, "on-hold")  # by hand, a moment ago
+    wc_sandbox_https.store.trash_order(trashed)
+    woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
+    before = sum(wc_sandbox_https.store.api_calls.values())
+    assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
+    assert sum(wc_sandbox_https.store.api_calls.values()) - before == calls
+    shown = {o.id: wc_sandbox_https.store.order(o.id, include_trashed=True) for o in placed}
+    assert shown[held_before].status == shown[held_now].status == "on-hold"
+    assert shown[trashed].trashed and shown[trashed].status == "processing"
+    assert sorted(o.status for i, o in shown.items()
+                  if i not in (held_before, held_now, trashed)) == ["completed"] * 347
+    remembered = remembered_statuses(runtime)
+    assert remembered[str(placed[3].id)] == "completed"  # from the batch answer
+    if status_reads == "remembered":
+        assert (remembered[str(held_now)], remembered[str(trashed)]) == ("on-hold", "trash")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
@@ -62,7 +62,7 @@ QUOTA_LOW = "tracking_quota_low"
 QUOTA_EXHAUSTED = "tracking_quota_exhausted"
 MAX_BATCHES_PER_JOB = 25
 ENROL_BATCH = 1000
-QUOTA_CHECK_EVERY = timedelta(hours=1)  # getquota at most this often after registering
+QUOTA_RECHECK_CREDITS = 100  # after registering, getquota once per this many credits spent
 
 
 def _tracked_pairs(session: Session, settings: Settings,
@@ -255,8 +255,8 @@ def register_waiting(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> i
                 _mark_exhausted(session, service_name, now, count)
         elif service.quota_api:
             with runtime.db.write() as session:
-                known = _counted_quota(session, service_name, registered, now)
-                if known is not None:  # checked lately: count the credits just spent
+                known = _counted_quota(session, service_name, registered, settings)
+                if known is not None:  # count the credits just spent
                     save_quota(session, service_name, known, now, settings, checked=False)
             if known is None:
                 quota = service.quota()
@@ -266,18 +266,24 @@ def register_waiting(runtime: Runtime, service_name: str = SEVENTEEN_TRACK) -> i
 
 
 def _counted_quota(session: Session, service: str, registered: int,
-                   now: datetime) -> Quota | None:
-    """The quota after `registered` more credits, counted from a getquota of the last hour
-    (one credit a registration); None when it must be asked again. Saves a call per sweep:
-    a lone parcel costs register + stoptrack, not register + getquota + stoptrack."""
+                   settings: Settings) -> Quota | None:
+    """The quota after `registered` more credits, counted from the last getquota (one credit
+    a registration, and nothing else spends them); None when it must be asked again: never
+    asked, used up, every `QUOTA_RECHECK_CREDITS` credits (credits spent by another app with
+    the same key, or added in the dashboard, show within that many), and near the owner's
+    alert threshold (the alert is raised on the service's own figures). No clock rule: a
+    parcel's registration never pays for a getquota of its own, so a parcel alone in its
+    sweep costs register + stoptrack over its life, 2 calls (a getquota is shared by at least
+    `QUOTA_RECHECK_CREDITS` registrations, or by the last few before the alert)."""
     row = session.get(TrackingQuota, service)
     if row is None or row.exhausted:
         return None
-    checked = row.checked_at if row.checked_at.tzinfo else row.checked_at.replace(tzinfo=UTC)
-    if now - checked >= QUOTA_CHECK_EVERY:
+    remaining = row.remaining - registered
+    if remaining < 2 * settings.tracking.quota_alert_below:
         return None
-    return Quota(total=row.total, used=row.used + registered,
-                 remaining=max(row.remaining - registered, 0))
+    if row.remaining // QUOTA_RECHECK_CREDITS != remaining // QUOTA_RECHECK_CREDITS:
+        return None
+    return Quota(total=row.total, used=row.used + registered, remaining=max(remaining, 0))
 
 
 @job(REGISTER_JOB)
