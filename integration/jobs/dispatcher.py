@@ -75,6 +75,7 @@ class StoreBudgets:
         self._lock = threading.Lock()
         self._budgeted: set[int] = set()
         self._short_until: dict[int, datetime] = {}
+        self.handed_back = 0  # jobs handed back so far (a figure for benchmarks and logs)
 
     def learn(self, store_id: int | None, outcome: Outcome) -> None:
         if store_id is None:
@@ -83,6 +84,7 @@ class StoreBudgets:
             if outcome.budgeted:
                 self._budgeted.add(store_id)
             if outcome.deferred_until is not None:
+                self.handed_back += 1
                 self._budgeted.add(store_id)
                 self._short_until[store_id] = max(
                     outcome.deferred_until, self._short_until.get(store_id, outcome.deferred_until))
