@@ -414,12 +414,21 @@ def worker_child(url: str, secret_key: str, encryption_key: str, threads: int,
                         select(OutboxJob.store_id, func.max(OutboxJob.finished_at))
                         .where(OutboxJob.store_id.is_not(None))
                         .group_by(OutboxJob.store_id)) if last is not None}
+        timeline = {}  # store -> seconds from the start when 10/50/90/100% of its jobs were done
+        for store_id in finished:
+            times = sorted((at - started_at).total_seconds() for at in session.scalars(  # type: ignore[operator]
+                select(OutboxJob.finished_at).where(OutboxJob.store_id == store_id,
+                                                    OutboxJob.finished_at.is_not(None))))
+            timeline[store_id] = [round(times[min(int(q * len(times)), len(times) - 1)], 1)
+                                  for q in (0.1, 0.5, 0.9, 1.0)] if times else []
         errors = [str(e) for e in session.scalars(
             select(OutboxJob.last_error).where(OutboxJob.state == outbox.DEAD).limit(3))]
     runtime.close()
     print(json.dumps({"seconds": seconds, "states": states, "finished": finished,
                       "errors": errors, "vmhwm_mb": hwm_mb(os.getpid()),
-                      "handed_back": dispatcher.budgets.handed_back,
+                      "handed_back": sum(dispatcher.budgets.handed_back.values()),
+                      "handed_back_by_store": dict(dispatcher.budgets.handed_back),
+                      "timeline": timeline,
                       "limiter_wait_seconds": limiter_wait_seconds(),
                       "cpu_seconds": time.process_time()}))
     return 0
@@ -549,6 +558,8 @@ class Result:
     sandbox_cpu: float
     handed_back: int = 0
     limiter_wait_seconds: float = 0.0
+    timeline: dict[str, list[float]] = field(default_factory=dict)
+    handed_back_by_store: dict[str, int] = field(default_factory=dict)
 
     @property
     def points_per_change(self) -> float:
@@ -638,6 +649,8 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path,
             other_cpu=other, threads=args.threads, errors=report["errors"],
             worker_cpu=float(report["cpu_seconds"]), sandbox_cpu=sandbox_cpu,
             handed_back=int(report.get("handed_back", 0)),
+            timeline=report.get("timeline", {}),
+            handed_back_by_store=report.get("handed_back_by_store", {}),
             limiter_wait_seconds=float(report.get("limiter_wait_seconds", 0.0)))
         return result, baseline, bucket
 
@@ -689,7 +702,10 @@ def details(r: Result) -> str:
             f"calls, {r.points:,} points ({per_store}); WooCommerce {r.woo_changes:,} changes, "
             f"{r.woo_moves:,} order-status moves, calls: {woo}; threads slept "
             f"{r.limiter_wait_seconds:.0f} s in the Shopify limiter, {r.handed_back:,} jobs "
-            "handed back"
+            "handed back" + (f" (by store: {r.handed_back_by_store})" if r.handed_back else "")
+            + "; seconds until 10/50/90/100% of each store's jobs were done: "
+            + ", ".join(f"store {k}: {'/'.join(f'{t:.0f}' for t in v)}"
+                        for k, v in sorted(r.timeline.items(), key=lambda kv: int(kv[0])))
             + (f"; dead-letter samples: {r.errors}" if r.errors else ""))
 
 

@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Mapping, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -75,7 +76,7 @@ class StoreBudgets:
         self._lock = threading.Lock()
         self._budgeted: set[int] = set()
         self._short_until: dict[int, datetime] = {}
-        self.handed_back = 0  # jobs handed back so far (a figure for benchmarks and logs)
+        self.handed_back: Counter[int] = Counter()  # jobs handed back so far, per store
 
     def learn(self, store_id: int | None, outcome: Outcome) -> None:
         if store_id is None:
@@ -84,7 +85,7 @@ class StoreBudgets:
             if outcome.budgeted:
                 self._budgeted.add(store_id)
             if outcome.deferred_until is not None:
-                self.handed_back += 1
+                self.handed_back[store_id] += 1
                 self._budgeted.add(store_id)
                 self._short_until[store_id] = max(
                     outcome.deferred_until, self._short_until.get(store_id, outcome.deferred_until))

@@ -117,7 +117,7 @@ def test_a_store_without_budget_is_handed_back_while_another_stores_work_flows(
         # The first handed back is due when A's bucket holds its points; the store is then
         # skipped (its other job is not even claimed) until that time.
         assert aware(waiting[0].next_run_at) > now
-        assert dispatcher.budgets.handed_back == 1
+        assert dispatcher.budgets.handed_back == {a.store_id: 1}
         assert shopify_clock.now() == now  # no thread slept in the limiter
         # Once A's bucket has refilled, its work is done too: each parcel exactly once.
         for _ in range(parcels - 1):  # one write-back per full bucket
