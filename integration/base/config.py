@@ -124,7 +124,7 @@ class DispatcherSettings(_Section):
     poll_interval_seconds: float = Field(default=0.5, gt=0)
     # Budget-aware dispatch (core/budget.py): a job whose store's API budget cannot pay for
     # its first call now is handed back, due when it can, and the thread takes other work;
-    # stores with a budget are served first while they have some. false = the old way: the
+    # work of stores without a budget (WooCommerce) comes last. false = the old way: the
     # thread sleeps in the limiter until the budget has refilled (kept for comparison).
     budget_aware: bool = True
     lease_seconds: float = Field(default=120.0, gt=0)

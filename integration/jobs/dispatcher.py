@@ -46,19 +46,23 @@ class Outcome:
     budgeted: bool = False  # the job spent from a rate budget (core.budget)
 
 
-def claim_plan(budgeted: Set[int], short_until: Mapping[int, datetime],
+def claim_plan(free: Set[int], short_until: Mapping[int, datetime],
                now: datetime) -> tuple[outbox.StoreFilter, ...]:
     """The claims to make, in order, for budget-aware dispatch.
 
     Stores whose budget is short (a job of theirs was handed back until a time still ahead)
-    are skipped: their jobs would only be handed back again. Stores whose jobs spend from a
-    rate budget and that have budget now go first: a bucket left full wastes its refill,
-    while work without a budget (WooCommerce, suppliers) loses nothing by waiting a moment.
+    are skipped: their jobs would only be handed back again. Stores known to be `free` (their
+    jobs have never spent from a rate budget: WooCommerce) come last: a Shopify bucket left
+    full wastes its refill, while work without a budget loses nothing by waiting a moment.
+    Everything else, in due order, goes first: stores with a budget, stores not known yet (so
+    they are learnt at once), and jobs of no store.
     """
     skip = frozenset(store for store, until in short_until.items() if until > now)
-    first = frozenset(budgeted) - skip
-    rest = outbox.StoreFilter(skip=skip)
-    return (outbox.StoreFilter(only=first), rest) if first else (rest,)
+    last = frozenset(free) - skip
+    if not free:
+        return (outbox.StoreFilter(skip=skip),)
+    first = outbox.StoreFilter(skip=skip | frozenset(free))
+    return (first, outbox.StoreFilter(only=last)) if last else (first,)
 
 
 def idle_wait(short_until: Mapping[int, datetime], now: datetime, poll: float) -> float:
@@ -75,6 +79,7 @@ class StoreBudgets:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._budgeted: set[int] = set()
+        self._free: set[int] = set()  # stores whose jobs never spent from a rate budget
         self._short_until: dict[int, datetime] = {}
         self.handed_back: Counter[int] = Counter()  # jobs handed back so far, per store
 
@@ -82,11 +87,13 @@ class StoreBudgets:
         if store_id is None:
             return
         with self._lock:
-            if outcome.budgeted:
-                self._budgeted.add(store_id)
+            if outcome.budgeted or outcome.deferred_until is not None:
+                self._budgeted.add(store_id)  # once seen with a budget, always
+                self._free.discard(store_id)
+            elif store_id not in self._budgeted:
+                self._free.add(store_id)
             if outcome.deferred_until is not None:
                 self.handed_back[store_id] += 1
-                self._budgeted.add(store_id)
                 self._short_until[store_id] = max(
                     outcome.deferred_until, self._short_until.get(store_id, outcome.deferred_until))
 
@@ -95,7 +102,7 @@ class StoreBudgets:
             for store, until in list(self._short_until.items()):
                 if until <= now:
                     del self._short_until[store]
-            return claim_plan(self._budgeted, self._short_until, now)
+            return claim_plan(self._free, self._short_until, now)
 
     def idle_wait(self, now: datetime, poll: float) -> float:
         with self._lock:

@@ -22,22 +22,21 @@ SOON = NOW + timedelta(seconds=0.3)
 PAST = NOW - timedelta(seconds=1)
 
 
-@pytest.mark.parametrize(("budgeted", "short_until", "expected"), [
-    # nothing known yet: one plain claim
+@pytest.mark.parametrize(("free", "short_until", "expected"), [
+    # nothing known yet: one plain claim (unknown stores are learnt from their first jobs)
     (set(), {}, (StoreFilter(),)),
-    # budgeted stores with budget go first, then everything
-    ({1, 2}, {}, (StoreFilter(only=frozenset({1, 2})), StoreFilter())),
-    # a store short of budget is skipped by both claims
-    ({1, 2}, {2: SOON}, (StoreFilter(only=frozenset({1})), StoreFilter(skip=frozenset({2})))),
-    # every budgeted store short: only the work without a budget (and other stores) flows
-    ({1}, {1: SOON}, (StoreFilter(skip=frozenset({1})),)),
+    # stores known to have no budget (WooCommerce) come after everything else
+    ({7, 8}, {}, (StoreFilter(skip=frozenset({7, 8})), StoreFilter(only=frozenset({7, 8})))),
+    # a store short of budget is skipped
+    (set(), {2: SOON}, (StoreFilter(skip=frozenset({2})),)),
+    ({7}, {2: SOON}, (StoreFilter(skip=frozenset({2, 7})), StoreFilter(only=frozenset({7})))),
     # a shortage that is over no longer skips
-    ({1}, {1: PAST}, (StoreFilter(only=frozenset({1})), StoreFilter())),
-    ({1}, {1: NOW}, (StoreFilter(only=frozenset({1})), StoreFilter())),
+    (set(), {1: PAST}, (StoreFilter(),)),
+    (set(), {1: NOW}, (StoreFilter(),)),
 ])
-def test_claim_plan(budgeted: set[int], short_until: dict[int, datetime],
+def test_claim_plan(free: set[int], short_until: dict[int, datetime],
                     expected: tuple[StoreFilter, ...]) -> None:
-    assert claim_plan(budgeted, short_until, NOW) == expected
+    assert claim_plan(free, short_until, NOW) == expected
 
 
 @pytest.mark.parametrize(("short_until", "poll", "expected"), [
@@ -50,15 +49,22 @@ def test_idle_wait(short_until: dict[int, datetime], poll: float, expected: floa
     assert idle_wait(short_until, NOW, poll) == pytest.approx(expected)
 
 
+WOO = (StoreFilter(skip=frozenset({1})), StoreFilter(only=frozenset({1})))
+
+
 @pytest.mark.parametrize(("outcomes", "expected_plan", "handed_back"), [
-    ([(1, Outcome())], (StoreFilter(),), 0),  # a job without a budget teaches nothing
-    ([(1, Outcome(budgeted=True))], (StoreFilter(only=frozenset({1})), StoreFilter()), 0),
-    ([(None, Outcome(budgeted=True))], (StoreFilter(),), 0),  # no store: nothing to prefer
+    # a store whose job spent no budget is served last
+    ([(1, Outcome())], WOO, 0),
+    ([(1, Outcome(budgeted=True))], (StoreFilter(),), 0),
+    ([(None, Outcome())], (StoreFilter(),), 0),  # no store: nothing to learn
+    # once seen with a budget, a job that spent nothing (nothing to write) does not demote it
+    ([(1, Outcome(budgeted=True)), (1, Outcome())], (StoreFilter(),), 0),
+    ([(1, Outcome()), (1, Outcome(budgeted=True))], (StoreFilter(),), 0),
     ([(1, Outcome(deferred_until=SOON))], (StoreFilter(skip=frozenset({1})),), 1),
     # the later of two shortages holds (a job that needs more points waits longer)
     ([(1, Outcome(deferred_until=SOON)), (1, Outcome(deferred_until=PAST))],
      (StoreFilter(skip=frozenset({1})),), 2),
-    ([(1, Outcome(deferred_until=PAST))], (StoreFilter(only=frozenset({1})), StoreFilter()), 1),
+    ([(1, Outcome(deferred_until=PAST))], (StoreFilter(),), 1),
 ])
 def test_store_budgets_learn_from_outcomes(outcomes: list[tuple[int | None, Outcome]],
                                            expected_plan: tuple[StoreFilter, ...],
