@@ -398,11 +398,16 @@ def change_statuses(runtime: Runtime, seeded: Seeded, share: float,
     return changed, time.perf_counter() - started
 
 
-def worker_child(url: str, secret_key: str, encryption_key: str, threads: int) -> int:
+DISPATCH = {True: "budget", False: "sleeping"}  # [dispatcher] budget_aware -> --dispatch
+
+
+def worker_child(url: str, secret_key: str, encryption_key: str, threads: int,
+                 budget_aware: bool = True) -> int:
     """The embedded dispatcher with the real connectors, until the outbox is drained."""
     settings = load_settings(None, environ={}, overrides=settings_overrides(
         url, secret_key, encryption_key, security={"allow_loopback_http": True},
-        dispatcher={"threads": threads, "poll_interval_seconds": 0.2}))
+        dispatcher={"threads": threads, "poll_interval_seconds": 0.2,
+                    "budget_aware": budget_aware}))
     runtime = build_runtime(settings, clock=SystemClock())
     dispatcher = Dispatcher(runtime)
     started_at = runtime.clock.now()
@@ -427,11 +432,22 @@ def worker_child(url: str, secret_key: str, encryption_key: str, threads: int) -
                         select(OutboxJob.store_id, func.max(OutboxJob.finished_at))
                         .where(OutboxJob.store_id.is_not(None))
                         .group_by(OutboxJob.store_id)) if last is not None}
+        timeline = {}  # store -> seconds from the start when 10/50/90/100% of its jobs were done
+        for store_id in finished:
+            times = sorted((at - started_at).total_seconds() for at in session.scalars(  # type: ignore[operator]
+                select(OutboxJob.finished_at).where(OutboxJob.store_id == store_id,
+                                                    OutboxJob.finished_at.is_not(None))))
+            timeline[store_id] = [round(times[min(int(q * len(times)), len(times) - 1)], 1)
+                                  for q in (0.1, 0.5, 0.9, 1.0)] if times else []
         errors = [str(e) for e in session.scalars(
             select(OutboxJob.last_error).where(OutboxJob.state == outbox.DEAD).limit(3))]
     runtime.close()
     print(json.dumps({"seconds": seconds, "states": states, "finished": finished,
                       "errors": errors, "vmhwm_mb": hwm_mb(os.getpid()),
+                      "handed_back": sum(dispatcher.budgets.handed_back.values()),
+                      "handed_back_by_store": dict(dispatcher.budgets.handed_back),
+                      "timeline": timeline,
+                      "limiter_wait_seconds": limiter_wait_seconds(),
                       "cpu_seconds": time.process_time()}))
     return 0
 
@@ -443,11 +459,21 @@ def hwm_mb(pid: int) -> float:
     return float("nan")
 
 
-def run_worker(url: str, secret_key: str, encryption_key: str, threads: int) -> dict[str, Any]:
+def limiter_wait_seconds() -> float:
+    """Seconds the worker's threads slept in the Shopify limiter, all stores together."""
+    from connectors.shopify import connector as shopify_connector
+
+    limiter = shopify_connector.ENVIRONMENT.limiter
+    usages = getattr(limiter, "_usage", {})
+    return float(sum(u.waited_seconds for u in usages.values()))
+
+
+def run_worker(url: str, secret_key: str, encryption_key: str, threads: int,
+               budget_aware: bool = True) -> dict[str, Any]:
     command = [sys.executable, str(Path(__file__).resolve()), "--worker-child", url,
                # "=" form: a random key may begin with "-", which argparse reads as an option
                f"--secret-key={secret_key}", f"--encryption-key={encryption_key}",
-               "--threads", str(threads)]
+               "--threads", str(threads), f"--dispatch={DISPATCH[budget_aware]}"]
     done = subprocess.run(command, capture_output=True, cwd=ROOT, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"worker child failed:\n{done.stderr.decode()[-3000:]}")
@@ -550,6 +576,10 @@ class Result:
     sandbox_cpu: float
     # "always" (the old path) / "remembered" -> (status calls, order-status moves)
     woo_groups: dict[str, tuple[int, int]] = field(default_factory=dict)
+    handed_back: int = 0
+    limiter_wait_seconds: float = 0.0
+    timeline: dict[str, list[float]] = field(default_factory=dict)
+    handed_back_by_store: dict[str, int] = field(default_factory=dict)
 
     @property
     def points_per_change(self) -> float:
@@ -569,7 +599,8 @@ def theoretical_seconds(changes_per_store: Iterable[int], bucket: float, rate: f
                default=0.0)
 
 
-def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) -> tuple[
+def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path,
+              budget_aware: bool = True, label: str | None = None) -> tuple[
         Result, Baseline | None, float]:
     rng = random.Random(10)
     secret_key, encryption_key = secrets.token_urlsafe(40), generate_key()
@@ -599,7 +630,7 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) 
             print(f"{queued:,} write-back jobs queued; running the worker", file=sys.stderr)
             meter = CpuMeter(roots=(server.pid,) if server and server.pid else ()).start()
             sandbox_cpu = time.process_time()  # this process: the sandboxes' threads
-            report = run_worker(url, secret_key, encryption_key, args.threads)
+            report = run_worker(url, secret_key, encryption_key, args.threads, budget_aware)
             sandbox_cpu = time.process_time() - sandbox_cpu
             other = meter.other_pct()
         finally:
@@ -633,7 +664,7 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) 
             group[1] += moves_by_store[store_id]
         moves = sum(moves_by_store.values())
         result = Result(
-            label=args.label, shipments=args.shipments,
+            label=label or args.label, shipments=args.shipments,
             shopify_shipments=sum(1 for p in seeded.parcels if p.platform == "shopify"),
             changes=len(changed),
             shopify_changes=dict(shopify_changes), woo_changes=len(woo_changed), woo_moves=moves,
@@ -644,7 +675,11 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path) 
             woo_calls=woo_calls, rss_mb=float(report["vmhwm_mb"]), states=report["states"],
             other_cpu=other, threads=args.threads, errors=report["errors"],
             worker_cpu=float(report["cpu_seconds"]), sandbox_cpu=sandbox_cpu,
-            woo_groups={k: (v[0], v[1]) for k, v in groups.items() if v[1]})
+            woo_groups={k: (v[0], v[1]) for k, v in groups.items() if v[1]},
+            handed_back=int(report.get("handed_back", 0)),
+            timeline=report.get("timeline", {}),
+            handed_back_by_store=report.get("handed_back_by_store", {}),
+            limiter_wait_seconds=float(report.get("limiter_wait_seconds", 0.0)))
         return result, baseline, bucket
 
 
@@ -697,6 +732,12 @@ def details(r: Result) -> str:
             + "".join(f"; status calls per 1,000 moves, stores with status_reads = {k}: "
                       f"{1000 * c / m:.1f} ({c:,} calls, {m:,} moves)"
                       for k, (c, m) in sorted(r.woo_groups.items()))
+            + "; threads slept "
+            f"{r.limiter_wait_seconds:.0f} s in the Shopify limiter, {r.handed_back:,} jobs "
+            "handed back" + (f" (by store: {r.handed_back_by_store})" if r.handed_back else "")
+            + "; seconds until 10/50/90/100% of each store's jobs were done: "
+            + ", ".join(f"store {k}: {'/'.join(f'{t:.0f}' for t in v)}"
+                        for k, v in sorted(r.timeline.items(), key=lambda kv: int(kv[0])))
             + (f"; dead-letter samples: {r.errors}" if r.errors else ""))
 
 
@@ -714,6 +755,10 @@ def main() -> int:
                         help="the first N WooCommerce stores read every order before a status "
                              "batch (status_reads = always: the path before migration 0012), "
                              "the baseline in the same run")
+    parser.add_argument("--dispatch", choices=(*DISPATCH.values(), "both"), default="budget",
+                        help="budget: budget-aware dispatch (the default); sleeping: the old "
+                        "way ([dispatcher] budget_aware = false); both: sleeping, then budget, "
+                        "each on a freshly seeded database, in this one run")
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--append-doc", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the result here")
@@ -723,18 +768,31 @@ def main() -> int:
     args = parser.parse_args()
     if args.worker_child:
         return worker_child(args.worker_child, args.secret_key, args.encryption_key,
-                            args.threads)
+                            args.threads, args.dispatch != DISPATCH[False])
     started = datetime.now(UTC)
     database = postgres() if args.backend == "postgresql" else contextlib.nullcontext(None)
+    variants = ([False, True] if args.dispatch == "both"
+                else [args.dispatch != DISPATCH[False]])
+    results: list[Result] = []
+    baseline: Baseline | None = None
     with tempfile.TemporaryDirectory(prefix="dt-sync.") as folder, database as server:
-        result, baseline, bucket = run_cycle(server, args, Path(folder))
+        for k, budget_aware in enumerate(variants):
+            label = (f"{args.label}, {DISPATCH[budget_aware]} dispatch"
+                     if args.dispatch == "both" else None)
+            workdir = Path(folder) / str(k)
+            workdir.mkdir()
+            result, found, bucket = run_cycle(server, args, workdir, budget_aware, label)
+            baseline = baseline or found
+            results.append(result)
+            args.baseline_sample = 0  # the naive loop once is enough
     rows = [HEADER]
     if baseline is not None:
-        rows.append(baseline_row(baseline, result, bucket))
-    rows.append(result_row(result))
+        rows.append(baseline_row(baseline, results[0], bucket))
+    rows += [result_row(r) for r in results]
     body = (f"Run {started:%Y-%m-%d %H:%M} UTC; machine: {machine_summary()}; {args.backend}; "
             f"Shopify bucket {bucket:,.0f} points, restore {RESTORE_RATE:.0f} points/s.\n\n"
-            + "\n".join(rows) + "\n\n" + details(result))
+            + "\n".join(rows) + "\n\n" + "\n".join(details(r) for r in results))
+    result = results[-1]
     print(body)
     if args.json:
         args.json.write_text(json.dumps({
@@ -743,12 +801,12 @@ def main() -> int:
             "budget_share": result.budget_share, "woo_calls": dict(result.woo_calls),
             "rss_mb": result.rss_mb, "states": result.states, "row": result_row(result),
             "baseline_row": baseline_row(baseline, result, bucket) if baseline else None,
-            "details": details(result),
+            "details": details(result), "rows": [result_row(r) for r in results],
             "median_share": statistics.median(result.budget_share.values())
             if result.budget_share else None}, indent=2))
     if args.append_doc:
         append_doc("### Sync throughput run (bench/sync_throughput.py)\n\n" + body)
-    return 0 if not result.states.get(outbox.DEAD) else 1
+    return 0 if not any(r.states.get(outbox.DEAD) for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from connectors.shopify.graphql import Operation
 from connectors.shopify.ratelimit import CostLimiter, ThrottleStatus
 from connectors.shopify.session_tokens import SessionToken
 from connectors.shopify.tokens import CLIENT_CREDENTIALS, Credentials
+from core import budget
 from core.clock import Clock
 from core.errors import CredentialsRefused, PermanentError, RetryableError
 
@@ -212,7 +213,7 @@ class ShopifyClient:
         throttled = 0
         while True:
             cost = self._requested.get(operation.name, operation.estimated_cost)
-            self.limiter.acquire(self.domain, cost)
+            self._reserve(cost)
             result = admin_graphql_request(
                 operation.text, shop=shop_handle(self.domain),
                 access_token=self.credentials.access_token, api_version=self.api_version,
@@ -252,6 +253,18 @@ class ShopifyClient:
             if not isinstance(data, dict):
                 raise RetryableError(f"{self.domain} {operation.name}: answer without data")
             return data
+
+    def _reserve(self, cost: float) -> None:
+        """Set `cost` points aside before a call. A job that may be handed back (nothing sent
+        yet, core.budget) does not wait for them: it raises `NotReady` and its thread takes
+        other work; any later call of the job waits for its points in the limiter."""
+        if budget.may_defer():
+            wait = self.limiter.try_acquire(self.domain, cost)
+            if wait > 0:
+                raise budget.NotReady(self.domain, wait)
+        else:
+            self.limiter.acquire(self.domain, cost)
+        budget.spend()
 
     def _json(self, operation: Operation, text: str) -> dict[str, Any]:
         try:

@@ -54,6 +54,10 @@ class CostLimiter(Protocol):
     def acquire(self, key: str, points: float) -> None:
         """Block until `points` are available for `key`, then reserve them."""
 
+    def try_acquire(self, key: str, points: float) -> float:
+        """Reserve `points` for `key` if the bucket holds them now and return 0; otherwise
+        reserve nothing and return the seconds until it will (never sleeps)."""
+
     def observe(self, key: str, status: ThrottleStatus, *, actual: int | None,
                 throttled: bool, reserved: float = 0.0) -> None:
         """Record what Shopify said after a call that had `reserved` points set aside (the
@@ -89,18 +93,24 @@ class InProcessLimiter:
         bucket.available = min(bucket.maximum, bucket.available + elapsed * bucket.restore_rate)
         bucket.as_of = now
 
+    def try_acquire(self, key: str, points: float) -> float:
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                return 0.0  # nothing known yet: the first answer tells us
+            self._refilled(bucket, self._now())
+            wanted = min(points, bucket.maximum)
+            if bucket.available + POINT_TOLERANCE >= wanted:
+                bucket.available = max(bucket.available - wanted, 0.0)
+                return 0.0
+            return max((wanted - bucket.available) / bucket.restore_rate, MIN_WAIT_SECONDS)
+
     def acquire(self, key: str, points: float) -> None:
         while True:
+            wait = self.try_acquire(key, points)
+            if wait <= 0:
+                return
             with self._lock:
-                bucket = self._buckets.get(key)
-                if bucket is None:
-                    return  # nothing known yet: the first answer tells us
-                self._refilled(bucket, self._now())
-                wanted = min(points, bucket.maximum)
-                if bucket.available + POINT_TOLERANCE >= wanted:
-                    bucket.available = max(bucket.available - wanted, 0.0)
-                    return
-                wait = max((wanted - bucket.available) / bucket.restore_rate, MIN_WAIT_SECONDS)
                 self._usage.setdefault(key, Usage()).waited_seconds += wait
             if wait > self.max_wait_seconds:
                 raise RetryableError(f"Shopify budget of {key} needs {wait:.0f}s to refill",
@@ -109,10 +119,21 @@ class InProcessLimiter:
 
     def observe(self, key: str, status: ThrottleStatus, *, actual: int | None,
                 throttled: bool, reserved: float = 0.0) -> None:
-        # One process sees every call it makes: Shopify's figure is the whole truth here.
+        # Shopify's figure is the truth as of this answer, but it does not know the points
+        # this process reserved for calls still in flight: the estimate (which holds those
+        # reservations) plus what this call reserved and did not spend, capped by Shopify's
+        # figure, never promises points another thread has already taken.
         with self._lock:
-            self._buckets[key] = _Bucket(status.maximum_available, status.currently_available,
-                                         status.restore_rate, self._now())
+            now = self._now()
+            bucket = self._buckets.get(key)
+            available = status.currently_available
+            if bucket is not None:
+                self._refilled(bucket, now)
+                refund = max(reserved - (actual or 0), 0.0)
+                available = min(bucket.available + refund, available)
+            available = max(min(available, status.maximum_available), 0.0)
+            self._buckets[key] = _Bucket(status.maximum_available, available,
+                                         status.restore_rate, now)
             usage = self._usage.setdefault(key, Usage())
             usage.calls += 1
             usage.points += actual or 0

@@ -122,6 +122,11 @@ class DispatcherSettings(_Section):
     enabled: bool = True
     threads: int = Field(default=4, ge=1, le=64)
     poll_interval_seconds: float = Field(default=0.5, gt=0)
+    # Budget-aware dispatch (core/budget.py): a job whose store's API budget cannot pay for
+    # its first call now is handed back, due when it can, and the thread takes other work;
+    # work of stores without a budget (WooCommerce) comes last. false = the old way: the
+    # thread sleeps in the limiter until the budget has refilled (kept for comparison).
+    budget_aware: bool = True
     lease_seconds: float = Field(default=120.0, gt=0)
     max_attempts: int = Field(default=8, ge=1)
     backoff_base_seconds: float = Field(default=2.0, gt=0)

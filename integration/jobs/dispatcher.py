@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Mapping, Set
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from core import budget
 from integration.base import logs
 from integration.jobs import leases, outbox
 from integration.jobs import metrics as job_metrics
@@ -33,6 +38,77 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What running a job taught the dispatcher about its store's budget."""
+
+    deferred_until: datetime | None = None  # handed back: the store's budget is short till then
+    budgeted: bool = False  # the job spent from a rate budget (core.budget)
+
+
+def claim_plan(free: Set[int], short_until: Mapping[int, datetime],
+               now: datetime) -> tuple[outbox.StoreFilter, ...]:
+    """The claims to make, in order, for budget-aware dispatch.
+
+    Stores whose budget is short (a job of theirs was handed back until a time still ahead)
+    are skipped: their jobs would only be handed back again. Stores known to be `free` (their
+    jobs have never spent from a rate budget: WooCommerce) come last: a Shopify bucket left
+    full wastes its refill, while work without a budget loses nothing by waiting a moment.
+    Everything else, in due order, goes first: stores with a budget, stores not known yet (so
+    they are learnt at once), and jobs of no store.
+    """
+    skip = frozenset(store for store, until in short_until.items() if until > now)
+    last = frozenset(free) - skip
+    if not free:
+        return (outbox.StoreFilter(skip=skip),)
+    first = outbox.StoreFilter(skip=skip | frozenset(free))
+    return (first, outbox.StoreFilter(only=last)) if last else (first,)
+
+
+def idle_wait(short_until: Mapping[int, datetime], now: datetime, poll: float) -> float:
+    """How long an idle dispatcher waits: its poll interval, or less when a skipped store's
+    budget is back sooner (its jobs are due then)."""
+    ahead = [(until - now).total_seconds() for until in short_until.values() if until > now]
+    return min([poll, *ahead]) if ahead else poll
+
+
+class StoreBudgets:
+    """What this dispatcher learnt from its jobs about their stores' budgets (in memory: a
+    restart forgets it, and the first job handed back teaches it again)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._budgeted: set[int] = set()
+        self._free: set[int] = set()  # stores whose jobs never spent from a rate budget
+        self._short_until: dict[int, datetime] = {}
+        self.handed_back: Counter[int] = Counter()  # jobs handed back so far, per store
+
+    def learn(self, store_id: int | None, outcome: Outcome) -> None:
+        if store_id is None:
+            return
+        with self._lock:
+            if outcome.budgeted or outcome.deferred_until is not None:
+                self._budgeted.add(store_id)  # once seen with a budget, always
+                self._free.discard(store_id)
+            elif store_id not in self._budgeted:
+                self._free.add(store_id)
+            if outcome.deferred_until is not None:
+                self.handed_back[store_id] += 1
+                self._short_until[store_id] = max(
+                    outcome.deferred_until, self._short_until.get(store_id, outcome.deferred_until))
+
+    def plan(self, now: datetime) -> tuple[outbox.StoreFilter, ...]:
+        with self._lock:
+            for store, until in list(self._short_until.items()):
+                if until <= now:
+                    del self._short_until[store]
+            return claim_plan(self._free, self._short_until, now)
+
+    def idle_wait(self, now: datetime, poll: float) -> float:
+        with self._lock:
+            return idle_wait(self._short_until, now, poll)
+
+
 class Dispatcher:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -43,6 +119,7 @@ class Dispatcher:
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="outbox")
         self._thread: threading.Thread | None = None
         self._last_beat = 0.0
+        self.budgets = StoreBudgets()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="outbox-dispatcher", daemon=True)
@@ -71,7 +148,8 @@ class Dispatcher:
                 log.exception("outbox poll failed")
                 idle = True
             if idle:
-                self._stop.wait(self.settings.poll_interval_seconds)
+                self._stop.wait(self.budgets.idle_wait(self.runtime.clock.now(),
+                                                       self.settings.poll_interval_seconds))
 
     def _heartbeat(self) -> None:
         if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY_SECONDS:
@@ -90,10 +168,17 @@ class Dispatcher:
             free += 1
         try:
             with self.runtime.db.write() as session:
-                jobs = outbox.claim_due(
-                    session, self.owner, self.runtime.clock.now(),
-                    timedelta(seconds=self.settings.lease_seconds), free,
-                )
+                now = self.runtime.clock.now()
+                lease = timedelta(seconds=self.settings.lease_seconds)
+                if not self.settings.budget_aware:
+                    jobs = outbox.claim_due(session, self.owner, now, lease, free)
+                else:
+                    jobs = []
+                    for stores in self.budgets.plan(now):
+                        jobs += outbox.claim_due(session, self.owner, now, lease,
+                                                 free - len(jobs), stores=stores)
+                        if len(jobs) == free:
+                            break
         except BaseException:
             for _ in range(free):
                 self._slots.release()
@@ -101,26 +186,43 @@ class Dispatcher:
         for _ in range(free - len(jobs)):
             self._slots.release()
         for job in jobs:
-            future: Future[None] = self._pool.submit(run_job, self.runtime, job)
-            future.add_done_callback(lambda _f: self._slots.release())
+            future: Future[Outcome] = self._pool.submit(run_job, self.runtime, job)
+            future.add_done_callback(functools.partial(self._finished, job.store_id))
         return len(jobs)
 
+    def _finished(self, store_id: int | None, done: Future[Outcome]) -> None:
+        try:
+            if not done.cancelled() and done.exception() is None:
+                self.budgets.learn(store_id, done.result())
+        finally:
+            self._slots.release()
 
-def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> None:
+
+def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> Outcome:
     """Run one claimed job and record its outcome; never raises."""
     token = logs.job_id.set(f"{job.id}:{job.attempt}")
     try:
-        with leases.keeper(runtime).holding(job):
-            _run_and_record(runtime, job)
+        with leases.keeper(runtime).holding(job), budget.job_scope() as scope:
+            deferred_until = _run_and_record(runtime, job)
+        return Outcome(deferred_until, scope.budgeted)
     finally:
         logs.job_id.reset(token)
 
 
-def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> None:
+def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> datetime | None:
+    """Run the job's handler and record how it ended. Returns when the job is due again if it
+    was handed back because its store's budget could not pay for its first call yet."""
     settings = runtime.settings.dispatcher
     started = time.perf_counter()
     try:
         handler_for(job.kind)(runtime, job)
+    except budget.NotReady as short:  # nothing was sent: not an attempt, not an error
+        now = runtime.clock.now()
+        due_at = now + timedelta(seconds=short.seconds)
+        with runtime.db.write() as session:
+            handed_back = outbox.hand_back(session, job, due_at, now)
+        log.debug("job %s (%s) handed back until %s: %s", job.id, job.kind, due_at, short)
+        return due_at if handed_back else None
     except Exception as exc:
         job_metrics.observe(job.kind, time.perf_counter() - started, failed=True)
         remote = circuits.remote_of(exc)
@@ -136,11 +238,12 @@ def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> None:
         level = logging.ERROR if state == outbox.DEAD else logging.WARNING
         log.log(level, "job %s (%s) attempt %d failed -> %s: %s",
                 job.id, job.kind, job.attempt, state, exc)
-        return
+        return None
     job_metrics.observe(job.kind, time.perf_counter() - started, failed=False)
     with runtime.db.write() as session:
         if not outbox.complete(session, job, runtime.clock.now()):
             log.warning("job %s finished after its lease was taken over", job.id)
+    return None
 
 
 def _tell_the_owner(session: Session, job: outbox.ClaimedJob, error: Exception, state: str,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, true, update
 from sqlalchemy.orm import Session
 
 # Re-exported: job handlers raise these to say how the outbox should treat a failure.
@@ -98,13 +98,33 @@ def _due(now: datetime, lease: timedelta, horizon: timedelta) -> ColumnElement[b
 DEFAULT_HORIZON = timedelta(days=1)
 
 
+@dataclass(frozen=True)
+class StoreFilter:
+    """Which stores' jobs a claim may take: only those in `only` (when given), never those in
+    `skip`. Jobs without a store pass unless `only` is given."""
+
+    only: frozenset[int] | None = None
+    skip: frozenset[int] = frozenset()
+
+    def clause(self) -> ColumnElement[bool]:
+        if self.only is not None:
+            return OutboxJob.store_id.in_(sorted(self.only - self.skip))
+        if not self.skip:
+            return true()
+        return OutboxJob.store_id.is_(None) | OutboxJob.store_id.not_in(sorted(self.skip))
+
+
 def claim_due(session: Session, owner: str, now: datetime, lease: timedelta,
-              limit: int, horizon: timedelta = DEFAULT_HORIZON) -> list[ClaimedJob]:
+              limit: int, horizon: timedelta = DEFAULT_HORIZON, *,
+              stores: StoreFilter | None = None) -> list[ClaimedJob]:
     """Lease up to `limit` jobs that are due, or whose previous lease expired.
 
     A job whose serial key belongs to a job running under a live lease waits its turn.
+    `stores` narrows the claim to some stores' jobs or away from them (budget-aware dispatch).
     """
     due = _due(now, lease, horizon)
+    if stores is not None:
+        due = due & stores.clause()
     busy = select(OutboxJob.serial_key).where(
         OutboxJob.state == RUNNING, OutboxJob.lease_expires_at > now,
         OutboxJob.serial_key.is_not(None))
@@ -221,6 +241,22 @@ def complete(session: Session, job: ClaimedJob, now: datetime) -> bool:
     row.lease_owner = None
     row.lease_expires_at = None
     row.last_error = None
+    return True
+
+
+def hand_back(session: Session, job: ClaimedJob, due_at: datetime, now: datetime) -> bool:
+    """Put a claimed job back in line, due at `due_at`, as if it had not been claimed: no
+    attempt counted, no error recorded (its store's budget could not pay for its first call
+    yet, and nothing was sent). False when this worker no longer holds its lease."""
+    row = _owned(session, job)
+    if row is None:
+        return False
+    row.state = PENDING
+    row.attempts = max(row.attempts - 1, 0)
+    row.next_run_at = due_at
+    row.lease_owner = None
+    row.lease_expires_at = None
+    row.updated_at = now
     return True
 
 

@@ -181,6 +181,12 @@ class RedisCostLimiter:
     def _now(self) -> float:
         return self.clock.now().timestamp()
 
+    def try_acquire(self, key: str, points: float) -> float:
+        wait = self._redis.run(lambda: self._try(key, points), lambda: -1.0)
+        if wait < 0:
+            return self.fallback.try_acquire(key, points)
+        return max(wait, MIN_WAIT_SECONDS) if wait > 0 else 0.0
+
     def acquire(self, key: str, points: float) -> None:
         while True:
             wait = self._redis.run(lambda: self._try(key, points), lambda: -1.0)

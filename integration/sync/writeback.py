@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +25,7 @@ from connectors.store_base import (
     StoreConnector,
 )
 from connectors.url_safety import UnsafeURLError, check_outbound_url
+from core import budget
 from core.errors import CredentialsRefused
 from core.status import Reason, Status
 from core.wording import customer_note
@@ -205,8 +207,12 @@ def write_back(runtime: Runtime, claimed: ClaimedJob) -> None:
     if (current.written_status, current.written_tracking_number) == (
             current.status, current.tracking_number):
         return  # the store already shows exactly this
+    connector = store_connector(runtime, store)
     try:
-        result = store_connector(runtime, store).write_shipment(current)
+        # Nothing has been written anywhere yet: if the store's budget cannot pay for the
+        # first call now, the job is handed back (core.budget) instead of holding a thread.
+        with budget.deferrable() if runtime.settings.dispatcher.budget_aware else nullcontext():
+            result = connector.write_shipment(current)
     except RetryableError as exc:  # the store is (maybe) down: its circuit counts this
         tag(exc, f"store:{store.id}")
         raise

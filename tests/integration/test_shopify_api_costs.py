@@ -43,5 +43,12 @@ def test_the_documented_costs_are_the_measured_ones(shopify_link: ShopifyLink) -
     calls, points = usage.calls, usage.points
     shopify_link.ship(CarrierEvent("e4", Status.DELIVERED, start + 10 * DAY),
                       number="LX999999995CN")
+    counted = shopify_link.limiter.usage(seeded.domain).points
     run_jobs(shopify_link.runtime, "store.writeback")
     assert (usage.calls - calls, usage.points - points) == _documented("replaced-number")
+    # DropTrack's budget counts the replacement at its real cost too (50, not a mutation's
+    # 10), and its picture of the bucket is the one Shopify answered.
+    assert shopify_link.limiter.usage(seeded.domain).points - counted == usage.points - points
+    bucket = seeded.sandbox.bucket(seeded.domain, seeded.app.client_id).status()
+    assert int(shopify_link.limiter._buckets[seeded.domain].available) == \
+        bucket.currently_available

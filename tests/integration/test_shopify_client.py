@@ -4,7 +4,7 @@ once, revoked ones fail permanently, and reconciliation reads orders like webhoo
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -41,6 +41,19 @@ def test_a_drained_bucket_is_waited_for_and_nothing_is_lost(shopify_link: Shopif
     bucket = seeded.sandbox.bucket(seeded.domain, seeded.app.client_id)
     bucket.drain()  # another app of the merchant's (or a burst) used the whole budget
     assert run_jobs(shopify_link.runtime, "store.writeback") == 3
+    # The first job learnt the bucket from its throttled call and waited for it; the other
+    # two had sent nothing yet: they were handed back, due when the bucket holds their points
+    # (budget-aware dispatch), and run then, as if for the first time.
+    for _ in range(10):
+        with shopify_link.runtime.db.read() as session:
+            waiting = [job.next_run_at for job in session.scalars(select(OutboxJob).where(
+                OutboxJob.kind == "store.writeback", OutboxJob.state == "pending"))]
+        if not waiting:
+            break
+        later = max(waiting)
+        later = later if later.tzinfo else later.replace(tzinfo=UTC)
+        shopify_link.clock.advance(max(later - shopify_link.clock.now(), timedelta(0)))
+        run_jobs(shopify_link.runtime, "store.writeback")
     assert len(seeded.sandbox.state.fulfillments) == 3
     assert all(len(f.events) == 1 for f in seeded.sandbox.state.fulfillments.values())
     # One throttled call taught DropTrack the bucket; every later call waited instead.
@@ -49,6 +62,8 @@ def test_a_drained_bucket_is_waited_for_and_nothing_is_lost(shopify_link: Shopif
     assert usage.waited_seconds > 0 and usage.points == shopify_link.sandbox_usage.points
     with shopify_link.runtime.db.read() as session:
         assert {job.state for job in session.scalars(select(OutboxJob))} <= {"done", "pending"}
+        assert [job.attempts for job in session.scalars(select(OutboxJob).where(
+            OutboxJob.kind == "store.writeback"))] == [1, 1, 1]
 
 
 def test_an_expired_token_is_renewed_once_and_saved(shopify_link: ShopifyLink) -> None:

@@ -143,3 +143,19 @@ def test_which_limits_a_process_uses(database_url: str, redis_url: str,
     assert shopify_connector.ENVIRONMENT is own  # every connector of the process shares it
     assert isinstance(choice.supplier_limiter(forced), RedisRequestLimiter)
     assert isinstance(choice.supplier_limiter(auto), InProcessRequestLimiter)
+
+
+def test_try_acquire_shares_the_budget_and_never_sleeps(redis_client: redis.Redis,
+                                                         redis_url: str,
+                                                         clock: FrozenClock) -> None:
+    """Budget-aware dispatch asks without waiting: one worker's reservation is gone for the
+    other, which is told how long until the bucket holds its points."""
+    waits: list[float] = []
+    first, second = worker_limiter(redis_url, clock, waits), worker_limiter(redis_url, clock,
+                                                                            waits)
+    first.observe(STORE, ThrottleStatus(100, 60, 10), actual=0, throttled=False)
+    assert first.try_acquire(STORE, 50) == 0.0
+    assert second.try_acquire(STORE, 50) == pytest.approx(4.0)  # 10 left, 10 points/s
+    clock.advance(timedelta(seconds=4))
+    assert second.try_acquire(STORE, 50) == 0.0
+    assert waits == []
