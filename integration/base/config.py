@@ -153,6 +153,10 @@ class WorkerSettings(_Section):
     # Shopify budgets and supplier request rates shared through Redis (redis_url): "auto" in
     # `droptrack worker` processes only, "redis" always, "process" never.
     rate_limits: Literal["auto", "redis", "process"] = "auto"
+    # Web (gunicorn) and worker processes put the jobs they commit on the queue themselves,
+    # at once, instead of leaving them for the scheduler's next sweep (which still sends any
+    # such message that got lost, after queue_grace_seconds).
+    send_at_commit: bool = True
 
 
 class AlertSettings(_Section):

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from integration.base import logs
-from integration.jobs import leases, outbox
+from integration.jobs import chain, leases, outbox
 from integration.jobs import metrics as job_metrics
 from integration.jobs.registry import handler_for
 from integration.kernel.heartbeat import beat
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT_NAME = "dispatcher"
 DEAD_JOB_ALERT = "job_failed"
 HEARTBEAT_EVERY_SECONDS = 5.0
+# Follow-ups one thread runs back to back before it leaves the rest to the others (so a long
+# chain cannot hold a thread forever).
+MAX_CHAINED = 16
 
 
 def worker_identity() -> str:
@@ -39,6 +42,7 @@ class Dispatcher:
         self.settings = runtime.settings.dispatcher
         self.owner = worker_identity()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._slots = threading.Semaphore(self.settings.threads)
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="outbox")
         self._thread: threading.Thread | None = None
@@ -47,10 +51,18 @@ class Dispatcher:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="outbox-dispatcher", daemon=True)
         self._thread.start()
+        chain.set_announcer(self.wake)
         log.info("outbox dispatcher started with %d threads", self.settings.threads)
 
+    def wake(self, _job_ids: object = None) -> None:
+        """New jobs are due (committed in this process): poll now instead of at the next
+        interval."""
+        self._wake.set()
+
     def stop(self, timeout: float = 30.0) -> None:
+        chain.clear_announcer(self.wake)
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -70,8 +82,9 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox poll failed")
                 idle = True
-            if idle:
-                self._stop.wait(self.settings.poll_interval_seconds)
+            if idle and not self._stop.is_set():
+                self._wake.wait(self.settings.poll_interval_seconds)
+            self._wake.clear()
 
     def _heartbeat(self) -> None:
         if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY_SECONDS:
@@ -106,21 +119,36 @@ class Dispatcher:
         return len(jobs)
 
 
-def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> None:
-    """Run one claimed job and record its outcome; never raises."""
-    token = logs.job_id.set(f"{job.id}:{job.attempt}")
-    try:
-        with leases.keeper(runtime).holding(job):
-            _run_and_record(runtime, job)
-    finally:
-        logs.job_id.reset(token)
+def run_job(runtime: Runtime, job: outbox.ClaimedJob, chained: bool = True) -> None:
+    """Run one claimed job and record its outcome; never raises.
+
+    `chained`: the follow-up jobs it commits (due at once) run next in this thread, each
+    claimed in the transaction that completes the one before (up to MAX_CHAINED; the rest are
+    announced to the process, see `chain`). Without it they are announced."""
+    next_job: outbox.ClaimedJob | None = job
+    budget = MAX_CHAINED if chained else 0
+    while next_job is not None:
+        token = logs.job_id.set(f"{next_job.id}:{next_job.attempt}")
+        try:
+            with leases.keeper(runtime).holding(next_job):
+                next_job = _run_and_record(runtime, next_job, budget > 0)
+        finally:
+            logs.job_id.reset(token)
+        budget -= 1
 
 
-def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> None:
+def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob,
+                    chained: bool) -> outbox.ClaimedJob | None:
+    """Run `job`, record its outcome; the follow-up claimed to run next, if any."""
     settings = runtime.settings.dispatcher
     started = time.perf_counter()
     try:
-        handler_for(job.kind)(runtime, job)
+        if chained:
+            with chain.collecting() as follow_ups:
+                handler_for(job.kind)(runtime, job)
+        else:
+            handler_for(job.kind)(runtime, job)
+            follow_ups = []
     except Exception as exc:
         job_metrics.observe(job.kind, time.perf_counter() - started, failed=True)
         remote = circuits.remote_of(exc)
@@ -136,11 +164,20 @@ def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> None:
         level = logging.ERROR if state == outbox.DEAD else logging.WARNING
         log.log(level, "job %s (%s) attempt %d failed -> %s: %s",
                 job.id, job.kind, job.attempt, state, exc)
-        return
+        return None
     job_metrics.observe(job.kind, time.perf_counter() - started, failed=False)
+    follow_up: outbox.ClaimedJob | None = None
     with runtime.db.write() as session:
-        if not outbox.complete(session, job, runtime.clock.now()):
+        now = runtime.clock.now()
+        if not outbox.complete(session, job, now):
             log.warning("job %s finished after its lease was taken over", job.id)
+        if follow_ups:
+            follow_up = outbox.claim_one(session, follow_ups[0], job.lease_owner, now,
+                                         timedelta(seconds=settings.lease_seconds))
+    # The follow-ups are committed (the handler's transactions): the one claimed runs next,
+    # the others (and one that could not be claimed: its serial key was busy) are announced.
+    chain.announce(follow_ups[1:] if follow_up is not None else follow_ups)
+    return follow_up
 
 
 def _tell_the_owner(session: Session, job: outbox.ClaimedJob, error: Exception, state: str,

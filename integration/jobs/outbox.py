@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 # Re-exported: job handlers raise these to say how the outbox should treat a failure.
 from core.errors import PermanentError as PermanentError
 from core.errors import RetryableError as RetryableError
+from integration.jobs import chain
 from integration.limits.circuits import record_success
 from integration.storage.insert_once import insert_once
 from integration.storage.models import OutboxJob
@@ -57,9 +58,15 @@ def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str
 
 
 def enqueue_row(session: Session, row: dict[str, Any]) -> bool:
-    """`enqueue` for a row built by `new_job_row`. True when added."""
+    """`enqueue` for a row built by `new_job_row`. True when added. A job that is due at once
+    is started when the transaction commits (`chain`), not when a sweep finds it."""
     session.flush()  # pending ORM rows (e.g. the store a job refers to) go first
-    return insert_once(session, OutboxJob, row, unique=JOB_UNIQUE) is not None
+    job_id = insert_once(session, OutboxJob, row, unique=JOB_UNIQUE)
+    if job_id is None:
+        return False
+    if row["next_run_at"] <= row["created_at"]:
+        chain.note_new_job(session, job_id)
+    return True
 
 
 JOB_UNIQUE = ("idempotency_key",)
@@ -75,6 +82,10 @@ def new_job_row(kind: str, idempotency_key: str, payload: dict[str, Any], now: d
         "store_id": store_id, "serial_key": serial_key, "state": PENDING, "attempts": 0,
         "max_attempts": max_attempts, "next_run_at": run_at or now, "created_at": now,
         "updated_at": now,
+        # Pending: when it was last queued (see mark_for_queue); set when this process sends
+        # its new jobs to the queue itself at commit (chain.queued_until).
+        "lease_expires_at": None if run_at is not None and run_at > now
+        else chain.queued_until(now),
     }
 
 
@@ -132,31 +143,35 @@ def claim_due(session: Session, owner: str, now: datetime, lease: timedelta,
 
 def claim_one(session: Session, job_id: int, owner: str, now: datetime,
               lease: timedelta) -> ClaimedJob | None:
-    """Lease one named job if it is runnable now (a worker got its id from the queue).
+    """Lease one named job if it is runnable now (a worker got its id from the queue, or a job
+    chains its follow-up), in one `UPDATE ... RETURNING`.
 
     None when another worker has it, it is finished, not due yet, or its serial key is busy:
-    a duplicate or stale queue message is harmless.
+    a duplicate or stale queue message is harmless. On PostgreSQL a row another transaction
+    holds is skipped, not waited for (`FOR UPDATE SKIP LOCKED` in the statement); SQLite has
+    one writer at a time.
     """
-    query = select(OutboxJob).where(OutboxJob.id == job_id)
+    other = aliased(OutboxJob)
+    serial_busy = exists().where(
+        other.serial_key == OutboxJob.serial_key, other.id != OutboxJob.id,
+        other.state == RUNNING, other.lease_expires_at > now)
+    target: ColumnElement[bool] = OutboxJob.id == job_id
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    job = session.scalar(query)
-    if job is None:
+        target = OutboxJob.id == (select(OutboxJob.id).where(OutboxJob.id == job_id)
+                                  .with_for_update(skip_locked=True).scalar_subquery())
+    row = session.execute(
+        update(OutboxJob)
+        .where(target, _due(now, lease, DEFAULT_HORIZON),
+               OutboxJob.serial_key.is_(None) | ~serial_busy)
+        .values(state=RUNNING, attempts=OutboxJob.attempts + 1, lease_owner=owner,
+                lease_expires_at=now + lease, updated_at=now)
+        .returning(OutboxJob.id, OutboxJob.kind, OutboxJob.idempotency_key, OutboxJob.payload,
+                   OutboxJob.store_id, OutboxJob.attempts)
+        .execution_options(synchronize_session=False)).one_or_none()
+    if row is None:
         return None
-    if session.scalar(select(OutboxJob.id).where(
-            OutboxJob.id == job_id, _due(now, lease, DEFAULT_HORIZON))) is None:
-        return None
-    if job.serial_key is not None and session.scalar(select(OutboxJob.id).where(
-            OutboxJob.serial_key == job.serial_key, OutboxJob.id != job.id,
-            OutboxJob.state == RUNNING, OutboxJob.lease_expires_at > now)) is not None:
-        return None
-    job.state = RUNNING
-    job.attempts += 1
-    job.lease_owner = owner
-    job.lease_expires_at = now + lease
-    job.updated_at = now
-    return ClaimedJob(job.id, job.kind, job.idempotency_key, dict(job.payload), job.store_id,
-                      job.attempts, owner)
+    return ClaimedJob(row.id, row.kind, row.idempotency_key, dict(row.payload), row.store_id,
+                      row.attempts, owner)
 
 
 def mark_for_queue(session: Session, now: datetime, grace: timedelta, limit: int,
@@ -208,19 +223,28 @@ def _owned(session: Session, job: ClaimedJob) -> OutboxJob | None:
     return row
 
 
+def _held_by(job: ClaimedJob) -> ColumnElement[bool]:
+    """The job's row while this worker still holds its lease (a stale worker must not finish
+    it: the lease expired and another worker claimed it, which counted an attempt)."""
+    return ((OutboxJob.id == job.id) & (OutboxJob.state == RUNNING)
+            & (OutboxJob.lease_owner == job.lease_owner) & (OutboxJob.attempts == job.attempt))
+
+
 def complete(session: Session, job: ClaimedJob, now: datetime) -> bool:
-    row = _owned(session, job)
-    if row is None:
+    """Record a finished job, in one `UPDATE ... RETURNING` (a second only for a job that had
+    failed to reach a remote: its success closes the remote's circuit)."""
+    remote = session.execute(
+        update(OutboxJob).where(_held_by(job))
+        .values(state=DONE, finished_at=now, updated_at=now, lease_owner=None,
+                lease_expires_at=None, last_error=None)
+        .returning(OutboxJob.remote)
+        .execution_options(synchronize_session=False)).one_or_none()
+    if remote is None:
         return False
-    if row.remote is not None:  # it reached the remote it had failed to reach
-        record_success(session, row.remote)
-        row.remote = None
-    row.state = DONE
-    row.finished_at = now
-    row.updated_at = now
-    row.lease_owner = None
-    row.lease_expires_at = None
-    row.last_error = None
+    if remote.remote is not None:  # it reached the remote it had failed to reach
+        record_success(session, remote.remote)
+        session.execute(update(OutboxJob).where(OutboxJob.id == job.id).values(remote=None)
+                        .execution_options(synchronize_session=False))
     return True
 
 

@@ -13,14 +13,17 @@ import os
 import socket
 import threading
 import uuid
+from collections import deque
+from collections.abc import Sequence
 from datetime import timedelta
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Retries, ShutdownNotifications, TimeLimit
 
-from integration.base.config import load_settings
-from integration.jobs import outbox
+from integration.base.config import Settings, load_settings
+from integration.base.process_thread import ProcessThread
+from integration.jobs import chain, outbox
 from integration.jobs.dispatcher import run_job
 from integration.kernel.runtime import Runtime, build_runtime
 
@@ -53,6 +56,12 @@ def runtime() -> Runtime:
 # own (see `send`), so no connection is made at import.
 if os.environ.get("DROPTRACK_WORKER_PROCESS") == "1":
     dramatiq.set_broker(make_broker(runtime().settings.workers.redis_url))
+    if runtime().settings.workers.send_at_commit:
+        # A worker's own follow-ups: the first runs next in the same thread (run_job), the
+        # others go on the queue as soon as the transaction that created them commits.
+        chain.set_announcer(lambda ids: send(dramatiq.get_broker(), list(ids)),  # type: ignore[arg-type]
+                            queued_for=timedelta(
+                                seconds=runtime().settings.workers.queue_grace_seconds))
 else:
     dramatiq.set_broker(make_broker("redis://127.0.0.1:6379/0"))
 
@@ -76,3 +85,46 @@ def send(broker: RedisBroker, job_ids: list[int]) -> None:
     """Put jobs on the queue through `broker` (the scheduler's, from its configuration)."""
     for job_id in job_ids:
         broker.enqueue(run_outbox_job.message(job_id))
+
+
+class QueueSender:
+    """Puts the jobs committed in this process on the queue from a daemon thread, so that a
+    web request never waits for Redis (nor fails with it: the scheduler's sweep sends any job
+    whose message got lost once `queue_grace_seconds` have passed)."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self._ids: deque[int] = deque()
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = ProcessThread("queue-sender", self._run)
+
+    def __call__(self, job_ids: Sequence[int]) -> None:
+        self._ids.extend(job_ids)
+        if not self._thread.running():
+            with self._lock:
+                if not self._thread.running():
+                    self._thread.start()
+        self._ready.set()
+
+    def _run(self) -> None:
+        broker = make_broker(self.redis_url)
+        while True:
+            self._ready.wait()
+            self._ready.clear()
+            batch = []
+            while self._ids:
+                batch.append(self._ids.popleft())
+            try:
+                send(broker, batch)
+            except Exception:
+                log.warning("could not queue jobs %s; the scheduler's sweep will", batch,
+                            exc_info=True)
+
+
+def send_at_commit(settings: Settings) -> None:
+    """A web process of the scaled-out layout (no dispatcher of its own, `workers.
+    send_at_commit` on) queues the jobs it commits (a delivery's `inbox.process`) itself, at
+    once (`chain`)."""
+    chain.set_announcer(QueueSender(settings.workers.redis_url),
+                        queued_for=timedelta(seconds=settings.workers.queue_grace_seconds))
