@@ -205,25 +205,32 @@ class Sandbox:
         return orders
 
 
+# Whose code the DropTrack processes run: this checkout, or (--baseline-source) another
+# checkout of the same schema, e.g. `git worktree add /tmp/base 5dc30e7`, run first in the
+# same invocation for a before/after under the same conditions.
+CODE = [REPO]
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of every process started here: this checkout's code first (so a copy
-    of the repository, e.g. `git archive HEAD`, benchmarks itself, not the installed one)."""
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    """The environment of every process started here: the benchmarked checkout's code first
+    (so a copy of the repository, e.g. `git archive HEAD`, benchmarks itself, not the
+    installed one)."""
+    path = os.pathsep.join(p for p in (str(CODE[0]), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, **(extra or {}), "PYTHONPATH": path}
 
 
 def source_note() -> str:
     """Which code ran: the commit and any uncommitted change of the checkout."""
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        head = subprocess.run(["git", "-C", str(CODE[0]), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
+        dirty = subprocess.run(["git", "-C", str(CODE[0]), "status", "--porcelain",
                                 "--untracked-files=no"], capture_output=True, text=True,
                                check=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return f"{REPO} (not a git checkout)"
+        return f"{CODE[0]} (not a git checkout)"
     changed = [line[3:] for line in dirty.stdout.splitlines()]
-    return (f"commit {head.stdout.strip()}"
+    return (f"{CODE[0]}: commit {head.stdout.strip()}"
             + (f", uncommitted changes in {', '.join(changed)}" if changed else ", clean"))
 
 
@@ -702,6 +709,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="longest wait for a quiet machine before each phase, seconds")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the intake-alone and bare phases (smoke test)")
+    parser.add_argument("--baseline-source", type=Path,
+                        help="first run the same phases with the DropTrack processes on this "
+                             "checkout's code (e.g. a `git worktree` of the baseline commit), "
+                             "then on this one's, in the same invocation")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
@@ -918,12 +929,22 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    with temp_dir(args.keep, "droptrack-bench-scale-") as folder, contextlib.ExitStack() as stack:
-        try:
-            return run(args, folder, stack)
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 2
+    sources = [REPO] if args.baseline_source is None else [args.baseline_source.resolve(), REPO]
+    worst = 0
+    for source in sources:
+        CODE[0] = source
+        if len(sources) > 1:
+            print(f"\n## {'baseline' if source != REPO else 'this checkout'}: {source_note()}\n",
+                  flush=True)
+        with temp_dir(args.keep, "droptrack-bench-scale-") as folder, \
+                contextlib.ExitStack() as stack:
+            try:
+                worst = max(worst, run(args, folder, stack))
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                print(f"benchmark failed: {exc}", file=sys.stderr)
+                return 2
+        sys.stdout.flush()
+    return worst
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 
 # Re-exported: job handlers raise these to say how the outbox should treat a failure.
 from core.errors import PermanentError as PermanentError
@@ -149,29 +151,49 @@ def claim_one(session: Session, job_id: int, owner: str, now: datetime,
     None when another worker has it, it is finished, not due yet, or its serial key is busy:
     a duplicate or stale queue message is harmless. On PostgreSQL a row another transaction
     holds is skipped, not waited for (`FOR UPDATE SKIP LOCKED` in the statement); SQLite has
-    one writer at a time.
+    one writer at a time. The statement is built once per dialect (building it cost more
+    CPU than running it).
     """
-    other = aliased(OutboxJob)
-    serial_busy = exists().where(
-        other.serial_key == OutboxJob.serial_key, other.id != OutboxJob.id,
-        other.state == RUNNING, other.lease_expires_at > now)
-    target: ColumnElement[bool] = OutboxJob.id == job_id
-    if session.get_bind().dialect.name == "postgresql":
-        target = OutboxJob.id == (select(OutboxJob.id).where(OutboxJob.id == job_id)
-                                  .with_for_update(skip_locked=True).scalar_subquery())
-    row = session.execute(
-        update(OutboxJob)
-        .where(target, _due(now, lease, DEFAULT_HORIZON),
-               OutboxJob.serial_key.is_(None) | ~serial_busy)
-        .values(state=RUNNING, attempts=OutboxJob.attempts + 1, lease_owner=owner,
-                lease_expires_at=now + lease, updated_at=now)
-        .returning(OutboxJob.id, OutboxJob.kind, OutboxJob.idempotency_key, OutboxJob.payload,
-                   OutboxJob.store_id, OutboxJob.attempts)
-        .execution_options(synchronize_session=False)).one_or_none()
+    statement = _claim_statement(session.get_bind().dialect.name)
+    row = session.connection().execute(statement, {
+        "job_id": job_id, "owner": owner, "now": now, "lease_at": now + lease,
+        "far_at": now + DEFAULT_HORIZON, "stale_at": now + lease + CLOCK_SLACK}).one_or_none()
     if row is None:
         return None
     return ClaimedJob(row.id, row.kind, row.idempotency_key, dict(row.payload), row.store_id,
                       row.attempts, owner)
+
+
+@lru_cache(maxsize=4)
+def _claim_statement(dialect: str) -> Update:
+    table = _table()
+    c = table.c
+    now = bindparam("now", type_=c.next_run_at.type)
+    other = table.alias("other")
+    due = or_(
+        (c.state == PENDING)
+        & ((c.next_run_at <= now) | (c.next_run_at > bindparam("far_at", type_=now.type))),
+        (c.state == RUNNING)
+        & ((c.lease_expires_at <= now)
+           | (c.lease_expires_at > bindparam("stale_at", type_=now.type))))
+    serial_busy = exists().where(
+        other.c.serial_key == c.serial_key, other.c.id != c.id,
+        other.c.state == RUNNING, other.c.lease_expires_at > now)
+    job_id = bindparam("job_id", type_=c.id.type)
+    target: ColumnElement[bool] = c.id == job_id
+    if dialect == "postgresql":
+        target = c.id == (select(c.id).where(c.id == job_id)
+                          .with_for_update(skip_locked=True).scalar_subquery())
+    return (update(table)
+            .where(target, due, c.serial_key.is_(None) | ~serial_busy)
+            .values(state=RUNNING, attempts=c.attempts + 1, lease_owner=bindparam("owner"),
+                    lease_expires_at=bindparam("lease_at", type_=now.type), updated_at=now)
+            .returning(c.id, c.kind, c.idempotency_key, c.payload, c.store_id, c.attempts))
+
+
+def _table() -> Table:
+    table: Table = OutboxJob.__table__  # type: ignore[assignment]
+    return table
 
 
 def mark_for_queue(session: Session, now: datetime, grace: timedelta, limit: int,
@@ -223,29 +245,34 @@ def _owned(session: Session, job: ClaimedJob) -> OutboxJob | None:
     return row
 
 
-def _held_by(job: ClaimedJob) -> ColumnElement[bool]:
-    """The job's row while this worker still holds its lease (a stale worker must not finish
-    it: the lease expired and another worker claimed it, which counted an attempt)."""
-    return ((OutboxJob.id == job.id) & (OutboxJob.state == RUNNING)
-            & (OutboxJob.lease_owner == job.lease_owner) & (OutboxJob.attempts == job.attempt))
-
-
 def complete(session: Session, job: ClaimedJob, now: datetime) -> bool:
-    """Record a finished job, in one `UPDATE ... RETURNING` (a second only for a job that had
-    failed to reach a remote: its success closes the remote's circuit)."""
-    remote = session.execute(
-        update(OutboxJob).where(_held_by(job))
-        .values(state=DONE, finished_at=now, updated_at=now, lease_owner=None,
-                lease_expires_at=None, last_error=None)
-        .returning(OutboxJob.remote)
-        .execution_options(synchronize_session=False)).one_or_none()
-    if remote is None:
+    """Record a finished job, in one `UPDATE ... RETURNING`, if this worker still holds its
+    lease (a stale worker must not finish it: the lease expired and another worker claimed
+    it, which counted an attempt). A job that had failed to reach a remote closes that
+    remote's circuit (a second statement, on that path only)."""
+    done = session.connection().execute(_complete_statement(), {
+        "job_id": job.id, "owner": job.lease_owner, "attempt": job.attempt,
+        "now": now}).one_or_none()
+    if done is None:
         return False
-    if remote.remote is not None:  # it reached the remote it had failed to reach
-        record_success(session, remote.remote)
+    if done.remote is not None:  # it reached the remote it had failed to reach
+        record_success(session, done.remote)
         session.execute(update(OutboxJob).where(OutboxJob.id == job.id).values(remote=None)
                         .execution_options(synchronize_session=False))
     return True
+
+
+@lru_cache(maxsize=1)
+def _complete_statement() -> Update:
+    c = _table().c
+    now = bindparam("now", type_=c.finished_at.type)
+    return (update(_table())
+            .where(c.id == bindparam("job_id", type_=c.id.type), c.state == RUNNING,
+                   c.lease_owner == bindparam("owner", type_=c.lease_owner.type),
+                   c.attempts == bindparam("attempt", type_=c.attempts.type))
+            .values(state=DONE, finished_at=now, updated_at=now, lease_owner=None,
+                    lease_expires_at=None, last_error=None)
+            .returning(c.remote))
 
 
 def backoff_seconds(attempt: int, base: float, cap: float,
