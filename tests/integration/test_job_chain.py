@@ -123,12 +123,14 @@ def test_claim_one_respects_due_times_leases_and_serial_keys(runtime: Runtime) -
 
 
 def test_workers_racing_for_one_message_claim_it_once(runtime: Runtime) -> None:
-    for attempt in range(5):
-        job_id = add(runtime, "test.chain.leaf", f"race-{attempt}")
+    def race(job_id: int) -> list[ClaimedJob]:
         won: list[ClaimedJob] = []
         errors = at_once(lambda: won.extend(c for c in [claim(runtime, job_id)] if c), times=4)
         assert not errors
-        assert len(won) == 1
+        return won
+
+    for attempt in range(5):
+        assert len(race(add(runtime, "test.chain.leaf", f"race-{attempt}"))) == 1
 
 
 def test_a_follow_up_runs_next_in_the_same_thread_claimed_with_the_completion(
@@ -233,5 +235,5 @@ def test_the_scaled_out_sender_queues_committed_jobs_on_redis(
     job_id = add(runtime, "test.chain.leaf", "sent")
     wait_for(lambda: redis_client.llen(f"dramatiq:{QUEUE}") >= 1)
     [message] = redis_client.hvals(f"dramatiq:{QUEUE}.msgs")
-    assert f'"args":[{job_id}]' in message.decode()
+    assert f'"args":[{job_id}]' in (message.decode() if isinstance(message, bytes) else message)
     assert row(runtime, "sent").lease_expires_at is not None  # recorded as queued
