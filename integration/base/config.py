@@ -153,9 +153,10 @@ class WorkerSettings(_Section):
     # Shopify budgets and supplier request rates shared through Redis (redis_url): "auto" in
     # `droptrack worker` processes only, "redis" always, "process" never.
     rate_limits: Literal["auto", "redis", "process"] = "auto"
-    # Web (gunicorn) and worker processes put the jobs they commit on the queue themselves,
-    # at once, instead of leaving them for the scheduler's next sweep (which still sends any
-    # such message that got lost, after queue_grace_seconds).
+    # Jobs committed by web (gunicorn) and worker processes are queued at once instead of at
+    # the scheduler's next sweep: a worker sends its follow-ups itself, a web process NOTIFYs
+    # the scheduler (PostgreSQL). The sweep still sends any message that got lost, after
+    # queue_grace_seconds.
     send_at_commit: bool = True
 
 

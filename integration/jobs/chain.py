@@ -10,8 +10,10 @@ session commits, the ids go to
   thread (an order's `inbox.process` -> `supplier.forward` costs no wait and no extra claim
   transaction), and announces the rest;
 - otherwise the process's announcer (`set_announcer`): the embedded dispatcher wakes up
-  (`Dispatcher.wake`), a web or worker process of the scaled-out layout puts them on the
-  Dramatiq queue (`workers.QueueSender`).
+  (`Dispatcher.wake`), a Dramatiq worker puts them on the queue itself;
+- and a web process of the scaled-out layout on PostgreSQL (`set_notify`) sends
+  `NOTIFY droptrack_outbox` in the transaction that writes a due job: the scheduler LISTENs
+  and sweeps at once instead of at its next interval (the web never talks to Redis).
 
 A rolled-back transaction announces nothing. An announcement that is lost (a crash right
 after the commit, Redis away) only delays the job: the dispatcher's poll or the scheduler's
@@ -28,12 +30,14 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
 _NEW_JOBS = "droptrack.new_due_jobs"
+NOTIFY_CHANNEL = "droptrack_outbox"
+NOTIFY_SQL = f"NOTIFY {NOTIFY_CHANNEL}"
 
 Announcer = Callable[[Sequence[int]], None]
 
@@ -44,6 +48,7 @@ class _State:
     # then (its lease column, as the scheduler's sweep does), so the sweep does not send it a
     # second time; a lost message is sent again by the sweep once this has passed.
     queued_for: timedelta | None = None
+    notify = False  # NOTIFY the scheduler in transactions that write due jobs (PostgreSQL)
 
 
 _state = _State()
@@ -68,9 +73,24 @@ def queued_until(now: datetime) -> datetime | None:
     return None if _state.queued_for is None else now + _state.queued_for
 
 
+def set_notify(on: bool) -> None:
+    """This process (a scaled-out web process) tells the scheduler of its new due jobs."""
+    _state.notify = on
+
+
+def notifies(dialect: str) -> bool:
+    """Whether a transaction of this process that writes a due job sends `NOTIFY_SQL`."""
+    return _state.notify and dialect == "postgresql"
+
+
 def note_new_job(session: Session, job_id: int) -> None:
     """Job `job_id`, due now, was written in `session`'s transaction."""
-    session.info.setdefault(_NEW_JOBS, []).append(job_id)
+    new = session.info.get(_NEW_JOBS)
+    if new is None:
+        session.info[_NEW_JOBS] = new = []
+        if notifies(session.get_bind().dialect.name):  # once per transaction, sent at commit
+            session.execute(text(NOTIFY_SQL))
+    new.append(job_id)
 
 
 def announce(job_ids: Sequence[int]) -> None:

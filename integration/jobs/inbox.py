@@ -87,6 +87,8 @@ def record_directly(db: Database, delivery: Delivery, now: datetime) -> int | No
         inbox_id = statements.inbox(cursor, _inbox_row(delivery, now))
         if inbox_id is not None:
             job_id = statements.job(cursor, _process_job_row(delivery, inbox_id, now))
+            if job_id is not None and chain.notifies(db.engine.dialect.name):
+                cursor.execute(chain.NOTIFY_SQL)  # the scheduler sweeps at once
     if job_id is not None:  # committed: its processing starts now, not at the next sweep
         chain.announce([job_id])
     return inbox_id

@@ -13,16 +13,13 @@ import os
 import socket
 import threading
 import uuid
-from collections import deque
-from collections.abc import Sequence
 from datetime import timedelta
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Retries, ShutdownNotifications, TimeLimit
 
-from integration.base.config import Settings, load_settings
-from integration.base.process_thread import ProcessThread
+from integration.base.config import load_settings
 from integration.jobs import chain, outbox
 from integration.jobs.dispatcher import run_job
 from integration.kernel.runtime import Runtime, build_runtime
@@ -86,45 +83,3 @@ def send(broker: RedisBroker, job_ids: list[int]) -> None:
     for job_id in job_ids:
         broker.enqueue(run_outbox_job.message(job_id))
 
-
-class QueueSender:
-    """Puts the jobs committed in this process on the queue from a daemon thread, so that a
-    web request never waits for Redis (nor fails with it: the scheduler's sweep sends any job
-    whose message got lost once `queue_grace_seconds` have passed)."""
-
-    def __init__(self, redis_url: str) -> None:
-        self.redis_url = redis_url
-        self._ids: deque[int] = deque()
-        self._ready = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = ProcessThread("queue-sender", self._run)
-
-    def __call__(self, job_ids: Sequence[int]) -> None:
-        self._ids.extend(job_ids)
-        if not self._thread.running():
-            with self._lock:
-                if not self._thread.running():
-                    self._thread.start()
-        self._ready.set()
-
-    def _run(self) -> None:
-        broker = make_broker(self.redis_url)
-        while True:
-            self._ready.wait()
-            self._ready.clear()
-            batch = []
-            while self._ids:
-                batch.append(self._ids.popleft())
-            try:
-                send(broker, batch)
-            except Exception:
-                log.warning("could not queue jobs %s; the scheduler's sweep will", batch,
-                            exc_info=True)
-
-
-def send_at_commit(settings: Settings) -> None:
-    """A web process of the scaled-out layout (no dispatcher of its own, `workers.
-    send_at_commit` on) queues the jobs it commits (a delivery's `inbox.process`) itself, at
-    once (`chain`)."""
-    chain.set_announcer(QueueSender(settings.workers.redis_url),
-                        queued_for=timedelta(seconds=settings.workers.queue_grace_seconds))

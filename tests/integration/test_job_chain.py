@@ -1,6 +1,6 @@
 """Claiming a named job in one statement, and follow-up jobs started at commit (`chain`):
 duplicates, races, a lost announcement, rollbacks, the embedded dispatcher woken up, and the
-scaled-out sender putting jobs on the real Redis queue."""
+scaled-out scheduler woken by a web process's NOTIFY (PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-import redis
 from sqlalchemy import select
 
 from integration.jobs import chain, outbox
@@ -19,7 +18,9 @@ from integration.jobs.dispatcher import Dispatcher, run_job
 from integration.jobs.outbox import ClaimedJob
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
+from integration.storage.listen import listener
 from integration.storage.models import OutboxJob
+from tests.conftest import BACKEND
 from tests.helpers.concurrency import at_once
 
 LEASE = timedelta(seconds=30)
@@ -227,13 +228,64 @@ def test_the_embedded_dispatcher_starts_a_new_job_without_waiting_for_its_poll(
     assert Counter(key for key, _ in ran) == {"woken": 1, "w1": 1, "w2": 1}
 
 
-def test_the_scaled_out_sender_queues_committed_jobs_on_redis(
-        runtime: Runtime, redis_url: str, redis_client: redis.Redis) -> None:
-    from integration.jobs.workers import QUEUE, QueueSender
+class _Broker:
+    """Records what the scheduler's sweep sends (the job ids)."""
 
-    chain.set_announcer(QueueSender(redis_url), queued_for=timedelta(seconds=60))
-    job_id = add(runtime, "test.chain.leaf", "sent")
-    wait_for(lambda: redis_client.llen(f"dramatiq:{QUEUE}") >= 1)
-    [message] = redis_client.hvals(f"dramatiq:{QUEUE}.msgs")
-    assert f'"args":[{job_id}]' in (message.decode() if isinstance(message, bytes) else message)
-    assert row(runtime, "sent").lease_expires_at is not None  # recorded as queued
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
+    def enqueue(self, message: object) -> None:
+        self.sent.append(message.args[0])  # type: ignore[attr-defined]
+
+
+class _NoJumps:
+    def check(self) -> None:
+        pass
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="LISTEN/NOTIFY is PostgreSQL's")
+def test_a_web_process_wakes_the_scheduler_with_notify(runtime: Runtime) -> None:
+    """Scaled out: a job stored by a web process (the intake's driver path, or the ORM) is
+    queued by the scheduler at once, not at its next sweep; a rolled-back one wakes nobody."""
+    from integration.jobs import inbox
+    from integration.scheduling import process
+
+    runtime.settings = runtime.settings.model_copy(update={
+        "workers": runtime.settings.workers.model_copy(update={
+            "sweep_interval_seconds": 3600.0})})
+    broker, stop = _Broker(), threading.Event()
+    woken = listener(runtime.db, chain.NOTIFY_CHANNEL)
+    assert woken is not None
+    sweeper = threading.Thread(target=process._sweep_until_stopped, args=(
+        runtime, broker, stop, _NoJumps(), timedelta(seconds=60), woken), daemon=True)
+    chain.set_notify(True)
+    try:
+        sweeper.start()
+        wait_for(lambda: len(broker.sent) == 0 and sweeper.is_alive())
+        stored = inbox.record_directly(runtime.db, inbox.Delivery(
+            source="test", topic="t", dedupe_key="d1", headers={}, body=b"{}"),
+            runtime.clock.now())
+        assert stored is not None
+        wait_for(lambda: broker.sent == [row(runtime, f"inbox:{stored}").id])
+        job_id = add(runtime, "test.chain.leaf", "orm-path")
+        wait_for(lambda: broker.sent[-1:] == [job_id])
+    finally:
+        stop.set()
+        add(runtime, "test.chain.leaf", "wake-to-stop")  # its wait ends at a notification
+        sweeper.join(20)
+        chain.set_notify(False)
+        woken.close()
+    assert not sweeper.is_alive()
+    probe = listener(runtime.db, chain.NOTIFY_CHANNEL)
+    assert probe is not None
+    try:
+        chain.set_notify(True)
+        with pytest.raises(RuntimeError), runtime.db.write() as session:
+            outbox.enqueue(session, "test.chain.leaf", "rolled-back", {}, runtime.clock.now())
+            raise RuntimeError("the state change failed")
+        assert probe.wait(0.3) is False
+        add(runtime, "test.chain.leaf", "committed")
+        assert probe.wait(20) is True
+    finally:
+        chain.set_notify(False)
+        probe.close()
