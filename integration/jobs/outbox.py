@@ -14,7 +14,19 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Update
 
@@ -170,12 +182,7 @@ def _claim_statement(dialect: str) -> Update:
     c = table.c
     now = bindparam("now", type_=c.next_run_at.type)
     other = table.alias("other")
-    due = or_(
-        (c.state == PENDING)
-        & ((c.next_run_at <= now) | (c.next_run_at > bindparam("far_at", type_=now.type))),
-        (c.state == RUNNING)
-        & ((c.lease_expires_at <= now)
-           | (c.lease_expires_at > bindparam("stale_at", type_=now.type))))
+    due = _due_bound(c, now)
     serial_busy = exists().where(
         other.c.serial_key == c.serial_key, other.c.id != c.id,
         other.c.state == RUNNING, other.c.lease_expires_at > now)
@@ -201,23 +208,44 @@ def mark_for_queue(session: Session, now: datetime, grace: timedelta, limit: int
     """Ids of jobs to put on the message queue now, marked so they are not sent again
     before `grace` has passed (after which a lost message is simply sent again).
 
-    A pending job carries no lease, so its lease column records when it was last queued.
+    A pending job carries no lease, so its lease column records when it was last queued. A
+    running job whose lease expired (its worker died) goes back in line. One statement, built
+    once per dialect (the scheduler sweeps as soon as a web process stores a job).
     """
-    not_queued_recently = (OutboxJob.lease_expires_at.is_(None)
-                           | (OutboxJob.lease_expires_at <= now)
-                           | (OutboxJob.lease_expires_at > now + grace + CLOCK_SLACK))
-    due = _due(now, lease, horizon) & ((OutboxJob.state == RUNNING) | not_queued_recently)
-    query = select(OutboxJob).where(due).order_by(OutboxJob.next_run_at, OutboxJob.id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = []
-    for job in session.scalars(query.limit(limit)):
-        if job.state == RUNNING:  # its worker died: back in line
-            job.state, job.lease_owner = PENDING, None
-        job.lease_expires_at = now + grace
-        job.updated_at = now
-        ids.append(job.id)
-    return ids
+    rows = session.connection().execute(_mark_statement(session.get_bind().dialect.name), {
+        "now": now, "far_at": now + horizon, "stale_at": now + lease + CLOCK_SLACK,
+        "requeue_at": now + grace + CLOCK_SLACK, "grace_at": now + grace, "limit": limit})
+    return [row.id for row in sorted(rows, key=lambda row: (row.next_run_at, row.id))]
+
+
+def _due_bound(c: Any, now: BindParameter[datetime]) -> ColumnElement[bool]:
+    """`_due` with bound parameters: now, far_at (now + horizon), stale_at (now + lease +
+    CLOCK_SLACK)."""
+    return or_(
+        (c.state == PENDING)
+        & ((c.next_run_at <= now) | (c.next_run_at > bindparam("far_at", type_=now.type))),
+        (c.state == RUNNING)
+        & ((c.lease_expires_at <= now)
+           | (c.lease_expires_at > bindparam("stale_at", type_=now.type))))
+
+
+@lru_cache(maxsize=4)
+def _mark_statement(dialect: str) -> Update:
+    table = _table()
+    c = table.c
+    now = bindparam("now", type_=c.next_run_at.type)
+    not_queued_recently = (c.lease_expires_at.is_(None) | (c.lease_expires_at <= now)
+                           | (c.lease_expires_at > bindparam("requeue_at", type_=now.type)))
+    candidates = (select(c.id)
+                  .where(_due_bound(c, now), (c.state == RUNNING) | not_queued_recently)
+                  .order_by(c.next_run_at, c.id).limit(bindparam("limit")))
+    if dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    return (update(table).where(c.id.in_(candidates))
+            .values(state=case((c.state == RUNNING, PENDING), else_=c.state),
+                    lease_owner=case((c.state == RUNNING, None), else_=c.lease_owner),
+                    lease_expires_at=bindparam("grace_at", type_=now.type), updated_at=now)
+            .returning(c.id, c.next_run_at))
 
 
 def renew_leases(session: Session, jobs: Sequence[ClaimedJob], now: datetime,

@@ -25,7 +25,7 @@ HEARTBEAT_NAME = "scheduler"
 SWEEP_BATCH = 500
 # Woken by web processes' NOTIFY, sweeps are at least this far apart: one sweep (one
 # transaction, one batch of sends) for the many jobs of a busy moment, not one per delivery.
-MIN_SWEEP_GAP_SECONDS = 0.02
+MIN_SWEEP_GAP_SECONDS = 0.05
 
 
 def run(runtime: Runtime, stop: threading.Event) -> None:
