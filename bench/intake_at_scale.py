@@ -205,25 +205,32 @@ class Sandbox:
         return orders
 
 
+# Whose code the DropTrack processes run: this checkout, or (--baseline-source) another
+# checkout of the same schema, e.g. `git worktree add /tmp/base 5dc30e7`, run first in the
+# same invocation for a before/after under the same conditions.
+CODE = [REPO]
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of every process started here: this checkout's code first (so a copy
-    of the repository, e.g. `git archive HEAD`, benchmarks itself, not the installed one)."""
-    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    """The environment of every process started here: the benchmarked checkout's code first
+    (so a copy of the repository, e.g. `git archive HEAD`, benchmarks itself, not the
+    installed one)."""
+    path = os.pathsep.join(p for p in (str(CODE[0]), os.environ.get("PYTHONPATH", "")) if p)
     return {**os.environ, **(extra or {}), "PYTHONPATH": path}
 
 
 def source_note() -> str:
     """Which code ran: the commit and any uncommitted change of the checkout."""
     try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        head = subprocess.run(["git", "-C", str(CODE[0]), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
+        dirty = subprocess.run(["git", "-C", str(CODE[0]), "status", "--porcelain",
                                 "--untracked-files=no"], capture_output=True, text=True,
                                check=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return f"{REPO} (not a git checkout)"
+        return f"{CODE[0]} (not a git checkout)"
     changed = [line[3:] for line in dirty.stdout.splitlines()]
-    return (f"commit {head.stdout.strip()}"
+    return (f"{CODE[0]}: commit {head.stdout.strip()}"
             + (f", uncommitted changes in {', '.join(changed)}" if changed else ", clean"))
 
 
@@ -237,9 +244,11 @@ def start_sandbox(workdir: Path) -> Sandbox:
     return sandbox
 
 
-def droptrack_env(workdir: Path, db_url: str, redis_url: str) -> dict[str, str]:
+def droptrack_env(workdir: Path, db_url: str, redis_url: str,
+                  embedded: bool = False) -> dict[str, str]:
     """Production mode on PostgreSQL with Redis; web processes run neither dispatcher nor
-    scheduler (the scaled-out layout of docs/deploy.md). Everything else at its default."""
+    scheduler (the scaled-out layout of docs/deploy.md). `embedded`: the default layout, one
+    `droptrack serve` with its dispatcher and scheduler. Everything else at its default."""
     config = workdir / "droptrack.toml"
     config.write_text("[app]\nmode = \"production\"\n")
     env = {k: v for k, v in child_env().items() if not k.startswith("DROPTRACK_")}
@@ -247,11 +256,12 @@ def droptrack_env(workdir: Path, db_url: str, redis_url: str) -> dict[str, str]:
         "DROPTRACK_CONFIG": str(config),
         "DROPTRACK_DATABASE_URL": db_url,
         "DROPTRACK_WORKERS_REDIS_URL": redis_url,
-        "DROPTRACK_DISPATCHER_ENABLED": "false",
-        "DROPTRACK_SCHEDULER_ENABLED": "false",
         "DROPTRACK_SECURITY_ALLOW_LOOPBACK_HTTP": "true",  # the sandbox is http://127.0.0.1
         "DROPTRACK_SECURITY_SECRET_KEY": secrets.token_urlsafe(48),
     })
+    if not embedded:
+        env.update({"DROPTRACK_DISPATCHER_ENABLED": "false",
+                    "DROPTRACK_SCHEDULER_ENABLED": "false"})
     env["DROPTRACK_SECURITY_ENCRYPTION_KEYS"] = generate_key()
     return env
 
@@ -702,6 +712,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="longest wait for a quiet machine before each phase, seconds")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the intake-alone and bare phases (smoke test)")
+    parser.add_argument("--layout", choices=("scaled-out", "embedded"), default="scaled-out",
+                        help="scaled-out: gunicorn + scheduler + Dramatiq workers (deploy.md); "
+                             "embedded: one `droptrack serve` (the default install)")
+    parser.add_argument("--db", choices=("postgresql", "sqlite"),
+                        help="database (default: postgresql scaled out, sqlite embedded)")
+    parser.add_argument("--baseline-source", type=Path,
+                        help="first run the same phases with the DropTrack processes on this "
+                             "checkout's code (e.g. a `git worktree` of the baseline commit), "
+                             "then on this one's, in the same invocation")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
@@ -719,6 +738,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             and 1 <= args.drain_timeout <= 3600 and 0 <= args.quiet_limit <= 200
             and 0 <= args.quiet_wait <= 3600):
         parser.error("an option is out of its sensible range")
+    if args.db is None:
+        args.db = "sqlite" if args.layout == "embedded" else "postgresql"
+    if args.layout == "embedded":
+        args.no_baseline = True  # the intake-alone baseline stops workers it does not have
     return args
 
 
@@ -726,9 +749,10 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", file=sys.stderr)
     print(f"machine: {machine_summary()}", file=sys.stderr)
     print(f"source: {source_note()}", file=sys.stderr)
-    pg: PgServer = stack.enter_context(postgres())
-    db_url = stack.enter_context(database_url("postgresql", pg, folder))
-    components = Components(pg.pid)
+    embedded = args.layout == "embedded"
+    pg: PgServer | None = None if args.db == "sqlite" else stack.enter_context(postgres())
+    db_url = stack.enter_context(database_url(args.db, pg, folder))
+    components = Components(None if pg is None else pg.pid)
     redis_proc, redis_url = start_redis(folder)
     stack.callback(stop_process, redis_proc)
     components.add("Redis", redis_proc.process.pid)
@@ -737,10 +761,17 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     components.add("supplier", sandbox.proc.process.pid)
 
     webhook_secret = secrets.token_hex(24)
-    env = droptrack_env(folder, db_url, redis_url)
+    env = droptrack_env(folder, db_url, redis_url, embedded=embedded)
     store_id = prepare_database(env, webhook_secret, sandbox)
     settings = gunicorn_args(args.web_workers, 1)
-    web = start_gunicorn("droptrack", "integration.web.wsgi:app", settings, env, folder)
+    if embedded:  # one process: web, dispatcher and scheduler (`droptrack serve`)
+        port = free_port()
+        serve = start_process("droptrack", [venv_bin("droptrack"), "serve", "--port",
+                                            str(port)], env, folder)
+        web = Server("droptrack", serve.process, port, serve.log_path)
+        settings = ["droptrack serve (embedded: web + dispatcher + scheduler)"]
+    else:
+        web = start_gunicorn("droptrack", "integration.web.wsgi:app", settings, env, folder)
     stack.callback(stop_server, web)
     components.add("web", web.process.pid)
     bare: Server | None = None
@@ -754,11 +785,13 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     wait_healthy(web)
 
     background: list[Proc] = []
-    scheduler = start_process("scheduler", [venv_bin("droptrack"), "scheduler"], env, folder)
-    background.append(scheduler)
-    stack.callback(stop_process, scheduler)
-    components.add("scheduler", scheduler.process.pid)
-    for n in range(args.job_workers):
+    if not embedded:
+        scheduler = start_process("scheduler", [venv_bin("droptrack"), "scheduler"], env,
+                                  folder)
+        background.append(scheduler)
+        stack.callback(stop_process, scheduler)
+        components.add("scheduler", scheduler.process.pid)
+    for n in range(0 if embedded else args.job_workers):
         nice = ["nice", "-n", str(args.worker_nice)] if args.worker_nice else []
         worker = start_process(f"worker-{n + 1}", [
             *nice, venv_bin("droptrack"), "worker", "--processes", "1",
@@ -766,7 +799,7 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
         background.append(worker)
         stack.callback(stop_process, worker)
         components.add("workers", worker.process.pid)
-    print(f"postgres {pg.admin_url}, redis {redis_url}, supplier {sandbox.url}, web :{web.port}"
+    print(f"database {db_url}, redis {redis_url}, supplier {sandbox.url}, web :{web.port}"
           f", store {store_id}, gunicorn {' '.join(settings)}", file=sys.stderr)
 
     factory = RequestFactory(webhook_secret.encode("utf-8"))
@@ -857,8 +890,12 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     print(f"Machine: {machine_summary()}")
     print(f"Source: {source_note()}")
     nice_note = f" at nice {args.worker_nice}" if args.worker_nice else ""
-    print(f"gunicorn: {' '.join(settings)}; {args.job_workers} x droptrack worker --processes 1 "
-          f"--threads {args.worker_threads}{nice_note}; 1 x droptrack scheduler")
+    if embedded:
+        print(f"layout: embedded, one `droptrack serve` (web, dispatcher, scheduler), {args.db}")
+    else:
+        print(f"gunicorn: {' '.join(settings)}; {args.job_workers} x droptrack worker "
+              f"--processes 1 --threads {args.worker_threads}{nice_note}; 1 x droptrack "
+              f"scheduler; {args.db}")
     print(f"Request {body_note}")
     print()
     print(e2e_table(phases))
@@ -918,12 +955,22 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    with temp_dir(args.keep, "droptrack-bench-scale-") as folder, contextlib.ExitStack() as stack:
-        try:
-            return run(args, folder, stack)
-        except (RuntimeError, subprocess.TimeoutExpired) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 2
+    sources = [REPO] if args.baseline_source is None else [args.baseline_source.resolve(), REPO]
+    worst = 0
+    for source in sources:
+        CODE[0] = source
+        if len(sources) > 1:
+            print(f"\n## {'baseline' if source != REPO else 'this checkout'}: {source_note()}\n",
+                  flush=True)
+        with temp_dir(args.keep, "droptrack-bench-scale-") as folder, \
+                contextlib.ExitStack() as stack:
+            try:
+                worst = max(worst, run(args, folder, stack))
+            except (RuntimeError, subprocess.TimeoutExpired) as exc:
+                print(f"benchmark failed: {exc}", file=sys.stderr)
+                return 2
+        sys.stdout.flush()
+    return worst
 
 
 if __name__ == "__main__":

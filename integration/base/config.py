@@ -158,6 +158,11 @@ class WorkerSettings(_Section):
     # Shopify budgets and supplier request rates shared through Redis (redis_url): "auto" in
     # `droptrack worker` processes only, "redis" always, "process" never.
     rate_limits: Literal["auto", "redis", "process"] = "auto"
+    # Jobs committed by web (gunicorn) and worker processes are queued at once instead of at
+    # the scheduler's next sweep: a worker sends its follow-ups itself, a web process NOTIFYs
+    # the scheduler (PostgreSQL). The sweep still sends any message that got lost, after
+    # queue_grace_seconds.
+    send_at_commit: bool = True
 
 
 class AlertSettings(_Section):

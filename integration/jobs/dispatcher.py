@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import socket
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core import budget
 from integration.base import logs
-from integration.jobs import leases, outbox
+from integration.jobs import chain, leases, outbox
 from integration.jobs import metrics as job_metrics
 from integration.jobs.registry import handler_for
 from integration.kernel.heartbeat import beat
@@ -32,6 +31,9 @@ log = logging.getLogger(__name__)
 HEARTBEAT_NAME = "dispatcher"
 DEAD_JOB_ALERT = "job_failed"
 HEARTBEAT_EVERY_SECONDS = 5.0
+# Follow-ups one thread runs back to back before it leaves the rest to the others (so a long
+# chain cannot hold a thread forever).
+MAX_CHAINED = 16
 
 
 def worker_identity() -> str:
@@ -115,6 +117,7 @@ class Dispatcher:
         self.settings = runtime.settings.dispatcher
         self.owner = worker_identity()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._slots = threading.Semaphore(self.settings.threads)
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="outbox")
         self._thread: threading.Thread | None = None
@@ -124,10 +127,18 @@ class Dispatcher:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="outbox-dispatcher", daemon=True)
         self._thread.start()
+        chain.set_announcer(self.wake)
         log.info("outbox dispatcher started with %d threads", self.settings.threads)
 
+    def wake(self, _job_ids: object = None) -> None:
+        """New jobs are due (committed in this process): poll now instead of at the next
+        interval."""
+        self._wake.set()
+
     def stop(self, timeout: float = 30.0) -> None:
+        chain.clear_announcer(self.wake)
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -147,9 +158,10 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox poll failed")
                 idle = True
-            if idle:
-                self._stop.wait(self.budgets.idle_wait(self.runtime.clock.now(),
+            if idle and not self._stop.is_set():
+                self._wake.wait(self.budgets.idle_wait(self.runtime.clock.now(),
                                                        self.settings.poll_interval_seconds))
+            self._wake.clear()
 
     def _heartbeat(self) -> None:
         if time.monotonic() - self._last_beat >= HEARTBEAT_EVERY_SECONDS:
@@ -186,43 +198,67 @@ class Dispatcher:
         for _ in range(free - len(jobs)):
             self._slots.release()
         for job in jobs:
-            future: Future[Outcome] = self._pool.submit(run_job, self.runtime, job)
-            future.add_done_callback(functools.partial(self._finished, job.store_id))
+            future: Future[list[Ran]] = self._pool.submit(run_job, self.runtime, job)
+            future.add_done_callback(self._finished)
         return len(jobs)
 
-    def _finished(self, store_id: int | None, done: Future[Outcome]) -> None:
+    def _finished(self, done: Future[list[Ran]]) -> None:
         try:
             if not done.cancelled() and done.exception() is None:
-                self.budgets.learn(store_id, done.result())
+                for store_id, outcome in done.result():  # the job, then those it chained
+                    self.budgets.learn(store_id, outcome)
         finally:
             self._slots.release()
 
 
-def run_job(runtime: Runtime, job: outbox.ClaimedJob) -> Outcome:
-    """Run one claimed job and record its outcome; never raises."""
-    token = logs.job_id.set(f"{job.id}:{job.attempt}")
-    try:
-        with leases.keeper(runtime).holding(job), budget.job_scope() as scope:
-            deferred_until = _run_and_record(runtime, job)
-        return Outcome(deferred_until, scope.budgeted)
-    finally:
-        logs.job_id.reset(token)
+Ran = tuple[int | None, Outcome]
+"""A job that ran: its store and what it taught about that store's budget."""
 
 
-def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> datetime | None:
-    """Run the job's handler and record how it ended. Returns when the job is due again if it
-    was handed back because its store's budget could not pay for its first call yet."""
+def run_job(runtime: Runtime, job: outbox.ClaimedJob, chained: bool = True) -> list[Ran]:
+    """Run one claimed job and record its outcome; never raises.
+
+    `chained`: the follow-up jobs it commits (due at once) run next in this thread, each
+    claimed in the transaction that completes the one before (up to MAX_CHAINED; the rest are
+    announced to the process, see `chain`). Without it they are announced. Returns every job
+    that ran, the first one first."""
+    ran: list[Ran] = []
+    next_job: outbox.ClaimedJob | None = job
+    remaining = MAX_CHAINED if chained else 0
+    while next_job is not None:
+        current = next_job
+        token = logs.job_id.set(f"{current.id}:{current.attempt}")
+        try:
+            with leases.keeper(runtime).holding(current), budget.job_scope() as scope:
+                deferred_until, next_job = _run_and_record(runtime, current, remaining > 0)
+            ran.append((current.store_id, Outcome(deferred_until, scope.budgeted)))
+        finally:
+            logs.job_id.reset(token)
+        remaining -= 1
+    return ran
+
+
+def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob, chained: bool,
+                    ) -> tuple[datetime | None, outbox.ClaimedJob | None]:
+    """Run `job`'s handler and record how it ended. Returns (when the job is due again if it
+    was handed back because its store's budget could not pay for its first call yet, the
+    follow-up claimed to run next, if any)."""
     settings = runtime.settings.dispatcher
     started = time.perf_counter()
     try:
-        handler_for(job.kind)(runtime, job)
+        if chained:
+            with chain.collecting() as follow_ups:
+                handler_for(job.kind)(runtime, job)
+        else:
+            handler_for(job.kind)(runtime, job)
+            follow_ups = []
     except budget.NotReady as short:  # nothing was sent: not an attempt, not an error
         now = runtime.clock.now()
         due_at = now + timedelta(seconds=short.seconds)
         with runtime.db.write() as session:
             handed_back = outbox.hand_back(session, job, due_at, now)
         log.debug("job %s (%s) handed back until %s: %s", job.id, job.kind, due_at, short)
-        return due_at if handed_back else None
+        return (due_at if handed_back else None), None
     except Exception as exc:
         job_metrics.observe(job.kind, time.perf_counter() - started, failed=True)
         remote = circuits.remote_of(exc)
@@ -238,12 +274,20 @@ def _run_and_record(runtime: Runtime, job: outbox.ClaimedJob) -> datetime | None
         level = logging.ERROR if state == outbox.DEAD else logging.WARNING
         log.log(level, "job %s (%s) attempt %d failed -> %s: %s",
                 job.id, job.kind, job.attempt, state, exc)
-        return None
+        return None, None
     job_metrics.observe(job.kind, time.perf_counter() - started, failed=False)
+    follow_up: outbox.ClaimedJob | None = None
     with runtime.db.write() as session:
-        if not outbox.complete(session, job, runtime.clock.now()):
+        now = runtime.clock.now()
+        if not outbox.complete(session, job, now):
             log.warning("job %s finished after its lease was taken over", job.id)
-    return None
+        if follow_ups:
+            follow_up = outbox.claim_one(session, follow_ups[0], job.lease_owner, now,
+                                         timedelta(seconds=settings.lease_seconds))
+    # The follow-ups are committed (the handler's transactions): the one claimed runs next,
+    # the others (and one that could not be claimed: its serial key was busy) are announced.
+    chain.announce(follow_ups[1:] if follow_up is not None else follow_ups)
+    return None, follow_up
 
 
 def _tell_the_owner(session: Session, job: outbox.ClaimedJob, error: Exception, state: str,

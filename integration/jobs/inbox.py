@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from integration.jobs import outbox
+from integration.jobs import chain, outbox
 from integration.storage.db import Database
 from integration.storage.driver_insert import DriverInsertOnce
 from integration.storage.insert_once import insert_once
@@ -82,10 +82,15 @@ def record_directly(db: Database, delivery: Delivery, now: datetime) -> int | No
     the ORM's per-statement overhead (the webhook intake's hot path). Raises the driver's
     IntegrityError (see `driver_insert.integrity_error`) when the store no longer exists."""
     statements = _driver_statements(db.engine.dialect)
+    job_id: int | None = None
     with db.driver_write() as cursor:
         inbox_id = statements.inbox(cursor, _inbox_row(delivery, now))
         if inbox_id is not None:
-            statements.job(cursor, _process_job_row(delivery, inbox_id, now))
+            job_id = statements.job(cursor, _process_job_row(delivery, inbox_id, now))
+            if job_id is not None and chain.notifies(db.engine.dialect.name):
+                cursor.execute(chain.NOTIFY_SQL)  # the scheduler sweeps at once
+    if job_id is not None:  # committed: its processing starts now, not at the next sweep
+        chain.announce([job_id])
     return inbox_id
 
 

@@ -11,14 +11,30 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select, true, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Update
 
 # Re-exported: job handlers raise these to say how the outbox should treat a failure.
 from core.errors import PermanentError as PermanentError
 from core.errors import RetryableError as RetryableError
+from integration.jobs import chain
 from integration.limits.circuits import record_success
 from integration.storage.insert_once import insert_once
 from integration.storage.models import OutboxJob
@@ -57,9 +73,15 @@ def enqueue(session: Session, kind: str, idempotency_key: str, payload: dict[str
 
 
 def enqueue_row(session: Session, row: dict[str, Any]) -> bool:
-    """`enqueue` for a row built by `new_job_row`. True when added."""
+    """`enqueue` for a row built by `new_job_row`. True when added. A job that is due at once
+    is started when the transaction commits (`chain`), not when a sweep finds it."""
     session.flush()  # pending ORM rows (e.g. the store a job refers to) go first
-    return insert_once(session, OutboxJob, row, unique=JOB_UNIQUE) is not None
+    job_id = insert_once(session, OutboxJob, row, unique=JOB_UNIQUE)
+    if job_id is None:
+        return False
+    if row["next_run_at"] <= row["created_at"]:
+        chain.note_new_job(session, job_id)
+    return True
 
 
 JOB_UNIQUE = ("idempotency_key",)
@@ -75,6 +97,10 @@ def new_job_row(kind: str, idempotency_key: str, payload: dict[str, Any], now: d
         "store_id": store_id, "serial_key": serial_key, "state": PENDING, "attempts": 0,
         "max_attempts": max_attempts, "next_run_at": run_at or now, "created_at": now,
         "updated_at": now,
+        # Pending: when it was last queued (see mark_for_queue); set when this process sends
+        # its new jobs to the queue itself at commit (chain.queued_until).
+        "lease_expires_at": None if run_at is not None and run_at > now
+        else chain.queued_until(now),
     }
 
 
@@ -152,31 +178,50 @@ def claim_due(session: Session, owner: str, now: datetime, lease: timedelta,
 
 def claim_one(session: Session, job_id: int, owner: str, now: datetime,
               lease: timedelta) -> ClaimedJob | None:
-    """Lease one named job if it is runnable now (a worker got its id from the queue).
+    """Lease one named job if it is runnable now (a worker got its id from the queue, or a job
+    chains its follow-up), in one `UPDATE ... RETURNING`.
 
     None when another worker has it, it is finished, not due yet, or its serial key is busy:
-    a duplicate or stale queue message is harmless.
+    a duplicate or stale queue message is harmless. On PostgreSQL a row another transaction
+    holds is skipped, not waited for (`FOR UPDATE SKIP LOCKED` in the statement); SQLite has
+    one writer at a time. The statement is built once per dialect (building it cost more
+    CPU than running it).
     """
-    query = select(OutboxJob).where(OutboxJob.id == job_id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    job = session.scalar(query)
-    if job is None:
+    statement = _claim_statement(session.get_bind().dialect.name)
+    row = session.connection().execute(statement, {
+        "job_id": job_id, "owner": owner, "now": now, "lease_at": now + lease,
+        "far_at": now + DEFAULT_HORIZON, "stale_at": now + lease + CLOCK_SLACK}).one_or_none()
+    if row is None:
         return None
-    if session.scalar(select(OutboxJob.id).where(
-            OutboxJob.id == job_id, _due(now, lease, DEFAULT_HORIZON))) is None:
-        return None
-    if job.serial_key is not None and session.scalar(select(OutboxJob.id).where(
-            OutboxJob.serial_key == job.serial_key, OutboxJob.id != job.id,
-            OutboxJob.state == RUNNING, OutboxJob.lease_expires_at > now)) is not None:
-        return None
-    job.state = RUNNING
-    job.attempts += 1
-    job.lease_owner = owner
-    job.lease_expires_at = now + lease
-    job.updated_at = now
-    return ClaimedJob(job.id, job.kind, job.idempotency_key, dict(job.payload), job.store_id,
-                      job.attempts, owner)
+    return ClaimedJob(row.id, row.kind, row.idempotency_key, dict(row.payload), row.store_id,
+                      row.attempts, owner)
+
+
+@lru_cache(maxsize=4)
+def _claim_statement(dialect: str) -> Update:
+    table = _table()
+    c = table.c
+    now = bindparam("now", type_=c.next_run_at.type)
+    other = table.alias("other")
+    due = _due_bound(c, now)
+    serial_busy = exists().where(
+        other.c.serial_key == c.serial_key, other.c.id != c.id,
+        other.c.state == RUNNING, other.c.lease_expires_at > now)
+    job_id = bindparam("job_id", type_=c.id.type)
+    target: ColumnElement[bool] = c.id == job_id
+    if dialect == "postgresql":
+        target = c.id == (select(c.id).where(c.id == job_id)
+                          .with_for_update(skip_locked=True).scalar_subquery())
+    return (update(table)
+            .where(target, due, c.serial_key.is_(None) | ~serial_busy)
+            .values(state=RUNNING, attempts=c.attempts + 1, lease_owner=bindparam("owner"),
+                    lease_expires_at=bindparam("lease_at", type_=now.type), updated_at=now)
+            .returning(c.id, c.kind, c.idempotency_key, c.payload, c.store_id, c.attempts))
+
+
+def _table() -> Table:
+    table: Table = OutboxJob.__table__  # type: ignore[assignment]
+    return table
 
 
 def mark_for_queue(session: Session, now: datetime, grace: timedelta, limit: int,
@@ -184,23 +229,44 @@ def mark_for_queue(session: Session, now: datetime, grace: timedelta, limit: int
     """Ids of jobs to put on the message queue now, marked so they are not sent again
     before `grace` has passed (after which a lost message is simply sent again).
 
-    A pending job carries no lease, so its lease column records when it was last queued.
+    A pending job carries no lease, so its lease column records when it was last queued. A
+    running job whose lease expired (its worker died) goes back in line. One statement, built
+    once per dialect (the scheduler sweeps as soon as a web process stores a job).
     """
-    not_queued_recently = (OutboxJob.lease_expires_at.is_(None)
-                           | (OutboxJob.lease_expires_at <= now)
-                           | (OutboxJob.lease_expires_at > now + grace + CLOCK_SLACK))
-    due = _due(now, lease, horizon) & ((OutboxJob.state == RUNNING) | not_queued_recently)
-    query = select(OutboxJob).where(due).order_by(OutboxJob.next_run_at, OutboxJob.id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = []
-    for job in session.scalars(query.limit(limit)):
-        if job.state == RUNNING:  # its worker died: back in line
-            job.state, job.lease_owner = PENDING, None
-        job.lease_expires_at = now + grace
-        job.updated_at = now
-        ids.append(job.id)
-    return ids
+    rows = session.connection().execute(_mark_statement(session.get_bind().dialect.name), {
+        "now": now, "far_at": now + horizon, "stale_at": now + lease + CLOCK_SLACK,
+        "requeue_at": now + grace + CLOCK_SLACK, "grace_at": now + grace, "limit": limit})
+    return [row.id for row in sorted(rows, key=lambda row: (row.next_run_at, row.id))]
+
+
+def _due_bound(c: Any, now: BindParameter[datetime]) -> ColumnElement[bool]:
+    """`_due` with bound parameters: now, far_at (now + horizon), stale_at (now + lease +
+    CLOCK_SLACK)."""
+    return or_(
+        (c.state == PENDING)
+        & ((c.next_run_at <= now) | (c.next_run_at > bindparam("far_at", type_=now.type))),
+        (c.state == RUNNING)
+        & ((c.lease_expires_at <= now)
+           | (c.lease_expires_at > bindparam("stale_at", type_=now.type))))
+
+
+@lru_cache(maxsize=4)
+def _mark_statement(dialect: str) -> Update:
+    table = _table()
+    c = table.c
+    now = bindparam("now", type_=c.next_run_at.type)
+    not_queued_recently = (c.lease_expires_at.is_(None) | (c.lease_expires_at <= now)
+                           | (c.lease_expires_at > bindparam("requeue_at", type_=now.type)))
+    candidates = (select(c.id)
+                  .where(_due_bound(c, now), (c.state == RUNNING) | not_queued_recently)
+                  .order_by(c.next_run_at, c.id).limit(bindparam("limit")))
+    if dialect == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    return (update(table).where(c.id.in_(candidates))
+            .values(state=case((c.state == RUNNING, PENDING), else_=c.state),
+                    lease_owner=case((c.state == RUNNING, None), else_=c.lease_owner),
+                    lease_expires_at=bindparam("grace_at", type_=now.type), updated_at=now)
+            .returning(c.id, c.next_run_at))
 
 
 def renew_leases(session: Session, jobs: Sequence[ClaimedJob], now: datetime,
@@ -229,18 +295,19 @@ def _owned(session: Session, job: ClaimedJob) -> OutboxJob | None:
 
 
 def complete(session: Session, job: ClaimedJob, now: datetime) -> bool:
-    row = _owned(session, job)
-    if row is None:
+    """Record a finished job, in one `UPDATE ... RETURNING`, if this worker still holds its
+    lease (a stale worker must not finish it: the lease expired and another worker claimed
+    it, which counted an attempt). A job that had failed to reach a remote closes that
+    remote's circuit (a second statement, on that path only)."""
+    done = session.connection().execute(_complete_statement(), {
+        "job_id": job.id, "owner": job.lease_owner, "attempt": job.attempt,
+        "now": now}).one_or_none()
+    if done is None:
         return False
-    if row.remote is not None:  # it reached the remote it had failed to reach
-        record_success(session, row.remote)
-        row.remote = None
-    row.state = DONE
-    row.finished_at = now
-    row.updated_at = now
-    row.lease_owner = None
-    row.lease_expires_at = None
-    row.last_error = None
+    if done.remote is not None:  # it reached the remote it had failed to reach
+        record_success(session, done.remote)
+        session.execute(update(OutboxJob).where(OutboxJob.id == job.id).values(remote=None)
+                        .execution_options(synchronize_session=False))
     return True
 
 
@@ -258,6 +325,19 @@ def hand_back(session: Session, job: ClaimedJob, due_at: datetime, now: datetime
     row.lease_expires_at = None
     row.updated_at = now
     return True
+
+
+@lru_cache(maxsize=1)
+def _complete_statement() -> Update:
+    c = _table().c
+    now = bindparam("now", type_=c.finished_at.type)
+    return (update(_table())
+            .where(c.id == bindparam("job_id", type_=c.id.type), c.state == RUNNING,
+                   c.lease_owner == bindparam("owner", type_=c.lease_owner.type),
+                   c.attempts == bindparam("attempt", type_=c.attempts.type))
+            .values(state=DONE, finished_at=now, updated_at=now, lease_owner=None,
+                    lease_expires_at=None, last_error=None)
+            .returning(c.remote))
 
 
 def backoff_seconds(attempt: int, base: float, cap: float,

@@ -20,7 +20,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Retries, ShutdownNotifications, TimeLimit
 
 from integration.base.config import load_settings
-from integration.jobs import outbox
+from integration.jobs import chain, outbox
 from integration.jobs.dispatcher import run_job
 from integration.kernel.runtime import Runtime, build_runtime
 
@@ -53,6 +53,12 @@ def runtime() -> Runtime:
 # own (see `send`), so no connection is made at import.
 if os.environ.get("DROPTRACK_WORKER_PROCESS") == "1":
     dramatiq.set_broker(make_broker(runtime().settings.workers.redis_url))
+    if runtime().settings.workers.send_at_commit:
+        # A worker's own follow-ups: the first runs next in the same thread (run_job), the
+        # others go on the queue as soon as the transaction that created them commits.
+        chain.set_announcer(lambda ids: send(dramatiq.get_broker(), list(ids)),  # type: ignore[arg-type]
+                            queued_for=timedelta(
+                                seconds=runtime().settings.workers.queue_grace_seconds))
 else:
     dramatiq.set_broker(make_broker("redis://127.0.0.1:6379/0"))
 
@@ -76,3 +82,4 @@ def send(broker: RedisBroker, job_ids: list[int]) -> None:
     """Put jobs on the queue through `broker` (the scheduler's, from its configuration)."""
     for job_id in job_ids:
         broker.enqueue(run_outbox_job.message(job_id))
+

@@ -23,7 +23,7 @@ def run_jobs(runtime: Runtime, kind: str | None = None, ahead: timedelta = timed
     ran = 0
     for job in claimed:
         if kind is None or job.kind == kind:
-            run_job(runtime, job)
+            run_job(runtime, job, chained=False)  # follow-ups wait for the test to run them
             ran += 1
     return ran
 

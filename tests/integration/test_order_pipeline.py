@@ -26,7 +26,7 @@ def run_due_jobs(runtime: Runtime, kind: str) -> int:
     ran = 0
     for job in claimed:
         if job.kind == kind:
-            run_job(runtime, job)
+            run_job(runtime, job, chained=False)
             ran += 1
     return ran
 
