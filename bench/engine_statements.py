@@ -38,23 +38,18 @@ if os.environ.get("BENCH_CODE"):
     sys.path.insert(0, os.environ["BENCH_CODE"])
     sys.path.append(str(Path(__file__).resolve().parents[1]))
 
+from intake_at_scale import prepare_runtime
 from scale_common import database_url, machine_summary, postgres
 from sqlalchemy import event, select
-from webhook_intake import PRODUCTS, REPO, RequestFactory, free_port
+from webhook_intake import REPO, RequestFactory
 
-from integration.accounts import stores, suppliers
 from integration.base.config import load_settings
-from integration.engine.mappings import import_csv
 from integration.jobs import outbox
 from integration.jobs.dispatcher import run_job
 from integration.kernel.runtime import Runtime, build_runtime
 from integration.security.crypto import generate_key
-from integration.storage import migrate
 from integration.storage.models import OutboxJob, SupplierOrder
-from sandboxes.supplier import DEFAULT_API_KEY
 
-SHOP = "bench.myshopify.com"
-SUPPLIER_SKUS = ("MUG-CERAMIC-11OZ", "LAMP-SUNSET-02", "CASE-IPHONE15-CLEAR", "TEE-BLACK-M")
 LEASE = timedelta(seconds=120)
 
 
@@ -101,27 +96,14 @@ class Meter:
 
 def start_sandbox() -> str:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from flask import Flask
     from supplier_sandbox import create_app
 
-    from sandboxes.server import serve_forever
+    from sandboxes.server import BackgroundServer
 
-    port = free_port()
-    threading.Thread(target=serve_forever, args=(create_app(port), "127.0.0.1", port),
-                     daemon=True).start()
-    return f"http://127.0.0.1:{port}"
-
-
-def prepare(runtime: Runtime, webhook_secret: str, sandbox_url: str) -> None:
-    migrate.upgrade(runtime.db)
-    store_id = stores.add_shopify_store(runtime, SHOP, "t", webhook_secret)
-    suppliers.add_rest_supplier(runtime, "Reference", sandbox_url, DEFAULT_API_KEY)
-    csv = "sku,supplier,supplier_sku\n" + "".join(
-        f"{product[1]},Reference,{supplier_sku}\n"
-        for product, supplier_sku in zip(PRODUCTS, SUPPLIER_SKUS, strict=True))
-    with runtime.db.write() as session:
-        report = import_csv(session, store_id, csv, runtime.clock.now())
-    if report.errors:
-        raise RuntimeError(f"mappings refused: {report.errors}")
+    server = BackgroundServer(Flask("binding"))  # binds a free port, then the app for it
+    server.serve(create_app(server.port)).start()
+    return server.url
 
 
 def pipeline(runtime: Runtime, meter: Meter, orders: int, warmup: int) -> dict[str, Any]:
@@ -207,7 +189,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "logging": {"level": "WARNING"}})
         runtime = build_runtime(settings)
         try:
-            prepare(runtime, WEBHOOK_SECRET[0], start_sandbox())
+            prepare_runtime(runtime, WEBHOOK_SECRET[0], start_sandbox())
             meter.attach(runtime)
             return pipeline(runtime, meter, args.orders, args.warmup)
         finally:

@@ -90,7 +90,7 @@ from webhook_intake import (
 from integration.accounts import stores, suppliers
 from integration.base.config import load_settings
 from integration.engine.mappings import import_csv
-from integration.kernel.runtime import build_runtime
+from integration.kernel.runtime import Runtime, build_runtime
 from integration.security.crypto import generate_key
 from integration.storage import migrate
 from integration.storage.models import InboxDelivery, Order, OutboxJob, SupplierOrder
@@ -272,18 +272,24 @@ def prepare_database(env: dict[str, str], webhook_secret: str, sandbox: Sandbox)
     whole load phase)."""
     runtime = build_runtime(load_settings(environ=env))
     try:
-        migrate.upgrade(runtime.db)
-        store_id = stores.add_shopify_store(runtime, SHOP, "t", webhook_secret)
-        suppliers.add_rest_supplier(runtime, "Reference", sandbox.url, DEFAULT_API_KEY)
-        csv = "sku,supplier,supplier_sku\n" + "".join(
-            f"{product[1]},Reference,{supplier_sku}\n"
-            for product, supplier_sku in zip(PRODUCTS, SUPPLIER_SKUS, strict=True))
-        with runtime.db.write() as session:
-            report = import_csv(session, store_id, csv, runtime.clock.now())
-        if report.errors:
-            raise RuntimeError(f"mappings refused: {report.errors}")
+        return prepare_runtime(runtime, webhook_secret, sandbox.url)
     finally:
         runtime.close()
+
+
+def prepare_runtime(runtime: Runtime, webhook_secret: str, sandbox_url: str) -> int:
+    """Migrations, the Shopify store (its id), the REST supplier at `sandbox_url` and a
+    mapping for every SKU the payloads use."""
+    migrate.upgrade(runtime.db)
+    store_id = stores.add_shopify_store(runtime, SHOP, "t", webhook_secret)
+    suppliers.add_rest_supplier(runtime, "Reference", sandbox_url, DEFAULT_API_KEY)
+    csv = "sku,supplier,supplier_sku\n" + "".join(
+        f"{product[1]},Reference,{supplier_sku}\n"
+        for product, supplier_sku in zip(PRODUCTS, SUPPLIER_SKUS, strict=True))
+    with runtime.db.write() as session:
+        report = import_csv(session, store_id, csv, runtime.clock.now())
+    if report.errors:
+        raise RuntimeError(f"mappings refused: {report.errors}")
     return store_id
 
 
