@@ -269,10 +269,30 @@ def droptrack_env(workdir: Path, db_url: str, redis_url: str,
 def prepare_database(env: dict[str, str], webhook_secret: str, sandbox: Sandbox) -> int:
     """What `droptrack db upgrade`, `stores add-shopify`, `suppliers add-rest --no-push` and
     `mappings import` do, in this process (five CLI start-ups cost more than the smoke test's
-    whole load phase)."""
+    whole load phase). For another checkout (--baseline-source) it runs in a child process
+    on that checkout's code, so that the database gets that checkout's migrations."""
+    if CODE[0] != REPO:
+        child = subprocess.run(
+            [sys.executable, "-c", _PREPARE_IN_CHILD, str(BENCH_DIR), webhook_secret,
+             sandbox.url], env=child_env(env), capture_output=True, text=True, timeout=300,
+            check=False, cwd=CODE[0])  # `-c` puts the working folder first on sys.path
+        if child.returncode != 0:
+            raise RuntimeError(f"preparing the database failed: {child.stderr[-2000:]}")
+        return int(child.stdout.strip().splitlines()[-1])
+    return prepare_here(env, webhook_secret, sandbox.url)
+
+
+_PREPARE_IN_CHILD = """import os, sys
+sys.path.insert(0, sys.argv[1])
+from intake_at_scale import prepare_here
+print(prepare_here(dict(os.environ), sys.argv[2], sys.argv[3]))
+"""
+
+
+def prepare_here(env: dict[str, str], webhook_secret: str, sandbox_url: str) -> int:
     runtime = build_runtime(load_settings(environ=env))
     try:
-        return prepare_runtime(runtime, webhook_secret, sandbox.url)
+        return prepare_runtime(runtime, webhook_secret, sandbox_url)
     finally:
         runtime.close()
 
