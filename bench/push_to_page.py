@@ -47,16 +47,18 @@ import http.client
 import json
 import math
 import secrets
+import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from intake_at_scale import (
+    CODE,
     Components,
     CpuSplit,
     Monitor,
@@ -80,6 +82,7 @@ from sqlalchemy import create_engine, select
 from webhook_intake import (
     BENCH_DIR,
     PRODUCTS,
+    REPO,
     Outcome,
     SignedRequest,
     fmt,
@@ -99,9 +102,8 @@ from core.clock import FrozenClock
 from core.status import Status
 from integration.base.config import load_settings
 from integration.engine import bindings
-from integration.engine.orders import import_order
+from integration.engine.orders import ORDER, import_order
 from integration.engine.tracking import ParcelUpdate, apply_parcel_update
-from integration.engine.tracking_view import store_order_view
 from integration.kernel.runtime import Runtime, build_runtime
 from integration.storage.models import Binding, Shipment, Store, SupplierOrder, TrackedNumber
 from integration.sync.tracking.updates import REGISTERED
@@ -130,7 +132,7 @@ def make_pushes(numbers: Sequence[str], key: str) -> list[PushRequest]:
     """One TRACKING_UPDATED push per number, as the 17TRACK sandbox builds and signs them: the
     parcel registered two days ago, shown up to its pick-up (in transit)."""
     state = SeventeenTrackState(FrozenClock(datetime.now(UTC) - timedelta(days=2)),
-                                api_keys={key})
+                                api_keys={key}, quota_total=len(numbers))
     try:
         pushes = []
         for number in numbers:
@@ -240,7 +242,7 @@ def ship_all(runtime: Runtime) -> dict[str, str]:
 
 def _order_external_id() -> Any:
     return (select(Binding.external_id)
-            .where(Binding.owner_type == bindings.STORE, Binding.kind == bindings.ORDER,
+            .where(Binding.owner_type == bindings.STORE, Binding.kind == ORDER,
                    Binding.internal_id == Shipment.order_id)
             .scalar_subquery())
 
@@ -257,6 +259,96 @@ def record_registered(runtime: Runtime, numbers: Sequence[str]) -> None:
                 parcel_ref=shipment.tracking_number, number=shipment.tracking_number,
                 carrier="china_post", state=REGISTERED, registered_at=now,
                 next_poll_at=now + timedelta(days=30), created_at=now, updated_at=now))
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps on the database, run on the benchmarked checkout's code (--baseline-source: a child)
+# ---------------------------------------------------------------------------------------------
+
+
+def _runtime(env: dict[str, str]) -> Runtime:
+    return build_runtime(load_settings(environ=env))
+
+
+def step_prepare(env: dict[str, str], payload: dict[str, Any]) -> int:
+    """Migrations, store, supplier and mappings (intake_at_scale's), the store connected to
+    the Shopify sandbox, its orders imported; returns the store's id."""
+    runtime = _runtime(env)
+    try:
+        store_id = prepare_runtime(runtime, payload["secret"], payload["supplier_url"])
+        connect_store(runtime, store_id, payload["setup"], payload["shopify_url"])
+        import_orders(runtime, store_id, payload["setup"]["orders"])
+        return store_id
+    finally:
+        runtime.close()
+
+
+def step_ship(env: dict[str, str], payload: dict[str, Any]) -> dict[str, str]:
+    runtime = _runtime(env)
+    try:
+        return ship_all(runtime)
+    finally:
+        runtime.close()
+
+
+def step_register(env: dict[str, str], payload: dict[str, Any]) -> int:
+    runtime = _runtime(env)
+    try:
+        record_registered(runtime, payload["numbers"])
+        return len(payload["numbers"])
+    finally:
+        runtime.close()
+
+
+def step_shown(env: dict[str, str], payload: dict[str, Any]) -> list[Any]:
+    """How many of the orders (store ids) DropTrack's order-status view does not show in
+    transit, and which view was asked: the extension's (`store_order_view`), or in a
+    checkout older than it the parcel's status."""
+    runtime = _runtime(env)
+    try:
+        with runtime.db.read() as session:
+            try:
+                from integration.engine.tracking_view import store_order_view
+            except ImportError:
+                statuses = Counter(session.scalars(select(Shipment.status).where(
+                    Shipment.tracking_number.in_(payload["numbers"]))))
+                return [len(payload["numbers"]) - statuses[Status.IN_TRANSIT.value],
+                        "the parcels' status"]
+            not_shown = 0
+            for ref in payload["refs"]:
+                shown = store_order_view(session, payload["store_id"], ref,
+                                         now=runtime.clock.now())
+                if shown is None or shown.view.status != Status.IN_TRANSIT.value:
+                    not_shown += 1
+        return [not_shown, "the order-status extension's view"]
+    finally:
+        runtime.close()
+
+
+STEPS: dict[str, Callable[[dict[str, str], dict[str, Any]], Any]] = {
+    "prepare": step_prepare, "ship": step_ship, "register": step_register,
+    "shown": step_shown}
+
+_STEP_IN_CHILD = """import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from push_to_page import STEPS
+print(json.dumps(STEPS[sys.argv[2]](dict(os.environ), json.load(sys.stdin))))
+"""
+
+
+def in_checkout(step: str, env: dict[str, str], payload: dict[str, Any]) -> Any:
+    """STEPS[step] here, or for another checkout (--baseline-source) in a child process on
+    that checkout's code (its models and migrations; as intake_at_scale.prepare_database)."""
+    if CODE[0] == REPO:
+        return STEPS[step](env, payload)
+    child = subprocess.run(
+        [sys.executable, "-c", _STEP_IN_CHILD, str(BENCH_DIR), step], input=json.dumps(payload),
+        env=child_env(env), capture_output=True, text=True, timeout=600, check=False,
+        cwd=CODE[0])  # `-c` puts the working folder first on sys.path
+    if child.returncode != 0:
+        raise RuntimeError(f"step {step} failed: {child.stderr[-2000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,9 +417,10 @@ class Check:
 
 
 def fill_in_and_check(phases: Sequence[PushPhase], all_numbers: dict[str, str],
-                      fulfillments: Sequence[dict[str, Any]], runtime: Runtime,
-                      store_id: int, states: Counter[str]) -> Check:
-    """Latencies from the sandbox's event times; exactly once; the order-status view."""
+                      fulfillments: Sequence[dict[str, Any]], not_shown: int,
+                      shown_by: str, states: Counter[str]) -> Check:
+    """Latencies from the sandbox's event times; exactly once; `not_shown` pushed orders
+    whose DropTrack view (`shown_by`) does not say in transit."""
     by_number: dict[str, list[dict[str, Any]]] = {}
     for fulfillment in fulfillments:
         for number in fulfillment["tracking"]:
@@ -358,20 +451,13 @@ def fill_in_and_check(phases: Sequence[PushPhase], all_numbers: dict[str, str],
         problems.append(f"{len(missing)} parcels have no fulfillment")
     if states.get("dead", 0) or set(states) - {"done"}:
         problems.append(f"jobs not all done: {dict(states)}")
-    not_shown = 0
-    with runtime.db.read() as session:
-        for number in pushed:
-            shown = store_order_view(session, store_id, all_numbers[number],
-                                     now=runtime.clock.now())
-            if shown is None or shown.view.status != Status.IN_TRANSIT.value:
-                not_shown += 1
     if not_shown:
-        problems.append(f"{not_shown} pushed orders not in transit in the order-status view")
+        problems.append(f"{not_shown} pushed orders not in transit ({shown_by})")
     shapes = Counter("+".join(e["status"] for e in f["events"]) or "none" for f in fulfillments)
     text = (f"{len(pushed)} pushes, {len(all_numbers)} parcels, {len(fulfillments)} "
             f"fulfillments in the store, their events: "
             f"{', '.join(f'{shape} x {n}' for shape, n in shapes.most_common())}; "
-            f"jobs {dict(states)}; order-status view in transit "
+            f"jobs {dict(states)}; in transit ({shown_by}) "
             f"for {len(pushed) - not_shown} of {len(pushed)}")
     if problems:
         text += "; PROBLEMS: " + "; ".join(problems[:10])
@@ -431,6 +517,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="before each rate wait until other processes use less than this "
                              "percent of one CPU (0: do not wait)")
     parser.add_argument("--quiet-wait", type=float, default=30.0)
+    parser.add_argument("--baseline-source", type=Path,
+                        help="first run the same phases with DropTrack on this checkout's code "
+                             "(e.g. a `git worktree` of the baseline commit), then on this "
+                             "one's, in the same invocation")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
@@ -470,12 +560,10 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     # Nothing listens there: no call to 17TRACK is expected (numbers are registered, no poll
     # is due); one would fail and show as a failed job.
     env["DROPTRACK_TRACKING_SEVENTEEN_TRACK_URL"] = f"http://127.0.0.1:{free_port()}/track/v2.2"
-    runtime = build_runtime(load_settings(environ=env))
-    stack.callback(runtime.close)
     setup = shopify.get("/bench/setup")
-    store_id = prepare_runtime(runtime, secrets.token_hex(24), supplier.url)
-    connect_store(runtime, store_id, setup, shopify.url)
-    import_orders(runtime, store_id, setup["orders"])
+    store_id = in_checkout("prepare", env, {"secret": secrets.token_hex(24),
+                                            "supplier_url": supplier.url, "setup": setup,
+                                            "shopify_url": shopify.url})
 
     web, settings = start_web(args, env, folder, stack, components)
     wait_healthy(web)
@@ -487,11 +575,11 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     print(f"{total} orders: forwarding ...", file=sys.stderr)
     wait_until(lambda: monitor.sample().forwarded >= total and monitor.idle(), 300,
                "every order forwarded", alive)
-    numbers = ship_all(runtime)
+    numbers: dict[str, str] = in_checkout("ship", env, {})
     print(f"{len(numbers)} parcels: creating their fulfillments ...", file=sys.stderr)
     wait_until(lambda: len(shopify.fulfillments()) >= total and monitor.idle(), 300,
                "every fulfillment in the store", alive)
-    record_registered(runtime, list(numbers))
+    in_checkout("register", env, {"numbers": list(numbers)})
     pushes = make_pushes(list(numbers), TRACK_KEY)
 
     warm = run_phase("warm-up", max(args.rate_list), pushes[:args.warmup], web.port, args,
@@ -505,8 +593,12 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
                                 args, shopify, monitor, components, alive))
         offset += count
     monitor.stop()
-    check = fill_in_and_check([*([warm] if warm else []), *phases], numbers,
-                              shopify.fulfillments(), runtime, store_id, job_states(db))
+    all_phases = [*([warm] if warm else []), *phases]
+    pushed = [p.webhook_id for phase in all_phases for p in phase.pushes]
+    not_shown, shown_by = in_checkout("shown", env, {
+        "store_id": store_id, "numbers": pushed, "refs": [numbers[n] for n in pushed]})
+    check = fill_in_and_check(all_phases, numbers, shopify.fulfillments(), not_shown,
+                              shown_by, job_states(db))
 
     print()
     print(f"Machine: {machine_summary()}")
@@ -535,13 +627,22 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    with temp_dir(args.keep, "droptrack-bench-push-") as folder, \
-            contextlib.ExitStack() as stack:
-        try:
-            return run(args, folder, stack)
-        except (RuntimeError, TimeoutError) as exc:
-            print(f"benchmark failed: {exc}", file=sys.stderr)
-            return 2
+    sources = [REPO] if args.baseline_source is None else [args.baseline_source.resolve(), REPO]
+    worst = 0
+    for source in sources:
+        CODE[0] = source  # whose code the DropTrack processes and the steps run
+        if len(sources) > 1:
+            print(f"\n## {'baseline' if source != REPO else 'this checkout'}: {source_note()}\n",
+                  flush=True)
+        with temp_dir(args.keep, "droptrack-bench-push-") as folder, \
+                contextlib.ExitStack() as stack:
+            try:
+                worst = max(worst, run(args, folder, stack))
+            except (RuntimeError, TimeoutError, subprocess.TimeoutExpired) as exc:
+                print(f"benchmark failed: {exc}", file=sys.stderr)
+                return 2
+        sys.stdout.flush()
+    return worst
 
 
 if __name__ == "__main__":
