@@ -619,6 +619,8 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
         args.json.write_text(json.dumps({
             "machine": machine_summary(), "layout": args.layout, "db": args.db,
             "phases": [{"rate": p.rate, "pushes": len(p.pushes), "cpu": p.cpu,
+                        "intake_errors": summarize("", "", p.outcomes, p.seconds).errors,
+                        "stored": sum(1 for o in p.outcomes if o.inbox_id is not None),
                         "latency_ms": {q: percentile(sorted(p.latency_ms), q)
                                        for q in (0.5, 0.9, 0.99, 1.0)}} for p in phases],
             "exactly_once": check.ok, "exactly_once_text": check.text}, indent=2))
