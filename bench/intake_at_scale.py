@@ -771,6 +771,47 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def start_web(args: argparse.Namespace, env: dict[str, str], folder: Path,
+              stack: contextlib.ExitStack, components: Components) -> tuple[Server, list[str]]:
+    """DropTrack's web side of `args.layout`: one `droptrack serve` (embedded: web, dispatcher
+    and scheduler in one process) or `gunicorn -w args.web_workers`. Returns the server and
+    a description of its settings; stopped when `stack` closes."""
+    settings = gunicorn_args(args.web_workers, 1)
+    if args.layout == "embedded":
+        port = free_port()
+        serve = start_process("droptrack", [venv_bin("droptrack"), "serve", "--port",
+                                            str(port)], env, folder)
+        web = Server("droptrack", serve.process, port, serve.log_path)
+        settings = ["droptrack serve (embedded: web + dispatcher + scheduler)"]
+    else:
+        web = start_gunicorn("droptrack", "integration.web.wsgi:app", settings, env, folder)
+    stack.callback(stop_server, web)
+    components.add("web", web.process.pid)
+    return web, settings
+
+
+def start_background(args: argparse.Namespace, env: dict[str, str], folder: Path,
+                     stack: contextlib.ExitStack, components: Components) -> list[Proc]:
+    """Scaled out: `droptrack scheduler` and args.job_workers x `droptrack worker`; embedded:
+    nothing (the serve process runs both). Stopped when `stack` closes."""
+    background: list[Proc] = []
+    if args.layout == "embedded":
+        return background
+    scheduler = start_process("scheduler", [venv_bin("droptrack"), "scheduler"], env, folder)
+    background.append(scheduler)
+    stack.callback(stop_process, scheduler)
+    components.add("scheduler", scheduler.process.pid)
+    for n in range(args.job_workers):
+        nice = ["nice", "-n", str(args.worker_nice)] if args.worker_nice else []
+        worker = start_process(f"worker-{n + 1}", [
+            *nice, venv_bin("droptrack"), "worker", "--processes", "1",
+            "--threads", str(args.worker_threads)], env, folder)
+        background.append(worker)
+        stack.callback(stop_process, worker)
+        components.add("workers", worker.process.pid)
+    return background
+
+
 def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> int:
     print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}", file=sys.stderr)
     print(f"machine: {machine_summary()}", file=sys.stderr)
@@ -789,17 +830,7 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     webhook_secret = secrets.token_hex(24)
     env = droptrack_env(folder, db_url, redis_url, embedded=embedded)
     store_id = prepare_database(env, webhook_secret, sandbox)
-    settings = gunicorn_args(args.web_workers, 1)
-    if embedded:  # one process: web, dispatcher and scheduler (`droptrack serve`)
-        port = free_port()
-        serve = start_process("droptrack", [venv_bin("droptrack"), "serve", "--port",
-                                            str(port)], env, folder)
-        web = Server("droptrack", serve.process, port, serve.log_path)
-        settings = ["droptrack serve (embedded: web + dispatcher + scheduler)"]
-    else:
-        web = start_gunicorn("droptrack", "integration.web.wsgi:app", settings, env, folder)
-    stack.callback(stop_server, web)
-    components.add("web", web.process.pid)
+    web, settings = start_web(args, env, folder, stack, components)
     bare: Server | None = None
     if not args.no_baseline:
         bare_env = child_env({"BENCH_WEBHOOK_SECRET": webhook_secret})
@@ -810,21 +841,7 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
         wait_healthy(bare)
     wait_healthy(web)
 
-    background: list[Proc] = []
-    if not embedded:
-        scheduler = start_process("scheduler", [venv_bin("droptrack"), "scheduler"], env,
-                                  folder)
-        background.append(scheduler)
-        stack.callback(stop_process, scheduler)
-        components.add("scheduler", scheduler.process.pid)
-    for n in range(0 if embedded else args.job_workers):
-        nice = ["nice", "-n", str(args.worker_nice)] if args.worker_nice else []
-        worker = start_process(f"worker-{n + 1}", [
-            *nice, venv_bin("droptrack"), "worker", "--processes", "1",
-            "--threads", str(args.worker_threads)], env, folder)
-        background.append(worker)
-        stack.callback(stop_process, worker)
-        components.add("workers", worker.process.pid)
+    background = start_background(args, env, folder, stack, components)
     print(f"database {db_url}, redis {redis_url}, supplier {sandbox.url}, web :{web.port}"
           f", store {store_id}, gunicorn {' '.join(settings)}", file=sys.stderr)
 

@@ -34,7 +34,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
+# This checkout's code first, unless PYTHONPATH names a checkout already: the benchmarks'
+# child processes for --baseline-source run on the baseline's code (PYTHONPATH), and putting
+# ROOT first there made them migrate the database with this checkout's migrations (a schema
+# newer than the baseline's workers accept: "the database schema is not current").
+_CHOSEN = any((Path(entry) / "integration" / "__init__.py").is_file()
+              for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry)
+if str(ROOT) not in sys.path and not _CHOSEN:
     sys.path.insert(0, str(ROOT))
 
 from cpu_meter import CpuMeter as CpuMeter  # noqa: E402  (re-exported for the benchmarks)

@@ -197,6 +197,7 @@ class SignedRequest:
     event_id: str
     signature: str
     body: bytes
+    path: str = WEBHOOK_PATH  # where it is POSTed (bench/push_to_page.py posts other hooks)
 
     def headers(self) -> dict[str, str]:
         return {
@@ -403,7 +404,7 @@ def send(port: int, request: SignedRequest, timeout: float) -> Outcome:
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("POST", WEBHOOK_PATH, body=request.body, headers=request.headers())
+        conn.request("POST", request.path, body=request.body, headers=request.headers())
         response = conn.getresponse()
         data = response.read()
     except (OSError, http.client.HTTPException) as exc:
