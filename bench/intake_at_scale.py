@@ -272,21 +272,39 @@ def prepare_database(env: dict[str, str], webhook_secret: str, sandbox: Sandbox)
     whole load phase). For another checkout (--baseline-source) it runs in a child process
     on that checkout's code, so that the database gets that checkout's migrations."""
     if CODE[0] != REPO:
+        # BENCH_CODE: scale_common (imported by this module) puts that checkout, not this
+        # one, first on the path; `-c` also puts the working folder first.
         child = subprocess.run(
             [sys.executable, "-c", _PREPARE_IN_CHILD, str(BENCH_DIR), webhook_secret,
-             sandbox.url], env=child_env(env), capture_output=True, text=True, timeout=300,
-            check=False, cwd=CODE[0])  # `-c` puts the working folder first on sys.path
+             sandbox.url], env={**child_env(env), "BENCH_CODE": str(CODE[0])},
+            capture_output=True, text=True, timeout=300, check=False, cwd=CODE[0])
         if child.returncode != 0:
             raise RuntimeError(f"preparing the database failed: {child.stderr[-2000:]}")
-        return int(child.stdout.strip().splitlines()[-1])
+        package, store_id = child.stdout.strip().splitlines()[-1].split()
+        if not Path(package).is_relative_to(CODE[0]):
+            raise RuntimeError(f"the database was prepared by {package}, not {CODE[0]}")
+        return int(store_id)
     return prepare_here(env, webhook_secret, sandbox.url)
 
 
 _PREPARE_IN_CHILD = """import os, sys
 sys.path.insert(0, sys.argv[1])
 from intake_at_scale import prepare_here
-print(prepare_here(dict(os.environ), sys.argv[2], sys.argv[3]))
+import integration
+print(os.path.dirname(integration.__file__), prepare_here(dict(os.environ), *sys.argv[2:4]))
 """
+
+
+def check_imported_code(env: dict[str, str], workdir: Path) -> None:
+    """The DropTrack processes (console scripts of this venv, gunicorn, `python -m dramatiq`,
+    started in `workdir` with `env`) import the benchmarked checkout's package, not the one
+    installed in the venv (an editable install of this checkout)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import integration; print(integration.__file__)"], env=env,
+        cwd=workdir, capture_output=True, text=True, timeout=60, check=True)
+    package = Path(probe.stdout.strip()).parent
+    if not package.is_relative_to(CODE[0]):
+        raise RuntimeError(f"DropTrack processes would import {package}, not {CODE[0]}")
 
 
 def prepare_here(env: dict[str, str], webhook_secret: str, sandbox_url: str) -> int:
@@ -788,6 +806,7 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
 
     webhook_secret = secrets.token_hex(24)
     env = droptrack_env(folder, db_url, redis_url, embedded=embedded)
+    check_imported_code(env, folder)
     store_id = prepare_database(env, webhook_secret, sandbox)
     settings = gunicorn_args(args.web_workers, 1)
     if embedded:  # one process: web, dispatcher and scheduler (`droptrack serve`)

@@ -34,8 +34,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# The DropTrack code a benchmark imports: this checkout, or BENCH_CODE (another checkout, e.g. a
+# baseline `git worktree`, in a child process a benchmark starts for it). First on the path
+# either way: this checkout's root in front of a baseline's would import this checkout's
+# package, migrations included, under the baseline's name.
+CODE_ROOT = os.environ.get("BENCH_CODE") or str(ROOT)
+if sys.path[:1] != [CODE_ROOT]:
+    sys.path.insert(0, CODE_ROOT)
 
 from cpu_meter import CpuMeter as CpuMeter  # noqa: E402  (re-exported for the benchmarks)
 from sqlalchemy import create_engine, insert, text  # noqa: E402
