@@ -21,9 +21,8 @@ def _machine_busy_ticks() -> int:
     return user + nice + system + irq + softirq + steal
 
 
-def tree_ticks(roots: tuple[int, ...]) -> int:
-    """CPU ticks of the processes `roots`, their live descendants, and the children each of
-    them has reaped (a component's CPU, e.g. a gunicorn arbiter and its workers)."""
+def _process_table() -> tuple[dict[int, list[int]], dict[int, int]]:
+    """Every process's children and CPU ticks (with the children it has reaped)."""
     children: dict[int, list[int]] = {}
     ticks: dict[int, int] = {}
     for entry in os.scandir("/proc"):
@@ -38,15 +37,43 @@ def tree_ticks(roots: tuple[int, ...]) -> int:
         pid = int(entry.name)
         children.setdefault(int(fields[1]), []).append(pid)
         ticks[pid] = sum(int(v) for v in fields[11:15])
-    total, todo, seen = 0, list(roots), set[int]()
+    return children, ticks
+
+
+def _tree(roots: tuple[int, ...], children: dict[int, list[int]]) -> list[int]:
+    found, todo, seen = [], list(roots), set[int]()
     while todo and len(seen) < 10_000:
         pid = todo.pop()
         if pid in seen:
             continue
         seen.add(pid)
-        total += ticks.get(pid, 0)
+        found.append(pid)
         todo.extend(children.get(pid, []))
-    return total
+    return found
+
+
+def tree_ticks(roots: tuple[int, ...]) -> int:
+    """CPU ticks of the processes `roots`, their live descendants, and the children each of
+    them has reaped (a component's CPU, e.g. a gunicorn arbiter and its workers)."""
+    children, ticks = _process_table()
+    return sum(ticks.get(pid, 0) for pid in _tree(roots, children))
+
+
+def tree_peak_rss_mb(roots: tuple[int, ...]) -> float:
+    """The largest peak resident set (VmHWM, MB) of one live process among `roots` and their
+    descendants (e.g. the biggest gunicorn worker); NaN when none is left."""
+    children, _ticks = _process_table()
+    peak = math.nan
+    for pid in _tree(roots, children):
+        try:
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith("VmHWM:"):
+                value = int(line.split()[1]) / 1024
+                peak = value if math.isnan(peak) else max(peak, value)
+    return peak
 
 
 def _own_tree_ticks(roots: tuple[int, ...] = ()) -> int:

@@ -57,8 +57,15 @@ from types import FrameType
 from typing import Any
 
 import redis
-from cpu_meter import CLOCK_TICKS, CpuMeter, tree_ticks
-from scale_common import PgServer, database_url, machine_summary, postgres
+from cpu_meter import CLOCK_TICKS, CpuMeter, tree_peak_rss_mb, tree_ticks
+from scale_common import (
+    PgServer,
+    Seeded,
+    database_url,
+    grow_history,
+    machine_summary,
+    postgres,
+)
 from sqlalchemy import Engine, create_engine, func, select
 from webhook_intake import (
     BENCH_DIR,
@@ -266,33 +273,65 @@ def droptrack_env(workdir: Path, db_url: str, redis_url: str,
     return env
 
 
-def prepare_database(env: dict[str, str], webhook_secret: str, sandbox: Sandbox) -> int:
+def shops(webhook_secret: str, count: int) -> list[tuple[str, str]]:
+    """(shop domain, webhook secret) of each benchmark store; the first is SHOP."""
+    return [(SHOP, webhook_secret), *((f"bench-{k}.myshopify.com", f"{webhook_secret}-{k}")
+                                      for k in range(1, count))]
+
+
+def prepare_database(env: dict[str, str], webhook_secret: str, sandbox: Sandbox,
+                     stores: int = 1, history: int = 0) -> tuple[int, float]:
     """What `droptrack db upgrade`, `stores add-shopify`, `suppliers add-rest --no-push` and
     `mappings import` do, in this process (five CLI start-ups cost more than the smoke test's
     whole load phase). For another checkout (--baseline-source) it runs in a child process
-    on that checkout's code, so that the database gets that checkout's migrations."""
+    on that checkout's code, so that the database gets that checkout's migrations. `stores`
+    Shopify stores (see `shops`), `history` past orders (`seed_history`); returns the first
+    store's id and the seconds the history took."""
     if CODE[0] != REPO:
+        # BENCH_CODE: scale_common (imported by this module) puts that checkout, not this
+        # one, first on the path; `-c` also puts the working folder first.
         child = subprocess.run(
             [sys.executable, "-c", _PREPARE_IN_CHILD, str(BENCH_DIR), webhook_secret,
-             sandbox.url], env=child_env(env), capture_output=True, text=True, timeout=300,
-            check=False, cwd=CODE[0])  # `-c` puts the working folder first on sys.path
+             sandbox.url, str(stores), str(history)],
+            env={**child_env(env), "BENCH_CODE": str(CODE[0])},
+            capture_output=True, text=True, timeout=300, check=False, cwd=CODE[0])
         if child.returncode != 0:
             raise RuntimeError(f"preparing the database failed: {child.stderr[-2000:]}")
-        return int(child.stdout.strip().splitlines()[-1])
-    return prepare_here(env, webhook_secret, sandbox.url)
+        package, store_id, seconds = child.stdout.strip().splitlines()[-1].split()
+        if not Path(package).is_relative_to(CODE[0]):
+            raise RuntimeError(f"the database was prepared by {package}, not {CODE[0]}")
+        return int(store_id), float(seconds)
+    return prepare_here(env, webhook_secret, sandbox.url, stores, history)
 
 
 _PREPARE_IN_CHILD = """import os, sys
 sys.path.insert(0, sys.argv[1])
 from intake_at_scale import prepare_here
-print(prepare_here(dict(os.environ), sys.argv[2], sys.argv[3]))
+import integration
+store_id, seconds = prepare_here(dict(os.environ), sys.argv[2], sys.argv[3],
+                                 int(sys.argv[4]), int(sys.argv[5]))
+print(os.path.dirname(integration.__file__), store_id, seconds)
 """
 
 
-def prepare_here(env: dict[str, str], webhook_secret: str, sandbox_url: str) -> int:
+def check_imported_code(env: dict[str, str], workdir: Path) -> None:
+    """The DropTrack processes (console scripts of this venv, gunicorn, `python -m dramatiq`,
+    started in `workdir` with `env`) import the benchmarked checkout's package, not the one
+    installed in the venv (an editable install of this checkout)."""
+    probe = subprocess.run(
+        [sys.executable, "-c", "import integration; print(integration.__file__)"], env=env,
+        cwd=workdir, capture_output=True, text=True, timeout=60, check=True)
+    package = Path(probe.stdout.strip()).parent
+    if not package.is_relative_to(CODE[0]):
+        raise RuntimeError(f"DropTrack processes would import {package}, not {CODE[0]}")
+
+
+def prepare_here(env: dict[str, str], webhook_secret: str, sandbox_url: str, stores: int = 1,
+                 history: int = 0) -> tuple[int, float]:
     runtime = build_runtime(load_settings(environ=env))
     try:
-        return prepare_runtime(runtime, webhook_secret, sandbox_url)
+        store_ids, supplier_id = prepare_stores(runtime, webhook_secret, sandbox_url, stores)
+        return store_ids[0], seed_history(runtime, store_ids, supplier_id, history)
     finally:
         runtime.close()
 
@@ -300,17 +339,40 @@ def prepare_here(env: dict[str, str], webhook_secret: str, sandbox_url: str) -> 
 def prepare_runtime(runtime: Runtime, webhook_secret: str, sandbox_url: str) -> int:
     """Migrations, the Shopify store (its id), the REST supplier at `sandbox_url` and a
     mapping for every SKU the payloads use."""
+    return prepare_stores(runtime, webhook_secret, sandbox_url, 1)[0][0]
+
+
+def prepare_stores(runtime: Runtime, webhook_secret: str, sandbox_url: str,
+                   count: int) -> tuple[list[int], int]:
+    """Migrations, `count` Shopify stores (`shops`), the REST supplier at `sandbox_url` and,
+    for each store, a mapping for every SKU the payloads use; the stores' and supplier's ids."""
     migrate.upgrade(runtime.db)
-    store_id = stores.add_shopify_store(runtime, SHOP, "t", webhook_secret)
-    suppliers.add_rest_supplier(runtime, "Reference", sandbox_url, DEFAULT_API_KEY)
+    store_ids = [stores.add_shopify_store(runtime, shop, "t", secret)
+                 for shop, secret in shops(webhook_secret, count)]
+    supplier_id = suppliers.add_rest_supplier(runtime, "Reference", sandbox_url,
+                                              DEFAULT_API_KEY)
     csv = "sku,supplier,supplier_sku\n" + "".join(
         f"{product[1]},Reference,{supplier_sku}\n"
         for product, supplier_sku in zip(PRODUCTS, SUPPLIER_SKUS, strict=True))
-    with runtime.db.write() as session:
-        report = import_csv(session, store_id, csv, runtime.clock.now())
-    if report.errors:
-        raise RuntimeError(f"mappings refused: {report.errors}")
-    return store_id
+    for store_id in store_ids:
+        with runtime.db.write() as session:
+            report = import_csv(session, store_id, csv, runtime.clock.now())
+        if report.errors:
+            raise RuntimeError(f"mappings refused: {report.errors}")
+    return store_ids, supplier_id
+
+
+def seed_history(runtime: Runtime, store_ids: Sequence[int], supplier_id: int,
+                 history: int) -> float:
+    """`history` past orders, each with its supplier order and (95 %) a delivered parcel,
+    nothing due (bench/scale_common.py's Core-insert seeding, over the first and the last
+    store); the seconds it took, VACUUM ANALYZE included."""
+    if history <= 0:
+        return 0.0
+    with runtime.db.read() as session:
+        next_id = (session.scalar(select(func.max(Order.id))) or 0) + 1
+    seeded = Seeded([store_ids[0], store_ids[-1]], [supplier_id] * 3, next_id=next_id)
+    return grow_history(runtime, seeded, history)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,9 +684,68 @@ def inbox_check(db: Engine, acked_ids: Sequence[int]) -> tuple[bool, str]:
                 f"answers: {len(acked_ids)}, of which missing from the inbox: {len(missing)}")
 
 
+def idle_tick(env: dict[str, str]) -> tuple[float, int, int]:
+    """bench/idle_cost.py's idle scheduler tick (its first TICK functions, median of 5) on
+    this run's database, in this process: CPU ms, statements, rows scanned."""
+    import idle_cost  # only here: it imports the scheduler's modules
+
+    runtime = build_runtime(load_settings(environ=env))
+    try:
+        recorder = idle_cost.Recorder()
+        recorder.attach(runtime.db.engine)
+        seeded = Seeded([], [0, 0])  # only the work path's delivery window needs ids
+        measured = [idle_cost.measure(runtime, recorder, "postgresql", 0, name, function, 5)
+                    for name, function in idle_cost.functions(seeded)[:idle_cost.TICK]]
+    finally:
+        runtime.close()
+    return (sum(m.cpu_ms for m in measured), sum(m.statements for m in measured),
+            sum(m.touched for m in measured))
+
+
+@dataclass
+class CurvePoint:
+    """One point of --curve: a whole run at one history size and store count."""
+
+    history: int
+    stores: int
+    seed_s: float
+    phase: E2EPhase
+    web_rss_mb: float  # the largest peak RSS of one web process
+    worker_rss_mb: float  # the same for the job workers
+    tick: tuple[float, int, int]  # idle tick: CPU ms, statements, rows scanned
+    exactly_once: bool
+
+
 # ---------------------------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------------------------
+
+
+def curve_table(points: Sequence[CurvePoint]) -> str:
+    lines = ["| history orders | stores | seeding s | orders/s offered / forwarded | sustained "
+             "| e2e p50 / p99 ms | CPU ms per order: workers / PostgreSQL / DropTrack + PG "
+             "| peak RSS MB: web / worker | idle tick: CPU ms / statements / rows "
+             "| exactly once | other CPU % |",
+             "|---:|---:|---:|---:|:---:|---:|---:|---:|---:|:---:|---:|"]
+    for point in points:
+        p = point.phase
+        e2e = sorted(p.e2e_ms)
+        window = p.load_end - p.load_start
+        orders = p.forwarded_per_s * window
+        per = {c: p.cpu.get(c, 0.0) / 100 * window / orders * 1000 if orders else math.nan
+               for c in CPU_COLUMNS}
+        ours = sum(per[c] for c in ("web", "workers", "scheduler", "PostgreSQL", "Redis"))
+        cpu_ms, statements, touched = point.tick
+        lines.append(
+            f"| {point.history:,} | {point.stores} | {fmt(point.seed_s)} | {p.rate:g} / "
+            f"{fmt(p.forwarded_per_s)} | {'yes' if p.sustained else 'no'} | "
+            f"{fmt(percentile(e2e, 0.5), 0)} / {fmt(percentile(e2e, 0.99), 0)} | "
+            f"{fmt(per['workers'])} / {fmt(per['PostgreSQL'])} / {fmt(ours)} | "
+            f"{fmt(point.web_rss_mb, 0)} / {fmt(point.worker_rss_mb, 0)} | {fmt(cpu_ms)} / "
+            f"{statements} / {touched:,} | {'OK' if point.exactly_once else 'FAILED'} | "
+            f"{fmt(p.cpu.get('other', math.nan), 0)} |")
+    return "\n".join(lines)
+
 
 CPU_COLUMNS = ("web", "workers", "scheduler", "PostgreSQL", "Redis", "supplier", "bare",
                "load generator", "other")
@@ -747,6 +868,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="first run the same phases with the DropTrack processes on this "
                              "checkout's code (e.g. a `git worktree` of the baseline commit), "
                              "then on this one's, in the same invocation")
+    parser.add_argument("--history", type=int, default=0,
+                        help="past orders (supplier order, delivered parcel) in the database "
+                             "before the run (bench/scale_common.py's seeding)")
+    parser.add_argument("--stores", type=int, default=1,
+                        help="Shopify stores, each with its own webhook secret and mappings; "
+                             "the deliveries go to them in turn")
+    parser.add_argument("--curve", metavar="HISTORYxSTORES,...",
+                        help="the scale curve: one whole run (fresh database and processes) "
+                             "per point, e.g. 1000x1,10000x1,100000x1,1000x10,1000x100, and "
+                             "one table of them; one rate, no baseline phases")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
@@ -764,6 +895,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             and 1 <= args.drain_timeout <= 3600 and 0 <= args.quiet_limit <= 200
             and 0 <= args.quiet_wait <= 3600):
         parser.error("an option is out of its sensible range")
+    try:
+        args.curve_points = [tuple(int(v) for v in point.lower().split("x", 1))
+                             for point in (args.curve or "").split(",") if point.strip()]
+    except ValueError:
+        parser.error("--curve: comma-separated HISTORYxSTORES, e.g. 1000x1,1000x10")
+    if args.curve_points:
+        if len(args.rate_list) != 1 or args.baseline_source or args.layout != "scaled-out":
+            parser.error("--curve: one rate, scaled out, no --baseline-source")
+        args.no_baseline = True
+    if not all(0 <= h <= 10_000_000 and 1 <= n <= 1000 for h, n in
+               [*args.curve_points, (args.history, args.stores)]):
+        parser.error("--history: 0-10,000,000 orders; --stores: 1-1000")
     if args.db is None:
         args.db = "sqlite" if args.layout == "embedded" else "postgresql"
     if args.layout == "embedded":
@@ -829,7 +972,10 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
 
     webhook_secret = secrets.token_hex(24)
     env = droptrack_env(folder, db_url, redis_url, embedded=embedded)
-    store_id = prepare_database(env, webhook_secret, sandbox)
+    check_imported_code(env, folder)
+    store_id, seed_s = prepare_database(env, webhook_secret, sandbox, args.stores, args.history)
+    if args.history:
+        print(f"history: {args.history:,} past orders seeded in {seed_s:.1f} s", file=sys.stderr)
     web, settings = start_web(args, env, folder, stack, components)
     bare: Server | None = None
     if not args.no_baseline:
@@ -845,7 +991,8 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
     print(f"database {db_url}, redis {redis_url}, supplier {sandbox.url}, web :{web.port}"
           f", store {store_id}, gunicorn {' '.join(settings)}", file=sys.stderr)
 
-    factory = RequestFactory(webhook_secret.encode("utf-8"))
+    factory = RequestFactory(webhook_secret.encode("utf-8"), shops=[
+        (shop, secret.encode("utf-8")) for shop, secret in shops(webhook_secret, args.stores)])
     e2e_requests = [factory.make(math.ceil(rate * args.duration)) for rate in args.rate_list]
     warmup_requests = factory.make(args.warmup)
     alone_requests = [] if args.no_baseline else [
@@ -887,6 +1034,9 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
                                     background))
 
     states = job_states(db)  # before the baseline leaves jobs behind that nobody runs
+    rss = {name: tree_peak_rss_mb(tuple(components.roots.get(name, ())))
+           for name in ("web", "workers")}
+    tick = idle_tick(env) if args.curve_points else (math.nan, 0, 0)
     for proc in background:  # the baseline: intake with nothing processing behind it
         stop_process(proc)
     baseline: list[PhaseResult] = []
@@ -988,7 +1138,13 @@ def run(args: argparse.Namespace, folder: Path, stack: contextlib.ExitStack) -> 
             "baseline": [r.__dict__ for r in baseline], "exactly_once": once.ok,
             "exactly_once_text": once.text, "inbox_ok": inbox_ok,
         }, indent=2, default=str))
+    if phases:
+        POINTS.append(CurvePoint(args.history, args.stores, seed_s, phases[-1], rss["web"],
+                                 rss["workers"], tick, once.ok))
     return 0 if once.ok and inbox_ok else 1
+
+
+POINTS: list[CurvePoint] = []  # one per run(), for --curve
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:
@@ -999,20 +1155,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     sources = [REPO] if args.baseline_source is None else [args.baseline_source.resolve(), REPO]
+    runs = [(source, args) for source in sources]
+    if args.curve_points:
+        runs = [(REPO, argparse.Namespace(**{**vars(args), "history": history,
+                                              "stores": count}))
+                for history, count in args.curve_points]
     worst = 0
-    for source in sources:
+    for source, run_args in runs:
         CODE[0] = source
         if len(sources) > 1:
             print(f"\n## {'baseline' if source != REPO else 'this checkout'}: {source_note()}\n",
                   flush=True)
+        if args.curve_points:
+            print(f"\n## {run_args.history:,} orders in history, {run_args.stores} stores\n",
+                  flush=True)
         with temp_dir(args.keep, "droptrack-bench-scale-") as folder, \
                 contextlib.ExitStack() as stack:
             try:
-                worst = max(worst, run(args, folder, stack))
+                worst = max(worst, run(run_args, folder, stack))
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 print(f"benchmark failed: {exc}", file=sys.stderr)
                 return 2
         sys.stdout.flush()
+    if args.curve_points:
+        print(f"\n## Scale curve at {args.rate_list[0]:g} orders/s, {args.duration} s a point\n")
+        print(curve_table(POINTS))
     return worst
 
 

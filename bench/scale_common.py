@@ -34,14 +34,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# This checkout's code first, unless PYTHONPATH names a checkout already: the benchmarks'
-# child processes for --baseline-source run on the baseline's code (PYTHONPATH), and putting
-# ROOT first there made them migrate the database with this checkout's migrations (a schema
-# newer than the baseline's workers accept: "the database schema is not current").
+# The DropTrack code a benchmark imports, first on the path: BENCH_CODE (another checkout, e.g.
+# a baseline `git worktree`, in a child process a benchmark starts for it); else a checkout that
+# PYTHONPATH already names (the --baseline-source child processes); else this checkout. This
+# checkout's root in front of a baseline's would import this checkout's package, migrations
+# included, under the baseline's name ("the database schema is not current").
 _CHOSEN = any((Path(entry) / "integration" / "__init__.py").is_file()
               for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry)
-if str(ROOT) not in sys.path and not _CHOSEN:
-    sys.path.insert(0, str(ROOT))
+CODE_ROOT = os.environ.get("BENCH_CODE") or str(ROOT)
+if (os.environ.get("BENCH_CODE") or not _CHOSEN) and sys.path[:1] != [CODE_ROOT]:
+    sys.path.insert(0, CODE_ROOT)
 
 from cpu_meter import CpuMeter as CpuMeter  # noqa: E402  (re-exported for the benchmarks)
 from sqlalchemy import create_engine, insert, text  # noqa: E402

@@ -198,13 +198,14 @@ class SignedRequest:
     signature: str
     body: bytes
     path: str = WEBHOOK_PATH  # where it is POSTed (bench/push_to_page.py posts other hooks)
+    shop: str = SHOP
 
     def headers(self) -> dict[str, str]:
         return {
             "Content-Type": "application/json",
             "X-Shopify-Hmac-Sha256": self.signature,
             "X-Shopify-Topic": TOPIC,
-            "X-Shopify-Shop-Domain": SHOP,
+            "X-Shopify-Shop-Domain": self.shop,
             "X-Shopify-API-Version": API_VERSION,
             "X-Shopify-Webhook-Id": self.webhook_id,
             "X-Shopify-Event-Id": self.event_id,
@@ -213,10 +214,14 @@ class SignedRequest:
 
 
 class RequestFactory:
-    """Signed deliveries, each with a fresh order id and webhook id for the whole run."""
+    """Signed deliveries, each with a fresh order id and webhook id for the whole run.
+    `shops`: (shop domain, webhook secret) of several stores, taken in turn (default: SHOP
+    with `secret`)."""
 
-    def __init__(self, secret: bytes, seed: int = 2026) -> None:
+    def __init__(self, secret: bytes, seed: int = 2026,
+                 shops: Sequence[tuple[str, bytes]] = ()) -> None:
         self.secret = secret
+        self.shops = list(shops) or [(SHOP, secret)]
         self.rng = random.Random(seed)
         self.next_order_id = 5_500_000_000_000
         self.sizes: list[int] = []
@@ -227,11 +232,12 @@ class RequestFactory:
             self.next_order_id += 1
             body = json.dumps(order_payload(self.next_order_id, self.rng),
                               separators=(",", ":")).encode("utf-8")
-            digest = hmac.new(self.secret, body, hashlib.sha256).digest()
+            shop, secret = self.shops[len(self.sizes) % len(self.shops)]
+            digest = hmac.new(secret, body, hashlib.sha256).digest()
             made.append(SignedRequest(
                 webhook_id=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
                 event_id=str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
-                signature=base64.b64encode(digest).decode("ascii"), body=body,
+                signature=base64.b64encode(digest).decode("ascii"), body=body, shop=shop,
             ))
             self.sizes.append(len(body))
         return made
