@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import random
 import secrets
@@ -576,6 +577,8 @@ class Result:
     sandbox_cpu: float
     # "always" (the old path) / "remembered" -> (status calls, order-status moves)
     woo_groups: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # per WooCommerce store: (status_reads, order-status moves, status calls by kind)
+    woo_stores: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
     handed_back: int = 0
     limiter_wait_seconds: float = 0.0
     timeline: dict[str, list[float]] = field(default_factory=dict)
@@ -656,10 +659,14 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path,
         moves_by_store = Counter(p.store_id for k, p in enumerate(changed)
                                  if p.platform == "woocommerce" and k % 2)
         groups: dict[str, list[int]] = {"always": [0, 0], "remembered": [0, 0]}
+        woo_stores: list[tuple[str, int, dict[str, int]]] = []
         for n, (store_id, site) in enumerate(zip(woo_ids, boxes.woo, strict=True)):
             calls_by_kind = site.counter.reset()
             woo_calls.update(calls_by_kind)
-            group = groups["always" if n < args.woo_always_read else "remembered"]
+            reads = "always" if n < args.woo_always_read else "remembered"
+            woo_stores.append((reads, moves_by_store[store_id], {
+                k: v for k, v in calls_by_kind.items() if k.startswith("status ")}))
+            group = groups[reads]
             group[0] += sum(v for k, v in calls_by_kind.items() if k.startswith("status "))
             group[1] += moves_by_store[store_id]
         moves = sum(moves_by_store.values())
@@ -676,6 +683,7 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path,
             other_cpu=other, threads=args.threads, errors=report["errors"],
             worker_cpu=float(report["cpu_seconds"]), sandbox_cpu=sandbox_cpu,
             woo_groups={k: (v[0], v[1]) for k, v in groups.items() if v[1]},
+            woo_stores=woo_stores,
             handed_back=int(report.get("handed_back", 0)),
             timeline=report.get("timeline", {}),
             handed_back_by_store=report.get("handed_back_by_store", {}),
@@ -719,6 +727,15 @@ HEADER = ("| variant | shipments | status changes | wall s | theoretical min s |
           "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
 
 
+def woo_store_line(n: int, reads: str, moves: int, calls: dict[str, int]) -> str:
+    """Where one WooCommerce store's status calls went, next to the floor of the batches
+    (orders/batch takes at most 100 orders: one call per started 100 moves)."""
+    kinds = ", ".join(f"{v} {k.split(' (')[0].removeprefix('status ')}"
+                      for k, v in sorted(calls.items()))
+    return (f"WooCommerce store {n + 1} ({reads}): {moves:,} moves, {kinds or 'no calls'} "
+            f"(batches at least {math.ceil(moves / 100)})")
+
+
 def details(r: Result) -> str:
     per_store = ", ".join(f"store {k}: {v:,} changes, {100 * r.budget_share[k]:.0f}%"
                           for k, v in sorted(r.shopify_changes.items()))
@@ -732,6 +749,7 @@ def details(r: Result) -> str:
             + "".join(f"; status calls per 1,000 moves, stores with status_reads = {k}: "
                       f"{1000 * c / m:.1f} ({c:,} calls, {m:,} moves)"
                       for k, (c, m) in sorted(r.woo_groups.items()))
+            + "".join(f"; {woo_store_line(n, *store)}" for n, store in enumerate(r.woo_stores))
             + "; threads slept "
             f"{r.limiter_wait_seconds:.0f} s in the Shopify limiter, {r.handed_back:,} jobs "
             "handed back" + (f" (by store: {r.handed_back_by_store})" if r.handed_back else "")

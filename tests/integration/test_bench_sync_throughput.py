@@ -31,3 +31,6 @@ def test_the_sync_throughput_benchmark_runs_at_a_tiny_size(tmp_path: Path) -> No
     assert result["throttled"] == 0
     assert 10 <= result["points_per_change"] < 30
     assert "| baseline: naive loop" in done.stdout
+    # each WooCommerce store's status calls by kind, next to the floor of its batches
+    assert "WooCommerce store 1 (remembered):" in result["details"]
+    assert "batches at least" in result["details"]

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from connectors.woocommerce.connection import check_connection
 from integration.accounts import stores
 from integration.base.config import Settings
+from integration.engine.orders import remember_store_status
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Binding, Order, Shipment, Store
 from integration.sync.reconcile import UNREADABLE_ORDER
@@ -325,6 +326,24 @@ def remembered_statuses(runtime: Runtime) -> dict[str, str | None]:
                 Binding, (Binding.internal_id == Order.id) & (Binding.kind == "order")))}
 
 
+def deliver(runtime: Runtime, store_id: int, order_ids: list[int]) -> None:
+    """These orders' parcels are delivered (so the flush owes them "completed"); the store's
+    capabilities are known (probed once)."""
+    now = runtime.clock.now()
+    with runtime.db.write() as session:
+        for order in session.scalars(select(Order).join(Binding, (
+                Binding.internal_id == Order.id) & (Binding.kind == "order")).where(
+                Binding.external_id.in_([str(i) for i in order_ids]))):
+            order.status, order.reason, order.updated_at = "delivered", None, now
+            session.add(Shipment(order_id=order.id, carrier="China Post",
+                                 tracking_number=f"LX{order.id:09d}CN", tracking_url="",
+                                 status="delivered", status_epoch=0, written_status="delivered",
+                                 created_at=now, updated_at=now))
+    with runtime.db.read() as session:
+        store = session.get_one(Store, store_id)
+    woocommerce_sync.connector_for(runtime, store).capabilities()
+
+
 @pytest.mark.parametrize(("status_reads", "calls"), [("remembered", 2 + 4), ("always", 4 + 4)])
 def test_remembered_statuses_save_the_reads_and_never_overwrite_the_merchant(
         runtime: Runtime, wc_sandbox_https: WooCommerceSandbox, status_reads: str,
@@ -350,19 +369,7 @@ def test_remembered_statuses_save_the_reads_and_never_overwrite_the_merchant(
     remembered = remembered_statuses(runtime)
     assert remembered[str(held_before)] == "on-hold"
     assert remembered[str(held_now)] == "processing"
-    now = runtime.clock.now()
-    with runtime.db.write() as session:
-        for order in session.scalars(select(Order).join(Binding, (
-                Binding.internal_id == Order.id) & (Binding.kind == "order")).where(
-                Binding.external_id.in_([str(o.id) for o in placed]))):
-            order.status, order.reason, order.updated_at = "delivered", None, now
-            session.add(Shipment(order_id=order.id, carrier="China Post",
-                                 tracking_number=f"LX{order.id:09d}CN", tracking_url="",
-                                 status="delivered", status_epoch=0, written_status="delivered",
-                                 created_at=now, updated_at=now))
-    with runtime.db.read() as session:  # the store's capabilities are known (probed once)
-        store = session.get_one(Store, store_id)
-    woocommerce_sync.connector_for(runtime, store).capabilities()
+    deliver(runtime, store_id, [o.id for o in placed])
     wc_sandbox_https.clock.advance(timedelta(minutes=1))
     wc_sandbox_https.store.set_order_status(held_now, "on-hold")  # by hand, a moment ago
     wc_sandbox_https.store.trash_order(trashed)
@@ -379,3 +386,36 @@ def test_remembered_statuses_save_the_reads_and_never_overwrite_the_merchant(
     assert remembered[str(placed[3].id)] == "completed"  # from the batch answer
     if status_reads == "remembered":
         assert (remembered[str(held_now)], remembered[str(trashed)]) == ("on-hold", "trash")
+
+
+def test_a_webhook_newer_than_the_hand_change_does_not_replace_the_listing(
+        runtime: Runtime, wc_sandbox_https: WooCommerceSandbox) -> None:
+    """A webhook sight newer than everything else (one order reported "processing" a moment
+    ago) says nothing about the other orders: the merchant puts another on hold by hand after
+    it, and its webhook has not arrived. The flush still lists what changed since its known
+    point (2 calls) and keeps the hold; no webhook-fed point lets it skip that read."""
+    store_id = connect(runtime, wc_sandbox_https, complete_on="delivered",
+                       status_reads="remembered")
+    placed = [wc_sandbox_https.store.place_order() for _ in range(250)]
+    wc_sandbox_https.clock.advance(timedelta(minutes=30))
+    wc_sandbox_https.store.place_order()
+    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 15)
+    run_jobs(runtime, reconcile.RECONCILE_JOB)
+    deliver(runtime, store_id, [o.id for o in placed])
+    wc_sandbox_https.clock.advance(timedelta(minutes=1))
+    reported, held = placed[0].id, placed[1].id
+    with runtime.db.write() as session:  # what the webhook for `reported` left, just now
+        [order] = session.scalars(select(Order).join(Binding, (
+            Binding.internal_id == Order.id) & (Binding.kind == "order")).where(
+            Binding.external_id == str(reported)))
+        remember_store_status(order, "processing", runtime.clock.now())
+    wc_sandbox_https.clock.advance(timedelta(seconds=20))
+    wc_sandbox_https.store.set_order_status(held, "on-hold")  # by hand; no webhook yet
+    woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
+    before = wc_sandbox_https.store.api_calls.copy()
+    assert run_jobs(runtime, statuses.FLUSH_STATUSES_JOB) == 1
+    spent = sum(wc_sandbox_https.store.api_calls.values()) - sum(before.values())
+    assert spent == 2 + 3  # "any" and "trash" listings, 3 batches (249 orders)
+    assert wc_sandbox_https.store.order(held).status == "on-hold"
+    assert wc_sandbox_https.store.order(reported).status == "completed"
+    assert remembered_statuses(runtime)[str(held)] == "on-hold"
