@@ -94,7 +94,9 @@ class Meter:
                 self.commits[self.stage] += 1
 
 
-def start_sandbox() -> str:
+def start_sandbox(stack: contextlib.ExitStack) -> str:
+    """The reference supplier on a free port, stopped when `stack` closes (cheroot's worker
+    threads are not daemons: left running, they keep the process from exiting)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from flask import Flask
     from supplier_sandbox import create_app
@@ -103,6 +105,7 @@ def start_sandbox() -> str:
 
     server = BackgroundServer(Flask("binding"))  # binds a free port, then the app for it
     server.serve(create_app(server.port)).start()
+    stack.callback(server.stop)
     return server.url
 
 
@@ -189,7 +192,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             "logging": {"level": "WARNING"}})
         runtime = build_runtime(settings)
         try:
-            prepare_runtime(runtime, WEBHOOK_SECRET[0], start_sandbox())
+            prepare_runtime(runtime, WEBHOOK_SECRET[0], start_sandbox(stack))
             meter.attach(runtime)
             return pipeline(runtime, meter, args.orders, args.warmup)
         finally:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integration.storage.insert_once import insert_once
 from integration.storage.models import Binding
 
 STORE = "store"
@@ -14,6 +15,7 @@ SUPPLIER = "supplier"
 # kinds
 ORDER = "order"  # a store's order (its legacy id) -> orders.id
 FULFILLMENT = "fulfillment"  # the store's fulfillment DropTrack wrote -> shipments.id
+UNIQUE = ("owner_type", "owner_id", "kind", "external_id")  # the bindings' unique constraint
 
 
 def find(session: Session, owner_type: str, owner_id: int, kind: str,
@@ -31,6 +33,17 @@ def bind(session: Session, owner_type: str, owner_id: int, kind: str, external_i
     session.add(binding)
     session.flush()
     return binding
+
+
+def bind_once(session: Session, owner_type: str, owner_id: int, kind: str, external_id: str,
+              internal_id: int, now: datetime) -> bool:
+    """`bind` unless this external id is bound already (one INSERT ... ON CONFLICT DO NOTHING,
+    no Binding loaded). True when bound now. Not for a binding that must be unique per
+    internal row being created (an order's first import): there a racing copy must fail."""
+    return insert_once(session, Binding, {
+        "owner_type": owner_type, "owner_id": owner_id, "kind": kind,
+        "external_id": external_id, "internal_id": internal_id, "external_updated_at": None,
+        "synced_at": now}, unique=UNIQUE) is not None
 
 
 def external_id_of(session: Session, owner_type: str, owner_id: int, kind: str,

@@ -176,9 +176,10 @@ def _record(session: Session, forwarding: _Forwarding, result: CreateResult,
     # Locked: a second worker that ran the same create (an expired lease) waits here, then
     # finds the binding this one wrote instead of inserting it twice, and a refusal it got
     # ("already placed") does not undo this one's success.
-    supplier_order = session.get_one(SupplierOrder, forwarding.supplier_order_id,
-                                     with_for_update=True)
-    order = session.get_one(Order, supplier_order.order_id)
+    supplier_order, order = session.execute(
+        select(SupplierOrder, Order).join(Order, Order.id == SupplierOrder.order_id)
+        .where(SupplierOrder.id == forwarding.supplier_order_id)
+        .with_for_update(of=SupplierOrder)).one()
     if result.rejection is not None and supplier_order.status in ("forwarded",
                                                                   AWAITING_PAYMENT):
         # A second worker (or a run after a restart) was refused because the first one's
@@ -189,10 +190,8 @@ def _record(session: Session, forwarding: _Forwarding, result: CreateResult,
         _rejected(session, supplier_order, order, result.rejection, runtime)
         return
     assert result.external_id is not None
-    if bindings.find(session, bindings.SUPPLIER, supplier_order.supplier_id, SUPPLIER_ORDER,
-                     result.external_id) is None:
-        bindings.bind(session, bindings.SUPPLIER, supplier_order.supplier_id, SUPPLIER_ORDER,
-                      result.external_id, supplier_order.id, now)
+    bindings.bind_once(session, bindings.SUPPLIER, supplier_order.supplier_id, SUPPLIER_ORDER,
+                       result.external_id, supplier_order.id, now)
     supplier_order.status = "forwarded"
     supplier_order.reason = None
     supplier_order.last_error = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,14 +102,12 @@ def queue_owner_emails(session: Session, now: datetime, grace: timedelta, mode: 
 
 def resolve_alerts(session: Session, order_id: int, kinds: tuple[str, ...],
                    now: datetime) -> int:
-    """Mark an order's open alerts of these kinds resolved (the cause went away)."""
-    rows = session.scalars(select(Alert).where(
-        Alert.order_id == order_id, Alert.kind.in_(kinds), Alert.resolved_at.is_(None)))
-    count = 0
-    for alert in rows:
-        alert.resolved_at = now
-        count += 1
-    return count
+    """Mark an order's open alerts of these kinds resolved (the cause went away): one UPDATE,
+    no Alert loaded (alerts already in the session are updated in place)."""
+    result = session.execute(update(Alert).where(
+        Alert.order_id == order_id, Alert.kind.in_(kinds), Alert.resolved_at.is_(None))
+        .values(resolved_at=now))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def open_alerts(session: Session, order_id: int) -> list[Alert]:

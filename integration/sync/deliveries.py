@@ -59,7 +59,13 @@ def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
     now = runtime.clock.now()
     try:
         with runtime.db.write() as session:
-            delivery = session.get(InboxDelivery, inbox_id)
+            # The delivery and its store in one query: `_handle` finds the store in the
+            # session (held by `loaded`: the session's identity map keeps no object alive).
+            loaded = session.execute(
+                select(InboxDelivery, Store)
+                .outerjoin(Store, Store.id == InboxDelivery.store_id)
+                .where(InboxDelivery.id == inbox_id)).first()
+            delivery = loaded[0] if loaded is not None else None
             if delivery is None:
                 raise PermanentError(f"inbox delivery {inbox_id} no longer exists")
             if delivery.state != "received":
