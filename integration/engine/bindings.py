@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from integration.storage.insert_once import insert_once
@@ -18,11 +18,18 @@ FULFILLMENT = "fulfillment"  # the store's fulfillment DropTrack wrote -> shipme
 UNIQUE = ("owner_type", "owner_id", "kind", "external_id")  # the bindings' unique constraint
 
 
+# Built once (its cache key is kept): every webhook of an order looks its binding up.
+_FIND = select(Binding).where(
+    Binding.owner_type == bindparam("owner_type"), Binding.owner_id == bindparam("owner_id"),
+    Binding.kind == bindparam("kind"), Binding.external_id == bindparam("external_id"))
+
+
 def find(session: Session, owner_type: str, owner_id: int, kind: str,
          external_id: str) -> Binding | None:
-    return session.scalar(select(Binding).where(
-        Binding.owner_type == owner_type, Binding.owner_id == owner_id,
-        Binding.kind == kind, Binding.external_id == external_id))
+    binding: Binding | None = session.scalar(_FIND, {
+        "owner_type": owner_type, "owner_id": owner_id, "kind": kind,
+        "external_id": external_id})
+    return binding
 
 
 def bind(session: Session, owner_type: str, owner_id: int, kind: str, external_id: str,

@@ -11,9 +11,10 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from connectors.suppliers import base as supplier_base
@@ -39,7 +40,8 @@ from integration.jobs.outbox import ClaimedJob, PermanentError
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
 from integration.limits.circuits import tag
-from integration.storage.models import Order, Store, Supplier, SupplierOrder
+from integration.storage import plain
+from integration.storage.models import Order, Store, Supplier, SupplierOrder, table_of
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +64,17 @@ class _Forwarding:
     done: bool
 
 
+# Built once (its cache key is kept): what a forward needs, in one query.
+_LOAD = (select(SupplierOrder, Order, Store.domain, Supplier)
+         .join(Order, Order.id == SupplierOrder.order_id)
+         .join(Store, Store.id == Order.store_id)
+         .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
+         .where(SupplierOrder.idempotency_key == bindparam("key")))
+
+
 def _load(runtime: Runtime, claimed: ClaimedJob) -> _Forwarding:
     with runtime.db.read() as session:
-        row = session.execute(
-            select(SupplierOrder, Order, Store.domain, Supplier)
-            .join(Order, Order.id == SupplierOrder.order_id)
-            .join(Store, Store.id == Order.store_id)
-            .join(Supplier, Supplier.id == SupplierOrder.supplier_id)
-            .where(SupplierOrder.idempotency_key == claimed.idempotency_key)).one_or_none()
+        row = session.execute(_LOAD, {"key": claimed.idempotency_key}).one_or_none()
         if row is None:
             raise PermanentError(f"no supplier order for job key {claimed.idempotency_key}")
         supplier_order, order, store_domain, supplier = row
@@ -170,47 +175,62 @@ def _held(session: Session, forwarding: _Forwarding, hold: preflight.Hold,
                        now, store_id=order.store_id, order_id=order.id)
 
 
+_SUPPLIER_ORDERS, _ORDERS = table_of(SupplierOrder), table_of(Order)
+_LOCK = (select(_SUPPLIER_ORDERS.c.status, _SUPPLIER_ORDERS.c.supplier_id, _ORDERS.c.id,
+                _ORDERS.c.number, _ORDERS.c.store_id, _ORDERS.c.status.label("order_status"),
+                _ORDERS.c.reason)
+         .join(_ORDERS, _ORDERS.c.id == _SUPPLIER_ORDERS.c.order_id)
+         .where(_SUPPLIER_ORDERS.c.id == bindparam("id"))
+         .with_for_update(of=_SUPPLIER_ORDERS))
+# The columns set are the parameters' (bound names that are no column of the table).
+_FORWARDED = update(_SUPPLIER_ORDERS).where(
+    _SUPPLIER_ORDERS.c.id == bindparam("supplier_order_id"))
+_ORDER_STATUS = update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"))
+
+
 def _record(session: Session, forwarding: _Forwarding, result: CreateResult,
             runtime: Runtime) -> None:
     now = runtime.clock.now()
     # Locked: a second worker that ran the same create (an expired lease) waits here, then
     # finds the binding this one wrote instead of inserting it twice, and a refusal it got
-    # ("already placed") does not undo this one's success.
-    supplier_order, order = session.execute(
-        select(SupplierOrder, Order).join(Order, Order.id == SupplierOrder.order_id)
-        .where(SupplierOrder.id == forwarding.supplier_order_id)
-        .with_for_update(of=SupplierOrder)).one()
-    if result.rejection is not None and supplier_order.status in ("forwarded",
-                                                                  AWAITING_PAYMENT):
+    # ("already placed") does not undo this one's success. Columns, not objects: a success
+    # is written as plain UPDATEs.
+    row = plain.run(session, _LOCK, {"id": forwarding.supplier_order_id}).one()
+    if result.rejection is not None and row.status in ("forwarded", AWAITING_PAYMENT):
         # A second worker (or a run after a restart) was refused because the first one's
         # create went through ("already placed"): the order stands as the first one left it.
-        log.info("order %s: %s ignored, already forwarded", order.number, result.rejection.kind)
+        log.info("order %s: %s ignored, already forwarded", row.number, result.rejection.kind)
         return
     if result.rejection is not None:
+        supplier_order, order = session.execute(
+            select(SupplierOrder, Order).join(Order, Order.id == SupplierOrder.order_id)
+            .where(SupplierOrder.id == forwarding.supplier_order_id)).one()
         _rejected(session, supplier_order, order, result.rejection, runtime)
         return
     assert result.external_id is not None
-    bindings.bind_once(session, bindings.SUPPLIER, supplier_order.supplier_id, SUPPLIER_ORDER,
-                       result.external_id, supplier_order.id, now)
-    supplier_order.status = "forwarded"
-    supplier_order.reason = None
-    supplier_order.last_error = None
-    supplier_order.forwarded_at = now
-    alerts.resolve_alerts(session, order.id, (alerts.OUT_OF_STOCK, alerts.SUPPLIER_REJECTED),
-                          now)
+    bindings.bind_once(session, bindings.SUPPLIER, row.supplier_id, SUPPLIER_ORDER,
+                       result.external_id, forwarding.supplier_order_id, now)
+    alerts.resolve_alerts(session, row.id, (alerts.OUT_OF_STOCK, alerts.SUPPLIER_REJECTED), now)
+    values: dict[str, object] = {"status": "forwarded", "reason": None, "last_error": None,
+                                 "forwarded_at": now}
     if result.awaiting_payment is not None:
-        supplier_order.status = AWAITING_PAYMENT
-        supplier_order.reason = Reason.AWAITING_SUPPLIER_PAYMENT.value
-        order.status, order.reason = Status.PENDING, Reason.AWAITING_SUPPLIER_PAYMENT
-        order.updated_at = now
-        alerts.raise_alert(session, Reason.AWAITING_SUPPLIER_PAYMENT.value, f"order:{order.id}",
-                           wording.pay_at_supplier(order.number, forwarding.supplier.name,
+        values.update(status=AWAITING_PAYMENT, reason=Reason.AWAITING_SUPPLIER_PAYMENT.value)
+        _set_order(session, row.id, Status.PENDING, Reason.AWAITING_SUPPLIER_PAYMENT, now)
+        alerts.raise_alert(session, Reason.AWAITING_SUPPLIER_PAYMENT.value, f"order:{row.id}",
+                           wording.pay_at_supplier(row.number, forwarding.supplier.name,
                                                    result.awaiting_payment),
-                           now, store_id=order.store_id, order_id=order.id)
-    elif order.status == Status.PENDING and order.reason in _FORWARDING_HOLDS:
-        order.status, order.reason, order.updated_at = Status.PROCESSING, None, now
-    log.info("order %s forwarded to %s as %s%s", order.number, forwarding.supplier.name,
+                           now, store_id=row.store_id, order_id=row.id)
+    elif row.order_status == Status.PENDING and row.reason in _FORWARDING_HOLDS:
+        _set_order(session, row.id, Status.PROCESSING, None, now)
+    plain.run(session, _FORWARDED, {**values, "supplier_order_id": forwarding.supplier_order_id})
+    log.info("order %s forwarded to %s as %s%s", row.number, forwarding.supplier.name,
              result.external_id, " (replayed)" if result.replayed else "")
+
+
+def _set_order(session: Session, order_id: int, status: Status, reason: Reason | None,
+               now: datetime) -> None:
+    plain.run(session, _ORDER_STATUS, {"order_id": order_id, "status": status, "reason": reason,
+                                       "updated_at": now})
 
 
 def _rejected(session: Session, supplier_order: SupplierOrder, order: Order,

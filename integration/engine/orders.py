@@ -7,20 +7,30 @@ and queues nothing new (every job and alert carries a deterministic key).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, insert, select
+from sqlalchemy.orm import Session
 
 from core.domain import Payment, StoreOrder
 from core.status import Reason, Status, rank
 from integration.engine import bindings
 from integration.engine.address_check import check_address
-from integration.engine.routing import Mapping, route
+from integration.engine.routing import Mapping, RoutedLine, route
 from integration.jobs import alerts, outbox
-from integration.storage.models import Order, OrderLine, SkuMapping, Supplier, SupplierOrder
+from integration.storage import plain
+from integration.storage.models import (
+    Binding,
+    Order,
+    OrderLine,
+    SkuMapping,
+    Supplier,
+    SupplierOrder,
+    table_of,
+)
 
 ORDER = bindings.ORDER
 FORWARD_JOB = "supplier.forward"
@@ -46,56 +56,92 @@ class ImportResult:
 def import_order(session: Session, store_id: int, incoming: StoreOrder,
                  now: datetime) -> ImportResult:
     binding = bindings.find(session, bindings.STORE, store_id, ORDER, incoming.external_id)
-    if binding is not None:
-        order = session.get(Order, binding.internal_id)
-        if order is None:
-            raise LookupError(f"binding {binding.id} points at a missing order")
-        if binding.external_updated_at and incoming.updated_at <= binding.external_updated_at:
-            return ImportResult(order.id, Outcome.STALE)
-        binding.external_updated_at = incoming.updated_at
-        binding.synced_at = now
-    else:
-        order = Order(store_id=store_id, status=Status.PENDING, status_epoch=0,
-                      created_at=now, updated_at=now)
-        session.add(order)
+    if binding is None:
+        return _import_new(session, store_id, incoming, now)
+    order = session.get(Order, binding.internal_id)
+    if order is None:
+        raise LookupError(f"binding {binding.id} points at a missing order")
+    if binding.external_updated_at and incoming.updated_at <= binding.external_updated_at:
+        return ImportResult(order.id, Outcome.STALE)
+    binding.external_updated_at = incoming.updated_at
+    binding.synced_at = now
     _copy_fields(order, incoming, now)
     session.flush()
-    if binding is None:
-        bindings.bind(session, bindings.STORE, store_id, ORDER, incoming.external_id,
-                      order.id, now, incoming.updated_at)
-    return decide(session, order, incoming, now, new=binding is None)
+    return decide(session, order, incoming, now)
+
+
+_NEW_ORDER = insert(table_of(Order)).returning(table_of(Order).c.id)
+_NEW_LINES = insert(table_of(OrderLine))
+_NEW_BINDING = insert(table_of(Binding))
+_NEW_SUPPLIER_ORDER = insert(table_of(SupplierOrder))
+
+
+def _import_new(session: Session, store_id: int, incoming: StoreOrder,
+                now: datetime) -> ImportResult:
+    """An order's first import, the hot path: plain rows, no ORM objects. The order is
+    inserted with its decided status, its lines in one statement, then its binding: a racing
+    first import of the same order fails there (IntegrityError, retried, then finds it)."""
+    common, ship = _order_fields(incoming)
+    if incoming.cancelled or incoming.payment is Payment.REFUNDED:
+        verdict = _Verdict(Status.REFUNDED if incoming.payment is Payment.REFUNDED
+                           else Status.CANCELLED, outcome=Outcome.CANCELLED)
+    else:
+        verdict = _judge(session, store_id, incoming, incoming.number, ship["ship_country"])
+    order_id: int = plain.run(session, _NEW_ORDER, {
+        **common, **ship, "store_id": store_id, "status": verdict.status,
+        "reason": verdict.reason, "status_epoch": 0,
+        "store_status": incoming.store_status[:40] if incoming.store_status else None,
+        "store_status_at": incoming.updated_at if incoming.store_status else None,
+        "created_at": now, "updated_at": now}).scalar_one()
+    if incoming.lines:
+        plain.run(session, _NEW_LINES,
+                  [{**line, "order_id": order_id} for line in _line_fields(incoming)])
+    plain.run(session, _NEW_BINDING, {
+        "owner_type": bindings.STORE, "owner_id": store_id, "kind": ORDER,
+        "external_id": incoming.external_id, "internal_id": order_id,
+        "external_updated_at": incoming.updated_at, "synced_at": now})
+    return _act(session, order_id, store_id, incoming.number, verdict, now, new=True)
+
+
+def _order_fields(incoming: StoreOrder) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The order's columns from the store's order: those always copied, and the shipping
+    address (kept as sent once the order is forwarded)."""
+    address = incoming.shipping_address
+    common = {
+        "number": incoming.number, "email": incoming.email,
+        "customer_name": incoming.customer_name or address.name,
+        "payment_status": incoming.payment, "currency": incoming.currency,
+        "total": incoming.total, "placed_at": incoming.placed_at,
+        "store_updated_at": incoming.updated_at,
+    }
+    ship = {
+        "ship_name": address.name, "ship_company": address.company,
+        "ship_address1": address.address1, "ship_address2": address.address2,
+        "ship_city": address.city, "ship_province": address.province,
+        "ship_zip": address.postcode, "ship_country": address.country.upper(),
+        "ship_phone": address.phone,
+    }
+    return common, ship
+
+
+def _line_fields(incoming: StoreOrder) -> list[dict[str, Any]]:
+    return [{"external_id": line.external_id, "sku": line.sku, "name": line.name,
+             "product_external_id": line.product_id, "variant_external_id": line.variant_id,
+             "quantity": line.quantity, "price": line.price} for line in incoming.lines]
 
 
 def _copy_fields(order: Order, incoming: StoreOrder, now: datetime) -> None:
-    address = incoming.shipping_address
-    order.number = incoming.number
-    order.email = incoming.email
-    order.customer_name = incoming.customer_name or address.name
-    order.payment_status = incoming.payment
-    order.currency = incoming.currency
-    order.total = incoming.total
-    order.placed_at = incoming.placed_at
-    order.store_updated_at = incoming.updated_at
+    common, ship = _order_fields(incoming)
+    for name, value in common.items():
+        setattr(order, name, value)
     if incoming.store_status:
         remember_store_status(order, incoming.store_status, incoming.updated_at)
     order.updated_at = now
     if _forwarded(order):
         return  # what the supplier already has stays as it was sent
-    order.ship_name = address.name
-    order.ship_company = address.company
-    order.ship_address1 = address.address1
-    order.ship_address2 = address.address2
-    order.ship_city = address.city
-    order.ship_province = address.province
-    order.ship_zip = address.postcode
-    order.ship_country = address.country.upper()
-    order.ship_phone = address.phone
-    order.lines = [
-        OrderLine(external_id=line.external_id, sku=line.sku, name=line.name,
-                  product_external_id=line.product_id, variant_external_id=line.variant_id,
-                  quantity=line.quantity, price=line.price)
-        for line in incoming.lines
-    ]
+    for name, value in ship.items():
+        setattr(order, name, value)
+    order.lines = [OrderLine(**line) for line in _line_fields(incoming)]
 
 
 def remember_store_status(order: Order, status: str, modified: datetime | None) -> None:
@@ -119,60 +165,84 @@ def _set_status(order: Order, status: Status, reason: Reason | None, now: dateti
     order.updated_at = now
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """What an order needs: its status and reason, the owner's alert when it is held, the
+    address problems to ask the customer about, the supplier orders to queue."""
+    status: Status
+    reason: Reason | None = None
+    message: str = ""
+    problems: tuple[str, ...] = ()
+    by_supplier: dict[int, list[RoutedLine]] = field(default_factory=dict)
+    outcome: Outcome = Outcome.HELD
+
+
 def decide(session: Session, order: Order, incoming: StoreOrder,
-           now: datetime, new: bool = False) -> ImportResult:
-    """`new`: the order was created in this transaction, so it has neither alerts to resolve
-    nor supplier orders yet (two lookups fewer on an order's first import, the common case)."""
+           now: datetime) -> ImportResult:
+    """Decide for an order already stored (a re-import, an owner's action)."""
     if incoming.cancelled or incoming.payment is Payment.REFUNDED:
         return _withdraw(session, order, incoming, now)
     if Status(order.status) in (Status.CANCELLED, Status.REFUNDED):
         return ImportResult(order.id, Outcome.UNCHANGED)
     if _forwarded(order):
         return ImportResult(order.id, Outcome.UNCHANGED)
+    verdict = _judge(session, order.store_id, incoming, order.number, order.ship_country)
+    _set_status(order, verdict.status, verdict.reason, now)
+    return _act(session, order.id, order.store_id, order.number, verdict, now, new=False)
+
+
+def _judge(session: Session, store_id: int, incoming: StoreOrder, number: str,
+           ship_country: str) -> _Verdict:
+    """Held (unpaid, address to confirm, unmapped SKU) or forwarding, and to whom."""
     if incoming.payment is not Payment.PAID:
-        return _hold(session, order, Reason.PAYMENT_ISSUE, now,
-                     f"Order {order.number}: payment is {incoming.payment.value}; it will be "
-                     "forwarded once paid.")
+        return _Verdict(Status.PENDING, Reason.PAYMENT_ISSUE,
+                        f"Order {number}: payment is {incoming.payment.value}; it will be "
+                        "forwarded once paid.")
     problems = check_address(incoming.shipping_address)
     if problems:
         summary = "; ".join(str(problem) for problem in problems)
-        result = _hold(session, order, Reason.ADDRESS_NEEDS_CONFIRMATION, now,
-                       f"Order {order.number}: shipping address needs confirmation ({summary}).")
-        outbox.enqueue(session, CONFIRM_ADDRESS_JOB, f"confirm-address:{order.id}",
-                       {"order_id": order.id, "problems": [str(p) for p in problems]}, now,
-                       store_id=order.store_id)
-        return result
-    mappings, inactive = _routing_inputs(session, order.store_id)
-    routing = route(incoming.lines, mappings, order.ship_country, unavailable=inactive)
+        return _Verdict(Status.PENDING, Reason.ADDRESS_NEEDS_CONFIRMATION,
+                        f"Order {number}: shipping address needs confirmation ({summary}).",
+                        problems=tuple(str(p) for p in problems))
+    mappings, inactive = _routing_inputs(session, store_id)
+    routing = route(incoming.lines, mappings, ship_country, unavailable=inactive)
     if not routing.complete:
         skus = ", ".join(line.sku or f"product {line.product_id}" for line in routing.unmapped)
-        return _hold(session, order, Reason.UNMAPPED_SKU, now,
-                     f"Order {order.number}: no supplier mapped for {skus}.")
+        return _Verdict(Status.PENDING, Reason.UNMAPPED_SKU,
+                        f"Order {number}: no supplier mapped for {skus}.")
+    return _Verdict(Status.PROCESSING, by_supplier=routing.by_supplier,
+                    outcome=Outcome.FORWARDING)
+
+
+def _act(session: Session, order_id: int, store_id: int, number: str, verdict: _Verdict,
+         now: datetime, new: bool) -> ImportResult:
+    """What the verdict needs besides the order's status (set by the caller). `new`: the
+    order was created in this transaction, so it has neither alerts to resolve nor supplier
+    orders yet (two lookups fewer on an order's first import, the common case)."""
+    if verdict.outcome is not Outcome.FORWARDING:
+        if verdict.reason is not None:
+            alerts.raise_alert(session, verdict.reason.value, f"order:{order_id}",
+                               verdict.message, now, store_id=store_id, order_id=order_id)
+        if verdict.problems:
+            outbox.enqueue(session, CONFIRM_ADDRESS_JOB, f"confirm-address:{order_id}",
+                           {"order_id": order_id, "problems": list(verdict.problems)}, now,
+                           store_id=store_id)
+        return ImportResult(order_id, verdict.outcome, verdict.reason)
     if not new:
-        alerts.resolve_alerts(session, order.id, (alerts.PAYMENT_ISSUE, alerts.ADDRESS,
+        alerts.resolve_alerts(session, order_id, (alerts.PAYMENT_ISSUE, alerts.ADDRESS,
                                                   alerts.UNMAPPED_SKU), now)
-    for supplier_id, lines in sorted(routing.by_supplier.items()):
-        key = f"forward:{order.store_id}:{order.id}:{supplier_id}"
+    for supplier_id, lines in sorted(verdict.by_supplier.items()):
+        key = f"forward:{store_id}:{order_id}:{supplier_id}"
+        payload = [r.payload() for r in lines]
         if new or session.scalar(select(SupplierOrder.id).where(
                 SupplierOrder.idempotency_key == key)) is None:
-            session.add(SupplierOrder(
-                order_id=order.id, supplier_id=supplier_id, idempotency_key=key,
-                status="queued", created_at=now,
-                lines=[r.payload() for r in lines]))
+            plain.run(session, _NEW_SUPPLIER_ORDER, {
+                "order_id": order_id, "supplier_id": supplier_id, "idempotency_key": key,
+                "status": "queued", "created_at": now, "lines": payload})
         outbox.enqueue(session, FORWARD_JOB, key, {
-            "order_id": order.id, "supplier_id": supplier_id,
-            "lines": [r.payload() for r in lines],
-        }, now, store_id=order.store_id)
-    _set_status(order, Status.PROCESSING, None, now)
-    return ImportResult(order.id, Outcome.FORWARDING)
-
-
-def _hold(session: Session, order: Order, reason: Reason, now: datetime,
-          message: str) -> ImportResult:
-    _set_status(order, Status.PENDING, reason, now)
-    alerts.raise_alert(session, reason.value, f"order:{order.id}", message, now,
-                       store_id=order.store_id, order_id=order.id)
-    return ImportResult(order.id, Outcome.HELD, reason)
+            "order_id": order_id, "supplier_id": supplier_id, "lines": payload,
+        }, now, store_id=store_id)
+    return ImportResult(order_id, Outcome.FORWARDING)
 
 
 def _withdraw(session: Session, order: Order, incoming: StoreOrder,
@@ -202,21 +272,23 @@ def withdraw_deleted(session: Session, order: Order, now: datetime) -> ImportRes
     return ImportResult(order.id, Outcome.CANCELLED)
 
 
-_BACKUP = aliased(Supplier)
+_MAPPINGS, _SUPPLIERS = table_of(SkuMapping), table_of(Supplier)
+_BACKUP = _SUPPLIERS.alias("backup")
+_ROUTING_INPUTS = select(
+    _MAPPINGS.c.supplier_id, _MAPPINGS.c.sku, _MAPPINGS.c.supplier_sku,
+    _MAPPINGS.c.product_external_id, _MAPPINGS.c.variant_external_id,
+    _MAPPINGS.c.destination_country, _MAPPINGS.c.backup_supplier_id,
+    _MAPPINGS.c.supplier_product_id, _MAPPINGS.c.supplier_variant_id,
+    _MAPPINGS.c.max_unit_price, _SUPPLIERS.c.active, _BACKUP.c.active.label("backup_active"),
+).outerjoin(_SUPPLIERS, _SUPPLIERS.c.id == _MAPPINGS.c.supplier_id).outerjoin(
+    _BACKUP, _BACKUP.c.id == _MAPPINGS.c.backup_supplier_id,
+).where(_MAPPINGS.c.store_id == bindparam("store_id"))
 
 
 def _routing_inputs(session: Session, store_id: int) -> tuple[list[Mapping], set[int]]:
     """The store's SKU mappings and which of their suppliers (primary or backup) are switched
     off, in one query. Columns, not SkuMapping objects: nothing is changed, so no mapper."""
-    rows = session.execute(select(
-        SkuMapping.supplier_id, SkuMapping.sku, SkuMapping.supplier_sku,
-        SkuMapping.product_external_id, SkuMapping.variant_external_id,
-        SkuMapping.destination_country, SkuMapping.backup_supplier_id,
-        SkuMapping.supplier_product_id, SkuMapping.supplier_variant_id,
-        SkuMapping.max_unit_price, Supplier.active, _BACKUP.active.label("backup_active"))
-        .outerjoin(Supplier, Supplier.id == SkuMapping.supplier_id)
-        .outerjoin(_BACKUP, _BACKUP.id == SkuMapping.backup_supplier_id)
-        .where(SkuMapping.store_id == store_id)).all()
+    rows = plain.run(session, _ROUTING_INPUTS, {"store_id": store_id}).all()
     mappings = [Mapping(supplier_id=row.supplier_id, sku=row.sku, supplier_sku=row.supplier_sku,
                         product_id=row.product_external_id, variant_id=row.variant_external_id,
                         destination_country=row.destination_country,

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,8 @@ from integration.jobs import inbox, outbox
 from integration.jobs.outbox import ClaimedJob, PermanentError, RetryableError
 from integration.jobs.registry import job
 from integration.kernel.runtime import Runtime
-from integration.storage.models import Binding, InboxDelivery, Store
+from integration.storage import plain
+from integration.storage.models import Binding, InboxDelivery, Store, table_of
 from integration.sync.shopify import compliance, uninstall_check
 from integration.sync.shopify import redaction_requests as shopify_redaction
 from integration.sync.tracking import pushes as tracking_pushes
@@ -51,6 +52,11 @@ UNINSTALL_TOPICS = frozenset({"app/uninstalled"})
 WAITING = "waiting"  # an outcome, not a state: the delivery stays `received`
 
 
+# Built once (their cache keys are kept): run for every delivery.
+_DELIVERY = (select(InboxDelivery, Store).outerjoin(Store, Store.id == InboxDelivery.store_id)
+             .where(InboxDelivery.id == bindparam("id")))
+
+
 @job(inbox.PROCESS_JOB)
 def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
     inbox_id = claimed.payload.get("inbox_id")
@@ -61,10 +67,7 @@ def process_delivery(runtime: Runtime, claimed: ClaimedJob) -> None:
         with runtime.db.write() as session:
             # The delivery and its store in one query: `_handle` finds the store in the
             # session (held by `loaded`: the session's identity map keeps no object alive).
-            loaded = session.execute(
-                select(InboxDelivery, Store)
-                .outerjoin(Store, Store.id == InboxDelivery.store_id)
-                .where(InboxDelivery.id == inbox_id)).first()
+            loaded = session.execute(_DELIVERY, {"id": inbox_id}).first()
             delivery = loaded[0] if loaded is not None else None
             if delivery is None:
                 raise PermanentError(f"inbox delivery {inbox_id} no longer exists")
@@ -136,12 +139,19 @@ def _handle(session: Session, delivery: InboxDelivery, now: datetime) -> str:
     return "processed"
 
 
+_BINDINGS, _STORES = table_of(Binding), table_of(Store)
+_OTHER_SHOPIFY_OWNER = select(_BINDINGS.c.owner_id).where(
+    _BINDINGS.c.owner_type == bindings.STORE, _BINDINGS.c.kind == ORDER,
+    _BINDINGS.c.external_id == bindparam("external_id"),
+    _BINDINGS.c.owner_id.in_(select(_STORES.c.id).where(
+        _STORES.c.platform == stores.SHOPIFY, _STORES.c.id != bindparam("store_id"))),
+).limit(1)
+
+
 def _shopify_order_owner(session: Session, store_id: int, external_id: str) -> int | None:
     """The other Shopify store this order id is already bound to, if any."""
-    others = select(Store.id).where(Store.platform == stores.SHOPIFY, Store.id != store_id)
-    owner: int | None = session.scalar(select(Binding.owner_id).where(
-        Binding.owner_type == bindings.STORE, Binding.owner_id.in_(others),
-        Binding.kind == ORDER, Binding.external_id == external_id).limit(1))
+    owner: int | None = plain.run(session, _OTHER_SHOPIFY_OWNER, {
+        "store_id": store_id, "external_id": external_id}).scalar()
     return owner
 
 

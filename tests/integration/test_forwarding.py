@@ -7,11 +7,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from core.domain import Address, OrderLine, Payment, StoreOrder
 from integration.accounts import stores
 from integration.accounts.suppliers import SupplierError, add_rest_supplier
 from integration.base.config import Settings
+from integration.engine import bindings
 from integration.engine.orders import import_order
 from integration.kernel.runtime import Runtime
 from integration.storage.models import Alert, Order, OutboxJob, Shipment, SkuMapping, SupplierOrder
@@ -146,3 +148,22 @@ def test_supplier_urls_are_checked(runtime: Runtime) -> None:
         add_rest_supplier(runtime, "Evil", "https://169.254.169.254/latest", "k")
     with pytest.raises(SupplierError, match="only https"):
         add_rest_supplier(runtime, "Plain", "http://93.184.216.34/api", "k")
+
+
+def test_a_racing_first_import_fails_on_the_binding_and_its_retry_finds_the_order(
+        runtime: Runtime, shop: tuple[int, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two deliveries of one new order: the second looked for the binding before the first
+    committed (as if `bindings.find` saw nothing), so it inserts the order too; the binding's
+    unique constraint rolls that back (IntegrityError, retried by inbox.process), and the
+    retry finds the order. One order, one supplier order, one forward job."""
+    first = place(runtime, shop[0])
+    with monkeypatch.context() as patch:
+        patch.setattr(bindings, "find", lambda *_args: None)
+        with pytest.raises(IntegrityError):
+            place(runtime, shop[0])
+    assert place(runtime, shop[0]) == first
+    with runtime.db.read() as session:
+        assert len(session.scalars(select(Order.id)).all()) == 1
+        assert len(session.scalars(select(SupplierOrder.id)).all()) == 1
+        assert len(session.scalars(select(OutboxJob.id).where(
+            OutboxJob.kind == "supplier.forward")).all()) == 1
