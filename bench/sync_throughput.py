@@ -20,7 +20,10 @@ delivery and half delivered (WooCommerce stores complete orders on delivery, so 
 order-status moves), and the status flush (`woocommerce.flush_statuses`) is queued for every
 WooCommerce store. A child process (the embedded `Dispatcher`, `--threads` threads, the real
 connectors) then runs every job; wall time is from its start until the outbox holds no
-pending or running job. Counted at the sandboxes: GraphQL calls, points and THROTTLED answers
+pending or running job. `--waves N` repeats the cycle N - 1 times on parcels no earlier wave
+changed, each with a new status flush per WooCommerce store: the later flushes see the
+earlier ones' writes (the steady state), and their WooCommerce status calls are reported
+apart from the first flush's. Counted at the sandboxes: GraphQL calls, points and THROTTLED answers
 per shop, REST calls per WooCommerce store by kind. Budget share per Shopify store = points
 spent / (bucket at the start + 100 points/s x seconds until that store's last job finished).
 Theoretical minimum: each status change needs at least one `fulfillmentEventCreate` (10
