@@ -20,7 +20,10 @@ delivery and half delivered (WooCommerce stores complete orders on delivery, so 
 order-status moves), and the status flush (`woocommerce.flush_statuses`) is queued for every
 WooCommerce store. A child process (the embedded `Dispatcher`, `--threads` threads, the real
 connectors) then runs every job; wall time is from its start until the outbox holds no
-pending or running job. Counted at the sandboxes: GraphQL calls, points and THROTTLED answers
+pending or running job. `--waves N` repeats the cycle N - 1 times on parcels no earlier wave
+changed, each with a new status flush per WooCommerce store: the later flushes see the
+earlier ones' writes (the steady state), and their WooCommerce status calls are reported
+apart from the first flush's. Counted at the sandboxes: GraphQL calls, points and THROTTLED answers
 per shop, REST calls per WooCommerce store by kind. Budget share per Shopify store = points
 spent / (bucket at the start + 100 points/s x seconds until that store's last job finished).
 Theoretical minimum: each status change needs at least one `fulfillmentEventCreate` (10
@@ -380,11 +383,15 @@ def _binding(owner: str, owner_id: int, kind: str, external: str, internal: int,
 
 
 def change_statuses(runtime: Runtime, seeded: Seeded, share: float,
-                    rng: random.Random) -> tuple[list[Parcel], float]:
-    """A new carrier event for `share` of the parcels, through the engine; the write-back jobs
-    it queues, plus one status flush per WooCommerce store. Returns (changed, seconds)."""
+                    rng: random.Random, wave: int = 1,
+                    pool: list[Parcel] | None = None) -> tuple[list[Parcel], float]:
+    """A new carrier event for `share` of the parcels (of `pool`: those no earlier wave
+    changed), through the engine; the write-back jobs it queues, plus one status flush per
+    WooCommerce store (wave 2 on: the next flush, after the last one's writes). Returns
+    (changed, seconds)."""
     started = time.perf_counter()
-    changed = rng.sample(seeded.parcels, round(len(seeded.parcels) * share))
+    changed = rng.sample(pool if pool is not None else seeded.parcels,
+                         round(len(seeded.parcels) * share))
     now = runtime.clock.now()
     for start in range(0, len(changed), 500):
         with runtime.db.write() as session:
@@ -395,7 +402,16 @@ def change_statuses(runtime: Runtime, seeded: Seeded, share: float,
                     carrier=CARRIER, events=[CarrierEvent(
                         f"ev:{parcel.shipment_id}:2", status,
                         now - timedelta(minutes=30, seconds=k), raw_status=status.value)]), now)
-    woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
+    if wave == 1:
+        woocommerce_sync.queue_for_every_store(runtime, statuses.FLUSH_STATUSES_JOB, 5)
+    else:  # the sweep's key would be the first flush's (same 5-minute bucket)
+        kind = statuses.FLUSH_STATUSES_JOB
+        with runtime.db.write() as session:
+            for store_id, platform in seeded.store_ids.items():
+                if platform == "woocommerce":
+                    outbox.enqueue(session, kind, f"{kind}:{store_id}:wave{wave}",
+                                   {"store_id": store_id}, runtime.clock.now(),
+                                   store_id=store_id, serial_key=f"{kind}:{store_id}")
     return changed, time.perf_counter() - started
 
 
@@ -579,6 +595,7 @@ class Result:
     woo_groups: dict[str, tuple[int, int]] = field(default_factory=dict)
     # per WooCommerce store: (status_reads, order-status moves, status calls by kind)
     woo_stores: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
+    woo_later: list[WooWave] = field(default_factory=list)  # the next flushes (--waves)
     handed_back: int = 0
     limiter_wait_seconds: float = 0.0
     timeline: dict[str, list[float]] = field(default_factory=dict)
@@ -595,6 +612,39 @@ class Result:
     @property
     def woo_total_calls(self) -> int:
         return sum(self.woo_calls.values())
+
+
+@dataclass
+class WooWave:
+    """One flush per WooCommerce store and the write-backs queued with it: REST calls by kind,
+    the order-status moves, per group (`status_reads`) and store by store."""
+
+    calls: Counter[str]
+    moves: int
+    groups: dict[str, tuple[int, int]]  # status_reads -> (status calls, moves)
+    stores: list[tuple[str, int, dict[str, int]]]  # (status_reads, moves, status calls)
+
+
+def woo_wave(seeded: Seeded, boxes: Sandboxes, changed: list[Parcel],
+             always_read: int) -> WooWave:
+    """Count (and reset) the WooCommerce calls since the last count; `changed` is the wave's
+    parcels, every second one delivered (an order-status move)."""
+    calls: Counter[str] = Counter()
+    woo_ids = [s for s in seeded.store_ids if seeded.store_ids[s] == "woocommerce"]
+    moves_by_store = Counter(p.store_id for k, p in enumerate(changed)
+                             if p.platform == "woocommerce" and k % 2)
+    groups: dict[str, list[int]] = {"always": [0, 0], "remembered": [0, 0]}
+    stores: list[tuple[str, int, dict[str, int]]] = []
+    for n, (store_id, site) in enumerate(zip(woo_ids, boxes.woo, strict=True)):
+        calls_by_kind = site.counter.reset()
+        calls.update(calls_by_kind)
+        reads = "always" if n < always_read else "remembered"
+        status_calls = {k: v for k, v in calls_by_kind.items() if k.startswith("status ")}
+        stores.append((reads, moves_by_store[store_id], status_calls))
+        groups[reads][0] += sum(status_calls.values())
+        groups[reads][1] += moves_by_store[store_id]
+    return WooWave(calls, sum(moves_by_store.values()),
+                   {k: (v[0], v[1]) for k, v in groups.items() if v[1]}, stores)
 
 
 def theoretical_seconds(changes_per_store: Iterable[int], bucket: float, rate: float) -> float:
@@ -636,6 +686,22 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path,
             report = run_worker(url, secret_key, encryption_key, args.threads, budget_aware)
             sandbox_cpu = time.process_time() - sandbox_cpu
             other = meter.other_pct()
+            first = woo_wave(seeded, boxes, changed, args.woo_always_read)
+            done_ids = {p.shipment_id for p in changed}
+            untouched = [p for p in seeded.parcels if p.shipment_id not in done_ids]
+            later: list[WooWave] = []
+            for wave in range(2, args.waves + 1):
+                wave_changed, _ = change_statuses(runtime, seeded, args.changed, rng, wave,
+                                                  pool=untouched)
+                done_ids = {p.shipment_id for p in wave_changed}
+                untouched = [p for p in untouched if p.shipment_id not in done_ids]
+                print(f"wave {wave}: changed {len(wave_changed):,} statuses; running the "
+                      "worker", file=sys.stderr)
+                wave_report = run_worker(url, secret_key, encryption_key, args.threads,
+                                         budget_aware)
+                report["states"] = wave_report["states"]
+                report["errors"] = report["errors"] or wave_report["errors"]
+                later.append(woo_wave(seeded, boxes, wave_changed, args.woo_always_read))
         finally:
             runtime.close()
         shopify_changes = Counter(p.store_id for p in changed if p.platform == "shopify")
@@ -654,22 +720,7 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path,
             throttled += after[2] - before[domain][2]
             busy = float(report["finished"].get(str(store_id), 0.0))
             share[store_id] = spent / (bucket + RESTORE_RATE * busy) if busy else float("nan")
-        woo_calls: Counter[str] = Counter()
-        woo_ids = [s for s in seeded.store_ids if seeded.store_ids[s] == "woocommerce"]
-        moves_by_store = Counter(p.store_id for k, p in enumerate(changed)
-                                 if p.platform == "woocommerce" and k % 2)
-        groups: dict[str, list[int]] = {"always": [0, 0], "remembered": [0, 0]}
-        woo_stores: list[tuple[str, int, dict[str, int]]] = []
-        for n, (store_id, site) in enumerate(zip(woo_ids, boxes.woo, strict=True)):
-            calls_by_kind = site.counter.reset()
-            woo_calls.update(calls_by_kind)
-            reads = "always" if n < args.woo_always_read else "remembered"
-            woo_stores.append((reads, moves_by_store[store_id], {
-                k: v for k, v in calls_by_kind.items() if k.startswith("status ")}))
-            group = groups[reads]
-            group[0] += sum(v for k, v in calls_by_kind.items() if k.startswith("status "))
-            group[1] += moves_by_store[store_id]
-        moves = sum(moves_by_store.values())
+        woo_calls, moves = first.calls, first.moves
         result = Result(
             label=label or args.label, shipments=args.shipments,
             shopify_shipments=sum(1 for p in seeded.parcels if p.platform == "shopify"),
@@ -682,8 +733,7 @@ def run_cycle(server: PgServer | None, args: argparse.Namespace, workdir: Path,
             woo_calls=woo_calls, rss_mb=float(report["vmhwm_mb"]), states=report["states"],
             other_cpu=other, threads=args.threads, errors=report["errors"],
             worker_cpu=float(report["cpu_seconds"]), sandbox_cpu=sandbox_cpu,
-            woo_groups={k: (v[0], v[1]) for k, v in groups.items() if v[1]},
-            woo_stores=woo_stores,
+            woo_groups=first.groups, woo_stores=first.stores, woo_later=later,
             handed_back=int(report.get("handed_back", 0)),
             timeline=report.get("timeline", {}),
             handed_back_by_store=report.get("handed_back_by_store", {}),
@@ -750,6 +800,13 @@ def details(r: Result) -> str:
                       f"{1000 * c / m:.1f} ({c:,} calls, {m:,} moves)"
                       for k, (c, m) in sorted(r.woo_groups.items()))
             + "".join(f"; {woo_store_line(n, *store)}" for n, store in enumerate(r.woo_stores))
+            + "".join(f"; flush {k + 2} (a new wave after the last one's writes): "
+                      + ", ".join(f"status_reads = {g}: {1000 * c / m:.1f} per 1,000 moves "
+                                  f"({c:,} calls, {m:,} moves)"
+                                  for g, (c, m) in sorted(wave.groups.items()))
+                      + "".join(f"; {woo_store_line(n, *store)}"
+                                for n, store in enumerate(wave.stores))
+                      for k, wave in enumerate(r.woo_later))
             + "; threads slept "
             f"{r.limiter_wait_seconds:.0f} s in the Shopify limiter, {r.handed_back:,} jobs "
             "handed back" + (f" (by store: {r.handed_back_by_store})" if r.handed_back else "")
@@ -773,6 +830,12 @@ def main() -> int:
                         help="the first N WooCommerce stores read every order before a status "
                              "batch (status_reads = always: the path before migration 0012), "
                              "the baseline in the same run")
+    parser.add_argument("--waves", type=int, default=1, metavar="N",
+                        help="N consecutive cycles, each on parcels no earlier one changed, "
+                             "each with its own status flush per WooCommerce store (the next "
+                             "flush sees the last one's writes: the steady state); the table "
+                             "is the first cycle's, the WooCommerce status calls of the later "
+                             "ones are listed after it")
     parser.add_argument("--dispatch", choices=(*DISPATCH.values(), "both"), default="budget",
                         help="budget: budget-aware dispatch (the default); sleeping: the old "
                         "way ([dispatcher] budget_aware = false); both: sleeping, then budget, "

@@ -12,7 +12,10 @@ not by trusting the webhook: a flush lists every order modified since `statuses_
 only for orders that list does not contain, i.e. orders nobody changed since a read that saw
 them. The list costs one call per 100 changed orders (two at least: "any" and "trash"), so it
 is used only when it is cheaper than reading the orders to move (100 per call); otherwise, or
-before the store has a known point, every order to move is read as before. The remaining
+before the store has a known point, every order to move is read as before. The orders
+DropTrack itself saw changed since the known point (its own last writes above all: the next
+listing returns them too) decide that before any call; the first page's total decides the
+rest. The remaining
 window is the one every read-then-write has: a change made between the read and the batch
 (milliseconds) is overwritten; WooCommerce offers no conditional write.
 """
@@ -23,7 +26,7 @@ import logging
 import math
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from connectors.parsing import timestamp
 from connectors.woocommerce import units
@@ -100,6 +103,16 @@ def known_until(store: Store) -> datetime | None:
     return max(filter(None, points), default=None)
 
 
+def seen_after(runtime: Runtime, store: Store, since: datetime) -> int:
+    """How many of the store's orders DropTrack saw modified after `since` and not trashed (its
+    own last batch answers above all): the "any" listing returns at least those, so when they
+    alone fill the listing's budget the orders are read at once, not after a wasted page."""
+    with runtime.db.read() as session:
+        return session.scalar(select(func.count(Order.id)).where(
+            Order.store_id == store.id, Order.store_status_at > since,
+            Order.store_status != "trash")) or 0
+
+
 def remember_sights(runtime: Runtime, store: Store, sights: dict[str, StatusSight],
                     known: datetime | None = None) -> None:
     """Remember what the store showed for these orders (those DropTrack has); with `known`,
@@ -134,7 +147,8 @@ def current_statuses(runtime: Runtime, store: Store, connector: WooCommerceConne
     since = known_until(store)
     unknown = [order_id for order_id in ids if order_id not in remembered]
     budget = reads - math.ceil(len(unknown) / MAX_PER_PAGE) - 1  # the list must save a call
-    if connector.settings.status_reads != "remembered" or since is None or budget < 2:
+    if connector.settings.status_reads != "remembered" or since is None or budget < 2 \
+            or math.ceil(seen_after(runtime, store, since) / MAX_PER_PAGE) + 1 > budget:
         return connector.current_statuses(ids)
     listed_at = runtime.clock.now()
     changed = connector.statuses_changed_since(since, max_pages=budget)
