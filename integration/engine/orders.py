@@ -34,6 +34,7 @@ from integration.storage.models import (
 
 ORDER = bindings.ORDER
 FORWARD_JOB = "supplier.forward"
+STORE_STATUS_LENGTH = 40  # orders.store_status is a String(40)
 CANCEL_JOB = "supplier.cancel"
 CONFIRM_ADDRESS_JOB = "notify.confirm_address"
 
@@ -82,15 +83,16 @@ def _import_new(session: Session, store_id: int, incoming: StoreOrder,
     inserted with its decided status, its lines in one statement, then its binding: a racing
     first import of the same order fails there (IntegrityError, retried, then finds it)."""
     common, ship = _order_fields(incoming)
-    if incoming.cancelled or incoming.payment is Payment.REFUNDED:
-        verdict = _Verdict(Status.REFUNDED if incoming.payment is Payment.REFUNDED
-                           else Status.CANCELLED, outcome=Outcome.CANCELLED)
+    withdrawn = _withdrawn_status(incoming)
+    if withdrawn is not None:
+        verdict = _Verdict(withdrawn, outcome=Outcome.CANCELLED)
     else:
         verdict = _judge(session, store_id, incoming, incoming.number, ship["ship_country"])
     order_id: int = plain.run(session, _NEW_ORDER, {
         **common, **ship, "store_id": store_id, "status": verdict.status,
         "reason": verdict.reason, "status_epoch": 0,
-        "store_status": incoming.store_status[:40] if incoming.store_status else None,
+        "store_status": incoming.store_status[:STORE_STATUS_LENGTH]
+        if incoming.store_status else None,
         "store_status_at": incoming.updated_at if incoming.store_status else None,
         "created_at": now, "updated_at": now}).scalar_one()
     if incoming.lines:
@@ -150,7 +152,7 @@ def remember_store_status(order: Order, status: str, modified: datetime | None) 
     if modified is not None and order.store_status_at is not None \
             and modified < order.store_status_at:
         return
-    order.store_status = status[:40]
+    order.store_status = status[:STORE_STATUS_LENGTH]
     order.store_status_at = modified
 
 
@@ -180,8 +182,9 @@ class _Verdict:
 def decide(session: Session, order: Order, incoming: StoreOrder,
            now: datetime) -> ImportResult:
     """Decide for an order already stored (a re-import, an owner's action)."""
-    if incoming.cancelled or incoming.payment is Payment.REFUNDED:
-        return _withdraw(session, order, incoming, now)
+    withdrawn = _withdrawn_status(incoming)
+    if withdrawn is not None:
+        return _withdraw(session, order, withdrawn, now)
     if Status(order.status) in (Status.CANCELLED, Status.REFUNDED):
         return ImportResult(order.id, Outcome.UNCHANGED)
     if _forwarded(order):
@@ -245,9 +248,14 @@ def _act(session: Session, order_id: int, store_id: int, number: str, verdict: _
     return ImportResult(order_id, Outcome.FORWARDING)
 
 
-def _withdraw(session: Session, order: Order, incoming: StoreOrder,
-              now: datetime) -> ImportResult:
-    status = Status.REFUNDED if incoming.payment is Payment.REFUNDED else Status.CANCELLED
+def _withdrawn_status(incoming: StoreOrder) -> Status | None:
+    """REFUNDED or CANCELLED when the store withdrew the order, else None."""
+    if incoming.payment is Payment.REFUNDED:
+        return Status.REFUNDED
+    return Status.CANCELLED if incoming.cancelled else None
+
+
+def _withdraw(session: Session, order: Order, status: Status, now: datetime) -> ImportResult:
     if order.status == status:
         return ImportResult(order.id, Outcome.UNCHANGED)
     _set_status(order, status, None, now)

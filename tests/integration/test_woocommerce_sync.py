@@ -18,6 +18,7 @@ from integration.storage.models import Alert, Binding, Order, Shipment, Store
 from integration.sync.reconcile import UNREADABLE_ORDER
 from integration.sync.woocommerce import reconcile, statuses, webhooks
 from integration.sync.woocommerce import store as woocommerce_sync
+from sandboxes.woocommerce.state import Order as WcOrder
 from tests.conftest import make_settings
 from tests.helpers.jobs import run_jobs
 from tests.helpers.sandbox_woocommerce import WooCommerceSandbox
@@ -395,6 +396,18 @@ def test_remembered_statuses_save_the_reads_and_never_overwrite_the_merchant(
         assert (remembered[str(held_now)], remembered[str(trashed)]) == ("on-hold", "trash")
 
 
+def _placed_and_reconciled(runtime: Runtime, sandbox: WooCommerceSandbox,
+                           count: int) -> list[WcOrder]:
+    """`count` orders placed, then half an hour later one more, and a reconciliation run that
+    imports them all (so each has a remembered status)."""
+    placed = [sandbox.store.place_order() for _ in range(count)]
+    sandbox.clock.advance(timedelta(minutes=30))
+    sandbox.store.place_order()
+    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 15)
+    run_jobs(runtime, reconcile.RECONCILE_JOB)
+    return placed
+
+
 def test_a_webhook_newer_than_the_hand_change_does_not_replace_the_listing(
         runtime: Runtime, wc_sandbox_https: WooCommerceSandbox) -> None:
     """A webhook sight newer than everything else (one order reported "processing" a moment
@@ -403,11 +416,7 @@ def test_a_webhook_newer_than_the_hand_change_does_not_replace_the_listing(
     point (2 calls) and keeps the hold; no webhook-fed point lets it skip that read."""
     store_id = connect(runtime, wc_sandbox_https, complete_on="delivered",
                        status_reads="remembered")
-    placed = [wc_sandbox_https.store.place_order() for _ in range(250)]
-    wc_sandbox_https.clock.advance(timedelta(minutes=30))
-    wc_sandbox_https.store.place_order()
-    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 15)
-    run_jobs(runtime, reconcile.RECONCILE_JOB)
+    placed = _placed_and_reconciled(runtime, wc_sandbox_https, 250)
     deliver(runtime, store_id, [o.id for o in placed])
     wc_sandbox_https.clock.advance(timedelta(minutes=1))
     reported, held = placed[0].id, placed[1].id
@@ -442,11 +451,7 @@ def test_a_status_set_by_hand_right_after_droptracks_own_write_is_kept_at_the_ne
     wc_sandbox_https.store.set_ast_partial_shipped(True)
     store_id = connect(runtime, wc_sandbox_https, complete_on="delivered",
                        status_reads="remembered")
-    placed = [wc_sandbox_https.store.place_order() for _ in range(250)]
-    wc_sandbox_https.clock.advance(timedelta(minutes=30))
-    wc_sandbox_https.store.place_order()
-    woocommerce_sync.queue_for_every_store(runtime, reconcile.RECONCILE_JOB, 15)
-    run_jobs(runtime, reconcile.RECONCILE_JOB)
+    placed = _placed_and_reconciled(runtime, wc_sandbox_https, 250)
     ids = [o.id for o in placed]
     deliver(runtime, store_id, ids, order_status="processing", parcel="in_transit")
     wc_sandbox_https.clock.advance(timedelta(minutes=1))
