@@ -14,6 +14,13 @@ authentication: the process listens on loopback for one run):
   event's status and creation time: when DropTrack's write-back arrived at the store.
 
 Background webhooks are off: the orders reach DropTrack through the benchmark, not the sandbox.
+
+Nothing here changes how the sandbox answers: sandboxes/shopify is used unchanged (its fidelity
+is the recordings' tests' subject). The Plus restore rate is Shopify's published figure
+(../shared/PLATFORM_FACTS.md: 1,000 points/s on Plus; every recorded answer in
+../shared/contracts/shopify/live_graphql_recordings_draft_proxy carries its throttleStatus).
+The two `/bench/...` endpoints are this benchmark's read-back, not a Shopify API: no real
+service is claimed to answer them.
 Its CPU is measured as its own process, apart from DropTrack's.
 """
 
