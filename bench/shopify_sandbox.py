@@ -27,10 +27,10 @@ Its CPU is measured as its own process, apart from DropTrack's.
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any
 
 from flask import Flask, jsonify
+from supplier_sandbox import serve_until_stopped
 
 from core.clock import SystemClock
 from sandboxes.server import BackgroundServer
@@ -82,12 +82,7 @@ def main(argv: list[str]) -> int:
     port, orders = int(argv[0]), int(argv[1])
     skus = argv[2].split(",") if len(argv) > 2 else ["CASE-1"]
     server = BackgroundServer(create_app(port, orders, skus), port=port).start()
-    try:
-        threading.Event().wait()  # until SIGTERM / Ctrl-C
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_until_stopped(server)
     return 0
 
 

@@ -52,13 +52,18 @@ def main(argv: list[str]) -> int:
     # BackgroundServer, not serve_forever: its signature is the same in the baseline checkouts
     # the benchmarks run this file against (--baseline-source).
     server = BackgroundServer(create_app(port), port=port).start()
+    serve_until_stopped(server)
+    return 0
+
+
+def serve_until_stopped(server: BackgroundServer) -> None:
+    """Serve until SIGTERM / Ctrl-C, then stop the server (the bench sandboxes' main loop)."""
     try:
-        threading.Event().wait()  # until SIGTERM / Ctrl-C
+        threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
         server.stop()
-    return 0
 
 
 if __name__ == "__main__":
